@@ -1,0 +1,85 @@
+//! Thin helpers over the AWS SDK: the client set, tagging, waiters and error
+//! classes. Nothing here knows Terraform; `rules` gives the names.
+
+pub mod error;
+pub mod tags;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use aws_types::SdkConfig;
+
+pub use error::AwsError;
+
+/// One set of SDK clients per configured provider, shared by all resources.
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+    /// Tags from the provider's `default_tags` block.
+    pub default_tags: BTreeMap<String, String>,
+    account_id: OnceLock<String>,
+}
+
+impl Clients {
+    pub fn new(
+        sdk: &SdkConfig,
+        endpoints: &BTreeMap<String, String>,
+        default_tags: BTreeMap<String, String>,
+    ) -> Self {
+        let ep = |s: &str| endpoints.get(s).cloned();
+        macro_rules! client {
+            ($krate:ident, $svc:literal) => {{
+                let mut b = $krate::config::Builder::from(sdk);
+                if let Some(url) = ep($svc) {
+                    b = b.endpoint_url(url);
+                }
+                $krate::Client::from_conf(b.build())
+            }};
+        }
+        let s3 = {
+            let mut b = aws_sdk_s3::config::Builder::from(sdk);
+            if let Some(url) = ep("s3") {
+                // Custom endpoints (emulators, VPC endpoints) need path-style addressing.
+                b = b.endpoint_url(url).force_path_style(true);
+            }
+            aws_sdk_s3::Client::from_conf(b.build())
+        };
+        Clients {
+            ec2: client!(aws_sdk_ec2, "ec2"),
+            iam: client!(aws_sdk_iam, "iam"),
+            autoscaling: client!(aws_sdk_autoscaling, "autoscaling"),
+            s3,
+            dynamodb: client!(aws_sdk_dynamodb, "dynamodb"),
+            sts: client!(aws_sdk_sts, "sts"),
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            default_tags,
+            account_id: OnceLock::new(),
+        }
+    }
+
+    /// STS GetCallerIdentity: validates the credentials and names the account.
+    pub async fn caller_account(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        Ok(out.account().unwrap_or_default().to_string())
+    }
+
+    pub fn set_account_id(&self, id: String) {
+        let _ = self.account_id.set(id);
+    }
+
+    /// The account id when it was requested, else None.
+    pub fn account_id(&self) -> Option<&str> {
+        self.account_id.get().map(String::as_str)
+    }
+}

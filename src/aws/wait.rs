@@ -1,0 +1,158 @@
+//! One generic poller, as terraform-provider-aws's waiters: poll until the
+//! target state is seen twice in a row, fail on timeout, stop at once when
+//! Terraform cancels (StopProvider).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError<E: std::fmt::Display> {
+    #[error("timeout after {0:?} while waiting for {1}")]
+    Timeout(Duration, String),
+    #[error("cancelled by Terraform while waiting for {0}")]
+    Cancelled(String),
+    #[error("{0}")]
+    Failed(E),
+}
+
+/// What one poll saw.
+pub enum Poll<T> {
+    Done(T),
+    Pending,
+}
+
+/// Polls `f` every `interval` until it is `Done` on `hits` consecutive polls.
+pub async fn until<T, E, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    hits: u32,
+    cancel: &CancellationToken,
+    mut f: F,
+) -> Result<T, WaitError<E>>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, E>>,
+{
+    let start = Instant::now();
+    let mut seen = 0;
+    loop {
+        match f().await.map_err(WaitError::Failed)? {
+            Poll::Done(t) => {
+                seen += 1;
+                if seen >= hits.max(1) {
+                    return Ok(t);
+                }
+            }
+            Poll::Pending => seen = 0,
+        }
+        if start.elapsed() >= timeout {
+            return Err(WaitError::Timeout(timeout, what.to_string()));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(WaitError::Cancelled(what.to_string())),
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Parses a Go-style duration as Terraform users write it: `30s`, `10m`, `1h30m`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            unit = "ms".into();
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return None,
+        };
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return None;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("ten minutes"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[tokio::test]
+    async fn waits_for_consecutive_hits_and_times_out() {
+        let cancel = CancellationToken::new();
+        let mut n = 0;
+        let r: Result<u32, WaitError<String>> = until(
+            "x",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            2,
+            &cancel,
+            || {
+                n += 1;
+                let v = n;
+                async move { Ok(if v >= 3 { Poll::Done(v) } else { Poll::Pending }) }
+            },
+        )
+        .await;
+        assert_eq!(r.ok(), Some(4));
+        let r: Result<(), WaitError<String>> = until(
+            "y",
+            Duration::from_millis(5),
+            Duration::from_millis(1),
+            1,
+            &cancel,
+            || async { Ok(Poll::Pending) },
+        )
+        .await;
+        assert!(matches!(r, Err(WaitError::Timeout(..))));
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_waiting() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let r: Result<(), WaitError<String>> = until(
+            "z",
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            1,
+            &cancel,
+            || async { Ok(Poll::Pending) },
+        )
+        .await;
+        assert!(matches!(r, Err(WaitError::Cancelled(_))));
+    }
+}

@@ -1,0 +1,3 @@
+pub fn generate(_dir: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
+}

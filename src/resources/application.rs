@@ -1,0 +1,416 @@
+//! `datomic_application`: one application revision deployed to one compute
+//! group. Deploying writes a new launch template version carrying the
+//! revision and replaces the group's nodes one at a time; the application's
+//! IAM policy goes inline on the group's node role.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::common::*;
+use super::compute;
+use crate::aws::{tags, AwsError, Clients};
+use crate::plugin::schema::timeouts_block;
+use crate::plugin::{
+    Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
+};
+use crate::rules::{self, PRIMARY_GROUP};
+
+pub const TYPE_NAME: &str = "datomic_application";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub struct ApplicationResource {
+    schema: Schema,
+}
+
+impl ApplicationResource {
+    pub fn new() -> Self {
+        ApplicationResource { schema: schema() }
+    }
+}
+
+fn schema() -> Schema {
+    Schema::new(
+        0,
+        Block::new("A deployment of one application revision to one compute group: the system's primary compute group, or a query group whose `application_name` equals this application's `name`. Each compute group runs exactly one application. Datomic's own ion deploy (CodeDeploy, artifact push) is not modelled: the revision is delivered to the nodes through the launch template, and the nodes are replaced one at a time.")
+            .attr(Attribute::computed("id", Type::String, "`<system>/<group>/<name>`, `primary` being the primary compute group.").use_state_for_unknown())
+            .attr(Attribute::required("name", Type::String, "The application's name. It must equal the target group's application name.").requires_replace())
+            .attr(Attribute::required("system", Type::String, "Name of the system, usually `datomic_system.x.name`.").requires_replace())
+            .attr(Attribute::optional("compute_group", Type::String, "Name of the query group to deploy to, usually `datomic_query_group.x.name`. Unset: the system's primary compute group.").requires_replace())
+            .attr(Attribute::required("revision", Type::String, "The revision to deploy, an opaque string such as a git sha or `r53`. Changing it deploys in place."))
+            .attr(Attribute::optional("transaction_functions", Type::list(Type::String), "Fully qualified names (`namespace/name`) of the transaction functions the application provides. Only the primary compute group runs transaction functions."))
+            .attr(Attribute::optional("iam_policy", Type::String, "An IAM policy document (JSON) with the application's own permissions, put inline on the group's node role. `Allow` of `*` on `*` is refused."))
+            .attr(Attribute::computed("launch_template_version", Type::Number, "The launch template version that carries this deployment."))
+            .block("timeouts", Nesting::Single, timeouts_block(&["create", "update", "delete"], "30m")),
+    )
+}
+
+fn group_of(v: &Value) -> String {
+    str_attr(v, "compute_group").unwrap_or_else(|| PRIMARY_GROUP.to_string())
+}
+
+/// The target group's application name, or a violation when the group does
+/// not exist or runs another application.
+async fn check_target(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    app: &str,
+) -> Result<Result<compute::GroupState, rules::Violation>, AwsError> {
+    let Some(g) = compute::read_group(c, system, group).await? else {
+        let attr = if group == PRIMARY_GROUP {
+            "system"
+        } else {
+            "compute_group"
+        };
+        return Ok(Err(rules::Violation::new(
+            attr,
+            "Compute group not found",
+            format!("The {} does not exist. Create it first, or reference it (datomic_system.x.name / datomic_query_group.x.name) so Terraform orders the two.", rules::group_label(system, group)),
+        )));
+    };
+    let group_app = g
+        .tags
+        .get(rules::TAG_APPLICATION)
+        .cloned()
+        .unwrap_or_else(|| g.node.application.clone());
+    match rules::check_application_matches_group(
+        &rules::group_label(system, group),
+        &group_app,
+        app,
+    ) {
+        Ok(()) => Ok(Ok(g)),
+        Err(v) => Ok(Err(v)),
+    }
+}
+
+impl ApplicationResource {
+    async fn deploy(
+        &self,
+        c: &Clients,
+        ctx: &Ctx<Clients>,
+        planned: &Value,
+        op: &str,
+    ) -> Result<Result<Value, rules::Violation>, AwsError> {
+        let system = str_attr(planned, "system").unwrap_or_default();
+        let group = group_of(planned);
+        let name = str_attr(planned, "name").unwrap_or_default();
+        let g = match check_target(c, &system, &group, &name).await? {
+            Ok(g) => g,
+            Err(v) => return Ok(Err(v)),
+        };
+        let mut node = g.node.clone();
+        node.revision = str_attr(planned, "revision");
+        node.transaction_functions =
+            list_attr(planned, "transaction_functions").unwrap_or_default();
+        node.iam_policy = str_attr(planned, "iam_policy");
+        let policy_name = rules::application_policy_name(&name);
+        match &node.iam_policy {
+            Some(doc) => compute::put_role_policy(c, &system, &group, &policy_name, doc).await?,
+            None => compute::delete_role_policy(c, &system, &group, &policy_name).await?,
+        }
+        let timeout = timeout(planned, op, DEFAULT_TIMEOUT);
+        if node != g.node {
+            let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+            let full = g
+                .tags
+                .iter()
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<tags::Tags>();
+            compute::new_version(c, &g, &g.instance_type, &g.image_id, &node, &sg, &full).await?;
+            compute::roll(c, &system, &group, timeout, &ctx.cancel).await?;
+        }
+        let mut v = planned.clone();
+        v.set_attr(
+            "id",
+            Value::string(rules::application_id(&system, &group, &name)),
+        );
+        match self.do_read(c, &v).await? {
+            x if x.is_null() => Err(AwsError::new(
+                None,
+                "the deployment is not visible on the compute group right after deploying",
+            )),
+            x => Ok(Ok(x)),
+        }
+    }
+
+    async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+        let (system, group, name) = match (str_attr(state, "system"), str_attr(state, "name")) {
+            (Some(s), Some(n)) => (s, group_of(state), n),
+            _ => match str_attr(state, "id").map(|id| rules::parse_application_id(&id)) {
+                Some(Ok(p)) => p,
+                _ => return Ok(Value::Null),
+            },
+        };
+        let Some(g) = compute::read_group(c, &system, &group).await? else {
+            return Ok(Value::Null);
+        };
+        // Deployed means: the group runs this application and carries a revision.
+        let group_app = g
+            .tags
+            .get(rules::TAG_APPLICATION)
+            .cloned()
+            .unwrap_or_else(|| g.node.application.clone());
+        let Some(revision) = g.node.revision.clone().filter(|_| group_app == name) else {
+            return Ok(Value::Null);
+        };
+        let mut v = state.clone();
+        v.set_attr(
+            "id",
+            Value::string(rules::application_id(&system, &group, &name)),
+        );
+        v.set_attr("system", Value::string(&system));
+        v.set_attr("name", Value::string(&name));
+        v.set_attr(
+            "compute_group",
+            if group == PRIMARY_GROUP {
+                Value::Null
+            } else {
+                Value::string(&group)
+            },
+        );
+        v.set_attr("revision", Value::string(revision));
+        let fns = &g.node.transaction_functions;
+        let prior_fns = state
+            .get("transaction_functions")
+            .cloned()
+            .unwrap_or(Value::Null);
+        v.set_attr(
+            "transaction_functions",
+            if fns.is_empty() && prior_fns.is_null() {
+                Value::Null
+            } else {
+                string_list(fns)
+            },
+        );
+        let policy =
+            compute::get_role_policy(c, &system, &group, &rules::application_policy_name(&name))
+                .await?;
+        // Keep the user's formatting when the document is the same JSON.
+        let prior_policy = str_attr(state, "iam_policy");
+        let same = |a: &str, b: &str| {
+            serde_json::from_str::<serde_json::Value>(a).ok()
+                == serde_json::from_str::<serde_json::Value>(b).ok()
+        };
+        v.set_attr(
+            "iam_policy",
+            match (policy, prior_policy) {
+                (Some(p), Some(prior)) if same(&p, &prior) => Value::string(prior),
+                (Some(p), _) => Value::string(p),
+                (None, _) => Value::Null,
+            },
+        );
+        v.set_attr(
+            "launch_template_version",
+            Value::int(g.launch_template_version),
+        );
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl Resource<Clients> for ApplicationResource {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(n) = str_attr(config, "name") {
+            check(diags, rules::check_application_name("name", &n));
+        }
+        if let Some(s) = str_attr(config, "system") {
+            check(
+                diags,
+                rules::check_system_name(&s).map_err(|mut v| {
+                    v.attribute = "system";
+                    v
+                }),
+            );
+        }
+        if let Some(g) = str_attr(config, "compute_group") {
+            check(
+                diags,
+                rules::check_query_group_name(&g).map_err(|mut v| {
+                    v.attribute = "compute_group";
+                    v
+                }),
+            );
+        }
+        if let Some(r) = str_attr(config, "revision") {
+            check(diags, rules::check_revision(&r));
+        }
+        if !is_unknown(config, "compute_group") {
+            if let Some(fns) = list_attr(config, "transaction_functions") {
+                check_all(
+                    diags,
+                    rules::check_transaction_functions(
+                        str_attr(config, "compute_group").as_deref(),
+                        &fns,
+                    ),
+                );
+            }
+        }
+        if let Some(p) = str_attr(config, "iam_policy") {
+            check_all(diags, rules::check_iam_policy(&p));
+        }
+        validate_timeouts(config, diags);
+    }
+
+    async fn modify_plan(&self, ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut Diagnostics) {
+        if let (Some(s), Some(n)) = (
+            str_attr(&plan.planned, "system"),
+            str_attr(&plan.planned, "name"),
+        ) {
+            if !is_unknown(&plan.planned, "compute_group") {
+                plan.set(
+                    "id",
+                    Value::string(rules::application_id(&s, &group_of(&plan.planned), &n)),
+                );
+            }
+        }
+        if !plan.is_create() && plan.planned != plan.prior {
+            plan.set("launch_template_version", Value::Unknown);
+        }
+        // Check the target now when it exists (else at apply, before any write).
+        if let (Some(c), Some(s), Some(n)) = (
+            ctx.data.as_deref(),
+            str_attr(&plan.planned, "system"),
+            str_attr(&plan.planned, "name"),
+        ) {
+            if is_unknown(&plan.planned, "compute_group") {
+                return;
+            }
+            match check_target(c, &s, &group_of(&plan.planned), &n).await {
+                Ok(Err(v)) if v.summary != "Compute group not found" => violation(diags, &v),
+                Ok(_) => {}
+                Err(e) => diags.warning(
+                    "Could not check the application's compute group",
+                    e.to_string(),
+                ),
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return Value::Null;
+        };
+        match self.deploy(c, ctx, planned, "create").await {
+            Ok(Ok(v)) => v,
+            Ok(Err(v)) => {
+                violation(diags, &v);
+                Value::Null
+            }
+            Err(e) => {
+                aws_error(
+                    diags,
+                    &format!(
+                        "deploying Datomic application ({})",
+                        str_attr(planned, "name").unwrap_or_default()
+                    ),
+                    e,
+                );
+                Value::Null
+            }
+        }
+    }
+
+    async fn read(&self, ctx: &Ctx<Clients>, state: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return state.clone();
+        };
+        match self.do_read(c, state).await {
+            Ok(v) => v,
+            Err(e) => {
+                aws_error(diags, "reading Datomic application", e);
+                state.clone()
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx<Clients>,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return prior.clone();
+        };
+        match self.deploy(c, ctx, planned, "update").await {
+            Ok(Ok(v)) => v,
+            Ok(Err(v)) => {
+                violation(diags, &v);
+                prior.clone()
+            }
+            Err(e) => {
+                aws_error(
+                    diags,
+                    &format!(
+                        "deploying Datomic application ({})",
+                        str_attr(planned, "name").unwrap_or_default()
+                    ),
+                    e,
+                );
+                prior.clone()
+            }
+        }
+    }
+
+    async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
+        let Some(c) = ctx.data(diags) else { return };
+        let system = str_attr(prior, "system").unwrap_or_default();
+        let group = group_of(prior);
+        let name = str_attr(prior, "name").unwrap_or_default();
+        let result = async {
+            compute::delete_role_policy(c, &system, &group, &rules::application_policy_name(&name))
+                .await?;
+            // Undeploy: a new version without the revision (nodes need no replacement).
+            if let Some(g) = compute::read_group(c, &system, &group).await? {
+                if g.node.revision.is_some() {
+                    let mut node = g.node.clone();
+                    node.revision = None;
+                    node.transaction_functions.clear();
+                    node.iam_policy = None;
+                    let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+                    let full = g
+                        .tags
+                        .iter()
+                        .filter(|(k, _)| !k.starts_with("aws:"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<tags::Tags>();
+                    compute::new_version(c, &g, &g.instance_type, &g.image_id, &node, &sg, &full)
+                        .await?;
+                }
+            }
+            Ok::<_, AwsError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            aws_error(
+                diags,
+                &format!("undeploying Datomic application ({system}/{group}/{name})"),
+                e,
+            );
+        }
+    }
+
+    async fn import(&self, _ctx: &Ctx<Clients>, id: &str, diags: &mut Diagnostics) -> Value {
+        let mut v = Value::null_object(&self.schema.ty());
+        if let Some((system, group, name)) = check(diags, rules::parse_application_id(id)) {
+            v.set_attr("id", Value::string(id));
+            v.set_attr("system", Value::string(system));
+            v.set_attr("name", Value::string(name));
+            if group != PRIMARY_GROUP {
+                v.set_attr("compute_group", Value::string(group));
+            }
+        }
+        v
+    }
+}

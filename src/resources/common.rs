@@ -1,0 +1,183 @@
+//! Glue shared by the resources: reading typed values out of configurations,
+//! turning rule violations into diagnostics, timeouts and tags.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::aws::wait;
+use crate::plugin::{AttrPath, Diagnostics, Value};
+use crate::rules::Violation;
+
+pub fn str_attr(v: &Value, attr: &str) -> Option<String> {
+    v.get(attr).and_then(Value::as_str).map(str::to_string)
+}
+
+pub fn int_attr(v: &Value, attr: &str) -> Option<i64> {
+    v.get(attr).and_then(Value::as_i64)
+}
+
+pub fn bool_attr(v: &Value, attr: &str) -> Option<bool> {
+    v.get(attr).and_then(Value::as_bool)
+}
+
+pub fn is_unknown(v: &Value, attr: &str) -> bool {
+    v.get(attr).is_some_and(Value::is_unknown)
+}
+
+/// A map(string) attribute; None when null or unknown.
+pub fn map_attr(v: &Value, attr: &str) -> Option<BTreeMap<String, String>> {
+    let m = v.get(attr)?.as_map()?;
+    let mut out = BTreeMap::new();
+    for (k, x) in m {
+        out.insert(k.clone(), x.as_str()?.to_string());
+    }
+    Some(out)
+}
+
+/// A list(string) attribute; None when null or unknown (or holding unknowns).
+pub fn list_attr(v: &Value, attr: &str) -> Option<Vec<String>> {
+    v.get(attr)?
+        .as_list()?
+        .iter()
+        .map(|x| x.as_str().map(str::to_string))
+        .collect()
+}
+
+pub fn string_map(m: &BTreeMap<String, String>) -> Value {
+    Value::Map(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::string(v)))
+            .collect(),
+    )
+}
+
+pub fn string_list<S: AsRef<str>>(l: &[S]) -> Value {
+    Value::List(l.iter().map(|s| Value::string(s.as_ref())).collect())
+}
+
+/// A rule violation as a diagnostic on its attribute.
+pub fn violation(diags: &mut Diagnostics, v: &Violation) {
+    let mut path = AttrPath::root(v.attribute);
+    if let Some(i) = v.index {
+        path = path.index(i);
+    }
+    if let Some(k) = &v.key {
+        path = path.key(k);
+    }
+    diags.attribute_error(path, v.summary.clone(), v.detail.clone());
+}
+
+pub fn check<T>(diags: &mut Diagnostics, r: Result<T, Violation>) -> Option<T> {
+    match r {
+        Ok(t) => Some(t),
+        Err(v) => {
+            violation(diags, &v);
+            None
+        }
+    }
+}
+
+pub fn check_all(diags: &mut Diagnostics, vs: Vec<Violation>) {
+    for v in &vs {
+        violation(diags, v);
+    }
+}
+
+/// Checks a `timeouts` block: each value must be a duration.
+pub fn validate_timeouts(config: &Value, diags: &mut Diagnostics) {
+    let Some(t) = config.get("timeouts").and_then(Value::as_map) else {
+        return;
+    };
+    for (op, v) in t {
+        if let Some(s) = v.as_str() {
+            if wait::parse_duration(s).is_none() {
+                diags.attribute_error(
+                    AttrPath::root("timeouts").attr(op),
+                    "Invalid timeout",
+                    format!("{s:?} is not a duration; use a Go duration such as \"30s\", \"10m\" or \"1h\"."),
+                );
+            }
+        }
+    }
+}
+
+/// The timeout for `op` from the `timeouts` block, or the default.
+pub fn timeout(state: &Value, op: &str, default: Duration) -> Duration {
+    state
+        .get("timeouts")
+        .and_then(|t| t.get(op))
+        .and_then(Value::as_str)
+        .and_then(wait::parse_duration)
+        .unwrap_or(default)
+}
+
+/// The user's `tags` (empty when unset).
+pub fn tags(v: &Value) -> BTreeMap<String, String> {
+    map_attr(v, "tags").unwrap_or_default()
+}
+
+/// Plans `tags_all` = default_tags + tags, or unknown while tags are unknown.
+pub fn plan_tags_all(
+    plan: &mut crate::plugin::Plan,
+    default_tags: Option<&BTreeMap<String, String>>,
+) {
+    let tags_val = plan.get("tags").clone();
+    let all = match (default_tags, tags_val.is_fully_known()) {
+        (Some(d), true) => string_map(&crate::aws::tags::merge(d, &tags(&plan.planned))),
+        _ => Value::Unknown,
+    };
+    plan.set("tags_all", all);
+}
+
+/// `tags` as read back: tags_all minus the provider's default tags, keeping
+/// null where the user wrote none.
+pub fn read_tags(
+    prior_tags: &Value,
+    tags_all: &BTreeMap<String, String>,
+    default_tags: &BTreeMap<String, String>,
+) -> Value {
+    let own: BTreeMap<String, String> = tags_all
+        .iter()
+        .filter(|(k, v)| default_tags.get(*k) != Some(*v) || prior_has(prior_tags, k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if own.is_empty() && prior_tags.is_null() {
+        Value::Null
+    } else {
+        string_map(&own)
+    }
+}
+
+fn prior_has(prior: &Value, k: &str) -> bool {
+    prior.as_map().is_some_and(|m| m.contains_key(k))
+}
+
+pub fn aws_error(diags: &mut Diagnostics, what: &str, e: impl std::fmt::Display) {
+    diags.error(what.to_string(), e.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_tags_hides_defaults_unless_overridden() {
+        let all: BTreeMap<String, String> = [("env", "dev"), ("team", "a")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let defaults: BTreeMap<String, String> = [("team".to_string(), "a".to_string())]
+            .into_iter()
+            .collect();
+        let v = read_tags(&Value::Null, &all, &defaults);
+        assert_eq!(map_attr(&obj("tags", v), "tags").map(|m| m.len()), Some(1));
+        let v = read_tags(&Value::Null, &defaults, &defaults);
+        assert_eq!(v, Value::Null);
+    }
+
+    fn obj(k: &str, v: Value) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert(k.to_string(), v);
+        Value::Object(m)
+    }
+}

@@ -1,0 +1,905 @@
+//! A compute group's machinery, shared by the primary group (datomic_system)
+//! and query groups: node IAM role + instance profile, launch template (IMDSv2
+//! required, encrypted volumes, the node configuration in user data) and the
+//! Auto Scaling group, plus our own one-node-at-a-time rolling replacement.
+
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag as AsgTag};
+use aws_sdk_ec2::types::{
+    Filter, InstanceType, LaunchTemplateBlockDeviceMappingRequest,
+    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType,
+    TagSpecification, VolumeType,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::node::NodeConfig;
+use crate::aws::wait::{self, Poll};
+use crate::aws::{tags, AwsError, Clients};
+use crate::rules;
+
+/// The node role's trust policy: EC2 instances only.
+const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// The node's own permissions: its system's bucket and table, nothing else.
+pub fn node_policy(c: &Clients, bucket: &str, table: &str) -> String {
+    let partition = "aws";
+    let account = c.account_id().unwrap_or("*");
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SystemBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
+                "Resource": [format!("arn:{partition}:s3:::{bucket}"), format!("arn:{partition}:s3:::{bucket}/*")]
+            },
+            {
+                "Sid": "SystemTable",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
+                "Resource": format!("arn:{partition}:dynamodb:{}:{account}:table/{table}", c.region)
+            }
+        ]
+    })
+    .to_string()
+}
+
+pub const NODE_POLICY_NAME: &str = "datomic-node";
+
+/// Everything needed to create a compute group.
+pub struct GroupSpec<'a> {
+    pub system: &'a str,
+    pub group: &'a str,
+    pub instance_type: &'a str,
+    pub image_id: &'a str,
+    pub min: i64,
+    pub max: i64,
+    pub desired: i64,
+    pub node: &'a NodeConfig,
+    pub security_group_id: &'a str,
+    pub subnet_ids: &'a [String],
+    /// Tags for every object (tags_all plus identity).
+    pub tags: &'a tags::Tags,
+}
+
+/// A compute group as AWS has it.
+#[derive(Debug, Clone, Default)]
+pub struct GroupState {
+    pub asg_name: String,
+    pub min: i64,
+    pub max: i64,
+    pub desired: i64,
+    pub instances: Vec<Instance>,
+    pub tags: tags::Tags,
+    pub launch_template_id: String,
+    pub launch_template_version: i64,
+    pub instance_type: String,
+    pub image_id: String,
+    pub node: NodeConfig,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    pub id: String,
+    pub lifecycle: String,
+    pub version: String,
+}
+
+fn sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug,
+{
+    AwsError::from_sdk(e)
+}
+
+fn i32_of(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Creates the node role and instance profile unless they exist (found by name).
+pub async fn ensure_role(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    t: &tags::Tags,
+    policy: &str,
+) -> Result<String, AwsError> {
+    let role = rules::node_role_name(system, group);
+    match c.iam.get_role().role_name(&role).send().await {
+        Ok(_) => {}
+        Err(e) => {
+            let e = sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+            c.iam
+                .create_role()
+                .role_name(&role)
+                .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                .description(format!(
+                    "Nodes of Datomic compute group {group} of system {system}"
+                ))
+                .set_tags(Some(tags::iam(t)))
+                .send()
+                .await
+                .map_err(sdk)?;
+        }
+    }
+    c.iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name(NODE_POLICY_NAME)
+        .policy_document(policy)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let profile = rules::instance_profile_name(system, group);
+    let existing = match c
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
+    {
+        Ok(o) => o.instance_profile().cloned(),
+        Err(e) => {
+            let e = sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+            None
+        }
+    };
+    let has_role = existing
+        .as_ref()
+        .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
+    if existing.is_none() {
+        c.iam
+            .create_instance_profile()
+            .instance_profile_name(&profile)
+            .set_tags(Some(tags::iam(t)))
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    if !has_role {
+        c.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(&profile)
+            .role_name(&role)
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    Ok(role)
+}
+
+pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
+    let role = rules::node_role_name(system, group);
+    let profile = rules::instance_profile_name(system, group);
+    let ignore_missing = |r: Result<(), AwsError>| match r {
+        Err(e) if !e.is_not_found() => Err(e),
+        _ => Ok(()),
+    };
+    ignore_missing(
+        c.iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(&profile)
+            .role_name(&role)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk),
+    )?;
+    ignore_missing(
+        c.iam
+            .delete_instance_profile()
+            .instance_profile_name(&profile)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk),
+    )?;
+    match c.iam.list_role_policies().role_name(&role).send().await {
+        Ok(out) => {
+            for p in out.policy_names() {
+                ignore_missing(
+                    c.iam
+                        .delete_role_policy()
+                        .role_name(&role)
+                        .policy_name(p)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(sdk),
+                )?;
+            }
+        }
+        Err(e) => ignore_missing(Err(sdk(e)))?,
+    }
+    ignore_missing(
+        c.iam
+            .delete_role()
+            .role_name(&role)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk),
+    )
+}
+
+/// Inline policy on a group's node role (applications' own permissions).
+pub async fn put_role_policy(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    name: &str,
+    doc: &str,
+) -> Result<(), AwsError> {
+    c.iam
+        .put_role_policy()
+        .role_name(rules::node_role_name(system, group))
+        .policy_name(name)
+        .policy_document(doc)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+pub async fn delete_role_policy(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    name: &str,
+) -> Result<(), AwsError> {
+    match c
+        .iam
+        .delete_role_policy()
+        .role_name(rules::node_role_name(system, group))
+        .policy_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = sdk(e);
+            if e.is_not_found() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+pub async fn get_role_policy(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    match c
+        .iam
+        .get_role_policy()
+        .role_name(rules::node_role_name(system, group))
+        .policy_name(name)
+        .send()
+        .await
+    {
+        Ok(o) => {
+            let doc = o.policy_document();
+            // IAM returns the document URL-encoded.
+            let decoded = percent_decode(doc);
+            Ok(Some(decoded))
+        }
+        Err(e) => {
+            let e = sdk(e);
+            if e.is_not_found() {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+fn launch_data(
+    spec_type: &str,
+    image: &str,
+    profile: &str,
+    sg: &str,
+    node: &NodeConfig,
+    t: &tags::Tags,
+) -> RequestLaunchTemplateData {
+    let mut instance_tags = t.clone();
+    if let Some(r) = &node.revision {
+        instance_tags.insert(rules::TAG_REVISION.into(), r.clone());
+    }
+    instance_tags.insert("Name".into(), rules::asg_name(&node.system, &node.group));
+    RequestLaunchTemplateData::builder()
+        .image_id(image)
+        .instance_type(InstanceType::from(spec_type))
+        .iam_instance_profile(
+            LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                .name(profile)
+                .build(),
+        )
+        .security_group_ids(sg)
+        .metadata_options(
+            LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .http_tokens(LaunchTemplateHttpTokensState::Required)
+                .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
+                .http_put_response_hop_limit(1)
+                .build(),
+        )
+        .block_device_mappings(
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name("/dev/xvda")
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .encrypted(true)
+                        .delete_on_termination(true)
+                        .volume_size(30)
+                        .volume_type(VolumeType::Gp3)
+                        .build(),
+                )
+                .build(),
+        )
+        .user_data(node.to_user_data())
+        .tag_specifications(
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(ResourceType::Instance)
+                .set_tags(Some(tags::ec2(&instance_tags)))
+                .build(),
+        )
+        .build()
+}
+
+async fn find_launch_template(c: &Clients, name: &str) -> Result<Option<String>, AwsError> {
+    let out = c
+        .ec2
+        .describe_launch_templates()
+        .filters(
+            Filter::builder()
+                .name("launch-template-name")
+                .values(name)
+                .build(),
+        )
+        .send()
+        .await;
+    match out {
+        Ok(o) => Ok(o
+            .launch_templates()
+            .iter()
+            .find_map(|t| t.launch_template_id().map(str::to_string))),
+        Err(e) => {
+            let e = sdk(e);
+            if e.is_not_found() {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Creates the launch template and Auto Scaling group unless they exist.
+pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsError> {
+    let lt_name = rules::launch_template_name(s.system, s.group);
+    let profile = rules::instance_profile_name(s.system, s.group);
+    let lt_id = match find_launch_template(c, &lt_name).await? {
+        Some(id) => id,
+        None => {
+            let data = launch_data(
+                s.instance_type,
+                s.image_id,
+                &profile,
+                s.security_group_id,
+                s.node,
+                s.tags,
+            );
+            let out = c
+                .ec2
+                .create_launch_template()
+                .launch_template_name(&lt_name)
+                .launch_template_data(data)
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::LaunchTemplate)
+                        .set_tags(Some(tags::ec2(s.tags)))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(sdk)?;
+            out.launch_template()
+                .and_then(|t| t.launch_template_id())
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let asg = rules::asg_name(s.system, s.group);
+    if describe_asg(c, &asg).await?.is_none() {
+        c.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&asg)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&lt_id)
+                    .version("$Latest")
+                    .build(),
+            )
+            .min_size(i32_of(s.min))
+            .max_size(i32_of(s.max))
+            .desired_capacity(i32_of(s.desired))
+            .vpc_zone_identifier(s.subnet_ids.join(","))
+            .set_tags(Some(asg_tags(&asg, s.tags)))
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    Ok(lt_id)
+}
+
+fn asg_tags(asg: &str, t: &tags::Tags) -> Vec<AsgTag> {
+    t.iter()
+        .map(|(k, v)| {
+            AsgTag::builder()
+                .key(k)
+                .value(v)
+                .propagate_at_launch(true)
+                .resource_id(asg)
+                .resource_type("auto-scaling-group")
+                .build()
+        })
+        .collect()
+}
+
+async fn describe_asg(
+    c: &Clients,
+    asg: &str,
+) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
+    let out = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(asg)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(asg))
+        .cloned())
+}
+
+/// The group as AWS has it, or None when its Auto Scaling group is gone.
+pub async fn read_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<Option<GroupState>, AwsError> {
+    let asg_name = rules::asg_name(system, group);
+    let Some(g) = describe_asg(c, &asg_name).await? else {
+        return Ok(None);
+    };
+    let tags: tags::Tags = g
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    // An Auto Scaling group of that name that is not ours is not our group.
+    if tags.get(rules::TAG_SYSTEM).map(String::as_str) != Some(system)
+        || tags.get(rules::TAG_GROUP).map(String::as_str) != Some(group)
+    {
+        return Ok(None);
+    }
+    let mut st = GroupState {
+        asg_name,
+        min: i64::from(g.min_size().unwrap_or_default()),
+        max: i64::from(g.max_size().unwrap_or_default()),
+        desired: i64::from(g.desired_capacity().unwrap_or_default()),
+        tags,
+        ..Default::default()
+    };
+    st.instances = g
+        .instances()
+        .iter()
+        .map(|i| Instance {
+            id: i.instance_id().unwrap_or_default().to_string(),
+            lifecycle: i
+                .lifecycle_state()
+                .map(|l| l.as_str().to_string())
+                .unwrap_or_default(),
+            version: i
+                .launch_template()
+                .and_then(|t| t.version())
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect();
+    if let Some(lt) = g.launch_template().and_then(|t| t.launch_template_id()) {
+        st.launch_template_id = lt.to_string();
+        let out = c
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(lt)
+            .versions("$Latest")
+            .send()
+            .await
+            .map_err(sdk)?;
+        if let Some(v) = out.launch_template_versions().first() {
+            st.launch_template_version = v.version_number().unwrap_or_default();
+            if let Some(d) = v.launch_template_data() {
+                st.instance_type = d
+                    .instance_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default();
+                st.image_id = d.image_id().unwrap_or_default().to_string();
+                st.node = d
+                    .user_data()
+                    .and_then(NodeConfig::from_user_data)
+                    .unwrap_or_default();
+            }
+        }
+    }
+    Ok(Some(st))
+}
+
+/// Writes a new launch template version (same template, new data) and
+/// returns its number. Auto Scaling uses `$Latest`, so new nodes get it.
+pub async fn new_version(
+    c: &Clients,
+    st: &GroupState,
+    instance_type: &str,
+    image_id: &str,
+    node: &NodeConfig,
+    security_group_id: &str,
+    t: &tags::Tags,
+) -> Result<i64, AwsError> {
+    let profile = rules::instance_profile_name(&node.system, &node.group);
+    let data = launch_data(
+        instance_type,
+        image_id,
+        &profile,
+        security_group_id,
+        node,
+        t,
+    );
+    let out = c
+        .ec2
+        .create_launch_template_version()
+        .launch_template_id(&st.launch_template_id)
+        .launch_template_data(data)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .launch_template_version()
+        .and_then(|v| v.version_number())
+        .unwrap_or_default())
+}
+
+/// The security group of a launch template version (to carry it over).
+pub async fn security_group_of(c: &Clients, lt_id: &str) -> Result<String, AwsError> {
+    let out = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(lt_id)
+        .versions("$Latest")
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .launch_template_versions()
+        .first()
+        .and_then(|v| v.launch_template_data())
+        .and_then(|d| d.security_group_ids().first().cloned())
+        .unwrap_or_default())
+}
+
+pub async fn set_capacity(
+    c: &Clients,
+    asg: &str,
+    min: i64,
+    max: i64,
+    desired: i64,
+) -> Result<(), AwsError> {
+    c.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(asg)
+        .min_size(i32_of(min))
+        .max_size(i32_of(max))
+        .desired_capacity(i32_of(desired))
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+/// Brings the group's tags (and its launch template's) to `new`.
+pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Result<(), AwsError> {
+    let (removed, changed) = tags::diff(&st.tags, new);
+    if !removed.is_empty() {
+        c.autoscaling
+            .delete_tags()
+            .set_tags(Some(
+                removed
+                    .iter()
+                    .map(|k| {
+                        AsgTag::builder()
+                            .key(k)
+                            .resource_id(&st.asg_name)
+                            .resource_type("auto-scaling-group")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if !st.launch_template_id.is_empty() {
+            c.ec2
+                .delete_tags()
+                .resources(&st.launch_template_id)
+                .set_tags(Some(
+                    removed
+                        .iter()
+                        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(sdk)?;
+        }
+    }
+    if !changed.is_empty() {
+        c.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(asg_tags(&st.asg_name, &changed)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if !st.launch_template_id.is_empty() {
+            c.ec2
+                .create_tags()
+                .resources(&st.launch_template_id)
+                .set_tags(Some(tags::ec2(&changed)))
+                .send()
+                .await
+                .map_err(sdk)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the group has `desired` nodes in service, all on `version`
+/// when given.
+pub async fn wait_in_service(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    desired: i64,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let what = format!(
+        "{} nodes of {} to be in service",
+        desired,
+        rules::asg_name(system, group)
+    );
+    wait::until(
+        &what,
+        timeout,
+        Duration::from_secs(2),
+        1,
+        cancel,
+        || async {
+            let st = read_group(c, system, group).await?;
+            let ready = st.is_some_and(|s| {
+                let n = s
+                    .instances
+                    .iter()
+                    .filter(|i| i.lifecycle == "InService")
+                    .count();
+                i64::try_from(n).unwrap_or(0) == desired
+                    && i64::try_from(s.instances.len()).unwrap_or(0) == desired
+            });
+            Ok::<_, AwsError>(if ready { Poll::Done(()) } else { Poll::Pending })
+        },
+    )
+    .await
+    .map_err(|e| AwsError::new(None, e.to_string()))
+}
+
+/// Replaces the group's nodes that run an older launch template version, one
+/// at a time: terminate one (Auto Scaling launches its replacement from the
+/// latest version), wait until the group is whole again, go on.
+pub async fn roll(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let Some(st) = read_group(c, system, group).await? else {
+        return Ok(());
+    };
+    let latest = st.launch_template_version.to_string();
+    let old: Vec<String> = st
+        .instances
+        .iter()
+        .filter(|i| i.version != latest && i.version != "$Latest")
+        .map(|i| i.id.clone())
+        .collect();
+    for id in old {
+        c.autoscaling
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(&id)
+            .should_decrement_desired_capacity(false)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let what = format!("instance {id} of {} to be replaced", st.asg_name);
+        wait::until(
+            &what,
+            timeout,
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                let now = read_group(c, system, group).await?;
+                let done = now.is_some_and(|s| {
+                    let gone = !s.instances.iter().any(|i| i.id == id);
+                    let n = s
+                        .instances
+                        .iter()
+                        .filter(|i| i.lifecycle == "InService")
+                        .count();
+                    gone && i64::try_from(n).unwrap_or(0) >= s.desired
+                });
+                Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Deletes the Auto Scaling group (waiting for its nodes to go), the launch
+/// template and the node role. Anything already gone counts as deleted.
+pub async fn delete_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let asg = rules::asg_name(system, group);
+    if describe_asg(c, &asg).await?.is_some() {
+        c.autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(&asg)
+            .force_delete(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let what = format!("Auto Scaling group {asg} to be deleted");
+        wait::until(
+            &what,
+            timeout,
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                Ok::<_, AwsError>(if describe_asg(c, &asg).await?.is_none() {
+                    Poll::Done(())
+                } else {
+                    Poll::Pending
+                })
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    if let Some(lt) = find_launch_template(c, &rules::launch_template_name(system, group)).await? {
+        if let Err(e) = c
+            .ec2
+            .delete_launch_template()
+            .launch_template_id(&lt)
+            .send()
+            .await
+        {
+            let e = sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    delete_role(c, system, group).await
+}
+
+/// The default machine image: the newest Amazon Linux (2023, else 2) x86_64.
+pub async fn default_image(c: &Clients) -> Result<String, AwsError> {
+    for pattern in [
+        "al2023-ami-2023.*-x86_64",
+        "amzn2-ami-hvm-*-x86_64-gp2",
+        "amzn2-ami-*",
+    ] {
+        let out = c
+            .ec2
+            .describe_images()
+            .owners("amazon")
+            .filters(Filter::builder().name("name").values(pattern).build())
+            .send()
+            .await
+            .map_err(sdk)?;
+        let newest = out
+            .images()
+            .iter()
+            .filter(|i| i.image_id().is_some())
+            .max_by(|a, b| {
+                a.creation_date()
+                    .unwrap_or_default()
+                    .cmp(b.creation_date().unwrap_or_default())
+            });
+        if let Some(img) = newest.and_then(|i| i.image_id()) {
+            return Ok(img.to_string());
+        }
+    }
+    Err(AwsError::new(
+        None,
+        format!("no Amazon Linux image found in {}; set image_id", c.region),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+        assert_eq!(percent_decode("end%4"), "end%4");
+    }
+}

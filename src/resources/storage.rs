@@ -1,0 +1,377 @@
+//! A system's storage: its network (VPC and subnets in two availability
+//! zones: Datomic counts the network as storage), S3 bucket and DynamoDB
+//! table. Found by tags and names, so a system re-created with the same name
+//! adopts what a previous one retained.
+
+use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
+
+use crate::aws::{tags, AwsError, Clients};
+use crate::rules;
+
+pub const VPC_CIDR: &str = "10.213.0.0/16";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Storage {
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub bucket: String,
+    pub table: String,
+}
+
+pub fn bucket_name(c: &Clients, system: &str) -> String {
+    rules::bucket_name(system, c.account_id().unwrap_or(&c.region))
+}
+
+fn system_filter(system: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{}", rules::TAG_SYSTEM))
+        .values(system)
+        .build()
+}
+
+fn spec(rt: ResourceType, t: &tags::Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(tags::ec2(t)))
+        .build()
+}
+
+pub async fn find_vpc(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
+    let out = c
+        .ec2
+        .describe_vpcs()
+        .filters(system_filter(system))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(out
+        .vpcs()
+        .iter()
+        .find_map(|v| v.vpc_id().map(str::to_string)))
+}
+
+pub async fn find_subnets(c: &Clients, vpc_id: &str) -> Result<Vec<String>, AwsError> {
+    let out = c
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let mut subnets: Vec<(String, String)> = out
+        .subnets()
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.cidr_block().unwrap_or_default().to_string(),
+                s.subnet_id()?.to_string(),
+            ))
+        })
+        .collect();
+    subnets.sort();
+    Ok(subnets.into_iter().map(|(_, id)| id).collect())
+}
+
+async fn bucket_exists(c: &Clients, bucket: &str) -> Result<bool, AwsError> {
+    match c.s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = AwsError::from_sdk(e);
+            if e.is_not_found() || e.message.contains("404") {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn table_exists(c: &Clients, table: &str) -> Result<bool, AwsError> {
+    match c.dynamodb.describe_table().table_name(table).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = AwsError::from_sdk(e);
+            if e.is_not_found() {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The storage of `system` as it exists now (parts may be missing).
+pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
+    let mut s = Storage::default();
+    if let Some(vpc) = find_vpc(c, system).await? {
+        s.subnet_ids = find_subnets(c, &vpc).await?;
+        s.vpc_id = vpc;
+    }
+    let bucket = bucket_name(c, system);
+    if bucket_exists(c, &bucket).await? {
+        s.bucket = bucket;
+    }
+    let table = rules::table_name(system);
+    if table_exists(c, &table).await? {
+        s.table = table;
+    }
+    Ok(s)
+}
+
+/// Creates whatever part of the storage is missing; returns the whole and
+/// whether anything already existed (adopted from a retained system).
+pub async fn ensure(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+) -> Result<(Storage, bool), AwsError> {
+    let mut s = find(c, system).await?;
+    let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
+
+    if s.vpc_id.is_empty() {
+        let out = c
+            .ec2
+            .create_vpc()
+            .cidr_block(VPC_CIDR)
+            .tag_specifications(spec(ResourceType::Vpc, &named(t, system)))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        s.vpc_id = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap_or_default()
+            .to_string();
+    }
+    if s.subnet_ids.len() < 2 {
+        let azs = c
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        let zones: Vec<String> = azs
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.zone_name().map(str::to_string))
+            .take(2)
+            .collect();
+        if zones.len() < 2 {
+            return Err(AwsError::new(
+                None,
+                format!("region {} has fewer than 2 availability zones; a Datomic system spreads over 2", c.region),
+            ));
+        }
+        for (i, zone) in zones.iter().enumerate().skip(s.subnet_ids.len()) {
+            let out = c
+                .ec2
+                .create_subnet()
+                .vpc_id(&s.vpc_id)
+                .cidr_block(format!("10.213.{}.0/24", i))
+                .availability_zone(zone)
+                .tag_specifications(spec(
+                    ResourceType::Subnet,
+                    &named(t, &format!("{system}-{zone}")),
+                ))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+            if let Some(id) = out.subnet().and_then(|x| x.subnet_id()) {
+                s.subnet_ids.push(id.to_string());
+            }
+        }
+    }
+    if s.bucket.is_empty() {
+        let bucket = bucket_name(c, system);
+        create_bucket(c, &bucket, t).await?;
+        s.bucket = bucket;
+    }
+    if s.table.is_empty() {
+        let table = rules::table_name(system);
+        create_table(c, &table, t).await?;
+        s.table = table;
+    }
+    Ok((s, adopted))
+}
+
+fn named(t: &tags::Tags, name: &str) -> tags::Tags {
+    let mut t = t.clone();
+    t.insert("Name".into(), name.into());
+    t
+}
+
+async fn create_bucket(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule, Tag, Tagging,
+    };
+    let mut req = c.s3.create_bucket().bucket(bucket);
+    if c.region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(c.region.as_str()))
+                .build(),
+        );
+    }
+    req.send().await.map_err(AwsError::from_sdk)?;
+    let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
+    let sse = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build(),
+        )
+        .build()
+        .map_err(bad)?;
+    c.s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(sse)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let tag_set = t
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    c.s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(
+            Tagging::builder()
+                .set_tag_set(Some(tag_set))
+                .build()
+                .map_err(bad)?,
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(())
+}
+
+async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), AwsError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        SseSpecification, Tag,
+    };
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+    let tags = t
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    c.dynamodb
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(bad)?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(bad)?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(())
+}
+
+/// Deletes the storage (only when the user opted out of retaining it).
+pub async fn delete(c: &Clients, system: &str) -> Result<(), AwsError> {
+    let s = find(c, system).await?;
+    if !s.table.is_empty() {
+        if let Err(e) = c.dynamodb.delete_table().table_name(&s.table).send().await {
+            let e = AwsError::from_sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    if !s.bucket.is_empty() {
+        empty_bucket(c, &s.bucket).await?;
+        if let Err(e) = c.s3.delete_bucket().bucket(&s.bucket).send().await {
+            let e = AwsError::from_sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    for subnet in &s.subnet_ids {
+        if let Err(e) = c.ec2.delete_subnet().subnet_id(subnet).send().await {
+            let e = AwsError::from_sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    if !s.vpc_id.is_empty() {
+        if let Err(e) = c.ec2.delete_vpc().vpc_id(&s.vpc_id).send().await {
+            let e = AwsError::from_sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    loop {
+        let out =
+            c.s3.list_objects_v2()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+        let keys: Vec<ObjectIdentifier> = out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                ObjectIdentifier::builder()
+                    .set_key(o.key().map(str::to_string))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let del = Delete::builder()
+            .set_objects(Some(keys))
+            .build()
+            .map_err(|e| AwsError::new(None, e.to_string()))?;
+        c.s3.delete_objects()
+            .bucket(bucket)
+            .delete(del)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+}

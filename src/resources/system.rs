@@ -1,0 +1,607 @@
+//! `datomic_system`: a system's storage and its primary compute group.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::common::*;
+use super::compute::{self, GroupSpec};
+use super::node::NodeConfig;
+use super::storage;
+use crate::aws::{tags, AwsError, Clients};
+use crate::plugin::schema::timeouts_block;
+use crate::plugin::{
+    AttrPath, Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
+};
+use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
+
+pub const TYPE_NAME: &str = "datomic_system";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub struct SystemResource {
+    schema: Schema,
+}
+
+impl SystemResource {
+    pub fn new() -> Self {
+        SystemResource { schema: schema() }
+    }
+}
+
+fn schema() -> Schema {
+    let sizes = |r: ComputeRole| {
+        rules::allowed_instance_types(r)
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Schema::new(
+        0,
+        Block::new("A Datomic Cloud system: its storage (VPC with subnets in two availability zones, S3 bucket, DynamoDB table) and its primary compute group (security group, node IAM role and instance profile, launch template with IMDSv2 required and encrypted volumes, Auto Scaling group `<name>-primary`). Use `topology = \"solo\"` to get started and change it to `\"production\"` in place when you move to production.")
+            .attr(Attribute::computed("id", Type::String, "The system's id: its name.").use_state_for_unknown())
+            .attr(Attribute::required("name", Type::String, "The system's name: 1-24 characters of lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen, no `--`, and not `datomic`. This is this provider's rule, stricter than Datomic's advice to keep names short, so that every AWS name derived from it is valid.").requires_replace())
+            .attr(Attribute::required("topology", Type::String, "`solo` (one small node, for getting started) or `production` (two or more nodes over availability zones). Solo can be upgraded to production in place; production cannot be changed back to solo."))
+            .attr(Attribute::optional_computed("instance_type", Type::String, &format!("Instance type of the primary compute group's nodes. Solo: {} (default `{}`); production: {} (default `{}`). When unset it follows the topology on every plan.", sizes(ComputeRole::SoloPrimary), rules::default_instance_type(ComputeRole::SoloPrimary), sizes(ComputeRole::ProductionPrimary), rules::default_instance_type(ComputeRole::ProductionPrimary))))
+            .attr(Attribute::optional_computed("node_count", Type::Number, &format!("Number of primary nodes. Solo: exactly 1. Production: 2 by default, up to {} by explicit choice. The primary group is never autoscaled.", rules::MAX_PRODUCTION_NODES)))
+            .attr(Attribute::optional_computed("application_name", Type::String, "Name of the application the primary compute group runs. Defaults to the system's name.").requires_replace())
+            .attr(Attribute::optional_computed("image_id", Type::String, "AMI of the nodes. Defaults to the newest Amazon Linux x86_64 image of the region.").use_state_for_unknown())
+            .attr(Attribute::optional("retain_storage", Type::Bool, "Keep the storage (network, S3 bucket, DynamoDB table) when the system is destroyed; a new system of the same name adopts it.").default(Value::bool(true)))
+            .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for every AWS object of the system. Keys starting with `aws:` or `datomic:` are reserved."))
+            .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`."))
+            .attr(Attribute::computed("vpc_id", Type::String, "The system's VPC.").use_state_for_unknown())
+            .attr(Attribute::computed("subnet_ids", Type::list(Type::String), "The system's subnets, one per availability zone.").use_state_for_unknown())
+            .attr(Attribute::computed("security_group_id", Type::String, "Security group of the system's nodes: admits only the system's own nodes.").use_state_for_unknown())
+            .attr(Attribute::computed("bucket_name", Type::String, "The system's S3 bucket.").use_state_for_unknown())
+            .attr(Attribute::computed("table_name", Type::String, "The system's DynamoDB table.").use_state_for_unknown())
+            .attr(Attribute::computed("node_role_name", Type::String, "IAM role of the primary compute group's nodes.").use_state_for_unknown())
+            .attr(Attribute::computed("launch_template_id", Type::String, "Launch template of the primary compute group.").use_state_for_unknown())
+            .attr(Attribute::computed("autoscaling_group_name", Type::String, "Auto Scaling group of the primary compute group.").use_state_for_unknown())
+            .block("timeouts", Nesting::Single, timeouts_block(&["create", "update", "delete"], "30m")),
+    )
+}
+
+/// The primary role for a topology value, if it is valid.
+fn role_of(topology: &str) -> Option<ComputeRole> {
+    Topology::parse(topology).map(Topology::primary_role)
+}
+
+/// Security group: admits only the system's own nodes.
+async fn ensure_security_group(
+    c: &Clients,
+    system: &str,
+    vpc: &str,
+    t: &tags::Tags,
+) -> Result<String, AwsError> {
+    use aws_sdk_ec2::types::{
+        Filter, IpPermission, ResourceType, TagSpecification, UserIdGroupPair,
+    };
+    let name = rules::security_group_name(system);
+    let out = c
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(&name).build())
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    if let Some(id) = out.security_groups().iter().find_map(|g| g.group_id()) {
+        return Ok(id.to_string());
+    }
+    let out = c
+        .ec2
+        .create_security_group()
+        .group_name(&name)
+        .description(format!("Datomic system {system} nodes"))
+        .vpc_id(vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .set_tags(Some(tags::ec2(t)))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let id = out.group_id().unwrap_or_default().to_string();
+    c.ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(0)
+                .to_port(65535)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&id).build())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(id)
+}
+
+async fn find_security_group(
+    c: &Clients,
+    system: &str,
+    vpc: &str,
+) -> Result<Option<String>, AwsError> {
+    use aws_sdk_ec2::types::Filter;
+    if vpc.is_empty() {
+        return Ok(None);
+    }
+    let out = c
+        .ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values(rules::security_group_name(system))
+                .build(),
+        )
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .find_map(|g| g.group_id().map(str::to_string)))
+}
+
+fn identity(system: &str, app: &str, topology: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (rules::TAG_SYSTEM, system.to_string()),
+        (rules::TAG_GROUP, PRIMARY_GROUP.to_string()),
+        (rules::TAG_APPLICATION, app.to_string()),
+        (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE.to_string()),
+        ("datomic:topology", topology.to_string()),
+    ]
+}
+
+fn all_tags(
+    c: &Clients,
+    v: &Value,
+    system: &str,
+    app: &str,
+    topology: &str,
+) -> (tags::Tags, tags::Tags) {
+    let tags_all = tags::merge(&c.default_tags, &tags(v));
+    let id = identity(system, app, topology);
+    let idref: Vec<(&str, &str)> = id.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let full = tags::with_identity(&tags_all, &idref);
+    (tags_all, full)
+}
+
+const IDENTITY_KEYS: &[&str] = &[
+    rules::TAG_SYSTEM,
+    rules::TAG_GROUP,
+    rules::TAG_APPLICATION,
+    rules::TAG_MANAGED_BY,
+    "datomic:topology",
+    "Name",
+];
+
+impl SystemResource {
+    async fn do_create(
+        &self,
+        c: &Clients,
+        ctx: &Ctx<Clients>,
+        planned: &Value,
+        state: &mut Value,
+    ) -> Result<(), AwsError> {
+        let name = str_attr(planned, "name").unwrap_or_default();
+        let topology = str_attr(planned, "topology").unwrap_or_default();
+        let app = str_attr(planned, "application_name").unwrap_or_else(|| name.clone());
+        let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
+        let timeout = timeout(planned, "create", DEFAULT_TIMEOUT);
+
+        let (st, adopted) = storage::ensure(c, &name, &full).await?;
+        if adopted {
+            crate::plugin::log::info("adopted retained storage", &[("system", &name)]);
+        }
+        state.set_attr("vpc_id", Value::string(&st.vpc_id));
+        state.set_attr("subnet_ids", string_list(&st.subnet_ids));
+        state.set_attr("bucket_name", Value::string(&st.bucket));
+        state.set_attr("table_name", Value::string(&st.table));
+        state.set_attr("tags_all", string_map(&tags_all));
+
+        let sg = ensure_security_group(c, &name, &st.vpc_id, &full).await?;
+        state.set_attr("security_group_id", Value::string(&sg));
+        let role = compute::ensure_role(
+            c,
+            &name,
+            PRIMARY_GROUP,
+            &full,
+            &compute::node_policy(c, &st.bucket, &st.table),
+        )
+        .await?;
+        state.set_attr("node_role_name", Value::string(&role));
+
+        let image = match str_attr(planned, "image_id") {
+            Some(i) => i,
+            None => compute::default_image(c).await?,
+        };
+        state.set_attr("image_id", Value::string(&image));
+        let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
+        let nodes = int_attr(planned, "node_count").unwrap_or(1);
+        let node = NodeConfig {
+            system: name.clone(),
+            group: PRIMARY_GROUP.into(),
+            topology: Some(topology.clone()),
+            application: app.clone(),
+            bucket: st.bucket.clone(),
+            table: st.table.clone(),
+            ..Default::default()
+        };
+        let lt = compute::ensure_group(
+            c,
+            &GroupSpec {
+                system: &name,
+                group: PRIMARY_GROUP,
+                instance_type: &instance_type,
+                image_id: &image,
+                min: nodes,
+                max: nodes,
+                desired: nodes,
+                node: &node,
+                security_group_id: &sg,
+                subnet_ids: &st.subnet_ids,
+                tags: &full,
+            },
+        )
+        .await?;
+        state.set_attr("launch_template_id", Value::string(&lt));
+        state.set_attr(
+            "autoscaling_group_name",
+            Value::string(rules::asg_name(&name, PRIMARY_GROUP)),
+        );
+        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await
+    }
+
+    async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+        let name = str_attr(state, "id")
+            .or_else(|| str_attr(state, "name"))
+            .unwrap_or_default();
+        let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
+            return Ok(Value::Null);
+        };
+        let st = storage::find(c, &name).await?;
+        let sg = find_security_group(c, &name, &st.vpc_id)
+            .await?
+            .unwrap_or_default();
+        let mut v = state.clone();
+        let topology = g
+            .tags
+            .get("datomic:topology")
+            .cloned()
+            .or_else(|| g.node.topology.clone())
+            .unwrap_or_else(|| {
+                if g.desired > 1 {
+                    "production".into()
+                } else {
+                    "solo".into()
+                }
+            });
+        let tags_all = tags::user_tags(&g.tags, IDENTITY_KEYS);
+        v.set_attr("id", Value::string(&name));
+        v.set_attr("name", Value::string(&name));
+        v.set_attr("topology", Value::string(&topology));
+        v.set_attr("instance_type", Value::string(&g.instance_type));
+        v.set_attr("node_count", Value::int(g.desired));
+        let app = g
+            .tags
+            .get(rules::TAG_APPLICATION)
+            .cloned()
+            .unwrap_or_else(|| g.node.application.clone());
+        v.set_attr("application_name", Value::string(&app));
+        v.set_attr("image_id", Value::string(&g.image_id));
+        if v.get("retain_storage").is_none_or(Value::is_null) {
+            v.set_attr("retain_storage", Value::bool(true));
+        }
+        let prior_tags = state.get("tags").cloned().unwrap_or(Value::Null);
+        v.set_attr("tags", read_tags(&prior_tags, &tags_all, &c.default_tags));
+        v.set_attr("tags_all", string_map(&tags_all));
+        v.set_attr("vpc_id", Value::string(&st.vpc_id));
+        v.set_attr("subnet_ids", string_list(&st.subnet_ids));
+        v.set_attr("security_group_id", Value::string(&sg));
+        v.set_attr("bucket_name", Value::string(&st.bucket));
+        v.set_attr("table_name", Value::string(&st.table));
+        v.set_attr(
+            "node_role_name",
+            Value::string(rules::node_role_name(&name, PRIMARY_GROUP)),
+        );
+        v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
+        v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
+        Ok(v)
+    }
+
+    async fn do_update(
+        &self,
+        c: &Clients,
+        ctx: &Ctx<Clients>,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = str_attr(planned, "name").unwrap_or_default();
+        let topology = str_attr(planned, "topology").unwrap_or_default();
+        let app = str_attr(planned, "application_name").unwrap_or_else(|| name.clone());
+        let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
+        let timeout = timeout(planned, "update", DEFAULT_TIMEOUT);
+        let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
+            return Err(AwsError::new(None, format!("the primary compute group of system {name} no longer exists; run terraform plan again to re-create it")));
+        };
+        let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
+        let image = str_attr(planned, "image_id").unwrap_or_else(|| g.image_id.clone());
+        let nodes = int_attr(planned, "node_count").unwrap_or(g.desired);
+        let mut node = g.node.clone();
+        node.topology = Some(topology.clone());
+        let template_changed = instance_type != g.instance_type
+            || image != g.image_id
+            || node != g.node
+            || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
+        compute::update_tags(c, &g, &full).await?;
+        if template_changed {
+            let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+            compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
+        }
+        if nodes != g.desired || nodes != g.min || nodes != g.max {
+            compute::set_capacity(c, &g.asg_name, nodes, nodes, nodes).await?;
+        }
+        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        if template_changed {
+            compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
+        }
+        let mut v = self.do_read(c, planned).await?;
+        if v.is_null() {
+            v = prior.clone();
+        }
+        for keep in ["retain_storage", "timeouts", "tags"] {
+            v.set_attr(keep, planned.get(keep).cloned().unwrap_or(Value::Null));
+        }
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl Resource<Clients> for SystemResource {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(n) = str_attr(config, "name") {
+            check(diags, rules::check_system_name(&n));
+        }
+        let topology =
+            str_attr(config, "topology").and_then(|t| check(diags, rules::parse_topology(&t)));
+        if let Some(a) = str_attr(config, "application_name") {
+            check(diags, rules::check_application_name("application_name", &a));
+        }
+        if let (Some(t), Some(it)) = (topology, str_attr(config, "instance_type")) {
+            check(diags, rules::check_instance_type(t.primary_role(), &it));
+        }
+        if let (Some(t), Some(n)) = (topology, int_attr(config, "node_count")) {
+            check(diags, rules::check_node_count(t, n));
+        }
+        if let Some(t) = map_attr(config, "tags") {
+            check_all(diags, rules::check_tags(&t));
+        }
+        validate_timeouts(config, diags);
+    }
+
+    async fn modify_plan(&self, ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut Diagnostics) {
+        let topology = str_attr(&plan.planned, "topology");
+        // Derived values follow the topology on every plan when unset.
+        if let Some(t) = topology.as_deref().and_then(Topology::parse) {
+            if !plan.config_sets("instance_type") {
+                plan.set(
+                    "instance_type",
+                    Value::string(rules::default_instance_type(t.primary_role())),
+                );
+            }
+            if !plan.config_sets("node_count") {
+                plan.set("node_count", Value::int(rules::default_node_count(t)));
+            }
+            if let (Some(from), false) = (
+                str_attr(&plan.prior, "topology")
+                    .as_deref()
+                    .and_then(Topology::parse),
+                plan.is_create(),
+            ) {
+                check(diags, rules::check_topology_change(from, t));
+            }
+        } else if is_unknown(&plan.planned, "topology") {
+            if !plan.config_sets("instance_type") {
+                plan.set("instance_type", Value::Unknown);
+            }
+            if !plan.config_sets("node_count") {
+                plan.set("node_count", Value::Unknown);
+            }
+        }
+        if !plan.config_sets("application_name") {
+            let n = plan.get("name").clone();
+            plan.set("application_name", n);
+        }
+        if plan.is_create() {
+            if let Some(n) = str_attr(&plan.planned, "name") {
+                plan.set("id", Value::string(n));
+            }
+        }
+        // Re-check the derived combination (the instance type may come from config).
+        if let (Some(role), Some(it)) = (
+            topology.as_deref().and_then(role_of),
+            str_attr(&plan.planned, "instance_type"),
+        ) {
+            if plan.config_sets("instance_type") {
+                check(diags, rules::check_instance_type(role, &it));
+            }
+        }
+        plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
+        if !plan.is_create() && plan.planned != plan.prior {
+            // What an update can change is known now; ids stay.
+            let _ = AttrPath::root("id");
+        }
+    }
+
+    async fn plan_destroy(&self, _ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
+        let name = str_attr(prior, "name").unwrap_or_default();
+        if bool_attr(prior, "retain_storage").unwrap_or(true) {
+            diags.warning(
+                format!("Destroying Datomic system {name:?} keeps its storage"),
+                format!(
+                    "The primary compute group (Auto Scaling group, launch template, node role, security group) will be deleted. The storage is retained: VPC {}, S3 bucket {}, DynamoDB table {}. A new datomic_system named {name:?} adopts it. Set retain_storage = false and apply before destroying to delete it too.",
+                    str_attr(prior, "vpc_id").unwrap_or_default(),
+                    str_attr(prior, "bucket_name").unwrap_or_default(),
+                    str_attr(prior, "table_name").unwrap_or_default()
+                ),
+            );
+        } else {
+            diags.warning(
+                format!("Destroying Datomic system {name:?} deletes its storage"),
+                "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data.",
+            );
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return Value::Null;
+        };
+        let name = str_attr(planned, "name").unwrap_or_default();
+        let mut state = planned.clone();
+        state.set_attr("id", Value::string(&name));
+        match self.do_create(c, ctx, planned, &mut state).await {
+            Ok(()) => match self.do_read(c, &state).await {
+                Ok(v) if !v.is_null() => {
+                    let mut v = v;
+                    for keep in ["retain_storage", "timeouts", "tags"] {
+                        v.set_attr(keep, planned.get(keep).cloned().unwrap_or(Value::Null));
+                    }
+                    v
+                }
+                Ok(_) => {
+                    diags.error(
+                        format!("creating Datomic system ({name})"),
+                        "the system's Auto Scaling group is missing right after creation",
+                    );
+                    unknowns_to_null(state)
+                }
+                Err(e) => {
+                    aws_error(
+                        diags,
+                        &format!("reading Datomic system ({name}) after create"),
+                        e,
+                    );
+                    unknowns_to_null(state)
+                }
+            },
+            Err(e) => {
+                aws_error(diags, &format!("creating Datomic system ({name})"), e);
+                // Keep what exists in state: Terraform taints it and the next
+                // apply deletes it (found again by name and tags) and retries.
+                unknowns_to_null(state)
+            }
+        }
+    }
+
+    async fn read(&self, ctx: &Ctx<Clients>, state: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return state.clone();
+        };
+        match self.do_read(c, state).await {
+            Ok(v) => {
+                if v.is_null() {
+                    diags.warning(
+                        "Datomic system not found",
+                        format!("The primary compute group of system {:?} no longer exists; it is removed from the state and the next apply re-creates it.", str_attr(state, "id").unwrap_or_default()),
+                    );
+                }
+                v
+            }
+            Err(e) => {
+                aws_error(diags, "reading Datomic system", e);
+                state.clone()
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx<Clients>,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return prior.clone();
+        };
+        match self.do_update(c, ctx, prior, planned).await {
+            Ok(v) => v,
+            Err(e) => {
+                aws_error(
+                    diags,
+                    &format!(
+                        "updating Datomic system ({})",
+                        str_attr(prior, "name").unwrap_or_default()
+                    ),
+                    e,
+                );
+                prior.clone()
+            }
+        }
+    }
+
+    async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
+        let Some(c) = ctx.data(diags) else { return };
+        let name = str_attr(prior, "name").unwrap_or_default();
+        let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
+        let result = async {
+            compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
+            let vpc = storage::find_vpc(c, &name).await?.unwrap_or_default();
+            if let Some(sg) = find_security_group(c, &name, &vpc).await? {
+                if let Err(e) = c.ec2.delete_security_group().group_id(&sg).send().await {
+                    let e = AwsError::from_sdk(e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            }
+            if !bool_attr(prior, "retain_storage").unwrap_or(true) {
+                storage::delete(c, &name).await?;
+            }
+            Ok::<_, AwsError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            aws_error(diags, &format!("deleting Datomic system ({name})"), e);
+        }
+    }
+
+    async fn import(&self, _ctx: &Ctx<Clients>, id: &str, diags: &mut Diagnostics) -> Value {
+        let mut v = Value::null_object(&self.schema.ty());
+        if let Some(name) = check(diags, rules::parse_system_id(id)) {
+            v.set_attr("id", Value::string(&name));
+            v.set_attr("name", Value::string(&name));
+            v.set_attr("retain_storage", Value::bool(true));
+        }
+        v
+    }
+}
+
+/// Unknown values cannot be stored in state: a partial state keeps what is known.
+pub fn unknowns_to_null(v: Value) -> Value {
+    match v {
+        Value::Unknown => Value::Null,
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| (k, unknowns_to_null(x)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
