@@ -103,9 +103,8 @@ impl ApplicationResource {
         node.revision = str_attr(planned, "revision");
         node.transaction_functions =
             list_attr(planned, "transaction_functions").unwrap_or_default();
-        node.iam_policy = str_attr(planned, "iam_policy");
         let policy_name = rules::application_policy_name(&name);
-        match &node.iam_policy {
+        match &str_attr(planned, "iam_policy") {
             Some(doc) => compute::put_role_policy(c, &system, &group, &policy_name, doc).await?,
             None => compute::delete_role_policy(c, &system, &group, &policy_name).await?,
         }
@@ -377,7 +376,6 @@ impl Resource<Clients> for ApplicationResource {
                     let mut node = g.node.clone();
                     node.revision = None;
                     node.transaction_functions.clear();
-                    node.iam_policy = None;
                     let sg = compute::security_group_of(c, &g.launch_template_id).await?;
                     let full = g
                         .tags

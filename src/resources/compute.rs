@@ -50,6 +50,21 @@ pub fn node_policy(c: &Clients, bucket: &str, table: &str) -> String {
 
 pub const NODE_POLICY_NAME: &str = "datomic-node";
 
+/// Instance tag holding a fingerprint of what the node was launched with, so
+/// that a rolling replacement knows which nodes are out of date.
+pub const TAG_NODE_CONFIG: &str = "datomic:node-config";
+
+/// A stable fingerprint (FNV-1a, 64 bits) of a node's launch configuration.
+pub fn fingerprint(instance_type: &str, image: &str, node: &NodeConfig) -> String {
+    let json = serde_json::to_string(node).unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in instance_type.bytes().chain([0]).chain(image.bytes()).chain([0]).chain(json.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// Everything needed to create a compute group.
 pub struct GroupSpec<'a> {
     pub system: &'a str,
@@ -86,7 +101,6 @@ pub struct GroupState {
 pub struct Instance {
     pub id: String,
     pub lifecycle: String,
-    pub version: String,
 }
 
 fn sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
@@ -348,6 +362,7 @@ fn launch_data(
         instance_tags.insert(rules::TAG_REVISION.into(), r.clone());
     }
     instance_tags.insert("Name".into(), rules::asg_name(&node.system, &node.group));
+    instance_tags.insert(TAG_NODE_CONFIG.into(), fingerprint(spec_type, image, node));
     RequestLaunchTemplateData::builder()
         .image_id(image)
         .instance_type(InstanceType::from(spec_type))
@@ -548,11 +563,6 @@ pub async fn read_group(
                 .lifecycle_state()
                 .map(|l| l.as_str().to_string())
                 .unwrap_or_default(),
-            version: i
-                .launch_template()
-                .and_then(|t| t.version())
-                .unwrap_or_default()
-                .to_string(),
         })
         .collect();
     if let Some(lt) = g.launch_template().and_then(|t| t.launch_template_id()) {
@@ -749,9 +759,41 @@ pub async fn wait_in_service(
     .map_err(|e| AwsError::new(None, e.to_string()))
 }
 
-/// Replaces the group's nodes that run an older launch template version, one
-/// at a time: terminate one (Auto Scaling launches its replacement from the
-/// latest version), wait until the group is whole again, go on.
+/// The fingerprint tag of each of the group's instances.
+async fn instance_fingerprints(c: &Clients, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = c
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| {
+            let id = i.instance_id()?.to_string();
+            let fp = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(TAG_NODE_CONFIG))
+                .and_then(|t| t.value())
+                .unwrap_or_default()
+                .to_string();
+            Some((id, fp))
+        })
+        .collect())
+}
+
+/// Replaces the group's nodes that were launched with another configuration
+/// than the latest launch template version, one at a time: terminate one
+/// (Auto Scaling launches its replacement from the latest version), wait
+/// until the group is whole again, go on. We roll ourselves rather than use
+/// instance refresh, so that the same code works everywhere.
 pub async fn roll(
     c: &Clients,
     system: &str,
@@ -762,12 +804,13 @@ pub async fn roll(
     let Some(st) = read_group(c, system, group).await? else {
         return Ok(());
     };
-    let latest = st.launch_template_version.to_string();
-    let old: Vec<String> = st
-        .instances
-        .iter()
-        .filter(|i| i.version != latest && i.version != "$Latest")
-        .map(|i| i.id.clone())
+    let current = fingerprint(&st.instance_type, &st.image_id, &st.node);
+    let ids: Vec<String> = st.instances.iter().map(|i| i.id.clone()).collect();
+    let old: Vec<String> = instance_fingerprints(c, &ids)
+        .await?
+        .into_iter()
+        .filter(|(_, fp)| *fp != current)
+        .map(|(id, _)| id)
         .collect();
     for id in old {
         c.autoscaling
@@ -778,26 +821,15 @@ pub async fn roll(
             .await
             .map_err(sdk)?;
         let what = format!("instance {id} of {} to be replaced", st.asg_name);
-        wait::until(
-            &what,
-            timeout,
-            Duration::from_secs(2),
-            1,
-            cancel,
-            || async {
-                let now = read_group(c, system, group).await?;
-                let done = now.is_some_and(|s| {
-                    let gone = !s.instances.iter().any(|i| i.id == id);
-                    let n = s
-                        .instances
-                        .iter()
-                        .filter(|i| i.lifecycle == "InService")
-                        .count();
-                    gone && i64::try_from(n).unwrap_or(0) >= s.desired
-                });
-                Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
-            },
-        )
+        wait::until(&what, timeout, Duration::from_secs(2), 1, cancel, || async {
+            let now = read_group(c, system, group).await?;
+            let done = now.is_some_and(|s| {
+                let gone = !s.instances.iter().any(|i| i.id == id);
+                let n = s.instances.iter().filter(|i| i.lifecycle == "InService").count();
+                gone && i64::try_from(n).unwrap_or(0) >= s.desired
+            });
+            Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
+        })
         .await
         .map_err(|e| AwsError::new(None, e.to_string()))?;
     }

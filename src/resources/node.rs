@@ -21,8 +21,6 @@ pub struct NodeConfig {
     pub revision: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transaction_functions: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iam_policy: Option<String>,
     pub bucket: String,
     pub table: String,
 }
