@@ -138,6 +138,21 @@ impl Diagnostics {
     }
 }
 
+/// Small conveniences on paths.
+pub trait PathStepExt {
+    /// The first attribute name of the path ("" when it starts otherwise).
+    fn first_attr(&self) -> String;
+}
+
+impl PathStepExt for AttrPath {
+    fn first_attr(&self) -> String {
+        match self.0.first() {
+            Some(PathStep::Attr(a)) => a.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

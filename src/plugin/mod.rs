@@ -28,7 +28,7 @@ pub mod proto {
     }
 }
 
-pub use diag::{AttrPath, Diagnostics};
+pub use diag::{AttrPath, Diagnostics, PathStepExt};
 pub use resource::{
     Ctx, DataSource, Function, FunctionError, FunctionSignature, Plan, Provider, Resource,
 };

@@ -23,6 +23,12 @@ pub struct ApplicationResource {
     schema: Schema,
 }
 
+impl Default for ApplicationResource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ApplicationResource {
     pub fn new() -> Self {
         ApplicationResource { schema: schema() }
@@ -410,5 +416,72 @@ impl Resource<Clients> for ApplicationResource {
             }
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::PathStepExt;
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = Value::null_object(&schema().ty());
+        for (k, x) in pairs {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    fn errors_at(r: &ApplicationResource, c: &Value) -> Vec<String> {
+        let mut d = Diagnostics::new();
+        r.validate(c, &mut d);
+        d.iter()
+            .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
+            .collect()
+    }
+
+    #[test]
+    fn transaction_functions_only_on_the_primary_group() {
+        let r = ApplicationResource::new();
+        let fns = Value::List(vec![Value::string("my.ns/inc")]);
+        let base = [
+            ("system", Value::string("prod")),
+            ("name", Value::string("tx")),
+            ("revision", Value::string("r1")),
+        ];
+        let mut primary = base.to_vec();
+        primary.push(("transaction_functions", fns.clone()));
+        assert!(errors_at(&r, &config(&primary)).is_empty());
+        let mut query = primary.clone();
+        query.push(("compute_group", Value::string("dev")));
+        assert_eq!(
+            errors_at(&r, &config(&query)),
+            vec!["transaction_functions".to_string()]
+        );
+        let mut bad = base.to_vec();
+        bad.push((
+            "transaction_functions",
+            Value::List(vec![Value::string("no-namespace")]),
+        ));
+        assert_eq!(
+            errors_at(&r, &config(&bad)),
+            vec!["transaction_functions".to_string()]
+        );
+    }
+
+    #[test]
+    fn iam_policy_and_revision_are_checked() {
+        let r = ApplicationResource::new();
+        let mut c = vec![
+            ("system", Value::string("prod")),
+            ("name", Value::string("web")),
+            ("revision", Value::string("has space")),
+        ];
+        assert_eq!(errors_at(&r, &config(&c)), vec!["revision".to_string()]);
+        c[2] = ("revision", Value::string("r1"));
+        c.push(("iam_policy", Value::string(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)));
+        assert_eq!(errors_at(&r, &config(&c)), vec!["iam_policy".to_string()]);
+        c[3] = ("iam_policy", Value::string("{not json"));
+        assert_eq!(errors_at(&r, &config(&c)), vec!["iam_policy".to_string()]);
     }
 }

@@ -58,7 +58,13 @@ pub const TAG_NODE_CONFIG: &str = "datomic:node-config";
 pub fn fingerprint(instance_type: &str, image: &str, node: &NodeConfig) -> String {
     let json = serde_json::to_string(node).unwrap_or_default();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in instance_type.bytes().chain([0]).chain(image.bytes()).chain([0]).chain(json.bytes()) {
+    for b in instance_type
+        .bytes()
+        .chain([0])
+        .chain(image.bytes())
+        .chain([0])
+        .chain(json.bytes())
+    {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -760,7 +766,10 @@ pub async fn wait_in_service(
 }
 
 /// The fingerprint tag of each of the group's instances.
-async fn instance_fingerprints(c: &Clients, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+async fn instance_fingerprints(
+    c: &Clients,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, AwsError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -821,15 +830,26 @@ pub async fn roll(
             .await
             .map_err(sdk)?;
         let what = format!("instance {id} of {} to be replaced", st.asg_name);
-        wait::until(&what, timeout, Duration::from_secs(2), 1, cancel, || async {
-            let now = read_group(c, system, group).await?;
-            let done = now.is_some_and(|s| {
-                let gone = !s.instances.iter().any(|i| i.id == id);
-                let n = s.instances.iter().filter(|i| i.lifecycle == "InService").count();
-                gone && i64::try_from(n).unwrap_or(0) >= s.desired
-            });
-            Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
-        })
+        wait::until(
+            &what,
+            timeout,
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                let now = read_group(c, system, group).await?;
+                let done = now.is_some_and(|s| {
+                    let gone = !s.instances.iter().any(|i| i.id == id);
+                    let n = s
+                        .instances
+                        .iter()
+                        .filter(|i| i.lifecycle == "InService")
+                        .count();
+                    gone && i64::try_from(n).unwrap_or(0) >= s.desired
+                });
+                Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
+            },
+        )
         .await
         .map_err(|e| AwsError::new(None, e.to_string()))?;
     }

@@ -24,6 +24,12 @@ pub struct QueryGroupResource {
     schema: Schema,
 }
 
+impl Default for QueryGroupResource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl QueryGroupResource {
     pub fn new() -> Self {
         QueryGroupResource { schema: schema() }
@@ -168,7 +174,10 @@ impl QueryGroupResource {
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await
     }
 
-    async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+    /// Reads the query group named by `state`'s `system` and `name` (or `id`)
+    /// as this resource's state; `Value::Null` when it does not exist.
+    /// Shared with the `datomic_query_group` data source.
+    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
         let (system, name) = match (str_attr(state, "system"), str_attr(state, "name")) {
             (Some(s), Some(n)) => (s, n),
             _ => match str_attr(state, "id").map(|id| rules::parse_query_group_id(&id)) {
@@ -355,7 +364,10 @@ impl Resource<Clients> for QueryGroupResource {
                 (ctx.data.as_deref(), str_attr(&plan.planned, "system"))
             {
                 match check_system(c, &system).await {
-                    Ok(Some(v)) if v.summary != "Datomic system not found" => violation(diags, &v),
+                    Ok(Some(mut v)) if v.summary != "Datomic system not found" => {
+                        v.detail.push_str(&format!(" If this same plan upgrades system {system:?} to production, apply that first (terraform apply -target=<the datomic_system>), then apply again."));
+                        violation(diags, &v)
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         diags.warning("Could not check the query group's system", e.to_string())
@@ -486,5 +498,111 @@ impl Resource<Clients> for QueryGroupResource {
             v.set_attr("name", Value::string(name));
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::plan::plan_change;
+    use crate::plugin::PathStepExt;
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = Value::null_object(&schema().ty());
+        for (k, x) in pairs {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    #[test]
+    fn validate_capacity_names_and_sizes() {
+        let r = QueryGroupResource::new();
+        let base = [
+            ("system", Value::string("prod")),
+            ("name", Value::string("dev")),
+        ];
+        let cases: Vec<(Vec<(&str, Value)>, &str)> = vec![
+            (vec![("name", Value::string("primary"))], "name"),
+            (
+                vec![("instance_type", Value::string("t2.small"))],
+                "instance_type",
+            ),
+            (
+                vec![("min_size", Value::int(3)), ("max_size", Value::int(2))],
+                "min_size",
+            ),
+            (
+                vec![
+                    ("max_size", Value::int(4)),
+                    ("desired_capacity", Value::int(5)),
+                ],
+                "desired_capacity",
+            ),
+            (vec![("system", Value::string("Bad_Name"))], "system"),
+            (
+                vec![(
+                    "parameters",
+                    Value::Map(
+                        [("1BAD".to_string(), Value::string("x"))]
+                            .into_iter()
+                            .collect(),
+                    ),
+                )],
+                "parameters",
+            ),
+        ];
+        for (extra, attr) in cases {
+            let mut pairs: Vec<(&str, Value)> = base.to_vec();
+            pairs.extend(extra);
+            let mut d = Diagnostics::new();
+            r.validate(&config(&pairs), &mut d);
+            let at: Vec<String> = d
+                .iter()
+                .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
+                .collect();
+            assert!(at.contains(&attr.to_string()), "{attr}: {at:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn desired_capacity_defaults_to_min_and_keeps_autoscaled_value() {
+        let r = QueryGroupResource::new();
+        let ctx = Ctx {
+            data: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let cfg = config(&[
+            ("system", Value::string("p")),
+            ("name", Value::string("q")),
+            ("min_size", Value::int(2)),
+            ("max_size", Value::int(6)),
+        ]);
+        let mut p = plan_change(&r.schema, &Value::Null, &cfg, &cfg);
+        let mut d = Diagnostics::new();
+        r.modify_plan(&ctx, &mut p, &mut d).await;
+        assert_eq!(p.get("desired_capacity"), &Value::int(2));
+        assert_eq!(p.get("id"), &Value::string("p/q"));
+        assert_eq!(p.get("application_name"), &Value::string("q"));
+
+        // AWS scaled the group to 5: not drift while it fits [min, max].
+        let mut prior = p.planned.clone();
+        prior.set_attr("desired_capacity", Value::int(5));
+        let mut proposed = cfg.clone();
+        for a in [
+            "id",
+            "application_name",
+            "desired_capacity",
+            "tags_all",
+            "autoscaling_group_name",
+            "launch_template_id",
+            "node_role_name",
+            "instance_type",
+        ] {
+            proposed.set_attr(a, prior.get(a).cloned().unwrap_or(Value::Null));
+        }
+        let mut p = plan_change(&r.schema, &prior, &proposed, &cfg);
+        r.modify_plan(&ctx, &mut p, &mut d).await;
+        assert_eq!(p.get("desired_capacity"), &Value::int(5));
     }
 }

@@ -11,7 +11,7 @@ use super::storage;
 use crate::aws::{tags, AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    AttrPath, Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
+    Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
 };
 use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
 
@@ -20,6 +20,12 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub struct SystemResource {
     schema: Schema,
+}
+
+impl Default for SystemResource {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SystemResource {
@@ -259,7 +265,10 @@ impl SystemResource {
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await
     }
 
-    async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+    /// Reads the system named by `state`'s `id` (or `name`) as this resource's
+    /// state; `Value::Null` when its primary compute group does not exist.
+    /// Shared with the `datomic_system` data source.
+    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
         let name = str_attr(state, "id")
             .or_else(|| str_attr(state, "name"))
             .unwrap_or_default();
@@ -428,8 +437,21 @@ impl Resource<Clients> for SystemResource {
             plan.set("application_name", n);
         }
         if plan.is_create() {
+            // Names derived from the system's name are known now.
             if let Some(n) = str_attr(&plan.planned, "name") {
-                plan.set("id", Value::string(n));
+                plan.set("id", Value::string(&n));
+                plan.set(
+                    "autoscaling_group_name",
+                    Value::string(rules::asg_name(&n, PRIMARY_GROUP)),
+                );
+                plan.set(
+                    "node_role_name",
+                    Value::string(rules::node_role_name(&n, PRIMARY_GROUP)),
+                );
+                plan.set("table_name", Value::string(rules::table_name(&n)));
+                if let Some(c) = ctx.data.as_deref() {
+                    plan.set("bucket_name", Value::string(storage::bucket_name(c, &n)));
+                }
             }
         }
         // Re-check the derived combination (the instance type may come from config).
@@ -442,10 +464,6 @@ impl Resource<Clients> for SystemResource {
             }
         }
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
-        if !plan.is_create() && plan.planned != plan.prior {
-            // What an update can change is known now; ids stay.
-            let _ = AttrPath::root("id");
-        }
     }
 
     async fn plan_destroy(&self, _ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
@@ -603,5 +621,163 @@ pub fn unknowns_to_null(v: Value) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::plan::{apply_requires_replace, plan_change};
+    use crate::plugin::PathStepExt;
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = Value::null_object(&schema().ty());
+        for (k, x) in pairs {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    fn errors_at(d: &Diagnostics) -> Vec<String> {
+        d.iter()
+            .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
+            .collect()
+    }
+
+    #[test]
+    fn validate_refuses_bad_values_on_their_attribute() {
+        let r = SystemResource::new();
+        let cases = [
+            (
+                vec![
+                    ("name", Value::string("Datomic")),
+                    ("topology", Value::string("solo")),
+                ],
+                "name",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("tiny")),
+                ],
+                "topology",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("production")),
+                    ("instance_type", Value::string("t2.small")),
+                ],
+                "instance_type",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("production")),
+                    ("node_count", Value::int(1)),
+                ],
+                "node_count",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("solo")),
+                    ("node_count", Value::int(2)),
+                ],
+                "node_count",
+            ),
+        ];
+        for (pairs, attr) in cases {
+            let mut d = Diagnostics::new();
+            r.validate(&config(&pairs), &mut d);
+            assert!(d.has_error(), "{attr}");
+            assert_eq!(errors_at(&d), vec![attr.to_string()]);
+        }
+        let mut d = Diagnostics::new();
+        r.validate(
+            &config(&[("name", Value::string("ok")), ("topology", Value::Unknown)]),
+            &mut d,
+        );
+        assert!(!d.has_error());
+    }
+
+    async fn plan(prior: &Value, cfg: &Value) -> (Plan, Diagnostics) {
+        let r = SystemResource::new();
+        let ctx = Ctx {
+            data: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let mut proposed = cfg.clone();
+        if !prior.is_null() {
+            // Terraform proposes prior values for computed attributes the config leaves unset.
+            for a in &r.schema.block.attributes {
+                if a.computed && cfg.get(a.name).is_none_or(Value::is_null) {
+                    proposed.set_attr(a.name, prior.get(a.name).cloned().unwrap_or(Value::Null));
+                }
+            }
+        }
+        let mut p = plan_change(&r.schema, prior, &proposed, cfg);
+        let mut d = Diagnostics::new();
+        r.modify_plan(&ctx, &mut p, &mut d).await;
+        apply_requires_replace(&r.schema, &mut p);
+        (p, d)
+    }
+
+    #[tokio::test]
+    async fn instance_type_and_nodes_follow_the_topology() {
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("solo")),
+        ]);
+        let (p, d) = plan(&Value::Null, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get("instance_type"), &Value::string("t2.small"));
+        assert_eq!(p.get("node_count"), &Value::int(1));
+        assert_eq!(p.get("application_name"), &Value::string("s"));
+        assert_eq!(p.get("id"), &Value::string("s"));
+
+        let mut prior = p.planned.clone();
+        for (k, v) in [("vpc_id", "vpc-1"), ("image_id", "ami-1"), ("tags_all", "")] {
+            prior.set_attr(
+                k,
+                if v.is_empty() {
+                    Value::Map(Default::default())
+                } else {
+                    Value::string(v)
+                },
+            );
+        }
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("production")),
+        ]);
+        let (p, d) = plan(&prior, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get("instance_type"), &Value::string("i3.large"));
+        assert_eq!(p.get("node_count"), &Value::int(2));
+        assert_eq!(p.get("vpc_id"), &Value::string("vpc-1"));
+        assert!(p.requires_replace.is_empty());
+    }
+
+    #[tokio::test]
+    async fn production_to_solo_is_refused_and_renames_replace() {
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("production")),
+        ]);
+        let (p, _) = plan(&Value::Null, &cfg).await;
+        let prior = p.planned.clone();
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("solo")),
+        ]);
+        let (_, d) = plan(&prior, &cfg).await;
+        assert_eq!(errors_at(&d), vec!["topology".to_string()]);
+        let cfg = config(&[
+            ("name", Value::string("t")),
+            ("topology", Value::string("production")),
+        ]);
+        let (p, _) = plan(&prior, &cfg).await;
+        assert!(p.requires_replace.contains(&"name".to_string()));
     }
 }
