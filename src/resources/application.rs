@@ -55,15 +55,16 @@ fn group_of(v: &Value) -> String {
     str_attr(v, "compute_group").unwrap_or_else(|| PRIMARY_GROUP.to_string())
 }
 
-/// The target group's application name, or a violation when the group does
-/// not exist or runs another application.
+/// Refuses a target group that does not exist or runs another application.
+/// `probe` uses the plan-time client.
 async fn check_target(
     c: &Clients,
     system: &str,
     group: &str,
     app: &str,
-) -> Result<Result<compute::GroupState, rules::Violation>, AwsError> {
-    let Some(g) = compute::read_group(c, system, group).await? else {
+    probe: bool,
+) -> Result<Result<(), rules::Violation>, AwsError> {
+    let Some(t) = compute::group_tags(c, system, group, probe).await? else {
         let attr = if group == PRIMARY_GROUP {
             "system"
         } else {
@@ -71,24 +72,19 @@ async fn check_target(
         };
         return Ok(Err(rules::Violation::new(
             attr,
-            "Compute group not found",
+            NOT_FOUND,
             format!("The {} does not exist. Create it first, or reference it (datomic_system.x.name / datomic_query_group.x.name) so Terraform orders the two.", rules::group_label(system, group)),
         )));
     };
-    let group_app = g
-        .tags
-        .get(rules::TAG_APPLICATION)
-        .cloned()
-        .unwrap_or_else(|| g.node.application.clone());
-    match rules::check_application_matches_group(
+    let group_app = t.get(rules::TAG_APPLICATION).cloned().unwrap_or_default();
+    Ok(rules::check_application_matches_group(
         &rules::group_label(system, group),
         &group_app,
         app,
-    ) {
-        Ok(()) => Ok(Ok(g)),
-        Err(v) => Ok(Err(v)),
-    }
+    ))
 }
+
+const NOT_FOUND: &str = "Compute group not found";
 
 impl ApplicationResource {
     async fn deploy(
@@ -101,9 +97,17 @@ impl ApplicationResource {
         let system = str_attr(planned, "system").unwrap_or_default();
         let group = group_of(planned);
         let name = str_attr(planned, "name").unwrap_or_default();
-        let g = match check_target(c, &system, &group, &name).await? {
-            Ok(g) => g,
-            Err(v) => return Ok(Err(v)),
+        if let Err(v) = check_target(c, &system, &group, &name, false).await? {
+            return Ok(Err(v));
+        }
+        let Some(g) = compute::read_group(c, &system, &group).await? else {
+            return Err(AwsError::new(
+                None,
+                format!(
+                    "the {} disappeared while deploying",
+                    rules::group_label(&system, &group)
+                ),
+            ));
         };
         let mut node = g.node.clone();
         node.revision = str_attr(planned, "revision");
@@ -290,8 +294,8 @@ impl Resource<Clients> for ApplicationResource {
             if is_unknown(&plan.planned, "compute_group") {
                 return;
             }
-            match check_target(c, &s, &group_of(&plan.planned), &n).await {
-                Ok(Err(v)) if v.summary != "Compute group not found" => violation(diags, &v),
+            match check_target(c, &s, &group_of(&plan.planned), &n, true).await {
+                Ok(Err(v)) if v.summary != NOT_FOUND => violation(diags, &v),
                 Ok(_) => {}
                 Err(e) => diags.warning(
                     "Could not check the application's compute group",

@@ -508,6 +508,48 @@ fn asg_tags(asg: &str, t: &tags::Tags) -> Vec<AsgTag> {
         .collect()
 }
 
+/// The identifying tags of a group's Auto Scaling group, or None when it
+/// does not exist (or is not ours). `probe` uses the plan-time client.
+pub async fn group_tags(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    probe: bool,
+) -> Result<Option<tags::Tags>, AwsError> {
+    let asg = rules::asg_name(system, group);
+    let client = if probe {
+        &c.autoscaling_probe
+    } else {
+        &c.autoscaling
+    };
+    let out = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&asg)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let Some(g) = out
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(asg.as_str()))
+    else {
+        return Ok(None);
+    };
+    let t: tags::Tags = g
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    let ours = t.get(rules::TAG_SYSTEM).map(String::as_str) == Some(system)
+        && t.get(rules::TAG_GROUP).map(String::as_str) == Some(group);
+    Ok(ours.then_some(t))
+}
+
 async fn describe_asg(
     c: &Clients,
     asg: &str,

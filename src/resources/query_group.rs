@@ -72,21 +72,23 @@ const IDENTITY_KEYS: &[&str] = &[
 ];
 
 /// The topology of a system, from its primary group's tags; None if it does not exist.
-pub async fn system_topology(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
-    Ok(compute::read_group(c, system, rules::PRIMARY_GROUP)
+pub async fn system_topology(
+    c: &Clients,
+    system: &str,
+    probe: bool,
+) -> Result<Option<String>, AwsError> {
+    Ok(compute::group_tags(c, system, rules::PRIMARY_GROUP, probe)
         .await?
-        .map(|g| {
-            g.tags
-                .get("datomic:topology")
-                .cloned()
-                .or(g.node.topology)
-                .unwrap_or_default()
-        }))
+        .map(|t| t.get("datomic:topology").cloned().unwrap_or_default()))
 }
 
 /// Refuses a missing or solo system (None when it is fine).
-async fn check_system(c: &Clients, system: &str) -> Result<Option<rules::Violation>, AwsError> {
-    match system_topology(c, system).await? {
+async fn check_system(
+    c: &Clients,
+    system: &str,
+    probe: bool,
+) -> Result<Option<rules::Violation>, AwsError> {
+    match system_topology(c, system, probe).await? {
         None => Ok(Some(rules::Violation::new(
             "system",
             "Datomic system not found",
@@ -363,7 +365,7 @@ impl Resource<Clients> for QueryGroupResource {
             if let (Some(c), Some(system)) =
                 (ctx.data.as_deref(), str_attr(&plan.planned, "system"))
             {
-                match check_system(c, &system).await {
+                match check_system(c, &system, true).await {
                     Ok(Some(mut v)) if v.summary != "Datomic system not found" => {
                         v.detail.push_str(&format!(" If this same plan upgrades system {system:?} to production, apply that first (terraform apply -target=<the datomic_system>), then apply again."));
                         violation(diags, &v)
@@ -384,7 +386,7 @@ impl Resource<Clients> for QueryGroupResource {
         let system = str_attr(planned, "system").unwrap_or_default();
         let name = str_attr(planned, "name").unwrap_or_default();
         // Before any write: the system must exist and be production.
-        match check_system(c, &system).await {
+        match check_system(c, &system, false).await {
             Ok(Some(v)) => {
                 violation(diags, &v);
                 return Value::Null;
