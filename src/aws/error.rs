@@ -51,6 +51,30 @@ impl AwsError {
         self.code.as_deref().is_some_and(|c| codes.contains(&c))
     }
 
+    /// The object exists already: a create that was retried after its
+    /// response was lost, or an object left by an interrupted run.
+    pub fn is_already_exists(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| {
+            c.contains("AlreadyExists")
+                || matches!(
+                    c,
+                    "EntityAlreadyExists"
+                        | "InvalidGroup.Duplicate"
+                        | "InvalidPermission.Duplicate"
+                        | "BucketAlreadyOwnedByYou"
+                        | "ResourceInUseException"
+                )
+        })
+    }
+
+    /// Ok(()) for success or "already exists".
+    pub fn tolerate_exists(r: Result<(), AwsError>) -> Result<(), AwsError> {
+        match r {
+            Err(e) if e.is_already_exists() => Ok(()),
+            other => other,
+        }
+    }
+
     /// The object does not exist (any service's spelling of it).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|c| {
@@ -84,5 +108,21 @@ mod tests {
         }
         assert!(!AwsError::new(Some("Throttling"), "x").is_not_found());
         assert!(!AwsError::new(None, "x").is_not_found());
+    }
+
+    #[test]
+    fn already_exists_codes() {
+        for c in [
+            "EntityAlreadyExists",
+            "AlreadyExists",
+            "InvalidLaunchTemplateName.AlreadyExistsException",
+            "InvalidGroup.Duplicate",
+            "BucketAlreadyOwnedByYou",
+            "ResourceInUseException",
+        ] {
+            assert!(AwsError::new(Some(c), "x").is_already_exists(), "{c}");
+        }
+        assert!(AwsError::tolerate_exists(Err(AwsError::new(Some("AlreadyExists"), "x"))).is_ok());
+        assert!(AwsError::tolerate_exists(Err(AwsError::new(Some("Throttling"), "x"))).is_err());
     }
 }

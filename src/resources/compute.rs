@@ -141,17 +141,20 @@ pub async fn ensure_role(
             if !e.is_not_found() {
                 return Err(e);
             }
-            c.iam
-                .create_role()
-                .role_name(&role)
-                .assume_role_policy_document(ASSUME_ROLE_POLICY)
-                .description(format!(
-                    "Nodes of Datomic compute group {group} of system {system}"
-                ))
-                .set_tags(Some(tags::iam(t)))
-                .send()
-                .await
-                .map_err(sdk)?;
+            AwsError::tolerate_exists(
+                c.iam
+                    .create_role()
+                    .role_name(&role)
+                    .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                    .description(format!(
+                        "Nodes of Datomic compute group {group} of system {system}"
+                    ))
+                    .set_tags(Some(tags::iam(t)))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(sdk),
+            )?;
         }
     }
     c.iam
@@ -183,22 +186,47 @@ pub async fn ensure_role(
         .as_ref()
         .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
     if existing.is_none() {
-        c.iam
-            .create_instance_profile()
-            .instance_profile_name(&profile)
-            .set_tags(Some(tags::iam(t)))
-            .send()
-            .await
-            .map_err(sdk)?;
+        AwsError::tolerate_exists(
+            c.iam
+                .create_instance_profile()
+                .instance_profile_name(&profile)
+                .set_tags(Some(tags::iam(t)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk),
+        )?;
     }
     if !has_role {
-        c.iam
-            .add_role_to_instance_profile()
-            .instance_profile_name(&profile)
-            .role_name(&role)
-            .send()
-            .await
-            .map_err(sdk)?;
+        // IAM is eventually consistent: a role or profile just created may
+        // not be found yet, so NoSuchEntity is retried for a while. A profile
+        // holds one role, so LimitExceeded means our role is in it already.
+        let what = format!("IAM role {role} to be visible");
+        wait::until(
+            &what,
+            Duration::from_secs(120),
+            Duration::from_secs(2),
+            1,
+            &CancellationToken::new(),
+            || async {
+                match c
+                    .iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(&profile)
+                    .role_name(&role)
+                    .send()
+                    .await
+                    .map_err(sdk)
+                {
+                    Ok(_) => Ok(Poll::Done(())),
+                    Err(e) if e.code_is(&["LimitExceeded"]) => Ok(Poll::Done(())),
+                    Err(e) if e.is_not_found() => Ok(Poll::Pending),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
     }
     Ok(role)
 }
@@ -451,10 +479,15 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                 s.node,
                 s.tags,
             );
-            let out = c
+            let created = c
                 .ec2
                 .create_launch_template()
                 .launch_template_name(&lt_name)
+                // The same token on the SDK's retries: AWS creates it once.
+                .client_token(format!(
+                    "{lt_name}-{}",
+                    fingerprint(s.instance_type, s.image_id, s.node)
+                ))
                 .launch_template_data(data)
                 .tag_specifications(
                     TagSpecification::builder()
@@ -464,32 +497,42 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                 )
                 .send()
                 .await
-                .map_err(sdk)?;
-            out.launch_template()
-                .and_then(|t| t.launch_template_id())
-                .unwrap_or_default()
-                .to_string()
+                .map_err(sdk);
+            match created {
+                Ok(out) => out
+                    .launch_template()
+                    .and_then(|t| t.launch_template_id())
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(e) if e.is_already_exists() => {
+                    find_launch_template(c, &lt_name).await?.ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            }
         }
     };
     let asg = rules::asg_name(s.system, s.group);
     if describe_asg(c, &asg).await?.is_none() {
-        c.autoscaling
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(&asg)
-            .launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_id(&lt_id)
-                    .version("$Latest")
-                    .build(),
-            )
-            .min_size(i32_of(s.min))
-            .max_size(i32_of(s.max))
-            .desired_capacity(i32_of(s.desired))
-            .vpc_zone_identifier(s.subnet_ids.join(","))
-            .set_tags(Some(asg_tags(&asg, s.tags)))
-            .send()
-            .await
-            .map_err(sdk)?;
+        AwsError::tolerate_exists(
+            c.autoscaling
+                .create_auto_scaling_group()
+                .auto_scaling_group_name(&asg)
+                .launch_template(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_id(&lt_id)
+                        .version("$Latest")
+                        .build(),
+                )
+                .min_size(i32_of(s.min))
+                .max_size(i32_of(s.max))
+                .desired_capacity(i32_of(s.desired))
+                .vpc_zone_identifier(s.subnet_ids.join(","))
+                .set_tags(Some(asg_tags(&asg, s.tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk),
+        )?;
     }
     Ok(lt_id)
 }

@@ -44,13 +44,27 @@ pub async fn find_vpc(c: &Clients, system: &str) -> Result<Option<String>, AwsEr
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    Ok(out
+    let mut ids: Vec<String> = out
         .vpcs()
         .iter()
-        .find_map(|v| v.vpc_id().map(str::to_string)))
+        .filter_map(|v| v.vpc_id().map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(ids.into_iter().next())
 }
 
-pub async fn find_subnets(c: &Clients, vpc_id: &str) -> Result<Vec<String>, AwsError> {
+fn one_per_zone(subnets: &[(String, String)]) -> Vec<String> {
+    let extra = duplicates(subnets);
+    subnets
+        .iter()
+        .filter(|(_, id)| !extra.contains(id))
+        .map(|(_, id)| id.clone())
+        .collect()
+}
+
+/// The system's subnets as (availability zone, subnet id), one per zone
+/// (sorted by zone).
+pub async fn find_subnets(c: &Clients, vpc_id: &str) -> Result<Vec<(String, String)>, AwsError> {
     let out = c
         .ec2
         .describe_subnets()
@@ -63,13 +77,33 @@ pub async fn find_subnets(c: &Clients, vpc_id: &str) -> Result<Vec<String>, AwsE
         .iter()
         .filter_map(|s| {
             Some((
-                s.cidr_block().unwrap_or_default().to_string(),
+                s.availability_zone().unwrap_or_default().to_string(),
                 s.subnet_id()?.to_string(),
             ))
         })
         .collect();
     subnets.sort();
-    Ok(subnets.into_iter().map(|(_, id)| id).collect())
+    Ok(subnets)
+}
+
+/// Keeps one of each duplicate (a create retried after its response was
+/// lost makes a second object): the smallest id wins, the others go.
+fn duplicates<K: Ord + Clone>(items: &[(K, String)]) -> Vec<String> {
+    let mut kept: std::collections::BTreeMap<K, &String> = std::collections::BTreeMap::new();
+    let mut extra = Vec::new();
+    for (k, id) in items {
+        match kept.get(k) {
+            Some(first) if *first <= id => extra.push(id.clone()),
+            Some(first) => {
+                extra.push((*first).clone());
+                kept.insert(k.clone(), id);
+            }
+            None => {
+                kept.insert(k.clone(), id);
+            }
+        }
+    }
+    extra
 }
 
 async fn bucket_exists(c: &Clients, bucket: &str) -> Result<bool, AwsError> {
@@ -104,7 +138,7 @@ async fn table_exists(c: &Clients, table: &str) -> Result<bool, AwsError> {
 pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
     let mut s = Storage::default();
     if let Some(vpc) = find_vpc(c, system).await? {
-        s.subnet_ids = find_subnets(c, &vpc).await?;
+        s.subnet_ids = one_per_zone(&find_subnets(c, &vpc).await?);
         s.vpc_id = vpc;
     }
     let bucket = bucket_name(c, system);
@@ -129,58 +163,73 @@ pub async fn ensure(
     let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
 
     if s.vpc_id.is_empty() {
-        let out = c
-            .ec2
+        c.ec2
             .create_vpc()
             .cidr_block(VPC_CIDR)
             .tag_specifications(spec(ResourceType::Vpc, &named(t, system)))
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
-        s.vpc_id = out
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .unwrap_or_default()
-            .to_string();
+        s.vpc_id = dedupe_vpcs(c, system).await?;
     }
-    if s.subnet_ids.len() < 2 {
-        let azs = c
-            .ec2
-            .describe_availability_zones()
+    let existing = find_subnets(c, &s.vpc_id).await?;
+    let azs = c
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let zones: Vec<String> = azs
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .take(2)
+        .collect();
+    if zones.len() < 2 {
+        return Err(AwsError::new(
+            None,
+            format!(
+                "region {} has fewer than 2 availability zones; a Datomic system spreads over 2",
+                c.region
+            ),
+        ));
+    }
+    let mut created = false;
+    for (i, zone) in zones.iter().enumerate() {
+        if existing.iter().any(|(z, _)| z == zone) {
+            continue;
+        }
+        c.ec2
+            .create_subnet()
+            .vpc_id(&s.vpc_id)
+            .cidr_block(format!("10.213.{i}.0/24"))
+            .availability_zone(zone)
+            .tag_specifications(spec(
+                ResourceType::Subnet,
+                &named(t, &format!("{system}-{zone}")),
+            ))
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
-        let zones: Vec<String> = azs
-            .availability_zones()
-            .iter()
-            .filter_map(|z| z.zone_name().map(str::to_string))
-            .take(2)
-            .collect();
-        if zones.len() < 2 {
-            return Err(AwsError::new(
-                None,
-                format!("region {} has fewer than 2 availability zones; a Datomic system spreads over 2", c.region),
-            ));
-        }
-        for (i, zone) in zones.iter().enumerate().skip(s.subnet_ids.len()) {
-            let out = c
-                .ec2
-                .create_subnet()
-                .vpc_id(&s.vpc_id)
-                .cidr_block(format!("10.213.{}.0/24", i))
-                .availability_zone(zone)
-                .tag_specifications(spec(
-                    ResourceType::Subnet,
-                    &named(t, &format!("{system}-{zone}")),
-                ))
+        created = true;
+    }
+    let subnets = if created {
+        find_subnets(c, &s.vpc_id).await?
+    } else {
+        existing
+    };
+    for extra in duplicates(&subnets) {
+        delete_ignoring_missing(
+            c.ec2
+                .delete_subnet()
+                .subnet_id(&extra)
                 .send()
                 .await
-                .map_err(AwsError::from_sdk)?;
-            if let Some(id) = out.subnet().and_then(|x| x.subnet_id()) {
-                s.subnet_ids.push(id.to_string());
-            }
-        }
+                .map(|_| ())
+                .map_err(AwsError::from_sdk),
+        )?;
     }
+    s.subnet_ids = one_per_zone(&subnets);
     if s.bucket.is_empty() {
         let bucket = bucket_name(c, system);
         create_bucket(c, &bucket, t).await?;
@@ -192,6 +241,50 @@ pub async fn ensure(
         s.table = table;
     }
     Ok((s, adopted))
+}
+
+/// The system's VPC after a create: if a retried create made two, the
+/// extra one (empty) is deleted.
+async fn dedupe_vpcs(c: &Clients, system: &str) -> Result<String, AwsError> {
+    let out = c
+        .ec2
+        .describe_vpcs()
+        .filters(system_filter(system))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let mut ids: Vec<String> = out
+        .vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id().map(str::to_string))
+        .collect();
+    ids.sort();
+    let mut it = ids.into_iter();
+    let keep = it.next().ok_or_else(|| {
+        AwsError::new(
+            None,
+            format!("the VPC of system {system} is not visible after creating it"),
+        )
+    })?;
+    for extra in it {
+        delete_ignoring_missing(
+            c.ec2
+                .delete_vpc()
+                .vpc_id(&extra)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from_sdk),
+        )?;
+    }
+    Ok(keep)
+}
+
+fn delete_ignoring_missing(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
 }
 
 fn named(t: &tags::Tags, name: &str) -> tags::Tags {
@@ -214,7 +307,7 @@ async fn create_bucket(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), 
                 .build(),
         );
     }
-    req.send().await.map_err(AwsError::from_sdk)?;
+    AwsError::tolerate_exists(req.send().await.map(|_| ()).map_err(AwsError::from_sdk))?;
     let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
     let sse = ServerSideEncryptionConfiguration::builder()
         .rules(
@@ -276,7 +369,8 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
         .collect::<Result<Vec<_>, _>>()?;
-    c.dynamodb
+    let created = c
+        .dynamodb
         .create_table()
         .table_name(table)
         .attribute_definitions(
@@ -298,8 +392,9 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
         .set_tags(Some(tags))
         .send()
         .await
-        .map_err(AwsError::from_sdk)?;
-    Ok(())
+        .map(|_| ())
+        .map_err(AwsError::from_sdk);
+    AwsError::tolerate_exists(created)
 }
 
 /// Deletes the storage (only when the user opted out of retaining it).
@@ -373,5 +468,27 @@ async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), AwsError> {
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn duplicates_keep_the_smallest_id_per_key() {
+        let s = pairs(&[("a", "subnet-2"), ("a", "subnet-1"), ("b", "subnet-3")]);
+        assert_eq!(duplicates(&s), vec!["subnet-2".to_string()]);
+        assert_eq!(
+            one_per_zone(&s),
+            vec!["subnet-1".to_string(), "subnet-3".to_string()]
+        );
+        assert!(duplicates(&pairs(&[("a", "x"), ("b", "y")])).is_empty());
     }
 }

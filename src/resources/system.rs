@@ -94,7 +94,7 @@ async fn ensure_security_group(
     if let Some(id) = out.security_groups().iter().find_map(|g| g.group_id()) {
         return Ok(id.to_string());
     }
-    let out = c
+    let created = c
         .ec2
         .create_security_group()
         .group_name(&name)
@@ -108,9 +108,15 @@ async fn ensure_security_group(
         )
         .send()
         .await
-        .map_err(AwsError::from_sdk)?;
-    let id = out.group_id().unwrap_or_default().to_string();
-    c.ec2
+        .map_err(AwsError::from_sdk);
+    let id = match created {
+        Ok(out) => out.group_id().unwrap_or_default().to_string(),
+        // A create retried after a lost response: it is there.
+        Err(e) if e.is_already_exists() => find_security_group(c, system, vpc).await?.ok_or(e)?,
+        Err(e) => return Err(e),
+    };
+    let authorized = c
+        .ec2
         .authorize_security_group_ingress()
         .group_id(&id)
         .ip_permissions(
@@ -123,7 +129,9 @@ async fn ensure_security_group(
         )
         .send()
         .await
-        .map_err(AwsError::from_sdk)?;
+        .map(|_| ())
+        .map_err(AwsError::from_sdk);
+    AwsError::tolerate_exists(authorized)?;
     Ok(id)
 }
 
