@@ -68,7 +68,6 @@ const IDENTITY_KEYS: &[&str] = &[
     rules::TAG_GROUP,
     rules::TAG_APPLICATION,
     rules::TAG_MANAGED_BY,
-    "Name",
 ];
 
 /// The topology of a system, from its primary group's tags; None if it does not exist.

@@ -193,7 +193,6 @@ const IDENTITY_KEYS: &[&str] = &[
     rules::TAG_APPLICATION,
     rules::TAG_MANAGED_BY,
     "datomic:topology",
-    "Name",
 ];
 
 impl SystemResource {
