@@ -4,6 +4,8 @@
 pub mod application;
 pub mod common;
 pub mod compute;
+pub mod data_sources;
+pub mod functions;
 pub mod node;
 pub mod query_group;
 pub mod storage;
@@ -22,10 +24,19 @@ pub fn all() -> Vec<Arc<dyn Resource<Clients>>> {
     ]
 }
 
+/// The data sources, in the order the docs list them.
 pub fn data_sources() -> Vec<Arc<dyn DataSource<Clients>>> {
-    Vec::new()
+    vec![
+        Arc::new(data_sources::SystemDataSource::new()),
+        Arc::new(data_sources::QueryGroupDataSource::new()),
+    ]
 }
 
+/// The provider-defined functions, in the order the docs list them.
 pub fn functions() -> Vec<Arc<dyn Function>> {
-    Vec::new()
+    vec![
+        Arc::new(functions::InstanceTypes::new()),
+        Arc::new(functions::DefaultInstanceType::new()),
+        Arc::new(functions::ValidSystemName::new()),
+    ]
 }

@@ -1,0 +1,46 @@
+resource "datomic_system" "prod" {
+  name             = "prod"
+  topology         = "production"
+  application_name = "tx"
+}
+
+resource "datomic_query_group" "stage" {
+  system           = datomic_system.prod.name
+  name             = "stage"
+  application_name = "web"
+
+  parameters = {
+    DATOMIC_DB_NAME = "web-stage"
+  }
+}
+
+# The shared "tx" application carries transaction functions, so it is
+# deployed to the system's primary compute group (compute_group unset).
+resource "datomic_application" "tx" {
+  system   = datomic_system.prod.name
+  name     = datomic_system.prod.application_name
+  revision = "3f2c9a1"
+
+  transaction_functions = [
+    "tx.accounts/transfer",
+    "tx.counters/inc",
+  ]
+}
+
+# The "web" application's stage revision, on the stage query group, with
+# its own permissions on the group's node role.
+resource "datomic_application" "web_stage" {
+  system        = datomic_system.prod.name
+  compute_group = datomic_query_group.stage.name
+  name          = datomic_query_group.stage.application_name
+  revision      = "r53"
+
+  iam_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = "arn:aws:sqs:us-east-1:123456789012:web-stage-events"
+    }]
+  })
+}
