@@ -1,0 +1,107 @@
+"""Fixtures of the acceptance tests: the provider binary, the local AWS emulator (with
+its recording proxy), and Terraform working directories. See harness.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from harness import BINARY_NAME, REPO_ROOT, Emulator, Terraform, crate_version, pack_mirror
+
+# Sources whose change makes the debug binary stale.
+_SOURCES = ("src", "proto", "build.rs", "Cargo.toml", "Cargo.lock")
+# An endpoint nothing listens on: for tests that must not reach AWS at all.
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    tf = subprocess.run(["terraform", "version"], capture_output=True, text=True, timeout=30,
+                        env={**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"})
+    first = (tf.stdout.splitlines() or ["terraform: not found"])[0]
+    return [f"{first}; provider binary: {os.environ.get('DATOMIC_PROVIDER_BINARY') or 'target/debug (cargo build if stale)'}"]
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in _SOURCES:
+        p = REPO_ROOT / name
+        paths = p.rglob("*") if p.is_dir() else [p]
+        for f in paths:
+            if f.is_file():
+                newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+@pytest.fixture(scope="session")
+def provider_binary() -> Path:
+    """target/debug/terraform-provider-datomic (or under $CARGO_TARGET_DIR), built with
+    `cargo build` when missing or older than the sources (scripts/test builds it first).
+    DATOMIC_PROVIDER_BINARY=/path overrides it (then it is never built)."""
+    override = os.environ.get("DATOMIC_PROVIDER_BINARY")
+    if override:
+        path = Path(override).resolve()
+        assert path.is_file(), f"DATOMIC_PROVIDER_BINARY={override} is not a file"
+        return path
+    path = REPO_ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "debug" / BINARY_NAME
+    if not path.is_file() or path.stat().st_mtime < _newest_source_mtime():
+        print(f"\nbuilding {path} (missing or older than the sources) ...")
+        res = subprocess.run(["cargo", "build", "--bin", BINARY_NAME], cwd=REPO_ROOT,
+                             stdin=subprocess.DEVNULL, timeout=1800)
+        if res.returncode != 0 or not path.is_file():
+            pytest.fail(f"cargo build failed (exit code {res.returncode})", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def provider_mirror(provider_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A filesystem mirror holding the built provider as a release of the Cargo.toml
+    version, for Terraform(mode="mirror", mirror_dir=...) where `terraform init` must work
+    (backends)."""
+    mirror = tmp_path_factory.mktemp("mirror")
+    pack_mirror(provider_binary, mirror, crate_version())
+    return mirror
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """moto's server on a free 127.0.0.1 port with the recording proxy in front of it,
+    for the whole session. Tests that use AWS take `aws` (reset before each test)."""
+    log = tmp_path_factory.mktemp("emulator") / "moto.log"
+    em = Emulator(log).start()
+    try:
+        yield em
+    finally:
+        em.stop()
+
+
+@pytest.fixture
+def aws(emulator: Emulator) -> Emulator:
+    """The emulator, emptied, with no recorded calls and no injected faults."""
+    emulator.reset()
+    return emulator
+
+
+@pytest.fixture
+def tf(tmp_path: Path, provider_binary: Path, aws: Emulator) -> Terraform:
+    """A Terraform working directory whose provider talks to the (reset) emulator
+    through the recording proxy (TF_VAR_aws_endpoint)."""
+    return Terraform(tmp_path / "tf", provider_binary, aws.url)
+
+
+@pytest.fixture
+def tf_offline(tmp_path: Path, provider_binary: Path) -> Terraform:
+    """A Terraform working directory for tests that must not reach AWS: the endpoint
+    variable points at a port where nothing listens."""
+    return Terraform(tmp_path / "tf", provider_binary, DEAD_ENDPOINT)
+
+
+@pytest.fixture
+def make_tf(tmp_path: Path, provider_binary: Path) -> Callable[..., Terraform]:
+    """Factory for extra working directories: make_tf("second", endpoint=url, mode=...)."""
+    def make(name: str, endpoint: str | None = DEAD_ENDPOINT, **kw: object) -> Terraform:
+        return Terraform(tmp_path / name, provider_binary, endpoint, **kw)  # type: ignore[arg-type]
+    return make
