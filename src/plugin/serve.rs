@@ -273,7 +273,19 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
         out.flush().map_err(ServeError::Handshake)?;
     }
     log::debug("plugin started", &[("address", &addr.to_string())]);
+    ignore_interrupts();
     run(provider, listener, acceptor).await
+}
+
+/// A terminal's Ctrl-C reaches Terraform and its plugins alike. As go-plugin
+/// servers do, the provider ignores it: Terraform stops work in progress
+/// with StopProvider and ends the process with GRPCController.Shutdown.
+fn ignore_interrupts() {
+    tokio::spawn(async {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            log::debug("interrupt received: waiting for Terraform to stop this provider", &[]);
+        }
+    });
 }
 
 /// `--debug`: serve without Terraform starting us, printing the reattach
