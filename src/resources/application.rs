@@ -309,7 +309,7 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = ctx.data(diags) else {
             return Value::Null;
         };
-        match self.deploy(c, ctx, planned, "create").await {
+        match cancellable(&ctx.cancel, self.deploy(c, ctx, planned, "create")).await {
             Ok(Ok(v)) => v,
             Ok(Err(v)) => {
                 violation(diags, &v);
@@ -352,7 +352,7 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = ctx.data(diags) else {
             return prior.clone();
         };
-        match self.deploy(c, ctx, planned, "update").await {
+        match cancellable(&ctx.cancel, self.deploy(c, ctx, planned, "update")).await {
             Ok(Ok(v)) => v,
             Ok(Err(v)) => {
                 violation(diags, &v);
@@ -377,7 +377,7 @@ impl Resource<Clients> for ApplicationResource {
         let system = str_attr(prior, "system").unwrap_or_default();
         let group = group_of(prior);
         let name = str_attr(prior, "name").unwrap_or_default();
-        let result = async {
+        let result = cancellable(&ctx.cancel, async {
             compute::delete_role_policy(c, &system, &group, &rules::application_policy_name(&name))
                 .await?;
             // Undeploy: a new version without the revision (nodes need no replacement).
@@ -398,7 +398,7 @@ impl Resource<Clients> for ApplicationResource {
                 }
             }
             Ok::<_, AwsError>(())
-        }
+        })
         .await;
         if let Err(e) = result {
             aws_error(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::aws::wait;
+use crate::aws::{wait, AwsError};
 use crate::plugin::{AttrPath, Diagnostics, Value};
 use crate::rules::Violation;
 
@@ -150,6 +150,22 @@ pub fn read_tags(
 
 fn prior_has(prior: &Value, k: &str) -> bool {
     prior.as_map().is_some_and(|m| m.contains_key(k))
+}
+
+/// Runs one resource operation until it ends or Terraform asks the provider
+/// to stop (StopProvider): then the AWS call in flight is dropped and the
+/// operation fails, returning whatever state it had reached so far.
+pub async fn cancellable<T>(
+    cancel: &tokio_util::sync::CancellationToken,
+    f: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    tokio::select! {
+        r = f => r,
+        _ = cancel.cancelled() => Err(AwsError::new(
+            None,
+            "interrupted: Terraform asked the provider to stop. What was made so far is kept in the state (tainted) or found again by its tags on the next apply.",
+        )),
+    }
 }
 
 pub fn aws_error(diags: &mut Diagnostics, what: &str, e: impl std::fmt::Display) {

@@ -401,7 +401,7 @@ impl Resource<Clients> for QueryGroupResource {
             }
         }
         let mut state = planned.clone();
-        match self.do_create(c, ctx, planned, &mut state).await {
+        match cancellable(&ctx.cancel, self.do_create(c, ctx, planned, &mut state)).await {
             Ok(()) => match self.do_read(c, &state).await {
                 Ok(v) if !v.is_null() => {
                     let mut v = v;
@@ -460,7 +460,7 @@ impl Resource<Clients> for QueryGroupResource {
         let Some(c) = ctx.data(diags) else {
             return prior.clone();
         };
-        match self.do_update(c, ctx, planned).await {
+        match cancellable(&ctx.cancel, self.do_update(c, ctx, planned)).await {
             Ok(v) if !v.is_null() => v,
             Ok(_) => prior.clone(),
             Err(e) => {
@@ -482,7 +482,12 @@ impl Resource<Clients> for QueryGroupResource {
         let system = str_attr(prior, "system").unwrap_or_default();
         let name = str_attr(prior, "name").unwrap_or_default();
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
-        if let Err(e) = compute::delete_group(c, &system, &name, timeout, &ctx.cancel).await {
+        if let Err(e) = cancellable(
+            &ctx.cancel,
+            compute::delete_group(c, &system, &name, timeout, &ctx.cancel),
+        )
+        .await
+        {
             aws_error(
                 diags,
                 &format!("deleting Datomic query group ({system}/{name})"),

@@ -500,7 +500,7 @@ impl Resource<Clients> for SystemResource {
         let name = str_attr(planned, "name").unwrap_or_default();
         let mut state = planned.clone();
         state.set_attr("id", Value::string(&name));
-        match self.do_create(c, ctx, planned, &mut state).await {
+        match cancellable(&ctx.cancel, self.do_create(c, ctx, planned, &mut state)).await {
             Ok(()) => match self.do_read(c, &state).await {
                 Ok(v) if !v.is_null() => {
                     let mut v = v;
@@ -565,7 +565,7 @@ impl Resource<Clients> for SystemResource {
         let Some(c) = ctx.data(diags) else {
             return prior.clone();
         };
-        match self.do_update(c, ctx, prior, planned).await {
+        match cancellable(&ctx.cancel, self.do_update(c, ctx, prior, planned)).await {
             Ok(v) => v,
             Err(e) => {
                 aws_error(
@@ -585,7 +585,7 @@ impl Resource<Clients> for SystemResource {
         let Some(c) = ctx.data(diags) else { return };
         let name = str_attr(prior, "name").unwrap_or_default();
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
-        let result = async {
+        let result = cancellable(&ctx.cancel, async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
             let vpc = storage::find_vpc(c, &name).await?.unwrap_or_default();
             if let Some(sg) = find_security_group(c, &name, &vpc).await? {
@@ -600,7 +600,7 @@ impl Resource<Clients> for SystemResource {
                 storage::delete(c, &name).await?;
             }
             Ok::<_, AwsError>(())
-        }
+        })
         .await;
         if let Err(e) = result {
             aws_error(diags, &format!("deleting Datomic system ({name})"), e);
