@@ -429,6 +429,36 @@ pub fn default_desired_capacity(min: i64, desired: Option<i64>) -> i64 {
     desired.unwrap_or(min)
 }
 
+/// Target-tracking autoscaling of a query group: the average CPU
+/// utilization (percent) AWS keeps the group at, 1-100 exclusive of 0.
+pub fn check_target_cpu_utilization(target: f64) -> Result<(), Violation> {
+    if target > 0.0 && target <= 100.0 {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            "autoscaling",
+            "Invalid autoscaling target",
+            format!("target_cpu_utilization {target} is not a percentage. Allowed: more than 0 and at most 100 (AWS keeps the group's average CPU utilization near this value)."),
+        ))
+    }
+}
+
+/// With autoscaling, AWS owns the group's desired capacity.
+pub fn check_autoscaling_conflicts(
+    has_autoscaling: bool,
+    desired_set: bool,
+) -> Result<(), Violation> {
+    if has_autoscaling && desired_set {
+        Err(Violation::new(
+            "desired_capacity",
+            "Conflicting capacity settings",
+            "desired_capacity cannot be set together with an autoscaling block: the target-tracking policy decides the number of nodes between min_size and max_size. Remove desired_capacity.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Query group capacity: `0 <= min <= max`, `1 <= max <= MAX_QUERY_GROUP_SIZE`,
 /// `min <= desired <= max`. Every problem found is returned.
 pub fn check_capacity(min: i64, max: i64, desired: Option<i64>) -> Vec<Violation> {
@@ -2030,5 +2060,23 @@ mod tests {
         assert_eq!(v.path(), "tags[\"Env\"]");
         assert_eq!(Violation::new("x", "s", "d").path(), "x");
         assert_eq!(Violation::new("x", "s", "d").at_index(3).path(), "x[3]");
+    }
+
+    #[test]
+    fn autoscaling_targets_and_conflicts() {
+        assert!(check_target_cpu_utilization(60.0).is_ok());
+        assert!(check_target_cpu_utilization(100.0).is_ok());
+        for bad in [0.0, -5.0, 100.5, f64::NAN] {
+            let v = check_target_cpu_utilization(bad).unwrap_err();
+            assert_eq!(v.attribute, "autoscaling");
+        }
+        assert_eq!(
+            check_autoscaling_conflicts(true, true)
+                .unwrap_err()
+                .attribute,
+            "desired_capacity"
+        );
+        assert!(check_autoscaling_conflicts(true, false).is_ok());
+        assert!(check_autoscaling_conflicts(false, true).is_ok());
     }
 }

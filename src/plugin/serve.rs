@@ -283,7 +283,10 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
 fn ignore_interrupts() {
     tokio::spawn(async {
         while tokio::signal::ctrl_c().await.is_ok() {
-            log::debug("interrupt received: waiting for Terraform to stop this provider", &[]);
+            log::debug(
+                "interrupt received: waiting for Terraform to stop this provider",
+                &[],
+            );
         }
     });
 }

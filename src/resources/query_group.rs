@@ -59,6 +59,8 @@ fn schema() -> Schema {
             .attr(Attribute::computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group.").use_state_for_unknown())
             .attr(Attribute::computed("launch_template_id", Type::String, "The group's launch template.").use_state_for_unknown())
             .attr(Attribute::computed("node_role_name", Type::String, "IAM role of the group's nodes.").use_state_for_unknown())
+            .block("autoscaling", Nesting::Single, Block::new("Elastic autoscaling: a target-tracking policy keeps the group's average CPU utilization near the target, between `min_size` and `max_size`. With it, `desired_capacity` is owned by AWS (leave it unset) and never shows as drift. The primary compute group has no such block: Datomic sizes it explicitly.")
+                .attr(Attribute::required("target_cpu_utilization", Type::Number, "Average CPU utilization to keep, in percent (more than 0, at most 100), e.g. `60`.")))
             .block("timeouts", Nesting::Single, timeouts_block(&["create", "update", "delete"], "30m")),
     )
 }
@@ -94,6 +96,25 @@ async fn check_system(
             format!("No Datomic system named {system:?} exists (its Auto Scaling group {} was not found). Create it first, or reference datomic_system.<name>.name so Terraform orders the two.", rules::asg_name(system, rules::PRIMARY_GROUP)),
         ))),
         Some(t) => Ok(Topology::parse(&t).and_then(|t| rules::check_query_group_target(system, t).err())),
+    }
+}
+
+/// The `autoscaling` block's target, when the block is set.
+fn cpu_target_of(v: &Value) -> Option<f64> {
+    v.get("autoscaling")?
+        .get("target_cpu_utilization")?
+        .as_number()?
+        .as_f64()
+}
+
+fn autoscaling_value(target: Option<f64>) -> Value {
+    match target.and_then(crate::plugin::value::Number::from_f64) {
+        Some(n) => {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert("target_cpu_utilization".to_string(), Value::Number(n));
+            Value::Object(m)
+        }
+        None => Value::Null,
     }
 }
 
@@ -168,10 +189,11 @@ impl QueryGroupResource {
         )
         .await?;
         state.set_attr("launch_template_id", Value::string(&lt));
-        state.set_attr(
-            "autoscaling_group_name",
-            Value::string(rules::asg_name(&system, &name)),
-        );
+        let asg = rules::asg_name(&system, &name);
+        state.set_attr("autoscaling_group_name", Value::string(&asg));
+        if let Some(target) = cpu_target_of(planned) {
+            compute::put_cpu_target(c, &asg, target).await?;
+        }
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await
     }
 
@@ -220,6 +242,10 @@ impl QueryGroupResource {
         v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
         v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
         v.set_attr(
+            "autoscaling",
+            autoscaling_value(compute::cpu_target(c, &g.asg_name).await?),
+        );
+        v.set_attr(
             "node_role_name",
             Value::string(rules::node_role_name(&system, &name)),
         );
@@ -267,6 +293,10 @@ impl QueryGroupResource {
             .clamp(min, max);
         if (min, max, desired) != (g.min, g.max, g.desired) {
             compute::set_capacity(c, &g.asg_name, min, max, desired).await?;
+        }
+        match cpu_target_of(planned) {
+            Some(target) => compute::put_cpu_target(c, &g.asg_name, target).await?,
+            None => compute::delete_cpu_target(c, &g.asg_name).await?,
         }
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await?;
         if template_changed {
@@ -324,6 +354,23 @@ impl Resource<Clients> for QueryGroupResource {
         if let Some(p) = map_attr(config, "parameters") {
             check_all(diags, rules::check_parameters(&p));
         }
+        if let Some(target) = cpu_target_of(config) {
+            if let Err(mut v) = rules::check_target_cpu_utilization(target) {
+                diags.attribute_error(
+                    crate::plugin::AttrPath::root("autoscaling").attr("target_cpu_utilization"),
+                    std::mem::take(&mut v.summary),
+                    v.detail,
+                );
+            }
+        }
+        let has_autoscaling = config.get("autoscaling").is_some_and(|a| !a.is_null());
+        check(
+            diags,
+            rules::check_autoscaling_conflicts(
+                has_autoscaling,
+                config.get("desired_capacity").is_some_and(|d| !d.is_null()),
+            ),
+        );
         if let Some(t) = map_attr(config, "tags") {
             check_all(diags, rules::check_tags(&t));
         }
