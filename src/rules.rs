@@ -1095,6 +1095,58 @@ pub fn asg_name(system: &str, group: &str) -> String {
     format!("{system}-{group}")
 }
 
+/// A client CIDR block (`client_cidr_blocks`): IPv4 `a.b.c.d/n`.
+pub fn check_cidr_block(index: usize, cidr: &str) -> Result<(), Violation> {
+    let ok = cidr.split_once('/').is_some_and(|(ip, bits)| {
+        ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            "client_cidr_blocks",
+            "Invalid CIDR block",
+            format!("{cidr:?} is not an IPv4 CIDR block such as \"10.0.0.0/16\"."),
+        )
+        .at_index(index))
+    }
+}
+
+/// A client security group id (`client_security_group_ids`): `sg-` and hex.
+pub fn check_security_group_id(index: usize, id: &str) -> Result<(), Violation> {
+    let hex = id.strip_prefix("sg-").unwrap_or_default();
+    if !hex.is_empty() && hex.len() <= 17 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            "client_security_group_ids",
+            "Invalid security group id",
+            format!("{id:?} is not a security group id such as \"sg-0123456789abcdef0\"."),
+        )
+        .at_index(index))
+    }
+}
+
+/// The port Datomic clients connect to, on each compute group's load balancer.
+pub const CLIENT_PORT: i32 = 8182;
+
+/// Load balancer and target group of a compute group: `<system>-<group>` when
+/// that fits Elastic Load Balancing's rules (at most 32 characters, not
+/// starting with `internal-`), else a shortened name with a stable hash.
+pub fn load_balancer_name(system: &str, group: &str) -> String {
+    let base = asg_name(system, group);
+    if base.len() <= 32 && !base.starts_with("internal-") {
+        return base;
+    }
+    let mut h: u32 = 0x811c_9dc5;
+    for b in base.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let prefix: String = base.chars().take(19).collect();
+    format!("dtm-{}-{h:08x}", prefix.trim_end_matches('-'))
+}
+
 /// Launch template: `<system>-<group>` (own namespace, same as the group).
 pub fn launch_template_name(system: &str, group: &str) -> String {
     asg_name(system, group)
@@ -2078,5 +2130,35 @@ mod tests {
         );
         assert!(check_autoscaling_conflicts(true, false).is_ok());
         assert!(check_autoscaling_conflicts(false, true).is_ok());
+    }
+
+    #[test]
+    fn load_balancer_names_fit_elb_rules() {
+        assert_eq!(load_balancer_name("prod", "dev"), "prod-dev");
+        let long = load_balancer_name("abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx");
+        assert!(long.len() <= 32, "{long}");
+        assert!(long.starts_with("dtm-"));
+        let other = load_balancer_name("abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwy");
+        assert_ne!(long, other);
+        let internal = load_balancer_name("internal-a", "primary");
+        assert!(!internal.starts_with("internal-") && internal.len() <= 32);
+        assert!(!long.contains("--") && !long.ends_with('-'));
+    }
+
+    #[test]
+    fn client_access_values() {
+        assert!(check_cidr_block(0, "10.0.0.0/16").is_ok());
+        assert!(check_cidr_block(0, "0.0.0.0/0").is_ok());
+        for bad in ["10.0.0.0", "10.0.0.0/33", "300.0.0.0/8", "", "x/8"] {
+            assert_eq!(
+                check_cidr_block(1, bad).unwrap_err().index,
+                Some(1),
+                "{bad}"
+            );
+        }
+        assert!(check_security_group_id(0, "sg-0123456789abcdef0").is_ok());
+        for bad in ["sg-", "0123", "sg-xyz", "sg-0123456789abcdef01"] {
+            assert!(check_security_group_id(0, bad).is_err(), "{bad}");
+        }
     }
 }

@@ -23,6 +23,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sts: aws_sdk_sts::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -77,6 +78,7 @@ impl Clients {
             s3,
             dynamodb: client!(aws_sdk_dynamodb, "dynamodb"),
             sts: client!(aws_sdk_sts, "sts"),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

@@ -83,6 +83,8 @@ pub struct GroupSpec<'a> {
     pub node: &'a NodeConfig,
     pub security_group_id: &'a str,
     pub subnet_ids: &'a [String],
+    /// The endpoint's target group, where the nodes register.
+    pub target_group_arn: &'a str,
     /// Tags for every object (tags_all plus identity).
     pub tags: &'a tags::Tags,
 }
@@ -527,6 +529,7 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                 .max_size(i32_of(s.max))
                 .desired_capacity(i32_of(s.desired))
                 .vpc_zone_identifier(s.subnet_ids.join(","))
+                .target_group_arns(s.target_group_arn)
                 .set_tags(Some(asg_tags(&asg, s.tags)))
                 .send()
                 .await
@@ -941,6 +944,199 @@ pub async fn roll(
     Ok(())
 }
 
+/// A compute group's client endpoint: an internal Network Load Balancer in
+/// the system's subnets whose TCP listener on [`rules::CLIENT_PORT`]
+/// forwards to a target group the Auto Scaling group registers its nodes in.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    pub dns_name: String,
+    pub load_balancer_arn: String,
+    pub target_group_arn: String,
+}
+
+fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
+    t.iter()
+        .map(|(k, v)| {
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
+}
+
+/// The group's endpoint as it exists (parts may be missing).
+pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    let mut e = Endpoint::default();
+    match c.elbv2.describe_load_balancers().names(&name).send().await {
+        Ok(out) => {
+            if let Some(lb) = out.load_balancers().first() {
+                e.dns_name = lb.dns_name().unwrap_or_default().to_string();
+                e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            }
+        }
+        Err(err) => {
+            let err = sdk(err);
+            if !err.is_not_found() {
+                return Err(err);
+            }
+        }
+    }
+    match c.elbv2.describe_target_groups().names(&name).send().await {
+        Ok(out) => {
+            if let Some(tg) = out.target_groups().first() {
+                e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
+            }
+        }
+        Err(err) => {
+            let err = sdk(err);
+            if !err.is_not_found() {
+                return Err(err);
+            }
+        }
+    }
+    Ok(e)
+}
+
+/// Creates whatever part of the endpoint is missing.
+pub async fn ensure_endpoint(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    vpc_id: &str,
+    subnet_ids: &[String],
+    t: &tags::Tags,
+) -> Result<Endpoint, AwsError> {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
+        TargetTypeEnum,
+    };
+    let name = rules::load_balancer_name(system, group);
+    let mut e = find_endpoint(c, system, group).await?;
+    if e.load_balancer_arn.is_empty() {
+        let out = c
+            .elbv2
+            .create_load_balancer()
+            .name(&name)
+            .r#type(LoadBalancerTypeEnum::Network)
+            .scheme(LoadBalancerSchemeEnum::Internal)
+            .set_subnets(Some(subnet_ids.to_vec()))
+            .set_tags(Some(elb_tags(t)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if let Some(lb) = out.load_balancers().first() {
+            e.dns_name = lb.dns_name().unwrap_or_default().to_string();
+            e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        }
+    }
+    if e.target_group_arn.is_empty() {
+        let out = c
+            .elbv2
+            .create_target_group()
+            .name(&name)
+            .protocol(ProtocolEnum::Tcp)
+            .port(rules::CLIENT_PORT)
+            .vpc_id(vpc_id)
+            .target_type(TargetTypeEnum::Instance)
+            .set_tags(Some(elb_tags(t)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if let Some(tg) = out.target_groups().first() {
+            e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
+        }
+    }
+    let listeners = c
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&e.load_balancer_arn)
+        .send()
+        .await
+        .map_err(sdk)?;
+    if listeners.listeners().is_empty() {
+        c.elbv2
+            .create_listener()
+            .load_balancer_arn(&e.load_balancer_arn)
+            .protocol(ProtocolEnum::Tcp)
+            .port(rules::CLIENT_PORT)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&e.target_group_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    Ok(e)
+}
+
+/// Registers the group's nodes in its endpoint's target group (idempotent).
+pub async fn attach_endpoint(c: &Clients, asg: &str, e: &Endpoint) -> Result<(), AwsError> {
+    c.autoscaling
+        .attach_load_balancer_target_groups()
+        .auto_scaling_group_name(asg)
+        .target_group_arns(&e.target_group_arn)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+/// Deletes the endpoint (the listener goes with the load balancer).
+pub async fn delete_endpoint(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
+    let e = find_endpoint(c, system, group).await?;
+    if !e.load_balancer_arn.is_empty() {
+        if let Err(err) = c
+            .elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(&e.load_balancer_arn)
+            .send()
+            .await
+        {
+            let err = sdk(err);
+            if !err.is_not_found() {
+                return Err(err);
+            }
+        }
+    }
+    if !e.target_group_arn.is_empty() {
+        // A target group is in use until its load balancer is gone.
+        let what = format!(
+            "target group {} to be deleted",
+            rules::load_balancer_name(system, group)
+        );
+        wait::until(
+            &what,
+            Duration::from_secs(300),
+            Duration::from_secs(2),
+            1,
+            &CancellationToken::new(),
+            || async {
+                match c
+                    .elbv2
+                    .delete_target_group()
+                    .target_group_arn(&e.target_group_arn)
+                    .send()
+                    .await
+                    .map_err(sdk)
+                {
+                    Ok(_) => Ok(Poll::Done(())),
+                    Err(err) if err.is_not_found() => Ok(Poll::Done(())),
+                    Err(err) if err.code_is(&["ResourceInUse"]) => Ok(Poll::Pending),
+                    Err(err) => Err(err),
+                }
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// The target-tracking policy a query group's `autoscaling` block makes.
 pub const SCALING_POLICY_NAME: &str = "datomic-target-cpu";
 
@@ -1046,6 +1242,7 @@ pub async fn delete_group(
         .await
         .map_err(|e| AwsError::new(None, e.to_string()))?;
     }
+    delete_endpoint(c, system, group).await?;
     if let Some(lt) = find_launch_template(c, &rules::launch_template_name(system, group)).await? {
         if let Err(e) = c
             .ec2

@@ -57,6 +57,7 @@ fn schema() -> Schema {
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for the group's AWS objects. Keys starting with `aws:` or `datomic:` are reserved."))
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags, including the provider's `default_tags`."))
             .attr(Attribute::computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group.").use_state_for_unknown())
+            .attr(Attribute::computed("endpoint", Type::String, &format!("DNS name of the group's internal Network Load Balancer: clients of this group's application connect to it on port {}.", rules::CLIENT_PORT)).use_state_for_unknown())
             .attr(Attribute::computed("launch_template_id", Type::String, "The group's launch template.").use_state_for_unknown())
             .attr(Attribute::computed("node_role_name", Type::String, "IAM role of the group's nodes.").use_state_for_unknown())
             .block("autoscaling", Nesting::Single, Block::new("Elastic autoscaling: a target-tracking policy keeps the group's average CPU utilization near the target, between `min_size` and `max_size`. With it, `desired_capacity` is owned by AWS (leave it unset) and never shows as drift. The primary compute group has no such block: Datomic sizes it explicitly.")
@@ -171,6 +172,9 @@ impl QueryGroupResource {
         let max = int_attr(planned, "max_size").unwrap_or(1);
         let desired = int_attr(planned, "desired_capacity").unwrap_or(min);
         let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
+        let ep =
+            compute::ensure_endpoint(c, &system, &name, &st.vpc_id, &st.subnet_ids, &full).await?;
+        state.set_attr("endpoint", Value::string(&ep.dns_name));
         let lt = compute::ensure_group(
             c,
             &GroupSpec {
@@ -184,6 +188,7 @@ impl QueryGroupResource {
                 node: &node,
                 security_group_id: &sg,
                 subnet_ids: &st.subnet_ids,
+                target_group_arn: &ep.target_group_arn,
                 tags: &full,
             },
         )
@@ -245,6 +250,8 @@ impl QueryGroupResource {
             "autoscaling",
             autoscaling_value(compute::cpu_target(c, &g.asg_name).await?),
         );
+        let ep = compute::find_endpoint(c, &system, &name).await?;
+        v.set_attr("endpoint", Value::string(&ep.dns_name));
         v.set_attr(
             "node_role_name",
             Value::string(rules::node_role_name(&system, &name)),

@@ -13,7 +13,7 @@ use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
 };
-use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
+use crate::rules::{self, ComputeRole, Topology, Violation, PRIMARY_GROUP};
 
 pub const TYPE_NAME: &str = "datomic_system";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -53,6 +53,8 @@ fn schema() -> Schema {
             .attr(Attribute::optional_computed("application_name", Type::String, "Name of the application the primary compute group runs. Defaults to the system's name.").requires_replace())
             .attr(Attribute::optional_computed("image_id", Type::String, "AMI of the nodes. Defaults to the newest Amazon Linux x86_64 image of the region.").use_state_for_unknown())
             .attr(Attribute::optional("retain_storage", Type::Bool, "Keep the storage (network, S3 bucket, DynamoDB table) when the system is destroyed; a new system of the same name adopts it.").default(Value::bool(true)))
+            .attr(Attribute::optional("client_cidr_blocks", Type::set(Type::String), &format!("IPv4 CIDR blocks whose clients may connect to the system's nodes (port {}). None by default: the nodes admit only each other.", rules::CLIENT_PORT)))
+            .attr(Attribute::optional("client_security_group_ids", Type::set(Type::String), &format!("Security groups whose members may connect to the system's nodes (port {}). None by default.", rules::CLIENT_PORT)))
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for every AWS object of the system. Keys starting with `aws:` or `datomic:` are reserved."))
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`."))
             .attr(Attribute::computed("vpc_id", Type::String, "The system's VPC.").use_state_for_unknown())
@@ -63,6 +65,8 @@ fn schema() -> Schema {
             .attr(Attribute::computed("node_role_name", Type::String, "IAM role of the primary compute group's nodes.").use_state_for_unknown())
             .attr(Attribute::computed("launch_template_id", Type::String, "Launch template of the primary compute group.").use_state_for_unknown())
             .attr(Attribute::computed("autoscaling_group_name", Type::String, "Auto Scaling group of the primary compute group.").use_state_for_unknown())
+            .attr(Attribute::computed("endpoint", Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer: clients connect to it on port {}.", rules::CLIENT_PORT)).use_state_for_unknown())
+            .attr(Attribute::computed("client_config", Type::map(Type::String), "What a Datomic client needs to connect, as a map a client configuration can take as is: `region`, `system`, `endpoint` (the primary group's), `port`.").use_state_for_unknown())
             .block("timeouts", Nesting::Single, timeouts_block(&["create", "update", "delete"], "30m")),
     )
 }
@@ -133,6 +137,114 @@ async fn ensure_security_group(
         .map_err(AwsError::from_sdk);
     AwsError::tolerate_exists(authorized)?;
     Ok(id)
+}
+
+/// Client access rules of the nodes' security group: (CIDR blocks, security groups).
+async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), AwsError> {
+    let out = c
+        .ec2
+        .describe_security_groups()
+        .group_ids(sg)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let mut cidrs = Vec::new();
+    let mut groups = Vec::new();
+    for g in out.security_groups() {
+        for p in g.ip_permissions() {
+            if p.from_port() != Some(rules::CLIENT_PORT) || p.to_port() != Some(rules::CLIENT_PORT)
+            {
+                continue;
+            }
+            cidrs.extend(
+                p.ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip().map(str::to_string)),
+            );
+            groups.extend(
+                p.user_id_group_pairs()
+                    .iter()
+                    .filter_map(|u| u.group_id().map(str::to_string)),
+            );
+        }
+    }
+    cidrs.sort();
+    cidrs.dedup();
+    groups.sort();
+    groups.dedup();
+    Ok((cidrs, groups))
+}
+
+/// Brings the client access rules to what the configuration lists.
+async fn sync_client_rules(c: &Clients, sg: &str, v: &Value) -> Result<(), AwsError> {
+    use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+    let want_cidrs = list_attr(v, "client_cidr_blocks").unwrap_or_default();
+    let want_groups = list_attr(v, "client_security_group_ids").unwrap_or_default();
+    let (cidrs, groups) = client_rules(c, sg).await?;
+    let perm = |add_cidrs: Vec<&String>, add_groups: Vec<&String>| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(rules::CLIENT_PORT)
+            .to_port(rules::CLIENT_PORT)
+            .set_ip_ranges(Some(
+                add_cidrs
+                    .into_iter()
+                    .map(|x| {
+                        IpRange::builder()
+                            .cidr_ip(x)
+                            .description("Datomic clients")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .set_user_id_group_pairs(Some(
+                add_groups
+                    .into_iter()
+                    .map(|x| {
+                        UserIdGroupPair::builder()
+                            .group_id(x)
+                            .description("Datomic clients")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    };
+    let add_c: Vec<&String> = want_cidrs.iter().filter(|x| !cidrs.contains(x)).collect();
+    let add_g: Vec<&String> = want_groups.iter().filter(|x| !groups.contains(x)).collect();
+    let del_c: Vec<&String> = cidrs.iter().filter(|x| !want_cidrs.contains(x)).collect();
+    let del_g: Vec<&String> = groups.iter().filter(|x| !want_groups.contains(x)).collect();
+    if !del_c.is_empty() || !del_g.is_empty() {
+        c.ec2
+            .revoke_security_group_ingress()
+            .group_id(sg)
+            .ip_permissions(perm(del_c, del_g))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    if !add_c.is_empty() || !add_g.is_empty() {
+        AwsError::tolerate_exists(
+            c.ec2
+                .authorize_security_group_ingress()
+                .group_id(sg)
+                .ip_permissions(perm(add_c, add_g))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from_sdk),
+        )?;
+    }
+    Ok(())
+}
+
+/// A set attribute as read back: null when empty and the prior had none.
+fn read_set(prior: &Value, attr: &str, items: &[String]) -> Value {
+    if items.is_empty() && prior.get(attr).is_none_or(Value::is_null) {
+        Value::Null
+    } else {
+        Value::Set(items.iter().map(Value::string).collect())
+    }
 }
 
 async fn find_security_group(
@@ -221,6 +333,7 @@ impl SystemResource {
 
         let sg = ensure_security_group(c, &name, &st.vpc_id, &full).await?;
         state.set_attr("security_group_id", Value::string(&sg));
+        sync_client_rules(c, &sg, planned).await?;
         let role = compute::ensure_role(
             c,
             &name,
@@ -238,6 +351,14 @@ impl SystemResource {
         state.set_attr("image_id", Value::string(&image));
         let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
         let nodes = int_attr(planned, "node_count").unwrap_or(1);
+        let ep =
+            compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &st.vpc_id, &st.subnet_ids, &full)
+                .await?;
+        state.set_attr("endpoint", Value::string(&ep.dns_name));
+        state.set_attr(
+            "client_config",
+            string_map(&client_config(c, &name, &ep.dns_name)),
+        );
         let node = NodeConfig {
             system: name.clone(),
             group: PRIMARY_GROUP.into(),
@@ -260,6 +381,7 @@ impl SystemResource {
                 node: &node,
                 security_group_id: &sg,
                 subnet_ids: &st.subnet_ids,
+                target_group_arn: &ep.target_group_arn,
                 tags: &full,
             },
         )
@@ -321,6 +443,19 @@ impl SystemResource {
         v.set_attr("vpc_id", Value::string(&st.vpc_id));
         v.set_attr("subnet_ids", string_list(&st.subnet_ids));
         v.set_attr("security_group_id", Value::string(&sg));
+        let (cidrs, groups) = if sg.is_empty() {
+            Default::default()
+        } else {
+            client_rules(c, &sg).await?
+        };
+        v.set_attr(
+            "client_cidr_blocks",
+            read_set(state, "client_cidr_blocks", &cidrs),
+        );
+        v.set_attr(
+            "client_security_group_ids",
+            read_set(state, "client_security_group_ids", &groups),
+        );
         v.set_attr("bucket_name", Value::string(&st.bucket));
         v.set_attr("table_name", Value::string(&st.table));
         v.set_attr(
@@ -329,6 +464,12 @@ impl SystemResource {
         );
         v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
         v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
+        let ep = compute::find_endpoint(c, &name, PRIMARY_GROUP).await?;
+        v.set_attr("endpoint", Value::string(&ep.dns_name));
+        v.set_attr(
+            "client_config",
+            string_map(&client_config(c, &name, &ep.dns_name)),
+        );
         Ok(v)
     }
 
@@ -357,8 +498,11 @@ impl SystemResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
+        let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+        if !sg.is_empty() {
+            sync_client_rules(c, &sg, planned).await?;
+        }
         if template_changed {
-            let sg = compute::security_group_of(c, &g.launch_template_id).await?;
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
         if nodes != g.desired || nodes != g.min || nodes != g.max {
@@ -406,6 +550,27 @@ impl Resource<Clients> for SystemResource {
         }
         if let Some(t) = map_attr(config, "tags") {
             check_all(diags, rules::check_tags(&t));
+        }
+        for (i, cidr) in list_attr(config, "client_cidr_blocks")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            // Set elements have no index: the diagnostic goes on the attribute.
+            check(
+                diags,
+                rules::check_cidr_block(i, cidr).map_err(|v| Violation { index: None, ..v }),
+            );
+        }
+        for (i, id) in list_attr(config, "client_security_group_ids")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            check(
+                diags,
+                rules::check_security_group_id(i, id).map_err(|v| Violation { index: None, ..v }),
+            );
         }
         validate_timeouts(config, diags);
     }
@@ -616,6 +781,23 @@ impl Resource<Clients> for SystemResource {
         }
         v
     }
+}
+
+/// What a client library needs to reach the system.
+fn client_config(
+    c: &Clients,
+    system: &str,
+    endpoint: &str,
+) -> std::collections::BTreeMap<String, String> {
+    [
+        ("region", c.region.clone()),
+        ("system", system.to_string()),
+        ("endpoint", endpoint.to_string()),
+        ("port", rules::CLIENT_PORT.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Unknown values cannot be stored in state: a partial state keeps what is known.
