@@ -184,6 +184,10 @@ class Fault:
           "drop_response"  forward to the emulator (the call takes effect), then close
                       the connection without answering (tests idempotency)
           "delay"     forward after sleeping `delay` seconds
+          "error"     the error `code` with HTTP `status` in the service's format,
+                      e.g. Fault("error", code="NoSuchEntity", status=404) for IAM's
+                      eventual consistency (`error_type` is the query protocol's
+                      <Type>, "Sender" unless given)
     service/action: None matches any; action is an exact name or a compiled regex.
     rate: probability per matching call; times: stop after that many injections.
     """
@@ -196,12 +200,17 @@ class Fault:
     delay: float = 0.0
     only_writes: bool = False
     injected: int = 0
+    code: str | None = None  # kind "error" only
+    status: int = 400  # kind "error" only
+    error_type: str = "Sender"  # kind "error" only
 
-    KINDS = ("throttle", "error500", "error503", "drop", "drop_response", "delay")
+    KINDS = ("throttle", "error500", "error503", "drop", "drop_response", "delay", "error")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}, expected one of {self.KINDS}")
+        if self.kind == "error" and not self.code:
+            raise ValueError('a fault of kind "error" needs its AWS error code: Fault("error", code=...)')
 
     def matches(self, call: Call) -> bool:
         if self.times is not None and self.injected >= self.times:
@@ -217,8 +226,31 @@ class Fault:
         return self.action.search(call.action) is not None
 
 
-def error_response(call: Call, kind: str) -> tuple[int, dict[str, str], bytes]:
-    """A plausible AWS error answer for `call`, in its protocol's format."""
+def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[int, dict[str, str], bytes]:
+    """A plausible AWS error answer for `call`, in its protocol's format (for kind
+    "error", the code and status of `fault`)."""
+    if kind == "error":
+        assert fault is not None and fault.code
+        code, status = fault.code, fault.status
+        if call.protocol == "rest":
+            body = f"<Error><Code>{code}</Code><Message>injected by test proxy</Message></Error>"
+            return status, {"Content-Type": "application/xml"}, body.encode()
+        if call.protocol in ("json", "cbor"):
+            body = json.dumps({"__type": code, "message": "injected by test proxy"})
+            return status, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code}, body.encode()
+        if call.service == "ec2":
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+                f"<Code>{code}</Code><Message>injected by test proxy</Message>"
+                "</Error></Errors><RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+            )
+            return status, {"Content-Type": "text/xml"}, body.encode()
+        body = (
+            f"<ErrorResponse><Error><Type>{fault.error_type}</Type><Code>{code}</Code>"
+            "<Message>injected by test proxy</Message></Error>"
+            "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+        )
+        return status, {"Content-Type": "text/xml"}, body.encode()
     throttle = kind == "throttle"
     if call.protocol == "rest":  # S3
         status, code = (503, "SlowDown") if throttle else (int(kind[-3:]), "InternalError")
@@ -267,6 +299,9 @@ class RecordingProxy:
         self._random = random.Random(seed)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Called with each call that reached the emulator (it took effect there),
+        # after it is recorded and before its answer goes back to the client.
+        self.on_forwarded: Callable[[Call], None] | None = None
 
     # lifecycle
     def start(self) -> "RecordingProxy":
@@ -322,6 +357,11 @@ class RecordingProxy:
         with self._lock:
             self._calls.append(call)
 
+    def _forwarded(self, call: Call) -> None:
+        hook = self.on_forwarded
+        if hook is not None:
+            hook(call)
+
 
 class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -353,8 +393,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if kind == "drop":
             self.proxy._record(replace(call, fault=kind))
             return
-        if kind in ("throttle", "error500", "error503"):
-            status, headers, data = error_response(call, kind)
+        if kind in ("throttle", "error500", "error503", "error"):
+            status, headers, data = error_response(call, kind, fault)
             self.proxy._record(replace(call, status=status, fault=kind))
             self._send(status, list(headers.items()), data)
             return
@@ -368,8 +408,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         if kind == "drop_response":
             self.proxy._record(replace(call, status=0, fault=kind))
+            self.proxy._forwarded(replace(call, status=0, fault=kind))
             return
         self.proxy._record(replace(call, status=status, fault=kind))
+        self.proxy._forwarded(replace(call, status=status, fault=kind))
         self._send(status, headers, data)
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -478,6 +520,7 @@ class Emulator:
         if self.proxy is not None:
             self.proxy.clear()
             self.proxy.clear_faults()
+            self.proxy.on_forwarded = None
 
     def boto3(self, service: str, via_proxy: bool = False) -> Any:
         import boto3
@@ -510,7 +553,7 @@ class Emulator:
 def provider_hcl(endpoint_var: str = "var.aws_endpoint") -> str:
     """The terraform + provider blocks every test config starts with: the provider
     pointed at the emulator (through the proxy) for every service it uses."""
-    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts")
+    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2")
     endpoints = "\n".join(f"    {s} = {endpoint_var}" for s in services)
     return f"""terraform {{
   required_providers {{
