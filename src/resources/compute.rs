@@ -103,6 +103,8 @@ pub struct GroupState {
     pub instance_type: String,
     pub image_id: String,
     pub node: NodeConfig,
+    /// The subnets the group runs in (its VPCZoneIdentifier).
+    pub subnet_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -648,6 +650,14 @@ pub async fn read_group(
         tags,
         ..Default::default()
     };
+    st.subnet_ids = g
+        .vpc_zone_identifier()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
     st.instances = g
         .instances()
         .iter()
@@ -942,6 +952,32 @@ pub async fn roll(
         .map_err(|e| AwsError::new(None, e.to_string()))?;
     }
     Ok(())
+}
+
+/// The VPC of a subnet.
+pub async fn vpc_of_subnet(c: &Clients, subnet: &str) -> Result<String, AwsError> {
+    let out = c
+        .ec2
+        .describe_subnets()
+        .subnet_ids(subnet)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .subnets()
+        .first()
+        .and_then(|s| s.vpc_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// A group's network as its Auto Scaling group has it: (VPC, subnets).
+pub async fn network_of(c: &Clients, g: &GroupState) -> Result<(String, Vec<String>), AwsError> {
+    let vpc = match g.subnet_ids.first() {
+        Some(s) => vpc_of_subnet(c, s).await?,
+        None => String::new(),
+    };
+    Ok((vpc, g.subnet_ids.clone()))
 }
 
 /// A compute group's client endpoint: an internal Network Load Balancer in

@@ -138,6 +138,8 @@ impl QueryGroupResource {
             ));
         };
         let st = storage::find(c, &system).await?;
+        // The system's network, as its primary group runs in it (ours or the user's).
+        let (vpc_id, subnet_ids) = compute::network_of(c, &primary).await?;
         let sg = compute::security_group_of(c, &primary.launch_template_id).await?;
         let tags_all = tags::merge(&c.default_tags, &tags(planned));
         let full = tags::with_identity(
@@ -172,8 +174,7 @@ impl QueryGroupResource {
         let max = int_attr(planned, "max_size").unwrap_or(1);
         let desired = int_attr(planned, "desired_capacity").unwrap_or(min);
         let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
-        let ep =
-            compute::ensure_endpoint(c, &system, &name, &st.vpc_id, &st.subnet_ids, &full).await?;
+        let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
         state.set_attr("endpoint", Value::string(&ep.dns_name));
         let lt = compute::ensure_group(
             c,
@@ -187,7 +188,7 @@ impl QueryGroupResource {
                 desired,
                 node: &node,
                 security_group_id: &sg,
-                subnet_ids: &st.subnet_ids,
+                subnet_ids: &subnet_ids,
                 target_group_arn: &ep.target_group_arn,
                 tags: &full,
             },

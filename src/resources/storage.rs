@@ -152,15 +152,73 @@ pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
     Ok(s)
 }
 
+/// Checks a network the user brings (`vpc_id` + `subnet_ids`): every subnet
+/// exists, is in that VPC, and they span at least 2 availability zones.
+/// Returns a message for the user when it does not fit.
+pub async fn check_existing_network(
+    c: &Clients,
+    vpc_id: &str,
+    subnet_ids: &[String],
+) -> Result<Option<String>, AwsError> {
+    let out = match c
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(subnet_ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let e = AwsError::from_sdk(e);
+            if e.is_not_found() {
+                return Ok(Some(format!(
+                    "Not every subnet of {subnet_ids:?} exists: {e}"
+                )));
+            }
+            return Err(e);
+        }
+    };
+    let mut zones = std::collections::BTreeSet::new();
+    for s in out.subnets() {
+        if s.vpc_id() != Some(vpc_id) {
+            return Ok(Some(format!(
+                "Subnet {} is in VPC {}, not in vpc_id {vpc_id}.",
+                s.subnet_id().unwrap_or_default(),
+                s.vpc_id().unwrap_or_default()
+            )));
+        }
+        zones.insert(s.availability_zone().unwrap_or_default().to_string());
+    }
+    if out.subnets().len() != subnet_ids.len() {
+        return Ok(Some(format!("Not every subnet of {subnet_ids:?} exists.")));
+    }
+    if zones.len() < 2 {
+        return Ok(Some(format!(
+            "The subnets span {} availability zone(s) ({}); a Datomic system spreads its nodes over at least 2.",
+            zones.len(),
+            zones.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(None)
+}
+
 /// Creates whatever part of the storage is missing; returns the whole and
-/// whether anything already existed (adopted from a retained system).
+/// whether anything already existed (adopted from a retained system). With
+/// `network` (a VPC and subnets the user brings) no network is created.
 pub async fn ensure(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
+    network: Option<(String, Vec<String>)>,
 ) -> Result<(Storage, bool), AwsError> {
     let mut s = find(c, system).await?;
     let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
+    if let Some((vpc, subnets)) = network {
+        s.vpc_id = vpc;
+        s.subnet_ids = subnets;
+        ensure_data(c, system, t, &mut s).await?;
+        return Ok((s, adopted));
+    }
 
     if s.vpc_id.is_empty() {
         c.ec2
@@ -230,6 +288,17 @@ pub async fn ensure(
         )?;
     }
     s.subnet_ids = one_per_zone(&subnets);
+    ensure_data(c, system, t, &mut s).await?;
+    Ok((s, adopted))
+}
+
+/// The S3 bucket and DynamoDB table, created when missing.
+async fn ensure_data(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+) -> Result<(), AwsError> {
     if s.bucket.is_empty() {
         let bucket = bucket_name(c, system);
         create_bucket(c, &bucket, t).await?;
@@ -240,7 +309,7 @@ pub async fn ensure(
         create_table(c, &table, t).await?;
         s.table = table;
     }
-    Ok((s, adopted))
+    Ok(())
 }
 
 /// The system's VPC after a create: if a retried create made two, the

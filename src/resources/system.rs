@@ -57,8 +57,8 @@ fn schema() -> Schema {
             .attr(Attribute::optional("client_security_group_ids", Type::set(Type::String), &format!("Security groups whose members may connect to the system's nodes (port {}). None by default.", rules::CLIENT_PORT)))
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for every AWS object of the system. Keys starting with `aws:` or `datomic:` are reserved."))
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`."))
-            .attr(Attribute::computed("vpc_id", Type::String, "The system's VPC.").use_state_for_unknown())
-            .attr(Attribute::computed("subnet_ids", Type::list(Type::String), "The system's subnets, one per availability zone.").use_state_for_unknown())
+            .attr(Attribute::optional_computed("vpc_id", Type::String, "The system's VPC. Set it, with `subnet_ids`, to use a network the team already has: the provider then neither creates nor deletes the network. Unset: the provider creates a VPC (counted as the system's storage).").use_state_for_unknown().requires_replace())
+            .attr(Attribute::optional_computed("subnet_ids", Type::list(Type::String), "The system's subnets, in at least 2 availability zones. Set with `vpc_id` to use existing subnets (they are checked before anything is created). Unset: one created per availability zone.").use_state_for_unknown().requires_replace())
             .attr(Attribute::computed("security_group_id", Type::String, "Security group of the system's nodes: admits only the system's own nodes.").use_state_for_unknown())
             .attr(Attribute::computed("bucket_name", Type::String, "The system's S3 bucket.").use_state_for_unknown())
             .attr(Attribute::computed("table_name", Type::String, "The system's DynamoDB table.").use_state_for_unknown())
@@ -116,7 +116,7 @@ async fn ensure_security_group(
     let id = match created {
         Ok(out) => out.group_id().unwrap_or_default().to_string(),
         // A create retried after a lost response: it is there.
-        Err(e) if e.is_already_exists() => find_security_group(c, system, vpc).await?.ok_or(e)?,
+        Err(e) if e.is_already_exists() => find_security_group(c, system).await?.ok_or(e)?,
         Err(e) => return Err(e),
     };
     let authorized = c
@@ -247,15 +247,8 @@ fn read_set(prior: &Value, attr: &str, items: &[String]) -> Value {
     }
 }
 
-async fn find_security_group(
-    c: &Clients,
-    system: &str,
-    vpc: &str,
-) -> Result<Option<String>, AwsError> {
+async fn find_security_group(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
     use aws_sdk_ec2::types::Filter;
-    if vpc.is_empty() {
-        return Ok(None);
-    }
     let out = c
         .ec2
         .describe_security_groups()
@@ -265,7 +258,12 @@ async fn find_security_group(
                 .values(rules::security_group_name(system))
                 .build(),
         )
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{}", rules::TAG_SYSTEM))
+                .values(system)
+                .build(),
+        )
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
@@ -321,7 +319,14 @@ impl SystemResource {
         let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
         let timeout = timeout(planned, "create", DEFAULT_TIMEOUT);
 
-        let (st, adopted) = storage::ensure(c, &name, &full).await?;
+        let network = match (
+            str_attr(planned, "vpc_id"),
+            list_attr(planned, "subnet_ids"),
+        ) {
+            (Some(vpc), Some(subnets)) => Some((vpc, subnets)),
+            _ => None,
+        };
+        let (st, adopted) = storage::ensure(c, &name, &full, network).await?;
         if adopted {
             crate::plugin::log::info("adopted retained storage", &[("system", &name)]);
         }
@@ -405,9 +410,14 @@ impl SystemResource {
             return Ok(Value::Null);
         };
         let st = storage::find(c, &name).await?;
-        let sg = find_security_group(c, &name, &st.vpc_id)
-            .await?
-            .unwrap_or_default();
+        let sg = find_security_group(c, &name).await?.unwrap_or_default();
+        // The network: ours (found by tag), else the one the user brought,
+        // as the primary group's Auto Scaling group has it.
+        let (vpc_id, subnet_ids) = if st.vpc_id.is_empty() {
+            compute::network_of(c, &g).await?
+        } else {
+            (st.vpc_id.clone(), st.subnet_ids.clone())
+        };
         let mut v = state.clone();
         let topology = g
             .tags
@@ -440,8 +450,8 @@ impl SystemResource {
         let prior_tags = state.get("tags").cloned().unwrap_or(Value::Null);
         v.set_attr("tags", read_tags(&prior_tags, &tags_all, &c.default_tags));
         v.set_attr("tags_all", string_map(&tags_all));
-        v.set_attr("vpc_id", Value::string(&st.vpc_id));
-        v.set_attr("subnet_ids", string_list(&st.subnet_ids));
+        v.set_attr("vpc_id", Value::string(&vpc_id));
+        v.set_attr("subnet_ids", string_list(&subnet_ids));
         v.set_attr("security_group_id", Value::string(&sg));
         let (cidrs, groups) = if sg.is_empty() {
             Default::default()
@@ -550,6 +560,28 @@ impl Resource<Clients> for SystemResource {
         }
         if let Some(t) = map_attr(config, "tags") {
             check_all(diags, rules::check_tags(&t));
+        }
+        let sets = |a: &str| config.get(a).is_some_and(|v| !v.is_null());
+        if sets("vpc_id") != sets("subnet_ids") {
+            let missing = if sets("vpc_id") {
+                "subnet_ids"
+            } else {
+                "vpc_id"
+            };
+            diags.attribute_error(
+                crate::plugin::AttrPath::root(missing),
+                "Incomplete existing network",
+                "vpc_id and subnet_ids go together: set both to use an existing network, or neither to let the provider create one.",
+            );
+        }
+        if let Some(subnets) = list_attr(config, "subnet_ids") {
+            if subnets.len() < 2 {
+                diags.attribute_error(
+                    crate::plugin::AttrPath::root("subnet_ids"),
+                    "Too few subnets",
+                    format!("{} subnet(s) given; a Datomic system needs subnets in at least 2 availability zones.", subnets.len()),
+                );
+            }
         }
         for (i, cidr) in list_attr(config, "client_cidr_blocks")
             .unwrap_or_default()
@@ -663,6 +695,31 @@ impl Resource<Clients> for SystemResource {
             return Value::Null;
         };
         let name = str_attr(planned, "name").unwrap_or_default();
+        // Before any write: a network the user brings must fit.
+        if let (Some(vpc), Some(subnets)) = (
+            str_attr(planned, "vpc_id"),
+            list_attr(planned, "subnet_ids"),
+        ) {
+            match storage::check_existing_network(c, &vpc, &subnets).await {
+                Ok(None) => {}
+                Ok(Some(problem)) => {
+                    diags.attribute_error(
+                        crate::plugin::AttrPath::root("subnet_ids"),
+                        "Unusable existing network",
+                        problem,
+                    );
+                    return Value::Null;
+                }
+                Err(e) => {
+                    aws_error(
+                        diags,
+                        &format!("checking the network of Datomic system ({name})"),
+                        e,
+                    );
+                    return Value::Null;
+                }
+            }
+        }
         let mut state = planned.clone();
         state.set_attr("id", Value::string(&name));
         match cancellable(&ctx.cancel, self.do_create(c, ctx, planned, &mut state)).await {
@@ -752,8 +809,7 @@ impl Resource<Clients> for SystemResource {
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
         let result = cancellable(&ctx.cancel, async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
-            let vpc = storage::find_vpc(c, &name).await?.unwrap_or_default();
-            if let Some(sg) = find_security_group(c, &name, &vpc).await? {
+            if let Some(sg) = find_security_group(c, &name).await? {
                 if let Err(e) = c.ec2.delete_security_group().group_id(&sg).send().await {
                     let e = AwsError::from_sdk(e);
                     if !e.is_not_found() {
