@@ -2,11 +2,13 @@
 //! classes. Nothing here knows Terraform; `rules` gives the names.
 
 pub mod error;
+pub mod snapshot;
 pub mod tags;
 pub mod wait;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use aws_types::SdkConfig;
 
@@ -28,6 +30,9 @@ pub struct Clients {
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
     account_id: OnceLock<String>,
+    /// The refresh-time view, loaded at the first read (see [`snapshot`]).
+    snapshot: tokio::sync::OnceCell<Option<Arc<snapshot::Snapshot>>>,
+    wrote: AtomicBool,
 }
 
 impl Clients {
@@ -82,6 +87,8 @@ impl Clients {
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),
+            snapshot: tokio::sync::OnceCell::new(),
+            wrote: AtomicBool::new(false),
         }
     }
 
@@ -94,6 +101,44 @@ impl Clients {
             .await
             .map_err(AwsError::from_sdk)?;
         Ok(out.account().unwrap_or_default().to_string())
+    }
+
+    /// Records that this process changed AWS: reads no longer use the snapshot.
+    pub fn mark_write(&self) {
+        self.wrote.store(true, Ordering::SeqCst);
+    }
+
+    /// The batched view of everything tagged `tag_key`, loaded once and
+    /// shared by concurrent reads; None once this process has written
+    /// anything, or when loading it failed (reads then ask AWS directly).
+    pub async fn snapshot(&self, tag_key: &str) -> Option<Arc<snapshot::Snapshot>> {
+        if self.wrote.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.snapshot
+            .get_or_init(|| async {
+                match snapshot::Snapshot::load(self, tag_key).await {
+                    Ok(s) => {
+                        crate::plugin::log::debug(
+                            "loaded the refresh snapshot",
+                            &[
+                                ("aws_calls", &s.calls.to_string()),
+                                ("groups", &s.groups.len().to_string()),
+                            ],
+                        );
+                        Some(Arc::new(s))
+                    }
+                    Err(e) => {
+                        crate::plugin::log::warn(
+                            "refresh snapshot failed; reading objects one by one",
+                            &[("error", &e.to_string())],
+                        );
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 
     pub fn set_account_id(&self, id: String) {

@@ -306,7 +306,7 @@ impl Resource<Clients> for ApplicationResource {
     }
 
     async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(c) = ctx.data(diags) else {
+        let Some(c) = writer(ctx, diags) else {
             return Value::Null;
         };
         match cancellable(&ctx.cancel, self.deploy(c, ctx, planned, "create")).await {
@@ -349,7 +349,7 @@ impl Resource<Clients> for ApplicationResource {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        let Some(c) = ctx.data(diags) else {
+        let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
         match cancellable(&ctx.cancel, self.deploy(c, ctx, planned, "update")).await {
@@ -373,7 +373,7 @@ impl Resource<Clients> for ApplicationResource {
     }
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
-        let Some(c) = ctx.data(diags) else { return };
+        let Some(c) = writer(ctx, diags) else { return };
         let system = str_attr(prior, "system").unwrap_or_default();
         let group = group_of(prior);
         let name = str_attr(prior, "name").unwrap_or_default();

@@ -168,6 +168,17 @@ pub async fn cancellable<T>(
     }
 }
 
+/// The AWS clients for an operation that writes: from now on this process
+/// reads AWS directly, not the refresh snapshot.
+pub fn writer<'a>(
+    ctx: &'a crate::plugin::Ctx<crate::aws::Clients>,
+    diags: &mut Diagnostics,
+) -> Option<&'a crate::aws::Clients> {
+    let c = ctx.data(diags)?;
+    c.mark_write();
+    Some(c)
+}
+
 pub fn aws_error(diags: &mut Diagnostics, what: &str, e: impl std::fmt::Display) {
     diags.error(what.to_string(), e.to_string());
 }

@@ -623,9 +623,40 @@ pub async fn read_group(
     group: &str,
 ) -> Result<Option<GroupState>, AwsError> {
     let asg_name = rules::asg_name(system, group);
+    // During a refresh, from the batched snapshot (see aws::snapshot).
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        return Ok(snap.groups.get(&asg_name).and_then(|g| {
+            let lt = g.launch_template().and_then(|t| t.launch_template_id());
+            let version = lt.and_then(|id| snap.latest_versions.get(id));
+            group_state(g, version, system, group)
+        }));
+    }
     let Some(g) = describe_asg(c, &asg_name).await? else {
         return Ok(None);
     };
+    let mut version = None;
+    if let Some(lt) = g.launch_template().and_then(|t| t.launch_template_id()) {
+        let out = c
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(lt)
+            .versions("$Latest")
+            .send()
+            .await
+            .map_err(sdk)?;
+        version = out.launch_template_versions().first().cloned();
+    }
+    Ok(group_state(&g, version.as_ref(), system, group))
+}
+
+/// A group's state from its Auto Scaling group and latest launch template
+/// version; None when the Auto Scaling group is not ours.
+fn group_state(
+    g: &aws_sdk_autoscaling::types::AutoScalingGroup,
+    version: Option<&aws_sdk_ec2::types::LaunchTemplateVersion>,
+    system: &str,
+    group: &str,
+) -> Option<GroupState> {
     let tags: tags::Tags = g
         .tags()
         .iter()
@@ -640,10 +671,10 @@ pub async fn read_group(
     if tags.get(rules::TAG_SYSTEM).map(String::as_str) != Some(system)
         || tags.get(rules::TAG_GROUP).map(String::as_str) != Some(group)
     {
-        return Ok(None);
+        return None;
     }
     let mut st = GroupState {
-        asg_name,
+        asg_name: rules::asg_name(system, group),
         min: i64::from(g.min_size().unwrap_or_default()),
         max: i64::from(g.max_size().unwrap_or_default()),
         desired: i64::from(g.desired_capacity().unwrap_or_default()),
@@ -669,32 +700,26 @@ pub async fn read_group(
                 .unwrap_or_default(),
         })
         .collect();
-    if let Some(lt) = g.launch_template().and_then(|t| t.launch_template_id()) {
-        st.launch_template_id = lt.to_string();
-        let out = c
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(lt)
-            .versions("$Latest")
-            .send()
-            .await
-            .map_err(sdk)?;
-        if let Some(v) = out.launch_template_versions().first() {
-            st.launch_template_version = v.version_number().unwrap_or_default();
-            if let Some(d) = v.launch_template_data() {
-                st.instance_type = d
-                    .instance_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default();
-                st.image_id = d.image_id().unwrap_or_default().to_string();
-                st.node = d
-                    .user_data()
-                    .and_then(NodeConfig::from_user_data)
-                    .unwrap_or_default();
-            }
+    st.launch_template_id = g
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .unwrap_or_default()
+        .to_string();
+    if let Some(v) = version {
+        st.launch_template_version = v.version_number().unwrap_or_default();
+        if let Some(d) = v.launch_template_data() {
+            st.instance_type = d
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default();
+            st.image_id = d.image_id().unwrap_or_default().to_string();
+            st.node = d
+                .user_data()
+                .and_then(NodeConfig::from_user_data)
+                .unwrap_or_default();
         }
     }
-    Ok(Some(st))
+    Some(st)
 }
 
 /// Writes a new launch template version (same template, new data) and
@@ -1005,6 +1030,14 @@ fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
     let name = rules::load_balancer_name(system, group);
     let mut e = Endpoint::default();
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        if let Some((dns, arn)) = snap.load_balancers.get(&name) {
+            e.dns_name = dns.clone();
+            e.load_balancer_arn = arn.clone();
+        }
+        e.target_group_arn = snap.target_groups.get(&name).cloned().unwrap_or_default();
+        return Ok(e);
+    }
     match c.elbv2.describe_load_balancers().names(&name).send().await {
         Ok(out) => {
             if let Some(lb) = out.load_balancers().first() {
@@ -1224,6 +1257,12 @@ pub async fn delete_cpu_target(c: &Clients, asg: &str) -> Result<(), AwsError> {
 
 /// The target of the group's CPU target-tracking policy, if it has one.
 pub async fn cpu_target(c: &Clients, asg: &str) -> Result<Option<f64>, AwsError> {
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        return Ok(snap
+            .targets
+            .get(&(asg.to_string(), SCALING_POLICY_NAME.to_string()))
+            .copied());
+    }
     let out = c
         .autoscaling
         .describe_policies()

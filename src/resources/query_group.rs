@@ -434,7 +434,7 @@ impl Resource<Clients> for QueryGroupResource {
     }
 
     async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(c) = ctx.data(diags) else {
+        let Some(c) = writer(ctx, diags) else {
             return Value::Null;
         };
         let system = str_attr(planned, "system").unwrap_or_default();
@@ -512,7 +512,7 @@ impl Resource<Clients> for QueryGroupResource {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        let Some(c) = ctx.data(diags) else {
+        let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
         match cancellable(&ctx.cancel, self.do_update(c, ctx, planned)).await {
@@ -533,7 +533,7 @@ impl Resource<Clients> for QueryGroupResource {
     }
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
-        let Some(c) = ctx.data(diags) else { return };
+        let Some(c) = writer(ctx, diags) else { return };
         let system = str_attr(prior, "system").unwrap_or_default();
         let name = str_attr(prior, "name").unwrap_or_default();
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);

@@ -691,7 +691,7 @@ impl Resource<Clients> for SystemResource {
     }
 
     async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(c) = ctx.data(diags) else {
+        let Some(c) = writer(ctx, diags) else {
             return Value::Null;
         };
         let name = str_attr(planned, "name").unwrap_or_default();
@@ -784,7 +784,7 @@ impl Resource<Clients> for SystemResource {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        let Some(c) = ctx.data(diags) else {
+        let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
         match cancellable(&ctx.cancel, self.do_update(c, ctx, prior, planned)).await {
@@ -804,7 +804,7 @@ impl Resource<Clients> for SystemResource {
     }
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
-        let Some(c) = ctx.data(diags) else { return };
+        let Some(c) = writer(ctx, diags) else { return };
         let name = str_attr(prior, "name").unwrap_or_default();
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
         let result = cancellable(&ctx.cancel, async {

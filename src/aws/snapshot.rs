@@ -1,0 +1,123 @@
+//! One batched look at the objects a refresh reads, taken once per provider
+//! process and shared by every concurrent read that follows: all Auto Scaling
+//! groups carrying a tag key, the latest version of every launch template,
+//! their scaling policies, load balancers and target groups. A refresh of N
+//! groups then costs a few paginated calls instead of several calls per group.
+//!
+//! It is a refresh-time view only: once the process writes anything
+//! ([`Clients::mark_write`](super::Clients::mark_write)) reads go to AWS again.
+
+use std::collections::HashMap;
+
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter as AsgFilter};
+use aws_sdk_ec2::types::LaunchTemplateVersion;
+
+use super::{AwsError, Clients};
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// By Auto Scaling group name.
+    pub groups: HashMap<String, AutoScalingGroup>,
+    /// Latest version, by launch template id.
+    pub latest_versions: HashMap<String, LaunchTemplateVersion>,
+    /// Target-tracking targets by (Auto Scaling group, policy name).
+    pub targets: HashMap<(String, String), f64>,
+    /// DNS name by load balancer name.
+    pub load_balancers: HashMap<String, (String, String)>,
+    /// ARN by target group name.
+    pub target_groups: HashMap<String, String>,
+    /// How many AWS calls it took (for logs and benchmarks).
+    pub calls: usize,
+}
+
+impl Snapshot {
+    /// Loads everything tagged with `tag_key`.
+    pub async fn load(c: &Clients, tag_key: &str) -> Result<Snapshot, AwsError> {
+        let mut s = Snapshot::default();
+        let mut pages = c
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .filters(AsgFilter::builder().name("tag-key").values(tag_key).build())
+            .max_records(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            s.calls += 1;
+            let page = page.map_err(AwsError::from_sdk)?;
+            for g in page.auto_scaling_groups() {
+                if let Some(name) = g.auto_scaling_group_name() {
+                    s.groups.insert(name.to_string(), g.clone());
+                }
+            }
+        }
+        if s.groups.is_empty() {
+            return Ok(s);
+        }
+        let mut pages = c
+            .ec2
+            .describe_launch_template_versions()
+            .versions("$Latest")
+            .max_results(200)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            s.calls += 1;
+            let page = page.map_err(AwsError::from_sdk)?;
+            for v in page.launch_template_versions() {
+                if let Some(id) = v.launch_template_id() {
+                    s.latest_versions.insert(id.to_string(), v.clone());
+                }
+            }
+        }
+        let mut pages = c
+            .autoscaling
+            .describe_policies()
+            .max_records(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            s.calls += 1;
+            let page = page.map_err(AwsError::from_sdk)?;
+            for p in page.scaling_policies() {
+                if let (Some(g), Some(n), Some(t)) = (
+                    p.auto_scaling_group_name(),
+                    p.policy_name(),
+                    p.target_tracking_configuration()
+                        .and_then(|t| t.target_value()),
+                ) {
+                    s.targets.insert((g.to_string(), n.to_string()), t);
+                }
+            }
+        }
+        let mut pages = c.elbv2.describe_load_balancers().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            s.calls += 1;
+            let page = page.map_err(AwsError::from_sdk)?;
+            for lb in page.load_balancers() {
+                if let Some(name) = lb.load_balancer_name() {
+                    s.load_balancers.insert(
+                        name.to_string(),
+                        (
+                            lb.dns_name().unwrap_or_default().to_string(),
+                            lb.load_balancer_arn().unwrap_or_default().to_string(),
+                        ),
+                    );
+                }
+            }
+        }
+        let mut pages = c.elbv2.describe_target_groups().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            s.calls += 1;
+            let page = page.map_err(AwsError::from_sdk)?;
+            for tg in page.target_groups() {
+                if let Some(name) = tg.target_group_name() {
+                    s.target_groups.insert(
+                        name.to_string(),
+                        tg.target_group_arn().unwrap_or_default().to_string(),
+                    );
+                }
+            }
+        }
+        Ok(s)
+    }
+}
