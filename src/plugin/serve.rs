@@ -266,6 +266,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
         }
         _ => (None, None),
     };
+    ignore_interrupts();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", handshake::line(&addr, cert.as_deref()))
@@ -273,7 +274,6 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
         out.flush().map_err(ServeError::Handshake)?;
     }
     log::debug("plugin started", &[("address", &addr.to_string())]);
-    ignore_interrupts();
     run(provider, listener, acceptor).await
 }
 
@@ -281,6 +281,26 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
 /// servers do, the provider ignores it: Terraform stops work in progress
 /// with StopProvider and ends the process with GRPCController.Shutdown.
 fn ignore_interrupts() {
+    // The handler is registered now, before the handshake line goes out, so
+    // that no interrupt can arrive in between and kill the process.
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut interrupts) => {
+                tokio::spawn(async move {
+                    while interrupts.recv().await.is_some() {
+                        log::debug(
+                            "interrupt received: waiting for Terraform to stop this provider",
+                            &[],
+                        );
+                    }
+                });
+            }
+            Err(e) => log::warn("cannot ignore interrupts", &[("error", &e.to_string())]),
+        }
+    }
+    #[cfg(not(unix))]
     tokio::spawn(async {
         while tokio::signal::ctrl_c().await.is_ok() {
             log::debug(
