@@ -58,10 +58,28 @@ pub fn diagnostics_to_proto(d: &Diagnostics) -> Vec<pb::Diagnostic> {
 }
 
 fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
+    use pb::schema::object::NestingMode;
+    // A nested attribute sends its object structure instead of a type.
+    let nested_type = a
+        .nested
+        .as_ref()
+        .map(|(nesting, attrs)| pb::schema::Object {
+            attributes: attrs.iter().map(attribute_to_proto).collect(),
+            nesting: match nesting {
+                Nesting::Single => NestingMode::Single,
+                Nesting::List => NestingMode::List,
+                Nesting::Set => NestingMode::Set,
+            } as i32,
+            ..Default::default()
+        });
     pb::schema::Attribute {
         name: a.name.to_string(),
-        r#type: a.ty.to_json_bytes(),
-        nested_type: None,
+        r#type: if nested_type.is_some() {
+            Vec::new()
+        } else {
+            a.ty.to_json_bytes()
+        },
+        nested_type,
         description: a.full_description(),
         required: a.required,
         optional: a.optional,
@@ -150,6 +168,21 @@ mod tests {
         v.set_attr("a", Value::string("x"));
         let dv = to_dynamic(&v, &ty).expect("encode");
         assert_eq!(from_dynamic(Some(&dv), &ty).ok(), Some(v));
+    }
+
+    #[test]
+    fn nested_attributes_send_their_structure_not_a_type() {
+        let a = Attribute::nested(
+            "n",
+            Nesting::Single,
+            vec![Attribute::required("x", Type::String, "x")],
+            "N.",
+        );
+        let p = attribute_to_proto(&a);
+        assert!(p.r#type.is_empty());
+        let obj = p.nested_type.expect("nested");
+        assert_eq!(obj.attributes.len(), 1);
+        assert_eq!(obj.nesting, pb::schema::object::NestingMode::Single as i32);
     }
 
     #[test]

@@ -38,9 +38,48 @@ pub struct Attribute {
     pub modifiers: Vec<PlanModifier>,
     /// Value planned when the configuration leaves an optional+computed attribute unset.
     pub default: Option<Value>,
+    /// For a nested attribute (`attr = { ... }` in configuration, protocol
+    /// 6 only): how its object nests, and its attributes. `ty` is then the
+    /// object type derived from them.
+    pub nested: Option<(Nesting, Vec<Attribute>)>,
 }
 
 impl Attribute {
+    /// A nested attribute: an object (or list/set of objects) whose own
+    /// attributes carry their own flags and descriptions.
+    pub fn nested(
+        name: &'static str,
+        nesting: Nesting,
+        attributes: Vec<Attribute>,
+        description: &str,
+    ) -> Self {
+        let object = Type::object(
+            attributes
+                .iter()
+                .map(|a| (a.name.to_string(), a.ty.clone())),
+        );
+        let ty = match nesting {
+            Nesting::Single => object,
+            Nesting::List => Type::list(object),
+            Nesting::Set => Type::set(object),
+        };
+        Attribute {
+            nested: Some((nesting, attributes)),
+            ..Self::new(name, ty, description)
+        }
+    }
+    /// Makes any attribute optional (for nested attributes built with [`Attribute::nested`]).
+    pub fn as_optional(mut self) -> Self {
+        self.optional = true;
+        self.required = false;
+        self
+    }
+    /// Makes any attribute required.
+    pub fn as_required(mut self) -> Self {
+        self.required = true;
+        self.optional = false;
+        self
+    }
     fn new(name: &'static str, ty: Type, description: &str) -> Self {
         Attribute {
             name,
@@ -53,6 +92,7 @@ impl Attribute {
             deprecated: false,
             modifiers: Vec::new(),
             default: None,
+            nested: None,
         }
     }
     pub fn required(name: &'static str, ty: Type, description: &str) -> Self {
@@ -249,6 +289,28 @@ mod tests {
             }
             other => panic!("not an object: {other:?}"),
         }
+    }
+
+    #[test]
+    fn nested_attributes_have_object_types() {
+        let a = Attribute::nested(
+            "rules",
+            Nesting::List,
+            vec![
+                Attribute::required("port", Type::Number, "p"),
+                Attribute::optional("note", Type::String, "n"),
+            ],
+            "Rules.",
+        )
+        .as_optional();
+        assert!(a.optional && !a.required);
+        assert_eq!(
+            a.ty,
+            Type::list(Type::object([
+                ("note", Type::String),
+                ("port", Type::Number)
+            ]))
+        );
     }
 
     #[test]
