@@ -1068,6 +1068,28 @@ pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<End
     Ok(e)
 }
 
+impl Endpoint {
+    /// The DNS name when the load balancer and its target group both exist,
+    /// else "" (which the next plan repairs).
+    pub fn usable_dns(&self) -> &str {
+        if self.load_balancer_arn.is_empty() || self.target_group_arn.is_empty() {
+            ""
+        } else {
+            &self.dns_name
+        }
+    }
+}
+
+/// Plans the repair of an endpoint found missing by the last read.
+pub fn plan_endpoint_repair(plan: &mut crate::plugin::Plan) {
+    if !plan.is_create() && plan.prior_get("endpoint").as_str() == Some("") {
+        plan.set("endpoint", crate::plugin::Value::Unknown);
+        if plan.planned.get("client_config").is_some() {
+            plan.set("client_config", crate::plugin::Value::Unknown);
+        }
+    }
+}
+
 /// Creates whatever part of the endpoint is missing.
 pub async fn ensure_endpoint(
     c: &Clients,

@@ -252,7 +252,7 @@ impl QueryGroupResource {
             autoscaling_value(compute::cpu_target(c, &g.asg_name).await?),
         );
         let ep = compute::find_endpoint(c, &system, &name).await?;
-        v.set_attr("endpoint", Value::string(&ep.dns_name));
+        v.set_attr("endpoint", Value::string(ep.usable_dns()));
         v.set_attr(
             "node_role_name",
             Value::string(rules::node_role_name(&system, &name)),
@@ -290,6 +290,10 @@ impl QueryGroupResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
+        // Repairs a load balancer, listener or target group deleted outside Terraform.
+        let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
+        let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
+        compute::attach_endpoint(c, &g.asg_name, &ep).await?;
         if template_changed {
             let sg = compute::security_group_of(c, &g.launch_template_id).await?;
             compute::new_version(c, &g, &instance_type, &g.image_id, &node, &sg, &full).await?;
@@ -413,6 +417,7 @@ impl Resource<Clients> for QueryGroupResource {
             }
         }
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
+        compute::plan_endpoint_repair(plan);
         // A query group needs an existing production system: check it when it
         // exists already (a system created in the same apply is checked at create).
         if plan.is_create() {

@@ -59,6 +59,7 @@ fn schema() -> Schema {
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`."))
             .attr(Attribute::optional_computed("vpc_id", Type::String, "The system's VPC. Set it, with `subnet_ids`, to use a network the team already has: the provider then neither creates nor deletes the network. Unset: the provider creates a VPC (counted as the system's storage).").use_state_for_unknown().requires_replace())
             .attr(Attribute::optional_computed("subnet_ids", Type::list(Type::String), "The system's subnets, in at least 2 availability zones. Set with `vpc_id` to use existing subnets (they are checked before anything is created). Unset: one created per availability zone.").use_state_for_unknown().requires_replace())
+            .attr(Attribute::computed("network_managed", Type::Bool, "Whether the provider created the system's network (VPC and subnets) and so deletes it with the storage; false when `vpc_id` and `subnet_ids` were given.").use_state_for_unknown())
             .attr(Attribute::computed("security_group_id", Type::String, "Security group of the system's nodes: admits only the system's own nodes.").use_state_for_unknown())
             .attr(Attribute::computed("bucket_name", Type::String, "The system's S3 bucket.").use_state_for_unknown())
             .attr(Attribute::computed("table_name", Type::String, "The system's DynamoDB table.").use_state_for_unknown())
@@ -326,6 +327,7 @@ impl SystemResource {
             (Some(vpc), Some(subnets)) => Some((vpc, subnets)),
             _ => None,
         };
+        state.set_attr("network_managed", Value::bool(network.is_none()));
         let (st, adopted) = storage::ensure(c, &name, &full, network).await?;
         if adopted {
             crate::plugin::log::info("adopted retained storage", &[("system", &name)]);
@@ -451,6 +453,7 @@ impl SystemResource {
         v.set_attr("tags", read_tags(&prior_tags, &tags_all, &c.default_tags));
         v.set_attr("tags_all", string_map(&tags_all));
         v.set_attr("vpc_id", Value::string(&vpc_id));
+        v.set_attr("network_managed", Value::bool(!st.vpc_id.is_empty()));
         v.set_attr("subnet_ids", string_list(&subnet_ids));
         v.set_attr("security_group_id", Value::string(&sg));
         let (cidrs, groups) = if sg.is_empty() {
@@ -475,10 +478,10 @@ impl SystemResource {
         v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
         v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
         let ep = compute::find_endpoint(c, &name, PRIMARY_GROUP).await?;
-        v.set_attr("endpoint", Value::string(&ep.dns_name));
+        v.set_attr("endpoint", Value::string(ep.usable_dns()));
         v.set_attr(
             "client_config",
-            string_map(&client_config(c, &name, &ep.dns_name)),
+            string_map(&client_config(c, &name, ep.usable_dns())),
         );
         Ok(v)
     }
@@ -512,6 +515,11 @@ impl SystemResource {
         if !sg.is_empty() {
             sync_client_rules(c, &sg, planned).await?;
         }
+        // Repairs a load balancer, listener or target group deleted outside Terraform.
+        let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
+        let ep =
+            compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &vpc_id, &subnet_ids, &full).await?;
+        compute::attach_endpoint(c, &g.asg_name, &ep).await?;
         if template_changed {
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
@@ -668,6 +676,11 @@ impl Resource<Clients> for SystemResource {
             }
         }
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
+        compute::plan_endpoint_repair(plan);
+        if plan.is_create() && !is_unknown(&plan.config, "vpc_id") {
+            let managed = !plan.config_sets("vpc_id");
+            plan.set("network_managed", Value::bool(managed));
+        }
     }
 
     async fn plan_destroy(&self, _ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
@@ -682,10 +695,18 @@ impl Resource<Clients> for SystemResource {
                     str_attr(prior, "table_name").unwrap_or_default()
                 ),
             );
-        } else {
+        } else if bool_attr(prior, "network_managed").unwrap_or(true) {
             diags.warning(
                 format!("Destroying Datomic system {name:?} deletes its storage"),
                 "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data.",
+            );
+        } else {
+            diags.warning(
+                format!("Destroying Datomic system {name:?} deletes its storage"),
+                format!(
+                    "retain_storage is false: the S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data. The network you brought (VPC {}) is kept.",
+                    str_attr(prior, "vpc_id").unwrap_or_default()
+                ),
             );
         }
     }
