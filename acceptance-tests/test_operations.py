@@ -44,6 +44,8 @@ from harness import (
 MakeTf = Callable[..., Terraform]
 
 PORT = 8182
+# The nodes admit the load balancers' health checks from their subnets' CIDR blocks.
+HEALTH_CHECKS = "Datomic load balancer health checks"
 TAG_SYSTEM, TAG_GROUP = "datomic:system", "datomic:group"
 POLICY = "datomic-target-cpu"
 EXAMPLE = REPO_ROOT / "examples" / "operations"
@@ -136,14 +138,21 @@ class View:
         return self.ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
 
     def client_rules(self, group_id: str) -> tuple[set[str], set[str]]:
-        """(CIDR blocks, security group ids) admitted on tcp/8182 by the nodes' group."""
+        """(CIDR blocks, security group ids) admitted on tcp/8182 by the nodes' group for
+        clients (the load balancers' health-check rules, see health_rules, are not)."""
         cidrs, groups = set(), set()
         for p in self.security_group(group_id)["IpPermissions"]:
             if (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort")) != ("tcp", PORT, PORT):
                 continue
-            cidrs |= {r["CidrIp"] for r in p.get("IpRanges", [])}
+            cidrs |= {r["CidrIp"] for r in p.get("IpRanges", []) if r.get("Description") != HEALTH_CHECKS}
             groups |= {g["GroupId"] for g in p.get("UserIdGroupPairs", [])}
         return cidrs, groups
+
+    def health_rules(self, group_id: str) -> set[str]:
+        """CIDR blocks admitted on tcp/8182 for the load balancers' health checks."""
+        return {r["CidrIp"] for p in self.security_group(group_id)["IpPermissions"]
+                if (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort")) == ("tcp", PORT, PORT)
+                for r in p.get("IpRanges", []) if r.get("Description") == HEALTH_CHECKS}
 
     def policies(self, asg_name: str) -> list[dict]:
         return self.asg.describe_policies(AutoScalingGroupName=asg_name)["ScalingPolicies"]
@@ -310,6 +319,9 @@ output "replica_endpoint" {{
     # no client is admitted by default; the query group's nodes are in the system's
     # security group, so client rules cover every compute group
     assert view.client_rules(s["security_group_id"]) == (set(), set())
+    # ...but the load balancers' health checks reach the nodes from the system's subnets.
+    subnet_cidrs = {n["CidrBlock"] for n in view.ec2.describe_subnets(SubnetIds=s["subnet_ids"])["Subnets"]}
+    assert view.health_rules(s["security_group_id"]) == subnet_cidrs
     data = view.ec2.describe_launch_template_versions(LaunchTemplateId=q["launch_template_id"], Versions=["$Latest"])[
         "LaunchTemplateVersions"][0]["LaunchTemplateData"]
     node_groups = set(data.get("SecurityGroupIds", [])) | {

@@ -141,6 +141,58 @@ async fn ensure_security_group(
 }
 
 /// Client access rules of the nodes' security group: (CIDR blocks, security groups).
+/// Description of the rules that admit the load balancers' health checks.
+const HEALTH_CHECKS: &str = "Datomic load balancer health checks";
+
+/// Admits the load balancers' health checks: they come from the load
+/// balancer's own addresses in the system's subnets, so each subnet's CIDR
+/// block may reach the client port (client traffic keeps the client's address
+/// and meets the client rules).
+async fn sync_health_rules(c: &Clients, sg: &str, subnet_ids: &[String]) -> Result<(), AwsError> {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    if subnet_ids.is_empty() {
+        return Ok(());
+    }
+    let out = c
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(subnet_ids.to_vec()))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let ranges: Vec<IpRange> = out
+        .subnets()
+        .iter()
+        .filter_map(|s| s.cidr_block())
+        .map(|cidr| {
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .description(HEALTH_CHECKS)
+                .build()
+        })
+        .collect();
+    for range in ranges {
+        AwsError::tolerate_exists(
+            c.ec2
+                .authorize_security_group_ingress()
+                .group_id(sg)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(rules::CLIENT_PORT)
+                        .to_port(rules::CLIENT_PORT)
+                        .ip_ranges(range)
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from_sdk),
+        )?;
+    }
+    Ok(())
+}
+
 async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), AwsError> {
     let out = c
         .ec2
@@ -160,6 +212,7 @@ async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>
             cidrs.extend(
                 p.ip_ranges()
                     .iter()
+                    .filter(|r| r.description() != Some(HEALTH_CHECKS))
                     .filter_map(|r| r.cidr_ip().map(str::to_string)),
             );
             groups.extend(
@@ -341,6 +394,7 @@ impl SystemResource {
         let sg = ensure_security_group(c, &name, &st.vpc_id, &full).await?;
         state.set_attr("security_group_id", Value::string(&sg));
         sync_client_rules(c, &sg, planned).await?;
+        sync_health_rules(c, &sg, &st.subnet_ids).await?;
         let role = compute::ensure_role(
             c,
             &name,
