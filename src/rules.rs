@@ -1087,6 +1087,12 @@ pub const TAG_APPLICATION: &str = "datomic:application";
 pub const TAG_REVISION: &str = "datomic:revision";
 /// Tag marking objects this provider manages.
 pub const TAG_MANAGED_BY: &str = "datomic:managed-by";
+/// Set on a compute group's Auto Scaling group once its create finished: a
+/// group without it is the remains of an interrupted create (adopted by the
+/// next apply), a group with it belongs to some state (never taken over).
+pub const TAG_CREATED: &str = "datomic:created";
+/// The system's `retain_storage`, kept on AWS so that import recovers it.
+pub const TAG_RETAIN_STORAGE: &str = "datomic:retain-storage";
 /// Value of [`TAG_MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "terraform-provider-datomic";
 

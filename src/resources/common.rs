@@ -24,6 +24,21 @@ pub fn is_unknown(v: &Value, attr: &str) -> bool {
     v.get(attr).is_some_and(Value::is_unknown)
 }
 
+/// Refuses fractional values of attributes that count nodes.
+pub fn check_whole_numbers(config: &Value, attrs: &[&str], diags: &mut Diagnostics) {
+    for attr in attrs {
+        if let Some(n) = config.get(attr).and_then(Value::as_number) {
+            if n.as_i64().is_none() {
+                diags.attribute_error(
+                    AttrPath::root(attr),
+                    "Invalid number",
+                    format!("{attr} counts nodes: {n} is not a whole number. Allowed: whole numbers such as 1 or 2."),
+                );
+            }
+        }
+    }
+}
+
 /// A map(string) attribute; None when null or unknown.
 pub fn map_attr(v: &Value, attr: &str) -> Option<BTreeMap<String, String>> {
     let m = v.get(attr)?.as_map()?;

@@ -793,9 +793,47 @@ pub async fn set_capacity(
     Ok(())
 }
 
+/// Marks the group's create as finished (see [`rules::TAG_CREATED`]).
+pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), AwsError> {
+    let t: tags::Tags = [(rules::TAG_CREATED.to_string(), "true".to_string())]
+        .into_iter()
+        .collect();
+    c.autoscaling
+        .create_or_update_tags()
+        .set_tags(Some(asg_tags(asg, &t)))
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+/// Refuses to create a group whose finished twin already exists: it belongs
+/// to another Terraform state (or was created outside Terraform). The
+/// remains of an interrupted create (no created tag) are adopted instead.
+pub async fn check_not_taken(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    probe: bool,
+) -> Result<Option<String>, AwsError> {
+    let Some(t) = group_tags(c, system, group, probe).await? else {
+        return Ok(None);
+    };
+    if t.get(rules::TAG_CREATED).map(String::as_str) != Some("true") {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "The Auto Scaling group {} already exists and belongs to a finished {}: it is managed by another Terraform state, or was left out of this one. The provider never takes over a live compute group. Allowed: a name no live group uses, or importing this one (terraform import <address> {}).",
+        rules::asg_name(system, group),
+        rules::group_label(system, group),
+        if group == rules::PRIMARY_GROUP { rules::system_id(system) } else { rules::query_group_id(system, group) }
+    )))
+}
+
 /// Brings the group's tags (and its launch template's) to `new`.
 pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Result<(), AwsError> {
-    let (removed, changed) = tags::diff(&st.tags, new);
+    let (mut removed, changed) = tags::diff(&st.tags, new);
+    removed.retain(|k| k != rules::TAG_CREATED);
     if !removed.is_empty() {
         c.autoscaling
             .delete_tags()

@@ -67,6 +67,7 @@ fn schema() -> Schema {
 }
 
 const IDENTITY_KEYS: &[&str] = &[
+    rules::TAG_CREATED,
     rules::TAG_SYSTEM,
     rules::TAG_GROUP,
     rules::TAG_APPLICATION,
@@ -200,7 +201,8 @@ impl QueryGroupResource {
         if let Some(target) = cpu_target_of(planned) {
             compute::put_cpu_target(c, &asg, target).await?;
         }
-        compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await
+        compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await?;
+        compute::mark_created(c, &asg).await
     }
 
     /// Reads the query group named by `state`'s `system` and `name` (or `id`)
@@ -354,6 +356,7 @@ impl Resource<Clients> for QueryGroupResource {
                 rules::check_instance_type(ComputeRole::QueryGroup, &it),
             );
         }
+        check_whole_numbers(config, &["min_size", "max_size", "desired_capacity"], diags);
         let known = |a: &str| !is_unknown(config, a);
         if known("min_size") && known("max_size") && known("desired_capacity") {
             let min = int_attr(config, "min_size").unwrap_or(rules::DEFAULT_MIN_SIZE);
@@ -421,6 +424,25 @@ impl Resource<Clients> for QueryGroupResource {
         // A query group needs an existing production system: check it when it
         // exists already (a system created in the same apply is checked at create).
         if plan.is_create() {
+            if let (Some(c), Some(system), Some(name)) = (
+                ctx.data.as_deref(),
+                str_attr(&plan.planned, "system"),
+                str_attr(&plan.planned, "name"),
+            ) {
+                // Never take over a live group of another state.
+                match compute::check_not_taken(c, &system, &name, true).await {
+                    Ok(Some(why)) => diags.attribute_error(
+                        crate::plugin::AttrPath::root("name"),
+                        format!("Datomic query group {name:?} already exists"),
+                        why,
+                    ),
+                    Ok(None) => {}
+                    Err(e) => diags.warning(
+                        "Could not check whether the query group exists",
+                        e.to_string(),
+                    ),
+                }
+            }
             if let (Some(c), Some(system)) =
                 (ctx.data.as_deref(), str_attr(&plan.planned, "system"))
             {
@@ -444,6 +466,26 @@ impl Resource<Clients> for QueryGroupResource {
         };
         let system = str_attr(planned, "system").unwrap_or_default();
         let name = str_attr(planned, "name").unwrap_or_default();
+        // Before any write: never take over a live group of another state.
+        match compute::check_not_taken(c, &system, &name, false).await {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                diags.attribute_error(
+                    crate::plugin::AttrPath::root("name"),
+                    format!("Datomic query group {name:?} already exists"),
+                    why,
+                );
+                return Value::Null;
+            }
+            Err(e) => {
+                aws_error(
+                    diags,
+                    &format!("creating Datomic query group ({system}/{name})"),
+                    e,
+                );
+                return Value::Null;
+            }
+        }
         // Before any write: the system must exist and be production.
         match check_system(c, &system, false).await {
             Ok(Some(v)) => {

@@ -327,8 +327,9 @@ async fn find_security_group(c: &Clients, system: &str) -> Result<Option<String>
         .find_map(|g| g.group_id().map(str::to_string)))
 }
 
-fn identity(system: &str, app: &str, topology: &str) -> Vec<(&'static str, String)> {
+fn identity(system: &str, app: &str, topology: &str, retain: bool) -> Vec<(&'static str, String)> {
     vec![
+        (rules::TAG_RETAIN_STORAGE, retain.to_string()),
         (rules::TAG_SYSTEM, system.to_string()),
         (rules::TAG_GROUP, PRIMARY_GROUP.to_string()),
         (rules::TAG_APPLICATION, app.to_string()),
@@ -345,13 +346,20 @@ fn all_tags(
     topology: &str,
 ) -> (tags::Tags, tags::Tags) {
     let tags_all = tags::merge(&c.default_tags, &tags(v));
-    let id = identity(system, app, topology);
+    let id = identity(
+        system,
+        app,
+        topology,
+        bool_attr(v, "retain_storage").unwrap_or(true),
+    );
     let idref: Vec<(&str, &str)> = id.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let full = tags::with_identity(&tags_all, &idref);
     (tags_all, full)
 }
 
 const IDENTITY_KEYS: &[&str] = &[
+    rules::TAG_CREATED,
+    rules::TAG_RETAIN_STORAGE,
     rules::TAG_SYSTEM,
     rules::TAG_GROUP,
     rules::TAG_APPLICATION,
@@ -452,7 +460,8 @@ impl SystemResource {
             "autoscaling_group_name",
             Value::string(rules::asg_name(&name, PRIMARY_GROUP)),
         );
-        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await
+        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
     }
 
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
@@ -500,8 +509,13 @@ impl SystemResource {
             .unwrap_or_else(|| g.node.application.clone());
         v.set_attr("application_name", Value::string(&app));
         v.set_attr("image_id", Value::string(&g.image_id));
-        if v.get("retain_storage").is_none_or(Value::is_null) {
-            v.set_attr("retain_storage", Value::bool(true));
+        match g.tags.get(rules::TAG_RETAIN_STORAGE).map(String::as_str) {
+            Some("false") => v.set_attr("retain_storage", Value::bool(false)),
+            Some(_) => v.set_attr("retain_storage", Value::bool(true)),
+            None if v.get("retain_storage").is_none_or(Value::is_null) => {
+                v.set_attr("retain_storage", Value::bool(true))
+            }
+            None => {}
         }
         let prior_tags = state.get("tags").cloned().unwrap_or(Value::Null);
         v.set_attr("tags", read_tags(&prior_tags, &tags_all, &c.default_tags));
@@ -617,6 +631,7 @@ impl Resource<Clients> for SystemResource {
         if let (Some(t), Some(it)) = (topology, str_attr(config, "instance_type")) {
             check(diags, rules::check_instance_type(t.primary_role(), &it));
         }
+        check_whole_numbers(config, &["node_count"], diags);
         if let (Some(t), Some(n)) = (topology, int_attr(config, "node_count")) {
             check(diags, rules::check_node_count(t, n));
         }
@@ -731,6 +746,23 @@ impl Resource<Clients> for SystemResource {
         }
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
         compute::plan_endpoint_repair(plan);
+        // Never take over a live system of another state (an interrupted
+        // create of this one is adopted instead).
+        if plan.is_create() {
+            if let (Some(c), Some(n)) = (ctx.data.as_deref(), str_attr(&plan.planned, "name")) {
+                match compute::check_not_taken(c, &n, PRIMARY_GROUP, true).await {
+                    Ok(Some(why)) => diags.attribute_error(
+                        crate::plugin::AttrPath::root("name"),
+                        format!("Datomic system {n:?} already exists"),
+                        why,
+                    ),
+                    Ok(None) => {}
+                    Err(e) => {
+                        diags.warning("Could not check whether the system exists", e.to_string())
+                    }
+                }
+            }
+        }
         if plan.is_create() && !is_unknown(&plan.config, "vpc_id") {
             let managed = !plan.config_sets("vpc_id");
             plan.set("network_managed", Value::bool(managed));
@@ -770,6 +802,21 @@ impl Resource<Clients> for SystemResource {
             return Value::Null;
         };
         let name = str_attr(planned, "name").unwrap_or_default();
+        match compute::check_not_taken(c, &name, PRIMARY_GROUP, false).await {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                diags.attribute_error(
+                    crate::plugin::AttrPath::root("name"),
+                    format!("Datomic system {name:?} already exists"),
+                    why,
+                );
+                return Value::Null;
+            }
+            Err(e) => {
+                aws_error(diags, &format!("creating Datomic system ({name})"), e);
+                return Value::Null;
+            }
+        }
         // Before any write: a network the user brings must fit.
         if let (Some(vpc), Some(subnets)) = (
             str_attr(planned, "vpc_id"),

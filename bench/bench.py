@@ -1,0 +1,628 @@
+"""The provider's benchmark: what our resources cost over Terraform's own floor (the
+built-in `terraform_data` resource). Run it through `bench/run` (usage there).
+
+One run starts the local AWS emulator (moto behind the acceptance tests' recording proxy),
+applies one production `datomic_system`, and measures with the real terraform CLI:
+  plan of N new datomic_query_group   (a) against the emulator (plan-time AWS checks),
+                                      (b) AWS endpoint where nothing listens: provider
+                                          overhead only (the checks give up at once)
+  refresh (plan -refresh-only) of N applied query groups
+  apply and destroy of N query groups
+each next to the same operation on N terraform_data resources (the floor), as medians of
+several repetitions, with the AWS calls counted at the proxy. The emulator is slow per
+call (a Python development server, one connection per call), so times of operations that
+call AWS measure the emulator as much as us: read the call counts for those. Plus:
+process start -> handshake line (median of 20, AutoMTLS as Terraform drives it), peak
+RSS of the provider during the N=500 plan, binary size, and (with --build) the clean
+release build time.
+
+Everything started here is stopped at the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "acceptance-tests"))
+
+from harness import (BINARY_NAME, Emulator, Terraform, crate_version, provider_hcl,  # noqa: E402
+                     stop_process_group)
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+import urllib.request  # noqa: E402
+from plugin_process import MAGIC_COOKIE, MAGIC_COOKIE_KEY, make_client_cert  # noqa: E402
+
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+SYSTEM = "bench"
+_live: set[subprocess.Popen] = set()  # terraform processes running now (stopped on exit)
+_last_output = {"text": ""}  # stdout + stderr of the last terraform command
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------
+# a stub AWS that answers at once
+# --------------------------------------------------------------------------------------
+
+
+class StubAws:
+    """An HTTP endpoint on 127.0.0.1 that answers every request at once (keep-alive, as
+    AWS does) with one canned DescribeAutoScalingGroups answer: the production system's
+    primary group, captured from the emulator. Plan-time checks of query groups make only
+    that call, so a plan against it measures the provider's own overhead."""
+
+    def __init__(self, body: bytes) -> None:
+        stub = self
+        self.calls = 0
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                with stub._lock:
+                    stub.calls += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def capture(em: Emulator, group: str) -> bytes:
+        """The emulator's DescribeAutoScalingGroups answer for `group`."""
+        req = urllib.request.Request(
+            em.direct_url + "/", method="POST",
+            data=f"Action=DescribeAutoScalingGroups&Version=2011-01-01&AutoScalingGroupNames.member.1={group}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                     "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20200101/us-east-1/autoscaling/"
+                                      "aws4_request, SignedHeaders=host, Signature=0"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            body = r.read()
+        if group.encode() not in body:
+            raise RuntimeError(f"the emulator does not know the Auto Scaling group {group}: {body[:500]!r}")
+        return body
+
+
+# --------------------------------------------------------------------------------------
+# measurements
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    seconds: float
+    calls: int = 0
+    writes: int = 0
+
+
+@dataclass
+class Row:
+    op: str
+    n: int
+    ours: list[Sample] = field(default_factory=list)
+    floor: list[Sample] = field(default_factory=list)
+    note: str = ""
+
+    @staticmethod
+    def med(samples: list[Sample], attr: str) -> float | None:
+        return statistics.median(getattr(s, attr) for s in samples) if samples else None
+
+
+def vm_hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class RssWatcher:
+    """Polls /proc while a command runs: peak VmHWM of any process whose executable is
+    `binary` (Terraform starts the provider several times per command) and of `pid`."""
+
+    def __init__(self, binary: Path, interval: float = 0.02) -> None:
+        self.target = str(binary.resolve())
+        self.interval = interval
+        self.provider_kib = 0
+        self.terraform_kib = 0
+        self.pid: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _scan(self) -> None:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{entry}/exe").removesuffix(" (deleted)") == self.target:
+                    self.provider_kib = max(self.provider_kib, vm_hwm_kib(int(entry)))
+            except OSError:
+                continue
+        if self.pid is not None:
+            self.terraform_kib = max(self.terraform_kib, vm_hwm_kib(self.pid))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._scan()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def run_tf(tf: Terraform, *args: str, timeout: float = 1800, watcher: RssWatcher | None = None) -> float:
+    """Runs terraform, returns the wall time; raises with its output when it fails."""
+    t0 = time.perf_counter()
+    proc = tf.popen(*args)
+    _live.add(proc)
+    if watcher is not None:
+        watcher.pid = proc.pid
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc, grace=10, first=signal.SIGINT)
+        raise RuntimeError(f"terraform {' '.join(args)} timed out after {timeout}s in {tf.workdir}") from None
+    finally:
+        _live.discard(proc)
+    dt = time.perf_counter() - t0
+    _last_output["text"] = out + err
+    if proc.returncode not in (0, 2) or (proc.returncode == 2 and "-detailed-exitcode" not in args):
+        raise RuntimeError(f"terraform {' '.join(args)} failed ({proc.returncode}) in {tf.workdir}:\n"
+                           f"{out[-3000:]}\n{err[-3000:]}")
+    return dt
+
+
+PLAN = ("plan", "-input=false", "-no-color", "-lock=false")
+REFRESH = ("plan", "-refresh-only", "-input=false", "-no-color", "-lock=false")
+APPLY = ("apply", "-auto-approve", "-input=false", "-no-color")
+DESTROY = ("destroy", "-auto-approve", "-input=false", "-no-color")
+
+
+def ours_config(n: int) -> str:
+    groups = "".join(f'resource "datomic_query_group" "g{i}" {{\n  system = "{SYSTEM}"\n  name   = "g{i}"\n}}\n'
+                     for i in range(n))
+    return provider_hcl() + "\n" + groups
+
+
+def floor_config(n: int) -> str:
+    return "".join(f'resource "terraform_data" "d{i}" {{\n  input = "g{i}"\n}}\n' for i in range(n))
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, binary: Path, work: Path) -> None:
+        self.args = args
+        self.binary = binary
+        self.work = work
+        self.em: Emulator | None = None
+        self.stub: StubAws | None = None
+        self.rows: dict[tuple[str, int], Row] = {}
+        self.extra: list[tuple[str, str, str, str]] = []  # (metric, ours, floor, ratio)
+        self.failures: list[str] = []
+        self._dirs = 0
+
+    def row(self, op: str, n: int, note: str = "") -> Row:
+        key = (op, n)
+        if key not in self.rows:
+            self.rows[key] = Row(op, n, note=note)
+        return self.rows[key]
+
+    def tf(self, name: str, endpoint: str | None) -> Terraform:
+        self._dirs += 1
+        return Terraform(self.work / f"{self._dirs:03d}-{name}", self.binary, endpoint, timeout=1800)
+
+    def measured(self, tf: Terraform, args: tuple[str, ...], watcher: RssWatcher | None = None) -> Sample:
+        assert self.em is not None
+        self.em.proxy.clear()  # type: ignore[union-attr]
+        stub_before = self.stub.calls if self.stub else 0
+        dt = run_tf(tf, *args, watcher=watcher)
+        stub_calls = (self.stub.calls if self.stub else 0) - stub_before
+        return Sample(dt, len(self.em.calls()) + stub_calls, len(self.em.writes()))
+
+    # ---------------------------------------------------------------------------------
+    def start_emulator(self) -> None:
+        self.em = Emulator(self.work / "moto.log").start()
+        log(f"emulator at {self.em.direct_url} (proxy {self.em.url})")
+        self.fresh_system(reset=False)
+        self.stub = StubAws(StubAws.capture(self.em, f"{SYSTEM}-primary"))
+
+    def fresh_system(self, reset: bool = True) -> None:
+        """(Empties the emulator and) applies the production system the query groups
+        belong to. Each lifecycle repetition starts from an empty emulator: moto keeps
+        what earlier ones left (terminated instances among them) and puts every Auto
+        Scaling node in the first /24 subnet; N=200 failed on a used one."""
+        assert self.em is not None
+        if reset:
+            self.em.reset()
+        sys_tf = self.tf("system", self.em.url)
+        sys_tf.write(provider_hcl() + f'\nresource "datomic_system" "p" {{\n  name     = "{SYSTEM}"\n'
+                     '  topology = "production"\n}\n')
+        run_tf(sys_tf, *APPLY)
+        log("applied the production system the query groups belong to")
+
+    PLAN_VARIANTS = (
+        ("stub", "plan, new resources (stub AWS answering at once: provider overhead)"),
+        ("emulator", "plan, new resources (plan-time AWS checks against the emulator)"),
+        ("no endpoint", "plan, new resources (AWS unreachable: connection refused, checks give up)"),
+    )
+
+    def plans(self) -> None:
+        a = self.args
+        endpoints = {"stub": self.stub.url, "emulator": self.em.url, "no endpoint": DEAD_ENDPOINT}  # type: ignore[union-attr]
+        for n in a.plan_n:
+            big = n == max(a.plan_n)
+            floor = self.tf(f"floor-plan-{n}", None)
+            floor.write(floor_config(n))
+            dirs = {}
+            for key, _ in self.PLAN_VARIANTS:
+                if key == "no endpoint" and n not in a.dead_n:
+                    continue
+                dirs[key] = self.tf(f"plan-{key.replace(' ', '-')}-{n}", endpoints[key])
+                dirs[key].write(ours_config(n))
+            floor_samples: list[Sample] = []
+            for rep in range(a.reps):
+                log(f"plan N={n} rep {rep + 1}/{a.reps}")
+                floor_samples.append(self.measured(floor, PLAN))
+                for key, op in self.PLAN_VARIANTS:
+                    if key not in dirs or (key == "no endpoint" and rep >= a.dead_reps):
+                        continue
+                    row = self.row(op, n)
+                    if big:
+                        w = RssWatcher(self.binary)
+                        with w:
+                            row.ours.append(self.measured(dirs[key], PLAN, w))
+                        self.note_rss(n, key, w)
+                    else:
+                        row.ours.append(self.measured(dirs[key], PLAN))
+                    if key == "stub" and rep == 0:
+                        warnings = [w for w in _last_output["text"].split("Warning: ")[1:]
+                                    if not w.startswith("Provider development overrides")]
+                        if warnings:
+                            log("warning: the plan against the stub AWS was not clean:\n" + warnings[0][:800])
+                            row.note = "not clean: the plan warned, see stderr"
+                if big and rep == 0:
+                    fw = RssWatcher(self.binary)
+                    with fw:
+                        self.measured(floor, PLAN, fw)
+                    self.floor_tf_rss = fw.terraform_kib
+            for key, op in self.PLAN_VARIANTS:
+                if key in dirs:
+                    self.row(op, n).floor = floor_samples
+            for d in dirs.values():
+                shutil.rmtree(d.workdir, ignore_errors=True)
+
+    def note_rss(self, n: int, label: str, w: RssWatcher) -> None:
+        prev = getattr(self, "rss", {})
+        cur = prev.get(label, (0, 0))
+        prev[label] = (max(cur[0], w.provider_kib), max(cur[1], w.terraform_kib))
+        self.rss = prev
+        self.rss_n = n
+
+    def lifecycles(self) -> None:
+        """apply / refresh / destroy, ours and floor. A failed phase is reported, and the
+        others go on."""
+        a = self.args
+        ns = sorted(set(a.apply_n) | set(a.refresh_n))
+        for n in ns:
+            reps = a.apply_reps if n in a.apply_n else 1
+            for kind in ("floor", "ours"):
+                tf = self.tf(f"{kind}-life-{n}", self.em.url if kind == "ours" else None)  # type: ignore[union-attr]
+                tf.write(ours_config(n) if kind == "ours" else floor_config(n))
+                try:
+                    for rep in range(reps):
+                        if kind == "ours":
+                            self.fresh_system()
+                        log(f"{kind}: apply N={n} rep {rep + 1}/{reps}")
+                        s = self.measured(tf, APPLY)
+                        getattr(self.row("apply", n), kind).append(s)
+                        if n in a.refresh_n and rep == 0:
+                            for r in range(a.reps):
+                                log(f"{kind}: refresh N={n} rep {r + 1}/{a.reps}")
+                                getattr(self.row("refresh (plan -refresh-only), applied resources", n),
+                                        kind).append(self.measured(tf, REFRESH))
+                        log(f"{kind}: destroy N={n} rep {rep + 1}/{reps}")
+                        getattr(self.row("destroy", n), kind).append(self.measured(tf, DESTROY))
+                except RuntimeError as e:
+                    first = next((ln for ln in str(e).splitlines() if ln.startswith("Error")), str(e).splitlines()[0])
+                    log(f"{kind}: N={n} failed: {e}"[:4000])
+                    self.failures.append(f"{kind}, N={n}: {first}")
+                    if kind == "floor":
+                        break
+                if not self.args.keep:
+                    shutil.rmtree(tf.workdir, ignore_errors=True)
+
+    def handshake(self) -> None:
+        cert_pem, _key = make_client_cert()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_"))}
+        env.update({MAGIC_COOKIE_KEY: MAGIC_COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "6",
+                    "PLUGIN_MIN_PORT": "10000", "PLUGIN_MAX_PORT": "25000",
+                    "PLUGIN_CLIENT_CERT": cert_pem.decode()})
+
+        def first_line(cmd: list[str]) -> float:
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                line = p.stdout.readline()  # type: ignore[union-attr]
+                dt = time.perf_counter() - t0
+                if not line:
+                    raise RuntimeError(f"{cmd[0]} printed nothing")
+                return dt
+            finally:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+
+        echo = shutil.which("echo") or "/bin/echo"
+        k = self.args.handshakes
+        ours = [first_line([str(self.binary)]) for _ in range(k)]
+        floor = [first_line([echo, "1|6|tcp|127.0.0.1:1|grpc"]) for _ in range(k)]
+        mo, mf = statistics.median(ours), statistics.median(floor)
+        self.extra.append((f"process start -> handshake line, AutoMTLS as Terraform starts it (median of {k}; "
+                           "floor: spawn of /bin/echo printing a line)", f"{mo * 1000:.1f} ms", f"{mf * 1000:.1f} ms",
+                           f"{mo / mf:.1f}x"))
+        del env["PLUGIN_CLIENT_CERT"]
+        plain = statistics.median(first_line([str(self.binary)]) for _ in range(k))
+        self.extra.append((f"process start -> handshake line without PLUGIN_CLIENT_CERT (no TLS; median of {k})",
+                           f"{plain * 1000:.1f} ms", f"{mf * 1000:.1f} ms", f"{plain / mf:.1f}x"))
+
+    def build(self) -> Path:
+        build_dir = Path(tempfile.mkdtemp(prefix="datomic-bench-build-"))
+        try:
+            log(f"clean release build into {build_dir} (several minutes) ...")
+            t0 = time.perf_counter()
+            res = subprocess.run(["cargo", "build", "--release", "--locked", "--bin", BINARY_NAME], cwd=REPO,
+                                 env={**os.environ, "CARGO_TARGET_DIR": str(build_dir)}, stdin=subprocess.DEVNULL)
+            dt = time.perf_counter() - t0
+            if res.returncode != 0:
+                raise RuntimeError("cargo build --release failed")
+            self.build_seconds = dt
+            dest = self.work / "built" / BINARY_NAME
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(build_dir / "release" / BINARY_NAME, dest)
+            return dest
+        finally:
+            shutil.rmtree(build_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------
+
+
+def fmt_s(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kib = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        mem = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    tfv = subprocess.run(["terraform", "version", "-json"], capture_output=True, text=True,
+                         env={**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"})
+    try:
+        tf_version = json.loads(tfv.stdout)["terraform_version"]
+    except (ValueError, KeyError):
+        tf_version = "?"
+    return [f"nproc {os.cpu_count()}", f"memory {mem}", f"CPU {cpu}", f"Terraform {tf_version}",
+            f"{platform.system()} {platform.release()}",
+            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]
+
+
+def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
+    a = b.args
+    out = []
+    out.append(f"Provider {crate_version()} ({binary_desc}). Machine: " + ", ".join(machine())
+               + f"; load average at start {load_start}; "
+               + f"{'--quick' if a.quick else 'full'} run, {time.perf_counter() - started:.0f} s.")
+    out.append("")
+    out.append("| operation | N | ours (median) | floor: `terraform_data` (median) | ours / floor | "
+               "AWS calls per run (writes) | reps |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    order = [op for _, op in Bench.PLAN_VARIANTS] + [
+             "refresh (plan -refresh-only), applied resources", "apply", "destroy"]
+    for op in order:
+        for (rop, n), r in sorted(b.rows.items(), key=lambda kv: kv[0][1]):
+            if rop != op or not r.ours:
+                continue
+            mo, mf = Row.med(r.ours, "seconds"), Row.med(r.floor, "seconds")
+            ratio = f"{mo / mf:.1f}x" if mo and mf else "-"
+            calls = Row.med(r.ours, "calls")
+            writes = Row.med(r.ours, "writes")
+            calls_s = f"{calls:.0f} ({writes:.0f})" if calls else "0"
+            label = f"{op} ({r.note})" if r.note else op
+            out.append(f"| {label} | {n} | {fmt_s(mo)} | {fmt_s(mf)} | {ratio} | {calls_s} | {len(r.ours)} |")
+    out.append("")
+    out.append("| metric | ours | floor | ours / floor |")
+    out.append("|---|---:|---:|---:|")
+    for metric, ours, floor, ratio in b.extra:
+        out.append(f"| {metric} | {ours} | {floor} | {ratio} |")
+    rss = getattr(b, "rss", None)
+    if rss:
+        for label, (prov, tfk) in rss.items():
+            out.append(f"| peak RSS (VmHWM) of the provider, plan of N={b.rss_n} new query groups ({label}) | "
+                       f"{prov / 1024:.0f} MiB | - | - |")
+        tf_ours = max(t for _, t in rss.values())
+        tf_floor = getattr(b, "floor_tf_rss", 0)
+        if tf_floor:
+            out.append(f"| peak RSS of terraform itself, plan of N={b.rss_n} (floor: {b.rss_n} terraform_data) | "
+                       f"{tf_ours / 1024:.0f} MiB | {tf_floor / 1024:.0f} MiB | {tf_ours / tf_floor:.1f}x |")
+    size = b.binary.stat().st_size
+    out.append(f"| provider binary size ({binary_desc}) | {size / 1024 / 1024:.1f} MiB | - | - |")
+    bs = getattr(b, "build_seconds", None)
+    out.append(f"| clean release build (`cargo build --release`, {os.cpu_count()} cores) | "
+               f"{f'{bs / 60:.1f} min' if bs else 'not measured (bench/run --build)'} | - | - |")
+    out.append("")
+    for f in b.failures:
+        out.append(f"FAILED: {f}")
+    if b.failures:
+        out.append("")
+    out.append("Times are wall-clock medians of whole terraform commands (`-parallelism` 10, the default); the "
+               "floor runs no provider plugin and calls no AWS. Plan rows: *stub AWS* is an endpoint that "
+               "answers the plan-time check (one DescribeAutoScalingGroups per query group) at once over "
+               "keep-alive connections, so that row is the provider's own overhead; *emulator* is moto "
+               "(a Python development server, one connection per call) behind the recording proxy; "
+               "*AWS unreachable* points the endpoints at a closed port: each check fails, is retried "
+               "once after a back-off, and the plan goes on with a warning. Refresh, apply and destroy run "
+               "against the emulator, so their times are bound by it: compare their AWS call counts "
+               "(counted at the proxy) rather than their times.")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------------------
+
+
+def find_binary(explicit: str | None) -> tuple[Path, str]:
+    if explicit:
+        p = Path(explicit).resolve()
+        if not p.is_file():
+            sys.exit(f"bench: error: --binary {explicit}: no such file")
+        return p, f"binary {p}"
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=REPO,
+                          capture_output=True, text=True)
+    target = Path(json.loads(meta.stdout)["target_directory"]) if meta.returncode == 0 else REPO / "target"
+    for profile in ("release", "debug"):
+        p = target / profile / BINARY_NAME
+        if p.is_file():
+            desc = f"{profile} build {p}"
+            if profile == "debug":
+                desc += "; no release build found, debug timings are pessimistic"
+            return p, desc
+    sys.exit(f"bench: error: no provider binary under {target}/release or /debug: build it "
+             "(scripts/release, or cargo build) or pass --binary PATH or --build")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run", description="Benchmark of the provider against "
+                                "Terraform's floor (terraform_data). See bench/run for details.")
+    p.add_argument("--quick", action="store_true", help="fewer N and repetitions (about 30 s; the full run takes about 5 min)")
+    p.add_argument("--binary", help="provider binary to measure (default: the release build under cargo's "
+                   "target dir, else the debug build)")
+    p.add_argument("--build", action="store_true", help="first do a clean `cargo build --release` in a "
+                   "temporary target dir, report its time, and measure that binary (adds several minutes)")
+    p.add_argument("--out", help="also write the markdown report to this file")
+    p.add_argument("--keep", action="store_true", help="keep the working directories (printed at the end)")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.plan_n, a.reps, a.apply_n, a.apply_reps, a.refresh_n, a.handshakes = [50, 200], 2, [10], 1, [10], 10
+        a.dead_n, a.dead_reps = [50], 1
+    else:
+        a.plan_n, a.reps, a.apply_n, a.apply_reps, a.refresh_n, a.handshakes = [50, 200, 500], 5, [10, 50], 3, [50, 200], 20
+        a.dead_n, a.dead_reps = [50, 200, 500], 3
+    return a
+
+
+def main(argv: list[str]) -> int:
+    a = parse_args(argv)
+    started = time.perf_counter()
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if shutil.which("terraform") is None:
+        sys.exit("bench: error: terraform is not on PATH")
+    work = Path(tempfile.mkdtemp(prefix="datomic-bench-"))
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    b: Bench | None = None
+    try:
+        if a.build:
+            b0 = Bench(a, Path("/nonexistent"), work)
+            binary, desc = b0.build(), "release build made by --build"
+            build_seconds = b0.build_seconds
+        else:
+            binary, desc = find_binary(a.binary)
+            build_seconds = None
+        # dev_overrides wants a directory holding terraform-provider-datomic: use a copy,
+        # which also tells its processes apart from any other run's
+        bindir = work / "bin"
+        bindir.mkdir()
+        shutil.copy2(binary, bindir / BINARY_NAME)
+        b = Bench(a, bindir / BINARY_NAME, work)
+        if build_seconds:
+            b.build_seconds = build_seconds
+        log(f"measuring {desc}; working directory {work}")
+        b.handshake()
+        b.start_emulator()
+        b.plans()
+        b.lifecycles()
+        text = report(b, desc, started, load_start)
+        print(text)
+        if a.out:
+            Path(a.out).write_text(text + "\n")
+            log(f"wrote {a.out}")
+        return 0
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        for proc in list(_live):
+            stop_process_group(proc, grace=10, first=signal.SIGINT)
+        if b is not None and b.stub is not None:
+            b.stub.stop()
+        if b is not None and b.em is not None:
+            b.em.stop()
+            log("emulator stopped")
+        if a.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
