@@ -184,10 +184,13 @@ class Fault:
           "drop_response"  forward to the emulator (the call takes effect), then close
                       the connection without answering (tests idempotency)
           "delay"     forward after sleeping `delay` seconds
-          "error"     the error `code` with HTTP `status` in the service's format,
-                      e.g. Fault("error", code="NoSuchEntity", status=404) for IAM's
-                      eventual consistency (`error_type` is the query protocol's
-                      <Type>, "Sender" unless given)
+          "error"     the error `code` with HTTP `status` (and `message`) in the
+                      service's format, e.g. Fault("error", code="NoSuchEntity",
+                      status=404) for IAM's eventual consistency (`error_type` is
+                      the query protocol's <Type>, "Sender" unless given)
+          "respond"   answer with `response` (status, headers, body) without
+                      forwarding, e.g. an earlier answer of the emulator replayed
+                      (AWS's idempotent creates answer a repeat as the first call)
     service/action: None matches any; action is an exact name or a compiled regex.
     rate: probability per matching call; times: stop after that many injections.
     """
@@ -203,14 +206,18 @@ class Fault:
     code: str | None = None  # kind "error" only
     status: int = 400  # kind "error" only
     error_type: str = "Sender"  # kind "error" only
+    message: str = "injected by test proxy"  # kind "error" only
+    response: tuple[int, list[tuple[str, str]], bytes] | None = None  # kind "respond" only
 
-    KINDS = ("throttle", "error500", "error503", "drop", "drop_response", "delay", "error")
+    KINDS = ("throttle", "error500", "error503", "drop", "drop_response", "delay", "error", "respond")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}, expected one of {self.KINDS}")
         if self.kind == "error" and not self.code:
             raise ValueError('a fault of kind "error" needs its AWS error code: Fault("error", code=...)')
+        if self.kind == "respond" and self.response is None:
+            raise ValueError('a fault of kind "respond" needs its response=(status, headers, body)')
 
     def matches(self, call: Call) -> bool:
         if self.times is not None and self.injected >= self.times:
@@ -232,22 +239,23 @@ def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[i
     if kind == "error":
         assert fault is not None and fault.code
         code, status = fault.code, fault.status
+        msg = fault.message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         if call.protocol == "rest":
-            body = f"<Error><Code>{code}</Code><Message>injected by test proxy</Message></Error>"
+            body = f"<Error><Code>{code}</Code><Message>{msg}</Message></Error>"
             return status, {"Content-Type": "application/xml"}, body.encode()
         if call.protocol in ("json", "cbor"):
-            body = json.dumps({"__type": code, "message": "injected by test proxy"})
+            body = json.dumps({"__type": code, "message": fault.message})
             return status, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code}, body.encode()
         if call.service == "ec2":
             body = (
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
-                f"<Code>{code}</Code><Message>injected by test proxy</Message>"
+                f"<Code>{code}</Code><Message>{msg}</Message>"
                 "</Error></Errors><RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
             )
             return status, {"Content-Type": "text/xml"}, body.encode()
         body = (
             f"<ErrorResponse><Error><Type>{fault.error_type}</Type><Code>{code}</Code>"
-            "<Message>injected by test proxy</Message></Error>"
+            f"<Message>{msg}</Message></Error>"
             "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
         )
         return status, {"Content-Type": "text/xml"}, body.encode()
@@ -299,9 +307,10 @@ class RecordingProxy:
         self._random = random.Random(seed)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        # Called with each call that reached the emulator (it took effect there),
-        # after it is recorded and before its answer goes back to the client.
-        self.on_forwarded: Callable[[Call], None] | None = None
+        # Called with each call that reached the emulator (it took effect there) and
+        # the emulator's answer (status, headers, body), after the call is recorded
+        # and before the answer goes back to the client (if it does).
+        self.on_forwarded: Callable[[Call, tuple[int, list[tuple[str, str]], bytes]], None] | None = None
 
     # lifecycle
     def start(self) -> "RecordingProxy":
@@ -345,6 +354,11 @@ class RecordingProxy:
         with self._lock:
             self._faults.clear()
 
+    def seed(self, seed: int) -> None:
+        """Restarts the random draws of `rate` faults from `seed` (same calls, same faults)."""
+        with self._lock:
+            self._random.seed(seed)
+
     def _choose_fault(self, call: Call) -> Fault | None:
         with self._lock:
             for f in self._faults:
@@ -357,10 +371,10 @@ class RecordingProxy:
         with self._lock:
             self._calls.append(call)
 
-    def _forwarded(self, call: Call) -> None:
+    def _forwarded(self, call: Call, answer: tuple[int, list[tuple[str, str]], bytes]) -> None:
         hook = self.on_forwarded
         if hook is not None:
-            hook(call)
+            hook(call, answer)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -398,6 +412,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.proxy._record(replace(call, status=status, fault=kind))
             self._send(status, list(headers.items()), data)
             return
+        if kind == "respond" and fault is not None and fault.response is not None:
+            status, resp_headers, data = fault.response
+            self.proxy._record(replace(call, status=status, fault=kind))
+            self._send(status, list(resp_headers), data)
+            return
         if kind == "delay" and fault is not None:
             time.sleep(fault.delay)
         try:
@@ -408,10 +427,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         if kind == "drop_response":
             self.proxy._record(replace(call, status=0, fault=kind))
-            self.proxy._forwarded(replace(call, status=0, fault=kind))
+            self.proxy._forwarded(replace(call, status=0, fault=kind), (status, headers, data))
             return
         self.proxy._record(replace(call, status=status, fault=kind))
-        self.proxy._forwarded(replace(call, status=status, fault=kind))
+        self.proxy._forwarded(replace(call, status=status, fault=kind), (status, headers, data))
         self._send(status, headers, data)
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -60,9 +60,19 @@ pub fn render(level: Level, message: &str, fields: &[(&str, &str)]) -> String {
     obj.insert("@level".into(), level.as_str().into());
     obj.insert("@message".into(), message.into());
     obj.insert("@module".into(), "provider".into());
-    let ts = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    // Exactly 6 fractional digits: go-plugin parses "2006-01-02T15:04:05.000000Z07:00"
+    // and shows a line it cannot parse as raw text, losing its level.
+    let now = time::OffsetDateTime::now_utc();
+    let ts = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.microsecond()
+    );
     obj.insert("@timestamp".into(), ts.into());
     for (k, v) in fields {
         obj.insert((*k).into(), (*v).into());
@@ -108,7 +118,11 @@ mod tests {
         assert_eq!(v["@message"], "creating");
         assert_eq!(v["@module"], "provider");
         assert_eq!(v["tf_resource_type"], "x");
-        assert!(v["@timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+        let ts = v["@timestamp"].as_str().unwrap_or_default().to_string();
+        assert!(ts.ends_with('Z'), "{ts}");
+        // go-plugin's layout: 6 fractional digits exactly.
+        let frac = ts.split('.').nth(1).unwrap_or_default();
+        assert_eq!(frac.len(), 7, "{ts}");
     }
 
     #[test]

@@ -128,8 +128,9 @@ impl ApplicationResource {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect::<tags::Tags>();
             compute::new_version(c, &g, &g.instance_type, &g.image_id, &node, &sg, &full).await?;
-            compute::roll(c, &system, &group, timeout, &ctx.cancel).await?;
         }
+        // Always: an interrupted deploy may have left nodes on the old revision.
+        compute::roll(c, &system, &group, timeout, &ctx.cancel).await?;
         let mut v = planned.clone();
         v.set_attr(
             "id",
@@ -309,7 +310,13 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = writer(ctx, diags) else {
             return Value::Null;
         };
-        match cancellable(&ctx.cancel, self.deploy(c, ctx, planned, "create")).await {
+        match cancellable(
+            &ctx.cancel,
+            ("create", timeout(planned, "create", DEFAULT_TIMEOUT)),
+            self.deploy(c, ctx, planned, "create"),
+        )
+        .await
+        {
             Ok(Ok(v)) => v,
             Ok(Err(v)) => {
                 violation(diags, &v);
@@ -352,7 +359,13 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
-        match cancellable(&ctx.cancel, self.deploy(c, ctx, planned, "update")).await {
+        match cancellable(
+            &ctx.cancel,
+            ("update", timeout(planned, "update", DEFAULT_TIMEOUT)),
+            self.deploy(c, ctx, planned, "update"),
+        )
+        .await
+        {
             Ok(Ok(v)) => v,
             Ok(Err(v)) => {
                 violation(diags, &v);
@@ -377,28 +390,45 @@ impl Resource<Clients> for ApplicationResource {
         let system = str_attr(prior, "system").unwrap_or_default();
         let group = group_of(prior);
         let name = str_attr(prior, "name").unwrap_or_default();
-        let result = cancellable(&ctx.cancel, async {
-            compute::delete_role_policy(c, &system, &group, &rules::application_policy_name(&name))
+        let result = cancellable(
+            &ctx.cancel,
+            ("delete", timeout(prior, "delete", DEFAULT_TIMEOUT)),
+            async {
+                compute::delete_role_policy(
+                    c,
+                    &system,
+                    &group,
+                    &rules::application_policy_name(&name),
+                )
                 .await?;
-            // Undeploy: a new version without the revision (nodes need no replacement).
-            if let Some(g) = compute::read_group(c, &system, &group).await? {
-                if g.node.revision.is_some() {
-                    let mut node = g.node.clone();
-                    node.revision = None;
-                    node.transaction_functions.clear();
-                    let sg = compute::security_group_of(c, &g.launch_template_id).await?;
-                    let full = g
-                        .tags
-                        .iter()
-                        .filter(|(k, _)| !k.starts_with("aws:"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect::<tags::Tags>();
-                    compute::new_version(c, &g, &g.instance_type, &g.image_id, &node, &sg, &full)
+                // Undeploy: a new version without the revision (nodes need no replacement).
+                if let Some(g) = compute::read_group(c, &system, &group).await? {
+                    if g.node.revision.is_some() {
+                        let mut node = g.node.clone();
+                        node.revision = None;
+                        node.transaction_functions.clear();
+                        let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+                        let full = g
+                            .tags
+                            .iter()
+                            .filter(|(k, _)| !k.starts_with("aws:"))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect::<tags::Tags>();
+                        compute::new_version(
+                            c,
+                            &g,
+                            &g.instance_type,
+                            &g.image_id,
+                            &node,
+                            &sg,
+                            &full,
+                        )
                         .await?;
+                    }
                 }
-            }
-            Ok::<_, AwsError>(())
-        })
+                Ok::<_, AwsError>(())
+            },
+        )
         .await;
         if let Err(e) = result {
             aws_error(

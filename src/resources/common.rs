@@ -167,15 +167,21 @@ fn prior_has(prior: &Value, k: &str) -> bool {
     prior.as_map().is_some_and(|m| m.contains_key(k))
 }
 
-/// Runs one resource operation until it ends or Terraform asks the provider
-/// to stop (StopProvider): then the AWS call in flight is dropped and the
-/// operation fails, returning whatever state it had reached so far.
+/// Runs one resource operation until it ends, its `timeouts` deadline passes,
+/// or Terraform asks the provider to stop (StopProvider): then the AWS call in
+/// flight is dropped and the operation fails, returning whatever state it had
+/// reached so far.
 pub async fn cancellable<T>(
     cancel: &tokio_util::sync::CancellationToken,
+    deadline: (&str, std::time::Duration),
     f: impl std::future::Future<Output = Result<T, AwsError>>,
 ) -> Result<T, AwsError> {
+    let (op, limit) = deadline;
     tokio::select! {
-        r = f => r,
+        r = tokio::time::timeout(limit, f) => r.unwrap_or_else(|_| Err(AwsError::new(
+            Some("Timeout"),
+            format!("timeout while waiting for the {op} to finish: it took longer than {limit:?} (timeouts.{op}). What was made so far is kept in the state (tainted) or found again by its tags on the next apply."),
+        ))),
         _ = cancel.cancelled() => Err(AwsError::new(
             None,
             "interrupted: Terraform asked the provider to stop. What was made so far is kept in the state (tainted) or found again by its tags on the next apply.",

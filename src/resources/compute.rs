@@ -125,6 +125,11 @@ where
     AwsError::from_sdk(e)
 }
 
+/// Auto Scaling's "not found" is a ValidationError naming what is missing.
+fn gone(e: &AwsError) -> bool {
+    e.code_is(&["ValidationError"]) && e.message.contains("not found")
+}
+
 fn i32_of(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -516,28 +521,58 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
         }
     };
     let asg = rules::asg_name(s.system, s.group);
-    if describe_asg(c, &asg).await?.is_none() {
-        AwsError::tolerate_exists(
-            c.autoscaling
-                .create_auto_scaling_group()
-                .auto_scaling_group_name(&asg)
-                .launch_template(
-                    LaunchTemplateSpecification::builder()
-                        .launch_template_id(&lt_id)
-                        .version("$Latest")
-                        .build(),
-                )
-                .min_size(i32_of(s.min))
-                .max_size(i32_of(s.max))
-                .desired_capacity(i32_of(s.desired))
-                .vpc_zone_identifier(s.subnet_ids.join(","))
-                .target_group_arns(s.target_group_arn)
-                .set_tags(Some(asg_tags(&asg, s.tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk),
-        )?;
+    if describe_asg(c, &asg).await?.is_some() {
+        // Found by name (an interrupted create, or tags removed outside
+        // Terraform): make sure it carries our identifying tags again.
+        c.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(asg_tags(&asg, s.tags)))
+            .send()
+            .await
+            .map_err(sdk)?;
+    } else {
+        // IAM is eventually consistent: an instance profile just created may
+        // be refused as invalid for a while (terraform-provider-aws retries too).
+        let what = format!("instance profile {profile} to be usable by Auto Scaling");
+        wait::until(
+            &what,
+            Duration::from_secs(120),
+            Duration::from_secs(2),
+            1,
+            &CancellationToken::new(),
+            || async {
+                let created = AwsError::tolerate_exists(
+                    c.autoscaling
+                        .create_auto_scaling_group()
+                        .auto_scaling_group_name(&asg)
+                        .launch_template(
+                            LaunchTemplateSpecification::builder()
+                                .launch_template_id(&lt_id)
+                                .version("$Latest")
+                                .build(),
+                        )
+                        .min_size(i32_of(s.min))
+                        .max_size(i32_of(s.max))
+                        .desired_capacity(i32_of(s.desired))
+                        .vpc_zone_identifier(s.subnet_ids.join(","))
+                        .target_group_arns(s.target_group_arn)
+                        .set_tags(Some(asg_tags(&asg, s.tags)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(sdk),
+                );
+                match created {
+                    Ok(()) => Ok(Poll::Done(())),
+                    Err(e) if e.message.contains("Invalid IAM Instance Profile") => {
+                        Ok(Poll::Pending)
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
     }
     Ok(lt_id)
 }
@@ -793,6 +828,46 @@ pub async fn set_capacity(
     Ok(())
 }
 
+/// Whether objects of a group remain although its Auto Scaling group is
+/// gone: a create that failed half-way, or a group deleted outside Terraform.
+pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<bool, AwsError> {
+    if find_launch_template(c, &rules::launch_template_name(system, group))
+        .await?
+        .is_some()
+    {
+        return Ok(true);
+    }
+    match c
+        .iam
+        .get_role()
+        .role_name(rules::node_role_name(system, group))
+        .send()
+        .await
+    {
+        Ok(_) => return Ok(true),
+        Err(e) => {
+            let e = sdk(e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    Ok(!find_endpoint(c, system, group)
+        .await?
+        .load_balancer_arn
+        .is_empty())
+}
+
+/// A group read back without its Auto Scaling group but with leftovers
+/// stays in state with an empty `autoscaling_group_name`, so that destroy
+/// cleans up; the next plan repairs it in place (the update re-runs the
+/// create, which finds and adopts what exists: no delete, no data lost).
+pub fn plan_repair_if_half_made(plan: &mut crate::plugin::Plan) {
+    if !plan.is_create() && plan.prior_get("autoscaling_group_name").as_str() == Some("") {
+        plan.set("autoscaling_group_name", crate::plugin::Value::Unknown);
+    }
+}
+
 /// Marks the group's create as finished (see [`rules::TAG_CREATED`]).
 pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), AwsError> {
     let t: tags::Tags = [(rules::TAG_CREATED.to_string(), "true".to_string())]
@@ -983,13 +1058,18 @@ pub async fn roll(
         .map(|(id, _)| id)
         .collect();
     for id in old {
-        c.autoscaling
+        let terminated = c
+            .autoscaling
             .terminate_instance_in_auto_scaling_group()
             .instance_id(&id)
             .should_decrement_desired_capacity(false)
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(sdk);
+        match terminated {
+            Err(e) if !(e.is_not_found() || gone(&e)) => return Err(e),
+            _ => {}
+        }
         let what = format!("instance {id} of {} to be replaced", st.asg_name);
         wait::until(
             &what,
@@ -1352,13 +1432,19 @@ pub async fn delete_group(
 ) -> Result<(), AwsError> {
     let asg = rules::asg_name(system, group);
     if describe_asg(c, &asg).await?.is_some() {
-        c.autoscaling
+        let deleted = c
+            .autoscaling
             .delete_auto_scaling_group()
             .auto_scaling_group_name(&asg)
             .force_delete(true)
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(sdk);
+        // A delete retried after its response was lost finds nothing: done.
+        match deleted {
+            Err(e) if !(e.is_not_found() || gone(&e)) => return Err(e),
+            _ => {}
+        }
         let what = format!("Auto Scaling group {asg} to be deleted");
         wait::until(
             &what,

@@ -217,6 +217,13 @@ impl QueryGroupResource {
             },
         };
         let Some(g) = compute::read_group(c, &system, &name).await? else {
+            if !state.is_null() && compute::has_leftovers(c, &system, &name).await? {
+                // Half made (a failed create) or its Auto Scaling group deleted
+                // outside Terraform: keep tracking it, the next plan replaces it.
+                let mut v = state.clone();
+                v.set_attr("autoscaling_group_name", Value::string(""));
+                return Ok(v);
+            }
             return Ok(Value::Null);
         };
         let mut v = state.clone();
@@ -273,7 +280,15 @@ impl QueryGroupResource {
         let app = str_attr(planned, "application_name").unwrap_or_else(|| name.clone());
         let timeout = timeout(planned, "update", DEFAULT_TIMEOUT);
         let Some(g) = compute::read_group(c, &system, &name).await? else {
-            return Err(AwsError::new(None, format!("query group {name:?} of system {system:?} no longer exists; run terraform plan again to re-create it")));
+            // Its Auto Scaling group is gone (half made, or deleted outside
+            // Terraform): re-run the create, which adopts what exists.
+            let mut state = planned.clone();
+            self.do_create(c, ctx, planned, &mut state).await?;
+            let mut v = self.do_read(c, &state).await?;
+            for keep in ["timeouts", "tags", "parameters"] {
+                v.set_attr(keep, planned.get(keep).cloned().unwrap_or(Value::Null));
+            }
+            return Ok(v);
         };
         let tags_all = tags::merge(&c.default_tags, &tags(planned));
         let full = tags::with_identity(
@@ -287,7 +302,28 @@ impl QueryGroupResource {
         );
         let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
         let mut node = g.node.clone();
+        if node.system.is_empty() {
+            // The latest launch template version lost its node configuration
+            // (changed outside Terraform): rebuild it from the resource.
+            node = NodeConfig {
+                system: system.clone(),
+                group: name.clone(),
+                application: app.clone(),
+                bucket: storage::bucket_name(c, &system),
+                table: rules::table_name(&system),
+                ..Default::default()
+            };
+        }
         node.parameters = map_attr(planned, "parameters").unwrap_or_default();
+        // Likewise the image: the system's primary group's.
+        let image = if g.image_id.is_empty() {
+            compute::read_group(c, &system, rules::PRIMARY_GROUP)
+                .await?
+                .map(|p| p.image_id)
+                .unwrap_or_default()
+        } else {
+            g.image_id.clone()
+        };
         let template_changed = instance_type != g.instance_type
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
@@ -298,7 +334,7 @@ impl QueryGroupResource {
         compute::attach_endpoint(c, &g.asg_name, &ep).await?;
         if template_changed {
             let sg = compute::security_group_of(c, &g.launch_template_id).await?;
-            compute::new_version(c, &g, &instance_type, &g.image_id, &node, &sg, &full).await?;
+            compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
         let min = int_attr(planned, "min_size").unwrap_or(g.min);
         let max = int_attr(planned, "max_size").unwrap_or(g.max);
@@ -313,9 +349,9 @@ impl QueryGroupResource {
             None => compute::delete_cpu_target(c, &g.asg_name).await?,
         }
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await?;
-        if template_changed {
-            compute::roll(c, &system, &name, timeout, &ctx.cancel).await?;
-        }
+        // Always: nodes left on an older configuration by an interrupted
+        // update are replaced too (nothing happens when all are current).
+        compute::roll(c, &system, &name, timeout, &ctx.cancel).await?;
         let mut v = self.do_read(c, planned).await?;
         for keep in ["timeouts", "tags", "parameters"] {
             v.set_attr(keep, planned.get(keep).cloned().unwrap_or(Value::Null));
@@ -421,6 +457,7 @@ impl Resource<Clients> for QueryGroupResource {
         }
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
         compute::plan_endpoint_repair(plan);
+        compute::plan_repair_if_half_made(plan);
         // A query group needs an existing production system: check it when it
         // exists already (a system created in the same apply is checked at create).
         if plan.is_create() {
@@ -503,7 +540,13 @@ impl Resource<Clients> for QueryGroupResource {
             }
         }
         let mut state = planned.clone();
-        match cancellable(&ctx.cancel, self.do_create(c, ctx, planned, &mut state)).await {
+        match cancellable(
+            &ctx.cancel,
+            ("create", timeout(planned, "create", DEFAULT_TIMEOUT)),
+            self.do_create(c, ctx, planned, &mut state),
+        )
+        .await
+        {
             Ok(()) => match self.do_read(c, &state).await {
                 Ok(v) if !v.is_null() => {
                     let mut v = v;
@@ -562,7 +605,13 @@ impl Resource<Clients> for QueryGroupResource {
         let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
-        match cancellable(&ctx.cancel, self.do_update(c, ctx, planned)).await {
+        match cancellable(
+            &ctx.cancel,
+            ("update", timeout(planned, "update", DEFAULT_TIMEOUT)),
+            self.do_update(c, ctx, planned),
+        )
+        .await
+        {
             Ok(v) if !v.is_null() => v,
             Ok(_) => prior.clone(),
             Err(e) => {
@@ -586,6 +635,7 @@ impl Resource<Clients> for QueryGroupResource {
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
         if let Err(e) = cancellable(
             &ctx.cancel,
+            ("delete", timeout),
             compute::delete_group(c, &system, &name, timeout, &ctx.cancel),
         )
         .await

@@ -257,7 +257,8 @@ pub async fn ensure(
         if existing.iter().any(|(z, _)| z == zone) {
             continue;
         }
-        c.ec2
+        let result = c
+            .ec2
             .create_subnet()
             .vpc_id(&s.vpc_id)
             .cidr_block(format!("10.213.{i}.0/24"))
@@ -268,7 +269,13 @@ pub async fn ensure(
             ))
             .send()
             .await
-            .map_err(AwsError::from_sdk)?;
+            .map(|_| ())
+            .map_err(AwsError::from_sdk);
+        // Retried after a lost response: the subnet is there already.
+        match result {
+            Err(e) if !e.code_is(&["InvalidSubnet.Conflict"]) => return Err(e),
+            _ => {}
+        }
         created = true;
     }
     let subnets = if created {
@@ -299,11 +306,11 @@ async fn ensure_data(
     t: &tags::Tags,
     s: &mut Storage,
 ) -> Result<(), AwsError> {
-    if s.bucket.is_empty() {
-        let bucket = bucket_name(c, system);
-        create_bucket(c, &bucket, t).await?;
-        s.bucket = bucket;
-    }
+    // Always (re)applied: the bucket may remain from a create interrupted
+    // before its encryption, public access block or tags were set.
+    let bucket = bucket_name(c, system);
+    create_bucket(c, &bucket, t, s.bucket.is_empty()).await?;
+    s.bucket = bucket;
     if s.table.is_empty() {
         let table = rules::table_name(system);
         create_table(c, &table, t).await?;
@@ -362,7 +369,14 @@ fn named(t: &tags::Tags, name: &str) -> tags::Tags {
     t
 }
 
-async fn create_bucket(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), AwsError> {
+/// Creates the bucket (when `create`), then sets its encryption, public
+/// access block and tags: idempotent PUTs, safe to repeat.
+async fn create_bucket(
+    c: &Clients,
+    bucket: &str,
+    t: &tags::Tags,
+    create: bool,
+) -> Result<(), AwsError> {
     use aws_sdk_s3::types::{
         BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
@@ -376,7 +390,9 @@ async fn create_bucket(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), 
                 .build(),
         );
     }
-    AwsError::tolerate_exists(req.send().await.map(|_| ()).map_err(AwsError::from_sdk))?;
+    if create {
+        AwsError::tolerate_exists(req.send().await.map(|_| ()).map_err(AwsError::from_sdk))?;
+    }
     let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
     let sse = ServerSideEncryptionConfiguration::builder()
         .rules(

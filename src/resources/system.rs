@@ -96,26 +96,33 @@ async fn ensure_security_group(
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    if let Some(id) = out.security_groups().iter().find_map(|g| g.group_id()) {
-        return Ok(id.to_string());
-    }
-    let created = c
-        .ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(format!("Datomic system {system} nodes"))
-        .vpc_id(vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(tags::ec2(t)))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk);
+    let found = out
+        .security_groups()
+        .iter()
+        .find_map(|g| g.group_id().map(str::to_string));
+    let created = match found {
+        // Found (e.g. a create interrupted before its ingress rule): the rule
+        // below is (re)applied all the same.
+        Some(id) => Ok(id),
+        None => c
+            .ec2
+            .create_security_group()
+            .group_name(&name)
+            .description(format!("Datomic system {system} nodes"))
+            .vpc_id(vpc)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(tags::ec2(t)))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)
+            .map(|out| out.group_id().unwrap_or_default().to_string()),
+    };
     let id = match created {
-        Ok(out) => out.group_id().unwrap_or_default().to_string(),
+        Ok(id) => id,
         // A create retried after a lost response: it is there.
         Err(e) if e.is_already_exists() => find_security_group(c, system).await?.ok_or(e)?,
         Err(e) => return Err(e),
@@ -472,6 +479,13 @@ impl SystemResource {
             .or_else(|| str_attr(state, "name"))
             .unwrap_or_default();
         let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
+            if !state.is_null() && compute::has_leftovers(c, &name, PRIMARY_GROUP).await? {
+                // Half made (a failed create) or its Auto Scaling group deleted
+                // outside Terraform: keep tracking it, the next plan replaces it.
+                let mut v = state.clone();
+                v.set_attr("autoscaling_group_name", Value::string(""));
+                return Ok(v);
+            }
             return Ok(Value::Null);
         };
         let st = storage::find(c, &name).await?;
@@ -567,12 +581,32 @@ impl SystemResource {
         let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
         let timeout = timeout(planned, "update", DEFAULT_TIMEOUT);
         let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
-            return Err(AwsError::new(None, format!("the primary compute group of system {name} no longer exists; run terraform plan again to re-create it")));
+            // Its Auto Scaling group is gone (half made, or deleted outside
+            // Terraform): re-run the create, which adopts what exists.
+            let mut state = planned.clone();
+            self.do_create(c, ctx, planned, &mut state).await?;
+            let mut v = self.do_read(c, &state).await?;
+            for keep in ["retain_storage", "timeouts", "tags"] {
+                v.set_attr(keep, planned.get(keep).cloned().unwrap_or(Value::Null));
+            }
+            return Ok(v);
         };
         let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
         let image = str_attr(planned, "image_id").unwrap_or_else(|| g.image_id.clone());
         let nodes = int_attr(planned, "node_count").unwrap_or(g.desired);
         let mut node = g.node.clone();
+        if node.system.is_empty() {
+            // The latest launch template version lost its node configuration
+            // (changed outside Terraform): rebuild it from the resource.
+            node = NodeConfig {
+                system: name.clone(),
+                group: PRIMARY_GROUP.into(),
+                application: app.clone(),
+                bucket: str_attr(planned, "bucket_name").unwrap_or_default(),
+                table: str_attr(planned, "table_name").unwrap_or_default(),
+                ..Default::default()
+            };
+        }
         node.topology = Some(topology.clone());
         let template_changed = instance_type != g.instance_type
             || image != g.image_id
@@ -595,9 +629,9 @@ impl SystemResource {
             compute::set_capacity(c, &g.asg_name, nodes, nodes, nodes).await?;
         }
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
-        if template_changed {
-            compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
-        }
+        // Always: nodes left on an older configuration by an interrupted
+        // update are replaced too (nothing happens when all are current).
+        compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
         let mut v = self.do_read(c, planned).await?;
         if v.is_null() {
             v = prior.clone();
@@ -746,6 +780,7 @@ impl Resource<Clients> for SystemResource {
         }
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
         compute::plan_endpoint_repair(plan);
+        compute::plan_repair_if_half_made(plan);
         // Never take over a live system of another state (an interrupted
         // create of this one is adopted instead).
         if plan.is_create() {
@@ -844,7 +879,13 @@ impl Resource<Clients> for SystemResource {
         }
         let mut state = planned.clone();
         state.set_attr("id", Value::string(&name));
-        match cancellable(&ctx.cancel, self.do_create(c, ctx, planned, &mut state)).await {
+        match cancellable(
+            &ctx.cancel,
+            ("create", timeout(planned, "create", DEFAULT_TIMEOUT)),
+            self.do_create(c, ctx, planned, &mut state),
+        )
+        .await
+        {
             Ok(()) => match self.do_read(c, &state).await {
                 Ok(v) if !v.is_null() => {
                     let mut v = v;
@@ -909,7 +950,13 @@ impl Resource<Clients> for SystemResource {
         let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
-        match cancellable(&ctx.cancel, self.do_update(c, ctx, prior, planned)).await {
+        match cancellable(
+            &ctx.cancel,
+            ("update", timeout(planned, "update", DEFAULT_TIMEOUT)),
+            self.do_update(c, ctx, prior, planned),
+        )
+        .await
+        {
             Ok(v) => v,
             Err(e) => {
                 aws_error(
@@ -929,7 +976,7 @@ impl Resource<Clients> for SystemResource {
         let Some(c) = writer(ctx, diags) else { return };
         let name = str_attr(prior, "name").unwrap_or_default();
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
-        let result = cancellable(&ctx.cancel, async {
+        let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
             if let Some(sg) = find_security_group(c, &name).await? {
                 if let Err(e) = c.ec2.delete_security_group().group_id(&sg).send().await {
