@@ -4,6 +4,7 @@ its recording proxy), and Terraform working directories. See harness.py."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Callable, Iterator
@@ -37,14 +38,23 @@ def _newest_source_mtime() -> float:
 
 
 @pytest.fixture(scope="session")
-def provider_binary() -> Path:
+def provider_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """target/debug/terraform-provider-datomic (or under $CARGO_TARGET_DIR), built with
     `cargo build` when missing or older than the sources (scripts/test builds it first).
-    DATOMIC_PROVIDER_BINARY=/path overrides it (then it is never built)."""
+    DATOMIC_PROVIDER_BINARY=/path overrides it (then it is never built); a binary named
+    otherwise is linked (or copied) as terraform-provider-datomic into a directory of
+    its own, the name Terraform's dev_overrides look for."""
     override = os.environ.get("DATOMIC_PROVIDER_BINARY")
     if override:
         path = Path(override).resolve()
         assert path.is_file(), f"DATOMIC_PROVIDER_BINARY={override} is not a file"
+        if not path.name.startswith(BINARY_NAME):
+            named = tmp_path_factory.mktemp("provider") / BINARY_NAME
+            try:
+                os.link(path, named)
+            except OSError:
+                shutil.copy2(path, named)
+            path = named
         return path
     path = REPO_ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "debug" / BINARY_NAME
     if not path.is_file() or path.stat().st_mtime < _newest_source_mtime():

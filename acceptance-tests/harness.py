@@ -554,6 +554,25 @@ class Emulator:
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
         )
 
+    def s3_backend_config(self, bucket: str, key: str) -> dict[str, Any]:
+        """Settings of Terraform's S3 backend (Terraform >= 1.10) storing state in this
+        emulator's `bucket` under `key`, for `Terraform.init(backend_config=...)`. The
+        backend talks to the emulator directly, not through the recording proxy: state
+        reads, writes and lock files are not among the provider's calls. Credentials come
+        from the harness's AWS_* environment variables."""
+        return {
+            "bucket": bucket,
+            "key": key,
+            "region": REGION,
+            "endpoints": {"s3": self.direct_url},
+            "use_path_style": True,
+            "use_lockfile": True,
+            "skip_credentials_validation": True,
+            "skip_requesting_account_id": True,
+            "skip_metadata_api_check": True,
+            "skip_region_validation": True,
+        }
+
     # shortcuts to the proxy's records
     def calls(self, service: str | None = None) -> list[Call]:
         assert self.proxy is not None
@@ -595,6 +614,26 @@ provider "datomic" {{
   }}
 }}
 """
+
+
+def hcl_value(v: Any) -> str:
+    """A Python value as an HCL expression: strings, numbers, booleans, lists, maps."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v).replace("${", "$${").replace("%{", "%%{")
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(hcl_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {hcl_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"no HCL for {v!r}")
+
+
+def hcl_attributes(settings: dict[str, Any]) -> str:
+    """`name = value` lines, e.g. a .tfbackend file."""
+    return "".join(f"{k} = {hcl_value(v)}\n" for k, v in settings.items())
 
 
 class Result(NamedTuple):
@@ -788,11 +827,20 @@ class Terraform:
             raise TerraformError(f"terraform {' '.join(args)} failed: {res.describe()}")
         return res
 
-    def init(self, *args: str, check: bool = True) -> Result:
+    def init(self, *args: str, backend_config: dict[str, Any] | None = None, check: bool = True) -> Result:
+        """`terraform init` (mode "mirror"), or `terraform get` (mode "dev_overrides").
+        `backend_config`: settings of a partial backend configuration (`backend "s3" {}`),
+        written as HCL to backend.tfbackend and given as `-backend-config=backend.tfbackend`
+        (mode "mirror" only: dev_overrides cannot `terraform init`)."""
         if self.mode == "dev_overrides":
+            if backend_config is not None:
+                raise ValueError("a backend needs `terraform init`: use mode='mirror' (see pack_mirror)")
             # `terraform init` would look the overridden provider up in the registry
             # (and fail offline); `get` installs modules only, which is all we need.
             return self.run("get", "-no-color", check=check)
+        if backend_config is not None:
+            (self.workdir / "backend.tfbackend").write_text(hcl_attributes(backend_config))
+            args = ("-backend-config=backend.tfbackend", *args)
         return self.run("init", "-input=false", "-no-color", *args, check=check)
 
     def validate_json(self) -> dict:

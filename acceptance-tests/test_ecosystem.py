@@ -1,11 +1,14 @@
 """Provider functions and data sources through the real terraform binary: what module
-authors and other states use to reach a system they do not own."""
+authors and other states use to reach a system they do not own. (The examples that use
+them end to end, examples/stages-module with examples/modules/stage and
+examples/separate-state, are applied in test_topologies.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
 from harness import Emulator, Terraform, provider_hcl
+from topology_helpers import copy_example, replace_in_main
 
 FUNCTIONS = """
 output "production_sizes" {
@@ -108,3 +111,31 @@ output "stage" {
     assert "No matching Datomic system found" in res.stdout + res.stderr, res.describe()
 
     owner.destroy()
+
+
+@pytest.mark.aws
+def test_module_validates_inputs_with_provider_functions(make_tf, aws: Emulator) -> None:
+    """examples/modules/stage checks its inputs with provider::datomic::valid_system_name
+    and instance_types("query_group"): wrong values given to examples/stages-module's
+    module calls are refused at plan on the call's line, with the module's message,
+    before any AWS call."""
+    tf: Terraform = make_tf("stages-module", endpoint=aws.url)
+    copy_example("stages-module", tf.workdir)
+    tf.init()  # `terraform get`
+    replace_in_main(tf, 'name     = "test"', 'name     = "primary"')
+    replace_in_main(tf, 'instance_type = "m5.large"', 'instance_type = "i3.4xlarge"')
+    replace_in_main(tf, 'system   = datomic_system.main.name\n  name     = "dev"', 'system   = "Datomic"\n  name     = "dev"')
+    main = (tf.workdir / "main.tf").read_text().splitlines()
+    line_of = {needle: next(i for i, ln in enumerate(main, 1) if needle in ln)
+               for needle in ('"primary"', '"i3.4xlarge"', '"Datomic"')}
+    aws.proxy.clear()
+    res = tf.plan("-json")
+    assert not res.ok, res.describe()
+    errors = [d for d in res.diagnostics() if d.severity == "error"]
+    assert all(d.summary == "Invalid value for variable" and d.filename == "main.tf" for d in errors), errors
+    by_line = {d.line: d.detail for d in errors}
+    assert sorted(by_line) == sorted(line_of.values()), errors
+    assert "not be \"datomic\" or \"primary\"" in by_line[line_of['"primary"']]
+    assert "t2.medium, m5.large, i3.large, i3.xlarge" in by_line[line_of['"i3.4xlarge"']]
+    assert "The system name must be" in by_line[line_of['"Datomic"']]
+    assert aws.calls() == [], f"a refused configuration reached AWS: {aws.calls()}"

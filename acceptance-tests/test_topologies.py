@@ -6,6 +6,9 @@ examples in examples/<topology>/ (copied as they are into the test's working dir
     documented id gives the same state -> destroy -> nothing of the system is left
     (but its retained storage, when retain_storage is left at its default).
 
+examples/separate-state keeps each root's state in an S3 backend served by the emulator
+(bucket created by the test, provider installed from a mirror as `terraform init` needs).
+
 Plus: the solo -> production upgrade in place, an application's revision change, and a
 system re-created with the name of a destroyed one adopting its retained storage.
 """
@@ -14,13 +17,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from harness import REPO_ROOT, Emulator, Terraform
+from harness import REPO_ROOT, Diagnostic, Emulator, Terraform
 from topology_helpers import (
+    EXAMPLES,
     AwsView,
     assert_nothing_left,
     assert_replan_empty,
@@ -30,6 +37,7 @@ from topology_helpers import (
     example_tf,
     import_round_trip,
     json_equal,
+    local_module_dirs,
     planned_actions,
     replace_in_main,
     resource_change,
@@ -39,12 +47,19 @@ from topology_helpers import (
 MakeTf = Callable[..., Terraform]
 
 # Every topology folder of examples/ (the domain table), and the demo; root modules
-# inside an example (separate-production) are listed by their path.
+# inside an example (separate-production, separate-state) are listed by their path.
 EXAMPLE_ROOTS = [
-    "solo", "production", "stages", "autoscaling", "multiple-applications",
+    "solo", "production", "stages", "stages-module", "autoscaling", "multiple-applications",
     "separate-production/system-a", "separate-production/system-b",
+    "separate-state/system-a", "separate-state/system-b",
     "transaction-functions", "demo",
 ]
+# Root modules of examples/ that are no topology: the provider block of the docs, and
+# examples/operations (checked and applied by test_operations.py).
+OTHER_ROOTS = ["provider", "operations"]
+# Documentation snippets (compiled into docs/ by src/docs.rs): resource and data source
+# blocks without a terraform/provider block; validated together with examples/provider.
+SNIPPET_PARENTS = ("resources", "data-sources")
 
 
 def plan_creates(tf: Terraform, aws: Emulator, expected: set[str]) -> dict:
@@ -92,28 +107,70 @@ def test_examples_are_formatted() -> None:
     assert res.returncode == 0, f"terraform fmt -check -recursive examples:\n{res.stdout}\n{res.stderr}"
 
 
-@pytest.mark.parametrize("root", EXAMPLE_ROOTS)
-def test_example_validates(root: str, make_tf: MakeTf) -> None:
-    """Each example is a complete root module: the header comment names its objective,
-    the provider block points every endpoint at var.aws_endpoint (null by default: real
-    AWS), and `terraform validate` accepts it (no AWS needed)."""
-    example, _, sub = root.partition("/")
-    tf = make_tf(root)
-    copy_example(example, tf.workdir.parent if sub else tf.workdir)
-    text = (tf.workdir / "main.tf").read_text()
-    header = text.split("\n\n", 1)[0]
-    assert header.startswith("# ") and "Objective" in header, f"examples/{root}/main.tf: no header naming its objective"
-    flat = " ".join(text.split())
-    for needle in ('source = "datomic-community/datomic"', 'variable "aws_endpoint" { type = string default = null }',
-                   'region = "us-east-1"', "skip_credentials_validation = true", "skip_requesting_account_id = true"):
-        assert needle in flat, f"examples/{root}/main.tf lacks {needle!r}"
-    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2"):
-        assert any(line.split() == [service, "=", "var.aws_endpoint"] for line in text.splitlines()), \
-            f"examples/{root}/main.tf: endpoint {service} is not var.aws_endpoint"
-    if 'module "' in text:
-        tf.init()
+def example_dirs() -> list[str]:
+    """Every directory under examples/ holding .tf files, as a path relative to it."""
+    return sorted({p.parent.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*.tf")
+                   if not any(part.startswith(".") for part in p.relative_to(EXAMPLES).parts)})
+
+
+def example_kind(path: str) -> str:
+    """"snippet" (a documentation snippet: resources/<type>, data-sources/<type>),
+    "root" (a root module: it configures the provider) or "module" (a child module)."""
+    if path.split("/")[0] in SNIPPET_PARENTS:
+        return "snippet"
+    text = "\n".join(p.read_text() for p in (EXAMPLES / path).glob("*.tf"))
+    return "root" if re.search(r'^provider "datomic"', text, re.MULTILINE) else "module"
+
+
+def test_every_example_root_is_tested() -> None:
+    """Every root module under examples/ is listed here: a topology example gets the
+    header checks of test_example_validates and its own end-to-end test below. Every
+    child module is used by an example."""
+    dirs = example_dirs()
+    roots = [d for d in dirs if example_kind(d) == "root"]
+    assert sorted(roots) == sorted(EXAMPLE_ROOTS + OTHER_ROOTS), \
+        "a root module under examples/ is missing from EXAMPLE_ROOTS/OTHER_ROOTS (or listed but gone)"
+    used = set().union(*(local_module_dirs(EXAMPLES / r) for r in roots))
+    for module in (d for d in dirs if example_kind(d) == "module"):
+        assert (EXAMPLES / module).resolve() in used, f"examples/{module} is used by no example"
+    assert {d.split("/")[0] for d in dirs if example_kind(d) == "snippet"} == set(SNIPPET_PARENTS)
+
+
+@pytest.mark.parametrize("path", example_dirs())
+def test_example_validates(path: str, make_tf: MakeTf, tmp_path: Path) -> None:
+    """Every directory of examples/ with .tf files passes `terraform validate` (no AWS
+    needed; `terraform get` installs local modules): root modules as they are (the
+    topology examples also have a header naming their objective and a provider block
+    pointing every endpoint at var.aws_endpoint, null by default: real AWS), child
+    modules on their own (they declare their required providers), documentation
+    snippets together with examples/provider/provider.tf (their terraform and provider
+    blocks). Nothing but the dev_overrides warning may be reported."""
+    kind = example_kind(path)
+    tf = make_tf(path)
+    if kind == "snippet":
+        for src in (EXAMPLES / "provider" / "provider.tf", *sorted((EXAMPLES / path).glob("*.tf"))):
+            assert not (tf.workdir / src.name).exists(), f"examples/{path}/{src.name} clashes with provider.tf"
+            shutil.copy(src, tf.workdir / src.name)
+    else:  # the whole top folder, so that relative module sources resolve
+        top = path.split("/")[0]
+        copy_example(top, tmp_path / top)
+    if path in EXAMPLE_ROOTS:
+        text = (tf.workdir / "main.tf").read_text()
+        header = text.split("\n\n", 1)[0]
+        assert header.startswith("# ") and "Objective" in header, f"examples/{path}/main.tf: no header naming its objective"
+        flat = " ".join(text.split())
+        for needle in ('source = "datomic-community/datomic"', 'variable "aws_endpoint" { type = string default = null }',
+                       'region = "us-east-1"', "skip_credentials_validation = true", "skip_requesting_account_id = true"):
+            assert needle in flat, f"examples/{path}/main.tf lacks {needle!r}"
+        for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2"):
+            assert any(line.split() == [service, "=", "var.aws_endpoint"] for line in text.splitlines()), \
+                f"examples/{path}/main.tf: endpoint {service} is not var.aws_endpoint"
+    if local_module_dirs(tf.workdir):
+        tf.init()  # `terraform get`
     doc = tf.validate_json()
     assert doc["valid"], doc
+    others = [d for d in doc.get("diagnostics", []) if Diagnostic.DEV_OVERRIDES not in d["summary"]]
+    assert others == [], f"examples/{path}: terraform validate reports {others}"
 
 
 # --------------------------------------------------------------------------------------
@@ -215,6 +272,57 @@ def test_stages(make_tf: MakeTf, aws: Emulator) -> None:
     destroy_and_check(tf, view, {"stages": True})
 
 
+STAGE_MODULE_CALLS = {  # stage -> instance type, nodes, revision, extra parameters
+    "dev": ("t2.medium", 1, "r57", {}),
+    "test": ("t2.medium", 1, "r56", {"LOG_LEVEL": "debug"}),
+    "staging": ("m5.large", 2, "r55", {}),
+}
+
+
+@pytest.mark.aws
+def test_stages_module(make_tf: MakeTf, aws: Emulator) -> None:
+    """examples/stages-module: the reusable module examples/modules/stage called three
+    times (dev, test, staging) on one production system: each call a query group running
+    "web" with its own revision, database, size and (staging) IAM policy."""
+    view = AwsView(aws)
+    tf = example_tf(make_tf, aws, "stages-module")
+    assert (tf.workdir.parent / "modules" / "stage" / "main.tf").is_file(), "the module was not copied beside the example"
+    plan_creates(tf, aws, {"datomic_system.main"}
+                 | {f"module.{s}.datomic_{r}.this" for s in STAGE_MODULE_CALLS for r in ("query_group", "application")})
+    tf.apply()
+    values = values_of(tf)
+    check_storage(view, values["datomic_system.main"])
+    check_group(view, "web-stages", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web-stages",
+                endpoint=values["datomic_system.main"]["endpoint"])
+    out = tf.outputs()["stages"]
+    assert sorted(out) == sorted(STAGE_MODULE_CALLS)
+    for stage, (itype, nodes, revision, extra) in STAGE_MODULE_CALLS.items():
+        qg = values[f"module.{stage}.datomic_query_group.this"]
+        app = values[f"module.{stage}.datomic_application.this"]
+        assert (qg["id"], qg["application_name"], qg["autoscaling_group_name"]) == \
+            (f"web-stages/{stage}", "web", f"web-stages-{stage}")
+        assert (app["id"], app["compute_group"], app["revision"]) == (f"web-stages/{stage}/web", stage, revision)
+        g = check_group(view, "web-stages", stage, instance_type=itype, sizes=(nodes, nodes, nodes), application="web",
+                        parameters={"DATOMIC_DB_NAME": f"web-{stage}", **extra}, revision=revision,
+                        endpoint=qg["endpoint"])
+        assert g.tags.get("Stage") == stage
+        assert app["launch_template_version"] == g.template_version
+        assert out[stage] == {"endpoint": qg["endpoint"], "autoscaling_group_name": f"web-stages-{stage}",
+                              "database": f"web-{stage}", "revision": revision}
+    # only staging has permissions of its own
+    policy = view.role_policy("web-stages-staging-node", "datomic-app-web")
+    assert policy is not None and policy["Statement"][0]["Resource"] == \
+        "arn:aws:sqs:us-east-1:123456789012:web-staging-events", policy
+    for stage in ("dev", "test"):
+        assert "datomic-app-web" not in view.role_policy_names(f"web-stages-{stage}-node")
+
+    assert_replan_empty(tf, aws)
+    ids = import_round_trip(tf, ignore=("timeouts",))
+    assert ids["module.dev.datomic_application.this"] == "web-stages/dev/web"
+    assert_replan_empty(tf, aws)
+    destroy_and_check(tf, view, {"web-stages": True})
+
+
 @pytest.mark.aws
 def test_autoscaling(make_tf: MakeTf, aws: Emulator) -> None:
     """examples/autoscaling: a query group of the same application as the primary group,
@@ -314,6 +422,100 @@ def test_separate_production(make_tf: MakeTf, aws: Emulator) -> None:
                 parameters={"DATOMIC_DB_NAME": "prod-b-reports"}, revision="r7")
     assert_replan_empty(tfs["b"], aws)
     destroy_and_check(tfs["b"], view, {"prod-b": True})
+
+
+STATE_BUCKET = "terraform-state"
+STATE_KEYS = {"a": "datomic/isolated-a.tfstate", "b": "datomic/isolated-b.tfstate"}
+
+
+def state_objects(view: AwsView) -> dict[str, dict]:
+    """The state documents in the emulator's state bucket, by key."""
+    keys = [o["Key"] for o in view.s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
+    return {k: json.loads(view.s3.get_object(Bucket=STATE_BUCKET, Key=k)["Body"].read()) for k in keys}
+
+
+def state_doc_resources(doc: dict) -> dict[str, list[dict]]:
+    """{"<mode>.<type>.<name>": [instance attributes]} of a raw state document."""
+    return {f"{r['mode']}.{r['type']}.{r['name']}": [i["attributes"] for i in r["instances"]]
+            for r in doc.get("resources", [])}
+
+
+@pytest.mark.aws
+def test_separate_state_in_s3(make_tf: MakeTf, aws: Emulator, provider_mirror) -> None:
+    """examples/separate-state: two production systems, each its own root configuration
+    with its own state in an S3 backend (the emulator's, bucket made here; `terraform
+    init` with a partial backend configuration, the provider installed from a mirror).
+    Both deploy an application named "web"; system-b reads system-a's system only
+    through the datomic_system data source. Neither state holds the other's objects,
+    nothing is kept locally, and destroying b leaves a as it was."""
+    view = AwsView(aws)
+    view.s3.create_bucket(Bucket=STATE_BUCKET)
+    tfs = {s: example_tf(make_tf, aws, "separate-state", root=f"system-{s}", mode="mirror",
+                         mirror_dir=provider_mirror, backend_config=aws.s3_backend_config(STATE_BUCKET, key))
+           for s, key in STATE_KEYS.items()}
+    assert state_objects(view) == {}, "terraform init wrote state"
+
+    # b follows a system that does not exist yet: refused at plan, nothing written
+    aws.proxy.clear()
+    res = tfs["b"].plan()
+    assert not res.ok and "No matching Datomic system found" in res.stdout + res.stderr, res.describe()
+    assert aws.writes() == []
+
+    plan_creates(tfs["a"], aws, {"datomic_system.this", "datomic_application.web"})
+    tfs["a"].apply()
+    a_state = view.s3.head_object(Bucket=STATE_BUCKET, Key=STATE_KEYS["a"])["ETag"]
+    plan = plan_creates(tfs["b"], aws, {"datomic_system.this", "datomic_application.web"})
+    after = resource_change(plan, "datomic_system.this")["after"]
+    assert (after["application_name"], after["instance_type"], after["node_count"]) == ("web", "i3.large", 2)
+    tfs["b"].apply()
+
+    # the state lives in S3 only, one object per root, each with its own system only
+    for tf in tfs.values():
+        assert not (tf.workdir / "terraform.tfstate").exists(), f"{tf.workdir}: local state"
+        backend = json.loads((tf.workdir / ".terraform" / "terraform.tfstate").read_text())["backend"]
+        assert backend["type"] == "s3", backend
+    docs = state_objects(view)
+    assert sorted(docs) == sorted(STATE_KEYS.values()), f"state bucket holds {sorted(docs)} (a lock file left?)"
+    ra, rb = (state_doc_resources(docs[STATE_KEYS[s]]) for s in ("a", "b"))
+    assert sorted(ra) == ["managed.datomic_application.web", "managed.datomic_system.this"], sorted(ra)
+    assert sorted(rb) == ["data.datomic_system.reference", "managed.datomic_application.web",
+                          "managed.datomic_system.this"], sorted(rb)
+    assert [i["name"] for i in ra["managed.datomic_system.this"]] == ["isolated-a"]
+    assert [i["name"] for i in rb["managed.datomic_system.this"]] == ["isolated-b"]
+    assert [i["name"] for i in rb["data.datomic_system.reference"]] == ["isolated-a"]
+    # the same application name in both states, a deployment of its own in each
+    assert [i["id"] for i in ra["managed.datomic_application.web"]] == ["isolated-a/primary/web"]
+    assert [i["id"] for i in rb["managed.datomic_application.web"]] == ["isolated-b/primary/web"]
+    assert view.s3.head_object(Bucket=STATE_BUCKET, Key=STATE_KEYS["a"])["ETag"] == a_state, \
+        "applying system-b wrote system-a's state"
+
+    values = {s: values_of(tf) for s, tf in tfs.items()}
+    for s, revision in (("a", "r53"), ("b", "r52")):
+        system = values[s]["datomic_system.this"]
+        check_storage(view, system)
+        g = check_group(view, f"isolated-{s}", "primary", instance_type="i3.large", sizes=(2, 2, 2),
+                        application="web", revision=revision, topology="production", endpoint=system["endpoint"])
+        assert values[s]["datomic_application.web"]["launch_template_version"] == g.template_version
+    assert view.group("isolated-b", "primary").tags.get("Follows") == "isolated-a"
+    va, vb = values["a"]["datomic_system.this"], values["b"]["datomic_system.this"]
+    assert va["vpc_id"] != vb["vpc_id"] and va["bucket_name"] != vb["bucket_name"]
+    ref = tfs["b"].outputs()["reference_system"]
+    assert ref == {"name": "isolated-a", "application_name": "web", "vpc_id": va["vpc_id"],
+                   "subnet_ids": va["subnet_ids"]}, ref
+
+    for tf in tfs.values():
+        assert_replan_empty(tf, aws)
+
+    # b first (its destroy reads a through the data source), a as it was, then a
+    destroy_and_check(tfs["b"], view, {"isolated-b": True})
+    check_group(view, "isolated-a", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web",
+                revision="r53")
+    assert view.s3.head_object(Bucket=STATE_BUCKET, Key=STATE_KEYS["a"])["ETag"] == a_state
+    assert_replan_empty(tfs["a"], aws)
+    destroy_and_check(tfs["a"], view, {"isolated-a": True})
+    docs = state_objects(view)
+    assert sorted(docs) == sorted(STATE_KEYS.values())
+    assert all(not state_doc_resources(d) for d in docs.values()), "resources left in a state after destroy"
 
 
 TX_FUNCTIONS = ["tx.accounts/transfer", "tx.counters/inc"]

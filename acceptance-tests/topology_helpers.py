@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,19 +35,55 @@ _IGNORE = shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.*", ".ter
 # --------------------------------------------------------------------------------------
 
 
+_LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.\.?/[^"]*)"', re.MULTILINE)
+
+
+def local_module_dirs(directory: Path) -> set[Path]:
+    """The local module directories (`source = "../..."`) used by the .tf files of
+    `directory`, and by those modules in turn, resolved."""
+    found: set[Path] = set()
+    todo = [directory.resolve()]
+    while todo:
+        d = todo.pop()
+        for tf_file in d.glob("*.tf"):
+            for rel in _LOCAL_SOURCE.findall(tf_file.read_text()):
+                m = (d / rel).resolve()
+                if m not in found:
+                    found.add(m)
+                    todo.append(m)
+    return found
+
+
 def copy_example(example: str, dest: Path) -> None:
     """Copies examples/<example> (the whole tree, so that `../modules` paths resolve)
-    into `dest`, without a user's local state or plugins."""
-    shutil.copytree(EXAMPLES / example, dest, ignore=_IGNORE, dirs_exist_ok=True)
+    into `dest`, without a user's local state or plugins. Local modules it uses from
+    elsewhere under examples/ (e.g. examples/modules/stage from examples/stages-module)
+    are copied to the same place relative to `dest`'s parent, so that relative module
+    sources resolve as they do in the repository (`dest` must be `<base>/<example>`)."""
+    src = EXAMPLES / example
+    shutil.copytree(src, dest, ignore=_IGNORE, dirs_exist_ok=True)
+    for d in sorted({p.parent for p in src.rglob("*.tf")}):
+        for module in local_module_dirs(d):
+            if module.is_relative_to(src.resolve()):
+                continue  # copied with the example
+            assert module.is_relative_to(EXAMPLES.resolve()), f"examples/{example} uses a module outside examples/: {module}"
+            assert dest.name == Path(example).name, f"{dest}: a copy of examples/{example} must be named {example}"
+            target = dest.parent / module.relative_to(EXAMPLES.resolve())
+            shutil.copytree(module, target, ignore=_IGNORE, dirs_exist_ok=True)
 
 
-def example_tf(make_tf: Callable[..., Terraform], aws: Emulator, example: str, root: str | None = None) -> Terraform:
+def example_tf(make_tf: Callable[..., Terraform], aws: Emulator, example: str, root: str | None = None, *,
+               backend_config: dict[str, Any] | None = None, **tf_kwargs: Any) -> Terraform:
     """A Terraform working directory holding a copy of examples/<example>, pointed at
-    the emulator. `root` picks a root module inside the example (e.g. "system-a")."""
+    the emulator. `root` picks a root module inside the example (e.g. "system-a").
+    `backend_config` (with mode="mirror", mirror_dir=...) runs `terraform init` with
+    those settings of the example's partial backend configuration."""
     assert (EXAMPLES / example / (root or ".") / "main.tf").is_file(), f"examples/{example}/{root or ''} has no main.tf"
-    tf = make_tf(f"{example}/{root}" if root else example, endpoint=aws.url)
+    tf = make_tf(f"{example}/{root}" if root else example, endpoint=aws.url, **tf_kwargs)
     copy_example(example, tf.workdir.parent if root else tf.workdir)
-    if any('module "' in p.read_text() for p in tf.workdir.glob("*.tf")):
+    if backend_config is not None or tf.mode != "dev_overrides":
+        tf.init(backend_config=backend_config)  # `terraform init`: provider, modules, backend
+    elif any('module "' in p.read_text() for p in tf.workdir.glob("*.tf")):
         tf.init()  # `terraform get`: installs the local modules
     return tf
 
