@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod snapshot;
+pub mod step;
 pub mod tags;
 pub mod wait;
 
@@ -44,7 +45,7 @@ impl Clients {
         let ep = |s: &str| endpoints.get(s).cloned();
         macro_rules! client {
             ($krate:ident, $svc:literal) => {{
-                let mut b = $krate::config::Builder::from(sdk);
+                let mut b = $krate::config::Builder::from(sdk).interceptor(step::Recorder);
                 if let Some(url) = ep($svc) {
                     b = b.endpoint_url(url);
                 }
@@ -52,7 +53,7 @@ impl Clients {
             }};
         }
         let s3 = {
-            let mut b = aws_sdk_s3::config::Builder::from(sdk);
+            let mut b = aws_sdk_s3::config::Builder::from(sdk).interceptor(step::Recorder);
             if let Some(url) = ep("s3") {
                 // Custom endpoints (emulators, VPC endpoints) need path-style addressing.
                 b = b.endpoint_url(url).force_path_style(true);
@@ -63,6 +64,7 @@ impl Clients {
             use aws_config::retry::RetryConfig;
             use aws_config::timeout::TimeoutConfig;
             let mut b = aws_sdk_autoscaling::config::Builder::from(sdk)
+                .interceptor(step::Recorder)
                 .retry_config(RetryConfig::standard().with_max_attempts(2))
                 .timeout_config(
                     TimeoutConfig::builder()

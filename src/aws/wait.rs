@@ -30,6 +30,27 @@ pub async fn until<T, E, F, Fut>(
     interval: Duration,
     hits: u32,
     cancel: &CancellationToken,
+    f: F,
+) -> Result<T, WaitError<E>>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, E>>,
+{
+    // Reported to the operation's steps (see [`super::step`]) while it lasts;
+    // a wait cut short by the operation's deadline stays reported.
+    super::step::wait(Some(what));
+    let r = poll_until(what, timeout, interval, hits, cancel, f).await;
+    super::step::wait(None);
+    r
+}
+
+async fn poll_until<T, E, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    hits: u32,
+    cancel: &CancellationToken,
     mut f: F,
 ) -> Result<T, WaitError<E>>
 where

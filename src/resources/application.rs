@@ -120,7 +120,7 @@ impl ApplicationResource {
         }
         let timeout = timeout(planned, op, DEFAULT_TIMEOUT);
         if node != g.node {
-            let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+            let sg = compute::security_group_of(c, &g.launch_template_id, &system).await?;
             let full = g
                 .tags
                 .iter()
@@ -407,7 +407,8 @@ impl Resource<Clients> for ApplicationResource {
                         let mut node = g.node.clone();
                         node.revision = None;
                         node.transaction_functions.clear();
-                        let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+                        let sg =
+                            compute::security_group_of(c, &g.launch_template_id, &system).await?;
                         let full = g
                             .tags
                             .iter()

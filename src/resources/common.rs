@@ -177,16 +177,43 @@ pub async fn cancellable<T>(
     f: impl std::future::Future<Output = Result<T, AwsError>>,
 ) -> Result<T, AwsError> {
     let (op, limit) = deadline;
+    let steps = crate::aws::step::Steps::default();
+    let at = || {
+        steps
+            .describe()
+            .map(|s| format!(" It was {s}."))
+            .unwrap_or_default()
+    };
     tokio::select! {
-        r = tokio::time::timeout(limit, f) => r.unwrap_or_else(|_| Err(AwsError::new(
+        r = tokio::time::timeout(limit, steps.scope(f)) => r.unwrap_or_else(|_| Err(AwsError::new(
             Some("Timeout"),
-            format!("timeout while waiting for the {op} to finish: it took longer than {limit:?} (timeouts.{op}). What was made so far is kept in the state (tainted) or found again by its tags on the next apply."),
+            format!("timeout while waiting for the {op} to finish: it took longer than {} (timeouts.{op}).{} What was made so far is kept in the state (tainted) or found again by its tags on the next apply.", human(limit), at()),
         ))),
         _ = cancel.cancelled() => Err(AwsError::new(
             None,
-            "interrupted: Terraform asked the provider to stop. What was made so far is kept in the state (tainted) or found again by its tags on the next apply.",
+            format!("interrupted: Terraform asked the provider to stop.{} What was made so far is kept in the state (tainted) or found again by its tags on the next apply.", at()),
         )),
     }
+}
+
+/// A duration as Terraform users write it in `timeouts`: "1s", "20m", "1h30m".
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
 }
 
 /// The AWS clients for an operation that writes: from now on this process
@@ -207,6 +234,37 @@ pub fn aws_error(diags: &mut Diagnostics, what: &str, e: impl std::fmt::Display)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_like_timeouts() {
+        use std::time::Duration;
+        assert_eq!(human(Duration::from_secs(1)), "1s");
+        assert_eq!(human(Duration::from_secs(20 * 60)), "20m");
+        assert_eq!(human(Duration::from_secs(5400 + 7)), "1h30m7s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_names_the_step_it_was_on() {
+        let e = cancellable(
+            &tokio_util::sync::CancellationToken::new(),
+            ("create", std::time::Duration::from_millis(20)),
+            async {
+                crate::aws::step::call("Auto Scaling", "CreateAutoScalingGroup");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                Ok::<(), AwsError>(())
+            },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("timeout while waiting for the create"), "{e}");
+        assert!(e.contains("20ms (timeouts.create)"), "{e}");
+        assert!(
+            e.contains("It was AWS call in flight: Auto Scaling CreateAutoScalingGroup."),
+            "{e}"
+        );
+    }
 
     #[test]
     fn read_tags_hides_defaults_unless_overridden() {

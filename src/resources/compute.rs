@@ -16,6 +16,7 @@ use aws_sdk_ec2::types::{
 };
 use tokio_util::sync::CancellationToken;
 
+use super::journal;
 use super::node::NodeConfig;
 use crate::aws::wait::{self, Poll};
 use crate::aws::{tags, AwsError, Clients};
@@ -401,6 +402,8 @@ fn launch_data(
     t: &tags::Tags,
 ) -> RequestLaunchTemplateData {
     let mut instance_tags = t.clone();
+    // A mark of the Auto Scaling group's create, not of its nodes.
+    instance_tags.remove(rules::TAG_CREATED);
     if let Some(r) = &node.revision {
         instance_tags.insert(rules::TAG_REVISION.into(), r.clone());
     }
@@ -628,9 +631,13 @@ pub async fn group_tags(
             ))
         })
         .collect();
-    let ours = t.get(rules::TAG_SYSTEM).map(String::as_str) == Some(system)
-        && t.get(rules::TAG_GROUP).map(String::as_str) == Some(group);
-    Ok(ours.then_some(t))
+    Ok(is_group_of(&t, system, group).then_some(t))
+}
+
+/// Whether tags name the group `group` of `system`.
+fn is_group_of(t: &tags::Tags, system: &str, group: &str) -> bool {
+    t.get(rules::TAG_SYSTEM).map(String::as_str) == Some(system)
+        && t.get(rules::TAG_GROUP).map(String::as_str) == Some(group)
 }
 
 async fn describe_asg(
@@ -791,8 +798,10 @@ pub async fn new_version(
         .unwrap_or_default())
 }
 
-/// The security group of a launch template version (to carry it over).
-pub async fn security_group_of(c: &Clients, lt_id: &str) -> Result<String, AwsError> {
+/// The security group of a group's latest launch template version (to carry
+/// it over), or the system's node security group when that version has none
+/// (made outside Terraform).
+pub async fn security_group_of(c: &Clients, lt_id: &str, system: &str) -> Result<String, AwsError> {
     let out = c
         .ec2
         .describe_launch_template_versions()
@@ -801,12 +810,42 @@ pub async fn security_group_of(c: &Clients, lt_id: &str) -> Result<String, AwsEr
         .send()
         .await
         .map_err(sdk)?;
-    Ok(out
+    let sg = out
         .launch_template_versions()
         .first()
         .and_then(|v| v.launch_template_data())
         .and_then(|d| d.security_group_ids().first().cloned())
-        .unwrap_or_default())
+        .filter(|sg| !sg.is_empty());
+    match sg {
+        Some(sg) => Ok(sg),
+        None => Ok(find_security_group(c, system).await?.unwrap_or_default()),
+    }
+}
+
+/// The system's node security group, by its name and system tag.
+pub async fn find_security_group(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
+    let out = c
+        .ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values(rules::security_group_name(system))
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{}", rules::TAG_SYSTEM))
+                .values(system)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .find_map(|g| g.group_id().map(str::to_string)))
 }
 
 pub async fn set_capacity(
@@ -868,9 +907,11 @@ pub fn plan_repair_if_half_made(plan: &mut crate::plugin::Plan) {
     }
 }
 
-/// Marks the group's create as finished (see [`rules::TAG_CREATED`]).
+/// Marks the group's create as finished (see [`rules::TAG_CREATED`]), with
+/// a token this working directory remembers first (see [`journal`]).
 pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), AwsError> {
-    let t: tags::Tags = [(rules::TAG_CREATED.to_string(), "true".to_string())]
+    let token = journal::remember(asg);
+    let t: tags::Tags = [(rules::TAG_CREATED.to_string(), token)]
         .into_iter()
         .collect();
     c.autoscaling
@@ -882,9 +923,17 @@ pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// The group was read from a state: tracked from now on, its create needs
+/// no journal entry any more.
+pub fn tracked(system: &str, group: &str) {
+    journal::forget(&rules::asg_name(system, group));
+}
+
 /// Refuses to create a group whose finished twin already exists: it belongs
-/// to another Terraform state (or was created outside Terraform). The
-/// remains of an interrupted create (no created tag) are adopted instead.
+/// to another Terraform state (or was created outside Terraform). Adopted
+/// instead: the remains of an interrupted create (no created tag), and a
+/// group this working directory finished but whose result never reached the
+/// state (its created tag holds the token of [`journal`]).
 pub async fn check_not_taken(
     c: &Clients,
     system: &str,
@@ -894,12 +943,20 @@ pub async fn check_not_taken(
     let Some(t) = group_tags(c, system, group, probe).await? else {
         return Ok(None);
     };
-    if t.get(rules::TAG_CREATED).map(String::as_str) != Some("true") {
+    let asg = rules::asg_name(system, group);
+    let Some(created) = t.get(rules::TAG_CREATED) else {
+        return Ok(None);
+    };
+    if journal::recall(&asg).as_deref() == Some(created.as_str()) {
+        crate::plugin::log::info(
+            "adopting a group this working directory finished creating but never recorded in the state",
+            &[("autoscaling_group", &asg)],
+        );
         return Ok(None);
     }
     Ok(Some(format!(
         "The Auto Scaling group {} already exists and belongs to a finished {}: it is managed by another Terraform state, or was left out of this one. The provider never takes over a live compute group. Allowed: a name no live group uses, or importing this one (terraform import <address> {}).",
-        rules::asg_name(system, group),
+        asg,
         rules::group_label(system, group),
         if group == rules::PRIMARY_GROUP { rules::system_id(system) } else { rules::query_group_id(system, group) }
     )))
@@ -1431,6 +1488,7 @@ pub async fn delete_group(
     cancel: &CancellationToken,
 ) -> Result<(), AwsError> {
     let asg = rules::asg_name(system, group);
+    journal::forget(&asg);
     if describe_asg(c, &asg).await?.is_some() {
         let deleted = c
             .autoscaling

@@ -6,6 +6,7 @@ pub mod common;
 pub mod compute;
 pub mod data_sources;
 pub mod functions;
+pub mod journal;
 pub mod node;
 pub mod query_group;
 pub mod storage;

@@ -124,7 +124,9 @@ async fn ensure_security_group(
     let id = match created {
         Ok(id) => id,
         // A create retried after a lost response: it is there.
-        Err(e) if e.is_already_exists() => find_security_group(c, system).await?.ok_or(e)?,
+        Err(e) if e.is_already_exists() => {
+            compute::find_security_group(c, system).await?.ok_or(e)?
+        }
         Err(e) => return Err(e),
     };
     let authorized = c
@@ -308,32 +310,6 @@ fn read_set(prior: &Value, attr: &str, items: &[String]) -> Value {
     }
 }
 
-async fn find_security_group(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
-    use aws_sdk_ec2::types::Filter;
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values(rules::security_group_name(system))
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{}", rules::TAG_SYSTEM))
-                .values(system)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    Ok(out
-        .security_groups()
-        .iter()
-        .find_map(|g| g.group_id().map(str::to_string)))
-}
-
 fn identity(system: &str, app: &str, topology: &str, retain: bool) -> Vec<(&'static str, String)> {
     vec![
         (rules::TAG_RETAIN_STORAGE, retain.to_string()),
@@ -489,7 +465,9 @@ impl SystemResource {
             return Ok(Value::Null);
         };
         let st = storage::find(c, &name).await?;
-        let sg = find_security_group(c, &name).await?.unwrap_or_default();
+        let sg = compute::find_security_group(c, &name)
+            .await?
+            .unwrap_or_default();
         // The network: ours (found by tag), else the one the user brought,
         // as the primary group's Auto Scaling group has it.
         let (vpc_id, subnet_ids) = if st.vpc_id.is_empty() {
@@ -592,7 +570,12 @@ impl SystemResource {
             return Ok(v);
         };
         let instance_type = str_attr(planned, "instance_type").unwrap_or_default();
-        let image = str_attr(planned, "image_id").unwrap_or_else(|| g.image_id.clone());
+        let image = match str_attr(planned, "image_id").filter(|i| !i.is_empty()) {
+            Some(i) => i,
+            None if !g.image_id.is_empty() => g.image_id.clone(),
+            // Lost outside Terraform with no image_id set: what a create uses.
+            None => compute::default_image(c).await?,
+        };
         let nodes = int_attr(planned, "node_count").unwrap_or(g.desired);
         let mut node = g.node.clone();
         if node.system.is_empty() {
@@ -613,7 +596,7 @@ impl SystemResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
-        let sg = compute::security_group_of(c, &g.launch_template_id).await?;
+        let sg = compute::security_group_of(c, &g.launch_template_id, &name).await?;
         if !sg.is_empty() {
             sync_client_rules(c, &sg, planned).await?;
         }
@@ -750,6 +733,14 @@ impl Resource<Clients> for SystemResource {
         if !plan.config_sets("application_name") {
             let n = plan.get("name").clone();
             plan.set("application_name", n);
+        }
+        // A launch template version made outside Terraform without an image:
+        // the apply writes back the default image, known only then.
+        if !plan.is_create()
+            && !plan.config_sets("image_id")
+            && plan.prior_get("image_id").as_str() == Some("")
+        {
+            plan.set("image_id", Value::Unknown);
         }
         if plan.is_create() {
             // Names derived from the system's name are known now.
@@ -930,6 +921,8 @@ impl Resource<Clients> for SystemResource {
                         "Datomic system not found",
                         format!("The primary compute group of system {:?} no longer exists; it is removed from the state and the next apply re-creates it.", str_attr(state, "id").unwrap_or_default()),
                     );
+                } else if let Some(name) = str_attr(&v, "name") {
+                    compute::tracked(&name, PRIMARY_GROUP);
                 }
                 v
             }
@@ -978,7 +971,7 @@ impl Resource<Clients> for SystemResource {
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
         let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
-            if let Some(sg) = find_security_group(c, &name).await? {
+            if let Some(sg) = compute::find_security_group(c, &name).await? {
                 if let Err(e) = c.ec2.delete_security_group().group_id(&sg).send().await {
                     let e = AwsError::from_sdk(e);
                     if !e.is_not_found() {
