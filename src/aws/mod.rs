@@ -33,8 +33,14 @@ pub struct Clients {
     account_id: OnceLock<String>,
     /// The refresh-time view, loaded at the first read (see [`snapshot`]).
     snapshot: tokio::sync::OnceCell<Option<Arc<snapshot::Snapshot>>>,
+    /// Plan-time views of the Auto Scaling groups tagged `key=value`, by (key, value).
+    tagged: std::sync::Mutex<BTreeMap<(String, String), Arc<TaggedGroupsCell>>>,
     wrote: AtomicBool,
 }
+
+/// Auto Scaling group name -> its tags.
+pub type TaggedGroups = BTreeMap<String, tags::Tags>;
+type TaggedGroupsCell = tokio::sync::OnceCell<Result<Arc<TaggedGroups>, AwsError>>;
 
 impl Clients {
     pub fn new(
@@ -90,6 +96,7 @@ impl Clients {
             default_tags,
             account_id: OnceLock::new(),
             snapshot: tokio::sync::OnceCell::new(),
+            tagged: std::sync::Mutex::new(BTreeMap::new()),
             wrote: AtomicBool::new(false),
         }
     }
@@ -141,6 +148,69 @@ impl Clients {
             })
             .await
             .clone()
+    }
+
+    /// Whether this process changed AWS (see [`Clients::mark_write`]).
+    pub fn has_written(&self) -> bool {
+        self.wrote.load(Ordering::SeqCst)
+    }
+
+    /// The Auto Scaling groups tagged `key=value` with their tags, through
+    /// the plan-time client: one paginated DescribeAutoScalingGroups per
+    /// (key, value) and process, shared by every plan that asks (planning
+    /// N new groups of one system costs one call per 100 groups, not N).
+    /// Meant for plan-time checks, before this process writes anything.
+    pub async fn tagged_groups(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Arc<TaggedGroups>, AwsError> {
+        let cell = {
+            let mut map = self
+                .tagged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry((key.to_string(), value.to_string()))
+                .or_default()
+                .clone()
+        };
+        cell.get_or_init(|| async {
+            use aws_sdk_autoscaling::types::Filter;
+            let mut out = TaggedGroups::new();
+            let mut pages = self
+                .autoscaling_probe
+                .describe_auto_scaling_groups()
+                .filters(
+                    Filter::builder()
+                        .name(format!("tag:{key}"))
+                        .values(value)
+                        .build(),
+                )
+                .max_records(100)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(AwsError::from_sdk)?;
+                for g in page.auto_scaling_groups() {
+                    if let Some(name) = g.auto_scaling_group_name() {
+                        let t = g
+                            .tags()
+                            .iter()
+                            .filter_map(|t| {
+                                Some((
+                                    t.key()?.to_string(),
+                                    t.value().unwrap_or_default().to_string(),
+                                ))
+                            })
+                            .collect();
+                        out.insert(name.to_string(), t);
+                    }
+                }
+            }
+            Ok(Arc::new(out))
+        })
+        .await
+        .clone()
     }
 
     pub fn set_account_id(&self, id: String) {

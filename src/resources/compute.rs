@@ -603,6 +603,14 @@ pub async fn group_tags(
     probe: bool,
 ) -> Result<Option<tags::Tags>, AwsError> {
     let asg = rules::asg_name(system, group);
+    if probe && !c.has_written() {
+        // A plan: one batched look at the system's groups, shared by all.
+        let groups = c.tagged_groups(rules::TAG_SYSTEM, system).await?;
+        return Ok(groups
+            .get(&asg)
+            .filter(|t| is_group_of(t, system, group))
+            .cloned());
+    }
     let client = if probe {
         &c.autoscaling_probe
     } else {
