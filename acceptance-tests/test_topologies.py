@@ -501,7 +501,7 @@ def test_separate_state_in_s3(make_tf: MakeTf, aws: Emulator, provider_mirror) -
     assert va["vpc_id"] != vb["vpc_id"] and va["bucket_name"] != vb["bucket_name"]
     ref = tfs["b"].outputs()["reference_system"]
     assert ref == {"name": "isolated-a", "application_name": "web", "vpc_id": va["vpc_id"],
-                   "subnet_ids": va["subnet_ids"]}, ref
+                   "subnet_ids": va["subnet_ids"], "endpoint": va["endpoint"]}, ref
 
     for tf in tfs.values():
         assert_replan_empty(tf, aws)

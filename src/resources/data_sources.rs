@@ -76,6 +76,8 @@ fn system_schema() -> Schema {
             .attr(computed("node_role_name", Type::String, "IAM role of the primary compute group's nodes."))
             .attr(computed("launch_template_id", Type::String, "Launch template of the primary compute group."))
             .attr(computed("autoscaling_group_name", Type::String, "Auto Scaling group of the primary compute group."))
+            .attr(computed("endpoint", Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer: clients connect to it on port {}.", rules::CLIENT_PORT)))
+            .attr(computed("client_config", Type::map(Type::String), "What a Datomic client needs to connect to the system, as a map a client configuration can take as is: `region`, `system`, `endpoint`, `port`."))
             .attr(computed("tags", Type::map(Type::String), "Tags of the primary compute group, including the provider's `default_tags` it was created with (the provider's own `datomic:` tags excluded).")),
     )
 }
@@ -96,6 +98,7 @@ fn query_group_schema() -> Schema {
             .attr(computed("node_role_name", Type::String, "IAM role of the group's nodes."))
             .attr(computed("launch_template_id", Type::String, "The group's launch template."))
             .attr(computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group."))
+            .attr(computed("endpoint", Type::String, &format!("DNS name of the group's internal Network Load Balancer: clients of its application connect to it on port {}.", rules::CLIENT_PORT)))
             .attr(computed("tags", Type::map(Type::String), "Tags of the group, including the provider's `default_tags` it was created with (the provider's own `datomic:` tags excluded).")),
     )
 }

@@ -114,11 +114,12 @@ output "system" {
 }
 
 output "reference_system" {
-  description = "The system this one follows, as read through the data source (its network, e.g. for VPC peering)."
+  description = "The system this one follows, as read through the data source (its network, e.g. for VPC peering, and the endpoint its clients use)."
   value = {
     name             = data.datomic_system.reference.name
     application_name = data.datomic_system.reference.application_name
     vpc_id           = data.datomic_system.reference.vpc_id
     subnet_ids       = data.datomic_system.reference.subnet_ids
+    endpoint         = data.datomic_system.reference.endpoint
   }
 }
