@@ -870,7 +870,14 @@ class Terraform:
         return self.run("state", "show", "-no-color", addr, check=True).stdout
 
     def state_list(self) -> list[str]:
-        return self.run("state", "list", check=True).stdout.split()
+        """The addresses in the state; [] when no state was ever written (e.g. every
+        apply so far was refused at plan)."""
+        res = self.run("state", "list")
+        if res.rc != 0 and "No state file was found" in res.stderr:
+            return []
+        if res.rc != 0:
+            raise TerraformError(f"terraform state list failed: {res.describe()}")
+        return res.stdout.split()
 
     def import_(self, addr: str, id_: str, check: bool = True) -> Result:
         return self.run("import", "-input=false", "-no-color", addr, id_, check=check)

@@ -84,12 +84,6 @@ def tx_function(fn: str, *expect: str, id_: str) -> Case:
                 app(f'  name = "negprod"\n  revision = "r1"\n  transaction_functions = [\n    "ok.ns/f",\n    "{fn}", {MARK}\n  ]\n'),
                 ["transaction function", *expect])
 
-
-# Provider gaps these cases expose (xfail, strict: they fail once fixed; then drop the mark).
-GAP_NETWORK_AT_APPLY = ("provider gap: an existing network (vpc_id/subnet_ids) that does not exist is refused only "
-                        "at apply (before any write, see test_missing_existing_network_refused_before_any_write), "
-                        "not at plan as DESIGN.md asks of every rule")
-
 SOLO_TYPES = '"t2.small"'
 PRODUCTION_TYPES = '"i3.large", "i3.xlarge"'
 QUERY_GROUP_TYPES = '"t2.medium", "m5.large", "i3.large", "i3.xlarge"'
@@ -158,7 +152,7 @@ CASES: list[Case] = [
          ["Invalid security group id", '"default"', '"sg-']),
     Case("existing-network-not-found",
          sys_(f'  topology = "production"\n  vpc_id = "vpc-0123456789abcdef0" {MARK}\n  subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]\n'),
-         ["vpc-0123456789abcdef0"], static=False, xfail=GAP_NETWORK_AT_APPLY),
+         ["VPC vpc-0123456789abcdef0 does not exist"], static=False),
     # --- query group names ("primary" reserved) and references
     group_named("primary", "reserved", "primary"),
     group_named("datomic", "reserved"),
@@ -350,9 +344,9 @@ def test_matrix_is_large_and_distinct() -> None:
 
 @pytest.mark.aws
 def test_missing_existing_network_refused_before_any_write(existing: Emulator, make_tf: Callable[..., Terraform]) -> None:
-    """The docs' promise for vpc_id/subnet_ids ("checked before anything is created"),
-    which today holds at apply rather than at plan: the apply fails, names the network,
-    and writes nothing."""
+    """The docs' promise for vpc_id/subnet_ids ("checked before anything is created"):
+    an apply naming a VPC that does not exist fails at plan, on vpc_id, and writes
+    nothing."""
     tf = make_tf("network", endpoint=existing.url)
     tf.write(provider_hcl() + "\n" + sys_('  topology = "production"\n  vpc_id = "vpc-0123456789abcdef0"\n'
                                          '  subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]\n'))
@@ -361,6 +355,6 @@ def test_missing_existing_network_refused_before_any_write(existing: Emulator, m
     writes = existing.writes()
     assert res.rc == 1, res.describe()
     errors = [d for d in res.diagnostics() if d.severity == "error"]
-    assert any("vpc-0123456789abcdef0" in d.text or "subnet-0123456789abcdef" in d.text for d in errors), errors
+    assert any("VPC vpc-0123456789abcdef0 does not exist" in d.text for d in errors), errors
     assert writes == [], f"refused network: the apply wrote {writes}"
     assert tf.state_list() == []

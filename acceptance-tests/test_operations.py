@@ -640,11 +640,11 @@ def test_existing_network_refused_before_anything_is_created(tf: Terraform, aws:
         return e
 
     refused(subnets[:1], "Too few subnets", at_plan=True)
-    e = refused(subnets[:2], "Unusable existing network", at_plan=False)  # both in us-east-1a
+    e = refused(subnets[:2], "Unusable existing network", at_plan=True)  # both in us-east-1a
     assert "us-east-1a" in e.detail and "2" in e.detail, e
-    e = refused([subnets[0], other_subnets[0]], "Unusable existing network", at_plan=False)
+    e = refused([subnets[0], other_subnets[0]], "Unusable existing network", at_plan=True)
     assert other_vpc in e.detail, e
-    refused([subnets[0], "subnet-0123456789abcdef0"], "Unusable existing network", at_plan=False)
+    refused([subnets[0], "subnet-0123456789abcdef0"], "Unusable existing network", at_plan=True)
 
     # vpc_id without subnet_ids
     tf.write(provider_hcl() + system_hcl("refused", topology="solo", body=f'  vpc_id = "{vpc}"\n'))

@@ -152,10 +152,39 @@ pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
     Ok(s)
 }
 
-/// Checks a network the user brings (`vpc_id` + `subnet_ids`): every subnet
-/// exists, is in that VPC, and they span at least 2 availability zones.
-/// Returns a message for the user when it does not fit.
+/// Checks a network the user brings (`vpc_id` + `subnet_ids`): the VPC and
+/// every subnet exist, the subnets are in that VPC, and they span at least 2
+/// availability zones. When it does not fit: the attribute at fault and a
+/// message for the user.
 pub async fn check_existing_network(
+    c: &Clients,
+    vpc_id: &str,
+    subnet_ids: &[String],
+) -> Result<Option<(&'static str, String)>, AwsError> {
+    match c.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
+        Ok(o) if o.vpcs().iter().any(|v| v.vpc_id() == Some(vpc_id)) => {}
+        Ok(_) => return Ok(Some(("vpc_id", missing_vpc(c, vpc_id)))),
+        Err(e) => {
+            let e = AwsError::from_sdk(e);
+            if e.is_not_found() {
+                return Ok(Some(("vpc_id", missing_vpc(c, vpc_id))));
+            }
+            return Err(e);
+        }
+    }
+    Ok(check_subnets(c, vpc_id, subnet_ids)
+        .await?
+        .map(|m| ("subnet_ids", m)))
+}
+
+fn missing_vpc(c: &Clients, vpc_id: &str) -> String {
+    format!(
+        "VPC {vpc_id} does not exist in region {}. Allowed: the id of an existing VPC of this account and region, or no vpc_id (the system then creates its own network).",
+        c.region
+    )
+}
+
+async fn check_subnets(
     c: &Clients,
     vpc_id: &str,
     subnet_ids: &[String],

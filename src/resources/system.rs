@@ -58,7 +58,7 @@ fn schema() -> Schema {
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for every AWS object of the system. Keys starting with `aws:` or `datomic:` are reserved."))
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`."))
             .attr(Attribute::optional_computed("vpc_id", Type::String, "The system's VPC. Set it, with `subnet_ids`, to use a network the team already has: the provider then neither creates nor deletes the network. Unset: the provider creates a VPC (counted as the system's storage).").use_state_for_unknown().requires_replace())
-            .attr(Attribute::optional_computed("subnet_ids", Type::list(Type::String), "The system's subnets, in at least 2 availability zones. Set with `vpc_id` to use existing subnets (they are checked before anything is created). Unset: one created per availability zone.").use_state_for_unknown().requires_replace())
+            .attr(Attribute::optional_computed("subnet_ids", Type::list(Type::String), "The system's subnets, in at least 2 availability zones. Set with `vpc_id` to use existing subnets (they are checked at plan, and again before anything is created). Unset: one created per availability zone.").use_state_for_unknown().requires_replace())
             .attr(Attribute::computed("network_managed", Type::Bool, "Whether the provider created the system's network (VPC and subnets) and so deletes it with the storage; false when `vpc_id` and `subnet_ids` were given.").use_state_for_unknown())
             .attr(Attribute::computed("security_group_id", Type::String, "Security group of the system's nodes: admits only the system's own nodes.").use_state_for_unknown())
             .attr(Attribute::computed("bucket_name", Type::String, "The system's S3 bucket.").use_state_for_unknown())
@@ -793,6 +793,30 @@ impl Resource<Clients> for SystemResource {
             let managed = !plan.config_sets("vpc_id");
             plan.set("network_managed", Value::bool(managed));
         }
+        // A network the user brings must exist and fit: checked at plan when
+        // its ids are known (and again at create, before any write).
+        if plan.is_create() {
+            if let (Some(c), Some(vpc), Some(subnets)) = (
+                ctx.data.as_deref(),
+                str_attr(&plan.planned, "vpc_id"),
+                list_attr(&plan.planned, "subnet_ids"),
+            ) {
+                if !diags.has_error() {
+                    match storage::check_existing_network(c, &vpc, &subnets).await {
+                        Ok(None) => {}
+                        Ok(Some((attr, problem))) => diags.attribute_error(
+                            crate::plugin::AttrPath::root(attr),
+                            "Unusable existing network",
+                            problem,
+                        ),
+                        Err(e) => diags.warning(
+                            "Could not check the existing network",
+                            format!("{e} (it is checked again before the create writes anything)"),
+                        ),
+                    }
+                }
+            }
+        }
     }
 
     async fn plan_destroy(&self, _ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
@@ -850,9 +874,9 @@ impl Resource<Clients> for SystemResource {
         ) {
             match storage::check_existing_network(c, &vpc, &subnets).await {
                 Ok(None) => {}
-                Ok(Some(problem)) => {
+                Ok(Some((attr, problem))) => {
                     diags.attribute_error(
-                        crate::plugin::AttrPath::root("subnet_ids"),
+                        crate::plugin::AttrPath::root(attr),
                         "Unusable existing network",
                         problem,
                     );
