@@ -842,3 +842,47 @@ def test_deleted_load_balancer_is_drift_and_repaired(tf: Terraform, aws: Emulato
     assert_replan_empty(tf, aws)
     tf.destroy()
     view.assert_nothing_left("repair")
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(300)
+def test_capacity_update_writes_only_the_capacity(tf: Terraform, aws: Emulator) -> None:
+    """Updating a query group's max_size (and the system's node count) changes the Auto
+    Scaling groups' sizes and nothing else: no endpoint, rule, attachment or template
+    written again (everything else is read first and left as it is)."""
+    def config(max_size: int, nodes: int) -> str:
+        return provider_hcl() + system_hcl("lean", body=f"  retain_storage = false\n  node_count     = {nodes}\n") + f"""
+resource "datomic_query_group" "stage" {{
+  system   = datomic_system.main.name
+  name     = "stage"
+  max_size = {max_size}
+}}
+"""
+    tf.write(config(1, 2))
+    apply_ok(tf)
+    tf.write(config(3, 3))
+    aws.proxy.clear()
+    apply_ok(tf)
+    writes = sorted(c.action for c in aws.writes())
+    assert writes == ["UpdateAutoScalingGroup", "UpdateAutoScalingGroup"], writes
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+    View(aws).assert_nothing_left("lean")
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(300)
+def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
+    """Changing only a system's tags retags its objects; no node is replaced."""
+    def config(team: str) -> str:
+        return provider_hcl() + system_hcl("retag", body=f'  retain_storage = false\n  tags = {{ team = "{team}" }}\n')
+    tf.write(config("a"))
+    apply_ok(tf)
+    tf.write(config("b"))
+    aws.proxy.clear()
+    apply_ok(tf)
+    writes = sorted(c.action for c in aws.writes())
+    assert "TerminateInstanceInAutoScalingGroup" not in writes, writes
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+    View(aws).assert_nothing_left("retag")

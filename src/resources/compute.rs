@@ -106,6 +106,8 @@ pub struct GroupState {
     pub node: NodeConfig,
     /// The subnets the group runs in (its VPCZoneIdentifier).
     pub subnet_ids: Vec<String>,
+    /// Target groups its nodes are registered in.
+    pub target_group_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -731,6 +733,7 @@ fn group_state(
         tags,
         ..Default::default()
     };
+    st.target_group_arns = g.target_group_arns().to_vec();
     st.subnet_ids = g
         .vpc_zone_identifier()
         .unwrap_or_default()
@@ -1348,11 +1351,15 @@ pub async fn ensure_endpoint(
     Ok(e)
 }
 
-/// Registers the group's nodes in its endpoint's target group (idempotent).
-pub async fn attach_endpoint(c: &Clients, asg: &str, e: &Endpoint) -> Result<(), AwsError> {
+/// Registers the group's nodes in its endpoint's target group, unless they
+/// are already (a group whose attachment was removed outside Terraform).
+pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Result<(), AwsError> {
+    if g.target_group_arns.contains(&e.target_group_arn) {
+        return Ok(());
+    }
     c.autoscaling
         .attach_load_balancer_target_groups()
-        .auto_scaling_group_name(asg)
+        .auto_scaling_group_name(&g.asg_name)
         .target_group_arns(&e.target_group_arn)
         .send()
         .await

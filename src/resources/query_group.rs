@@ -331,7 +331,7 @@ impl QueryGroupResource {
         // Repairs a load balancer, listener or target group deleted outside Terraform.
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
         let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
-        compute::attach_endpoint(c, &g.asg_name, &ep).await?;
+        compute::attach_endpoint(c, &g, &ep).await?;
         if template_changed {
             let sg = compute::security_group_of(c, &g.launch_template_id, &system).await?;
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
@@ -344,9 +344,14 @@ impl QueryGroupResource {
         if (min, max, desired) != (g.min, g.max, g.desired) {
             compute::set_capacity(c, &g.asg_name, min, max, desired).await?;
         }
+        // Read first: write only a policy that differs.
+        let have = compute::cpu_target(c, &g.asg_name).await?;
         match cpu_target_of(planned) {
-            Some(target) => compute::put_cpu_target(c, &g.asg_name, target).await?,
-            None => compute::delete_cpu_target(c, &g.asg_name).await?,
+            Some(target) if have != Some(target) => {
+                compute::put_cpu_target(c, &g.asg_name, target).await?
+            }
+            None if have.is_some() => compute::delete_cpu_target(c, &g.asg_name).await?,
+            _ => {}
         }
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await?;
         // Always: nodes left on an older configuration by an interrupted

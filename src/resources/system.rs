@@ -604,7 +604,7 @@ impl SystemResource {
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
         let ep =
             compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &vpc_id, &subnet_ids, &full).await?;
-        compute::attach_endpoint(c, &g.asg_name, &ep).await?;
+        compute::attach_endpoint(c, &g, &ep).await?;
         if template_changed {
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
