@@ -873,16 +873,30 @@ resource "datomic_query_group" "stage" {{
 @pytest.mark.aws
 @pytest.mark.timeout(300)
 def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
-    """Changing only a system's tags retags its objects; no node is replaced."""
-    def config(team: str) -> str:
-        return provider_hcl() + system_hcl("retag", body=f'  retain_storage = false\n  tags = {{ team = "{team}" }}\n')
-    tf.write(config("a"))
+    """Changing only a system's tags retags its objects, storage included (VPC,
+    subnets, bucket, table: a changed value set, a dropped key removed); no node is
+    replaced."""
+    def config(tags: str) -> str:
+        return provider_hcl() + system_hcl("retag", body=f'  retain_storage = false\n  tags = {{ {tags} }}\n')
+    tf.write(config('team = "a", cost = "x"'))
     apply_ok(tf)
-    tf.write(config("b"))
+    tf.write(config('team = "b"'))
     aws.proxy.clear()
     apply_ok(tf)
     writes = sorted(c.action for c in aws.writes())
     assert "TerminateInstanceInAutoScalingGroup" not in writes, writes
+    view = View(aws)
+    s = state_values(tf)["datomic_system.main"]
+    ec2_tags: dict[str, dict[str, str]] = {}
+    for t in view.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [s["vpc_id"], *s["subnet_ids"]]}])["Tags"]:
+        ec2_tags.setdefault(t["ResourceId"], {})[t["Key"]] = t["Value"]
+    bucket = tag_dict(view.s3.get_bucket_tagging(Bucket=s["bucket_name"])["TagSet"])
+    arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
+    table = tag_dict(view.ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
+    for what, tags in [*ec2_tags.items(), ("bucket", bucket), ("table", table)]:
+        assert tags.get("team") == "b" and "cost" not in tags, (what, tags)
+        assert tags.get("datomic:system") == "retag", (what, tags)
+    assert len(ec2_tags) == 3, ec2_tags
     assert_replan_empty(tf, aws)
     tf.destroy()
     View(aws).assert_nothing_left("retag")

@@ -409,7 +409,7 @@ async fn create_bucket(
     use aws_sdk_s3::types::{
         BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule, Tag, Tagging,
+        ServerSideEncryptionRule,
     };
     let mut req = c.s3.create_bucket().bucket(bucket);
     if c.region != "us-east-1" {
@@ -455,6 +455,13 @@ async fn create_bucket(
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
+    put_bucket_tags(c, bucket, t).await
+}
+
+/// Sets the bucket's tags to `t` (S3 replaces the whole set).
+async fn put_bucket_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
     let tag_set = t
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
@@ -509,6 +516,102 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
         .map(|_| ())
         .map_err(AwsError::from_sdk);
     AwsError::tolerate_exists(created)
+}
+
+/// Brings the storage's tags from `old` to `new` (an update of the system's
+/// tags, `default_tags`, topology or `retain_storage`): only what differs is
+/// written. The network is retagged only when the provider made it; the
+/// `Name` tags of the VPC and subnets stay the provider's.
+pub async fn retag(
+    c: &Clients,
+    s: &Storage,
+    network_managed: bool,
+    old: &tags::Tags,
+    new: &tags::Tags,
+) -> Result<(), AwsError> {
+    let (removed, changed) = tags::diff(old, new);
+    if removed.is_empty() && changed.is_empty() {
+        return Ok(());
+    }
+    if network_managed && !s.vpc_id.is_empty() {
+        let ids: Vec<String> = std::iter::once(s.vpc_id.clone())
+            .chain(s.subnet_ids.iter().cloned())
+            .collect();
+        let set: tags::Tags = changed
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Name")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !set.is_empty() {
+            c.ec2
+                .create_tags()
+                .set_resources(Some(ids.clone()))
+                .set_tags(Some(tags::ec2(&set)))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+        }
+        let gone: Vec<_> = removed
+            .iter()
+            .filter(|k| k.as_str() != "Name")
+            .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+            .collect();
+        if !gone.is_empty() {
+            c.ec2
+                .delete_tags()
+                .set_resources(Some(ids))
+                .set_tags(Some(gone))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+        }
+    }
+    if !s.bucket.is_empty() {
+        put_bucket_tags(c, &s.bucket, new).await?;
+    }
+    if !s.table.is_empty() {
+        let arn = c
+            .dynamodb
+            .describe_table()
+            .table_name(&s.table)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?
+            .table()
+            .and_then(|t| t.table_arn())
+            .unwrap_or_default()
+            .to_string();
+        if !changed.is_empty() {
+            let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+            let set = changed
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_dynamodb::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(bad)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            c.dynamodb
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(set))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+        }
+        if !removed.is_empty() {
+            c.dynamodb
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(removed.clone()))
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+        }
+    }
+    Ok(())
 }
 
 /// Deletes the storage (only when the user opted out of retaining it).

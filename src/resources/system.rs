@@ -340,6 +340,23 @@ fn all_tags(
     (tags_all, full)
 }
 
+/// What the system's objects were tagged with, from a state: its `tags_all`
+/// (the tags as applied, `default_tags` included) and identity.
+fn all_tags_of_state(v: &Value, system: &str) -> (tags::Tags, tags::Tags) {
+    let tags_all = map_attr(v, "tags_all").unwrap_or_default();
+    let app = str_attr(v, "application_name").unwrap_or_else(|| system.to_string());
+    let topology = str_attr(v, "topology").unwrap_or_default();
+    let id = identity(
+        system,
+        &app,
+        &topology,
+        bool_attr(v, "retain_storage").unwrap_or(true),
+    );
+    let idref: Vec<(&str, &str)> = id.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let full = tags::with_identity(&tags_all, &idref);
+    (tags_all, full)
+}
+
 const IDENTITY_KEYS: &[&str] = &[
     rules::TAG_CREATED,
     rules::TAG_RETAIN_STORAGE,
@@ -596,6 +613,18 @@ impl SystemResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
+        // The storage carries the same tags: retag it when they changed.
+        let (_, prior_full) = all_tags_of_state(prior, &name);
+        if prior_full != full {
+            let st = storage::Storage {
+                vpc_id: str_attr(planned, "vpc_id").unwrap_or_default(),
+                subnet_ids: list_attr(planned, "subnet_ids").unwrap_or_default(),
+                bucket: str_attr(planned, "bucket_name").unwrap_or_default(),
+                table: str_attr(planned, "table_name").unwrap_or_default(),
+            };
+            let managed = bool_attr(planned, "network_managed").unwrap_or(true);
+            storage::retag(c, &st, managed, &prior_full, &full).await?;
+        }
         let sg = compute::security_group_of(c, &g.launch_template_id, &name).await?;
         if !sg.is_empty() {
             sync_client_rules(c, &sg, planned).await?;
