@@ -92,6 +92,22 @@ impl AwsError {
     }
 }
 
+/// Absence as an answer, for look-ups and deletes: "not found" becomes
+/// `Ok(None)`, any other error stays an error.
+pub trait Found<T> {
+    fn found(self) -> Result<Option<T>, AwsError>;
+}
+
+impl<T> Found<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +124,15 @@ mod tests {
         }
         assert!(!AwsError::new(Some("Throttling"), "x").is_not_found());
         assert!(!AwsError::new(None, "x").is_not_found());
+    }
+
+    #[test]
+    fn found_turns_only_absence_into_none() {
+        assert_eq!(Ok::<_, AwsError>(3).found().ok(), Some(Some(3)));
+        let missing: Result<(), _> = Err(AwsError::new(Some("NoSuchEntity"), "gone"));
+        assert_eq!(missing.found().ok(), Some(None));
+        let other: Result<(), _> = Err(AwsError::new(Some("AccessDenied"), "no"));
+        assert_eq!(other.found().map_err(|e| e.code), Err(Some("AccessDenied".into())));
     }
 
     #[test]

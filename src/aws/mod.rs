@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use aws_types::SdkConfig;
 
-pub use error::AwsError;
+pub use error::{AwsError, Found};
 
 /// One set of SDK clients per configured provider, shared by all resources.
 pub struct Clients {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::journal;
 use super::node::NodeConfig;
 use crate::aws::wait::{self, Poll};
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{tags, AwsError, Clients, Found};
 use crate::rules;
 
 /// The node role's trust policy: EC2 instances only.
@@ -146,28 +146,29 @@ pub async fn ensure_role(
     policy: &str,
 ) -> Result<String, AwsError> {
     let role = rules::node_role_name(system, group);
-    match c.iam.get_role().role_name(&role).send().await {
-        Ok(_) => {}
-        Err(e) => {
-            let e = sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-            AwsError::tolerate_exists(
-                c.iam
-                    .create_role()
-                    .role_name(&role)
-                    .assume_role_policy_document(ASSUME_ROLE_POLICY)
-                    .description(format!(
-                        "Nodes of Datomic compute group {group} of system {system}"
-                    ))
-                    .set_tags(Some(tags::iam(t)))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk),
-            )?;
-        }
+    let found = c
+        .iam
+        .get_role()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    if found.is_none() {
+        AwsError::tolerate_exists(
+            c.iam
+                .create_role()
+                .role_name(&role)
+                .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                .description(format!(
+                    "Nodes of Datomic compute group {group} of system {system}"
+                ))
+                .set_tags(Some(tags::iam(t)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk),
+        )?;
     }
     c.iam
         .put_role_policy()
@@ -178,22 +179,15 @@ pub async fn ensure_role(
         .await
         .map_err(sdk)?;
     let profile = rules::instance_profile_name(system, group);
-    let existing = match c
+    let existing = c
         .iam
         .get_instance_profile()
         .instance_profile_name(&profile)
         .send()
         .await
-    {
-        Ok(o) => o.instance_profile().cloned(),
-        Err(e) => {
-            let e = sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-            None
-        }
-    };
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.instance_profile().cloned());
     let has_role = existing
         .as_ref()
         .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
@@ -246,55 +240,47 @@ pub async fn ensure_role(
 pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
     let role = rules::node_role_name(system, group);
     let profile = rules::instance_profile_name(system, group);
-    let ignore_missing = |r: Result<(), AwsError>| match r {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
-    };
-    ignore_missing(
+    c.iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    c.iam
+        .delete_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    let policies = c
+        .iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    for p in policies.iter().flat_map(|out| out.policy_names()) {
         c.iam
-            .remove_role_from_instance_profile()
-            .instance_profile_name(&profile)
+            .delete_role_policy()
             .role_name(&role)
+            .policy_name(p)
             .send()
             .await
-            .map(|_| ())
-            .map_err(sdk),
-    )?;
-    ignore_missing(
-        c.iam
-            .delete_instance_profile()
-            .instance_profile_name(&profile)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk),
-    )?;
-    match c.iam.list_role_policies().role_name(&role).send().await {
-        Ok(out) => {
-            for p in out.policy_names() {
-                ignore_missing(
-                    c.iam
-                        .delete_role_policy()
-                        .role_name(&role)
-                        .policy_name(p)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk),
-                )?;
-            }
-        }
-        Err(e) => ignore_missing(Err(sdk(e)))?,
+            .map_err(sdk)
+            .found()?;
     }
-    ignore_missing(
-        c.iam
-            .delete_role()
-            .role_name(&role)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk),
-    )
+    c.iam
+        .delete_role()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    Ok(())
 }
 
 /// Inline policy on a group's node role (applications' own permissions).
@@ -322,24 +308,15 @@ pub async fn delete_role_policy(
     group: &str,
     name: &str,
 ) -> Result<(), AwsError> {
-    match c
-        .iam
+    c.iam
         .delete_role_policy()
         .role_name(rules::node_role_name(system, group))
         .policy_name(name)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = sdk(e);
-            if e.is_not_found() {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
+        .map_err(sdk)
+        .found()?;
+    Ok(())
 }
 
 pub async fn get_role_policy(
@@ -348,29 +325,17 @@ pub async fn get_role_policy(
     group: &str,
     name: &str,
 ) -> Result<Option<String>, AwsError> {
-    match c
+    let out = c
         .iam
         .get_role_policy()
         .role_name(rules::node_role_name(system, group))
         .policy_name(name)
         .send()
         .await
-    {
-        Ok(o) => {
-            let doc = o.policy_document();
-            // IAM returns the document URL-encoded.
-            let decoded = percent_decode(doc);
-            Ok(Some(decoded))
-        }
-        Err(e) => {
-            let e = sdk(e);
-            if e.is_not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
-    }
+        .map_err(sdk)
+        .found()?;
+    // IAM returns the document URL-encoded.
+    Ok(out.map(|o| percent_decode(o.policy_document())))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -461,21 +426,14 @@ async fn find_launch_template(c: &Clients, name: &str) -> Result<Option<String>,
                 .build(),
         )
         .send()
-        .await;
-    match out {
-        Ok(o) => Ok(o
-            .launch_templates()
+        .await
+        .map_err(sdk)
+        .found()?;
+    Ok(out.and_then(|o| {
+        o.launch_templates()
             .iter()
-            .find_map(|t| t.launch_template_id().map(str::to_string))),
-        Err(e) => {
-            let e = sdk(e);
-            if e.is_not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
-    }
+            .find_map(|t| t.launch_template_id().map(str::to_string))
+    }))
 }
 
 /// Creates the launch template and Auto Scaling group unless they exist.
@@ -887,20 +845,16 @@ pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<boo
     {
         return Ok(true);
     }
-    match c
-        .iam
+    if c.iam
         .get_role()
         .role_name(rules::node_role_name(system, group))
         .send()
         .await
+        .map_err(sdk)
+        .found()?
+        .is_some()
     {
-        Ok(_) => return Ok(true),
-        Err(e) => {
-            let e = sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+        return Ok(true);
     }
     Ok(!find_endpoint(c, system, group)
         .await?
@@ -1224,32 +1178,28 @@ pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<End
         e.target_group_arn = snap.target_groups.get(&name).cloned().unwrap_or_default();
         return Ok(e);
     }
-    match c.elbv2.describe_load_balancers().names(&name).send().await {
-        Ok(out) => {
-            if let Some(lb) = out.load_balancers().first() {
-                e.dns_name = lb.dns_name().unwrap_or_default().to_string();
-                e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            }
-        }
-        Err(err) => {
-            let err = sdk(err);
-            if !err.is_not_found() {
-                return Err(err);
-            }
-        }
+    let lbs = c
+        .elbv2
+        .describe_load_balancers()
+        .names(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    if let Some(lb) = lbs.as_ref().and_then(|o| o.load_balancers().first()) {
+        e.dns_name = lb.dns_name().unwrap_or_default().to_string();
+        e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     }
-    match c.elbv2.describe_target_groups().names(&name).send().await {
-        Ok(out) => {
-            if let Some(tg) = out.target_groups().first() {
-                e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
-            }
-        }
-        Err(err) => {
-            let err = sdk(err);
-            if !err.is_not_found() {
-                return Err(err);
-            }
-        }
+    let tgs = c
+        .elbv2
+        .describe_target_groups()
+        .names(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    if let Some(tg) = tgs.as_ref().and_then(|o| o.target_groups().first()) {
+        e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
     }
     Ok(e)
 }
@@ -1371,18 +1321,13 @@ pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Resul
 pub async fn delete_endpoint(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
     let e = find_endpoint(c, system, group).await?;
     if !e.load_balancer_arn.is_empty() {
-        if let Err(err) = c
-            .elbv2
+        c.elbv2
             .delete_load_balancer()
             .load_balancer_arn(&e.load_balancer_arn)
             .send()
             .await
-        {
-            let err = sdk(err);
-            if !err.is_not_found() {
-                return Err(err);
-            }
-        }
+            .map_err(sdk)
+            .found()?;
     }
     if !e.target_group_arn.is_empty() {
         // A target group is in use until its load balancer is gone.
@@ -1538,18 +1483,13 @@ pub async fn delete_group(
     }
     delete_endpoint(c, system, group).await?;
     if let Some(lt) = find_launch_template(c, &rules::launch_template_name(system, group)).await? {
-        if let Err(e) = c
-            .ec2
+        c.ec2
             .delete_launch_template()
             .launch_template_id(&lt)
             .send()
             .await
-        {
-            let e = sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+            .map_err(sdk)
+            .found()?;
     }
     delete_role(c, system, group).await
 }

@@ -5,7 +5,7 @@
 
 use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
 
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{tags, AwsError, Clients, Found};
 use crate::rules;
 
 pub const VPC_CIDR: &str = "10.213.0.0/16";
@@ -121,17 +121,14 @@ async fn bucket_exists(c: &Clients, bucket: &str) -> Result<bool, AwsError> {
 }
 
 async fn table_exists(c: &Clients, table: &str) -> Result<bool, AwsError> {
-    match c.dynamodb.describe_table().table_name(table).send().await {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let e = AwsError::from_sdk(e);
-            if e.is_not_found() {
-                Ok(false)
-            } else {
-                Err(e)
-            }
-        }
-    }
+    Ok(c.dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)
+        .found()?
+        .is_some())
 }
 
 /// The storage of `system` as it exists now (parts may be missing).
@@ -313,15 +310,14 @@ pub async fn ensure(
         existing
     };
     for extra in duplicates(&subnets) {
-        delete_ignoring_missing(
-            c.ec2
-                .delete_subnet()
-                .subnet_id(&extra)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk),
-        )?;
+        c.ec2
+            .delete_subnet()
+            .subnet_id(&extra)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk)
+            .found()?;
     }
     s.subnet_ids = one_per_zone(&subnets);
     ensure_data(c, system, t, &mut s).await?;
@@ -372,24 +368,16 @@ async fn dedupe_vpcs(c: &Clients, system: &str) -> Result<String, AwsError> {
         )
     })?;
     for extra in it {
-        delete_ignoring_missing(
-            c.ec2
-                .delete_vpc()
-                .vpc_id(&extra)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk),
-        )?;
+        c.ec2
+            .delete_vpc()
+            .vpc_id(&extra)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk)
+            .found()?;
     }
     Ok(keep)
-}
-
-fn delete_ignoring_missing(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
 }
 
 fn named(t: &tags::Tags, name: &str) -> tags::Tags {
@@ -618,37 +606,40 @@ pub async fn retag(
 pub async fn delete(c: &Clients, system: &str) -> Result<(), AwsError> {
     let s = find(c, system).await?;
     if !s.table.is_empty() {
-        if let Err(e) = c.dynamodb.delete_table().table_name(&s.table).send().await {
-            let e = AwsError::from_sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+        c.dynamodb
+            .delete_table()
+            .table_name(&s.table)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)
+            .found()?;
     }
     if !s.bucket.is_empty() {
         empty_bucket(c, &s.bucket).await?;
-        if let Err(e) = c.s3.delete_bucket().bucket(&s.bucket).send().await {
-            let e = AwsError::from_sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+        c.s3.delete_bucket()
+            .bucket(&s.bucket)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)
+            .found()?;
     }
     for subnet in &s.subnet_ids {
-        if let Err(e) = c.ec2.delete_subnet().subnet_id(subnet).send().await {
-            let e = AwsError::from_sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+        c.ec2
+            .delete_subnet()
+            .subnet_id(subnet)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)
+            .found()?;
     }
     if !s.vpc_id.is_empty() {
-        if let Err(e) = c.ec2.delete_vpc().vpc_id(&s.vpc_id).send().await {
-            let e = AwsError::from_sdk(e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+        c.ec2
+            .delete_vpc()
+            .vpc_id(&s.vpc_id)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)
+            .found()?;
     }
     Ok(())
 }

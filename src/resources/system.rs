@@ -8,7 +8,7 @@ use super::common::*;
 use super::compute::{self, GroupSpec};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{tags, AwsError, Clients, Found};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -1025,12 +1025,13 @@ impl Resource<Clients> for SystemResource {
         let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
             if let Some(sg) = compute::find_security_group(c, &name).await? {
-                if let Err(e) = c.ec2.delete_security_group().group_id(&sg).send().await {
-                    let e = AwsError::from_sdk(e);
-                    if !e.is_not_found() {
-                        return Err(e);
-                    }
-                }
+                c.ec2
+                    .delete_security_group()
+                    .group_id(&sg)
+                    .send()
+                    .await
+                    .map_err(AwsError::from_sdk)
+                    .found()?;
             }
             if !bool_attr(prior, "retain_storage").unwrap_or(true) {
                 storage::delete(c, &name).await?;
