@@ -132,7 +132,10 @@ mod tests {
         let missing: Result<(), _> = Err(AwsError::new(Some("NoSuchEntity"), "gone"));
         assert_eq!(missing.found().ok(), Some(None));
         let other: Result<(), _> = Err(AwsError::new(Some("AccessDenied"), "no"));
-        assert_eq!(other.found().map_err(|e| e.code), Err(Some("AccessDenied".into())));
+        assert_eq!(
+            other.found().map_err(|e| e.code),
+            Err(Some("AccessDenied".into()))
+        );
     }
 
     #[test]

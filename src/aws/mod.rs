@@ -193,17 +193,7 @@ impl Clients {
                 let page = page.map_err(AwsError::from_sdk)?;
                 for g in page.auto_scaling_groups() {
                     if let Some(name) = g.auto_scaling_group_name() {
-                        let t = g
-                            .tags()
-                            .iter()
-                            .filter_map(|t| {
-                                Some((
-                                    t.key()?.to_string(),
-                                    t.value().unwrap_or_default().to_string(),
-                                ))
-                            })
-                            .collect();
-                        out.insert(name.to_string(), t);
+                        out.insert(name.to_string(), tags::from_asg(g));
                     }
                 }
             }

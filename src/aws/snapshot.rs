@@ -89,7 +89,13 @@ impl Snapshot {
                 }
             }
         }
-        let mut pages = c.elbv2.describe_load_balancers().into_paginator().send();
+        // 400 per page, the most AWS allows (its default; some emulators use 50).
+        let mut pages = c
+            .elbv2
+            .describe_load_balancers()
+            .page_size(400)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             s.calls += 1;
             let page = page.map_err(AwsError::from_sdk)?;
@@ -105,7 +111,12 @@ impl Snapshot {
                 }
             }
         }
-        let mut pages = c.elbv2.describe_target_groups().into_paginator().send();
+        let mut pages = c
+            .elbv2
+            .describe_target_groups()
+            .page_size(400)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             s.calls += 1;
             let page = page.map_err(AwsError::from_sdk)?;

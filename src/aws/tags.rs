@@ -64,6 +64,19 @@ pub fn from_ec2(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
         .collect()
 }
 
+/// An Auto Scaling group's tags.
+pub fn from_asg(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Tags {
+    g.tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
 pub fn iam(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
     tags.iter()
         .filter_map(|(k, v)| {

@@ -88,6 +88,8 @@ pub struct GroupSpec<'a> {
     pub target_group_arn: &'a str,
     /// Tags for every object (tags_all plus identity).
     pub tags: &'a tags::Tags,
+    /// Terraform's StopProvider, for the waits.
+    pub cancel: &'a CancellationToken,
 }
 
 /// A compute group as AWS has it.
@@ -144,6 +146,7 @@ pub async fn ensure_role(
     group: &str,
     t: &tags::Tags,
     policy: &str,
+    cancel: &CancellationToken,
 ) -> Result<String, AwsError> {
     let role = rules::node_role_name(system, group);
     let found = c
@@ -213,7 +216,7 @@ pub async fn ensure_role(
             Duration::from_secs(120),
             Duration::from_secs(2),
             1,
-            &CancellationToken::new(),
+            cancel,
             || async {
                 match c
                     .iam
@@ -502,7 +505,7 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
             Duration::from_secs(120),
             Duration::from_secs(2),
             1,
-            &CancellationToken::new(),
+            s.cancel,
             || async {
                 let created = AwsError::tolerate_exists(
                     c.autoscaling
@@ -589,16 +592,7 @@ pub async fn group_tags(
     else {
         return Ok(None);
     };
-    let t: tags::Tags = g
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect();
+    let t: tags::Tags = tags::from_asg(g);
     Ok(is_group_of(&t, system, group).then_some(t))
 }
 
@@ -667,16 +661,7 @@ fn group_state(
     system: &str,
     group: &str,
 ) -> Option<GroupState> {
-    let tags: tags::Tags = g
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect();
+    let tags: tags::Tags = tags::from_asg(g);
     // An Auto Scaling group of that name that is not ours is not our group.
     if tags.get(rules::TAG_SYSTEM).map(String::as_str) != Some(system)
         || tags.get(rules::TAG_GROUP).map(String::as_str) != Some(group)
@@ -1318,7 +1303,12 @@ pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Resul
 }
 
 /// Deletes the endpoint (the listener goes with the load balancer).
-pub async fn delete_endpoint(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
+pub async fn delete_endpoint(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
     let e = find_endpoint(c, system, group).await?;
     if !e.load_balancer_arn.is_empty() {
         c.elbv2
@@ -1340,7 +1330,7 @@ pub async fn delete_endpoint(c: &Clients, system: &str, group: &str) -> Result<(
             Duration::from_secs(300),
             Duration::from_secs(2),
             1,
-            &CancellationToken::new(),
+            cancel,
             || async {
                 match c
                     .elbv2
@@ -1481,7 +1471,7 @@ pub async fn delete_group(
         .await
         .map_err(|e| AwsError::new(None, e.to_string()))?;
     }
-    delete_endpoint(c, system, group).await?;
+    delete_endpoint(c, system, group, cancel).await?;
     if let Some(lt) = find_launch_template(c, &rules::launch_template_name(system, group)).await? {
         c.ec2
             .delete_launch_template()

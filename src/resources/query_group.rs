@@ -159,6 +159,7 @@ impl QueryGroupResource {
             &name,
             &full,
             &compute::node_policy(c, &st.bucket, &st.table),
+            &ctx.cancel,
         )
         .await?;
         state.set_attr("node_role_name", Value::string(&role));
@@ -192,6 +193,7 @@ impl QueryGroupResource {
                 subnet_ids: &subnet_ids,
                 target_group_arn: &ep.target_group_arn,
                 tags: &full,
+                cancel: &ctx.cancel,
             },
         )
         .await?;

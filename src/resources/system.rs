@@ -409,6 +409,7 @@ impl SystemResource {
             PRIMARY_GROUP,
             &full,
             &compute::node_policy(c, &st.bucket, &st.table),
+            &ctx.cancel,
         )
         .await?;
         state.set_attr("node_role_name", Value::string(&role));
@@ -452,6 +453,7 @@ impl SystemResource {
                 subnet_ids: &st.subnet_ids,
                 target_group_arn: &ep.target_group_arn,
                 tags: &full,
+                cancel: &ctx.cancel,
             },
         )
         .await?;
