@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -50,7 +51,7 @@ from plugin_process import MAGIC_COOKIE, MAGIC_COOKIE_KEY, make_client_cert  # n
 DEAD_ENDPOINT = "http://127.0.0.1:9"
 SYSTEM = "bench"
 _live: set[subprocess.Popen] = set()  # terraform processes running now (stopped on exit)
-_last_output = {"text": ""}  # stdout + stderr of the last terraform command
+_last_output: dict = {"text": "", "cpu": 0.0}  # stdout + stderr, CPU seconds of the last terraform command
 
 
 def log(msg: str) -> None:
@@ -128,6 +129,7 @@ class Sample:
     seconds: float
     calls: int = 0
     writes: int = 0
+    cpu: float = 0.0  # user + sys of terraform and the provider processes it waited for
 
 
 @dataclass
@@ -162,6 +164,7 @@ class RssWatcher:
         self.interval = interval
         self.provider_kib = 0
         self.terraform_kib = 0
+        self._cpu_ticks: dict[int, int] = {}  # provider pid -> utime + stime last seen
         self.pid: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -173,6 +176,9 @@ class RssWatcher:
             try:
                 if os.readlink(f"/proc/{entry}/exe").removesuffix(" (deleted)") == self.target:
                     self.provider_kib = max(self.provider_kib, vm_hwm_kib(int(entry)))
+                    # fields 14 and 15 of stat (after the command's closing parenthesis)
+                    fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                    self._cpu_ticks[int(entry)] = int(fields[11]) + int(fields[12])
             except OSError:
                 continue
         if self.pid is not None:
@@ -182,6 +188,12 @@ class RssWatcher:
         while not self._stop.is_set():
             self._scan()
             self._stop.wait(self.interval)
+
+    @property
+    def provider_cpu_s(self) -> float:
+        """CPU time (user + sys) of the provider processes seen, as of their last sample
+        (a lower bound: up to one interval of each process's end is missed)."""
+        return sum(self._cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> "RssWatcher":
         self._thread.start()
@@ -195,6 +207,7 @@ class RssWatcher:
 def run_tf(tf: Terraform, *args: str, timeout: float = 1800, watcher: RssWatcher | None = None) -> float:
     """Runs terraform, returns the wall time; raises with its output when it fails."""
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = tf.popen(*args)
     _live.add(proc)
     if watcher is not None:
@@ -207,6 +220,9 @@ def run_tf(tf: Terraform, *args: str, timeout: float = 1800, watcher: RssWatcher
     finally:
         _live.discard(proc)
     dt = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # terraform and, as terraform waits for them, its provider processes
+    _last_output["cpu"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     _last_output["text"] = out + err
     if proc.returncode not in (0, 2) or (proc.returncode == 2 and "-detailed-exitcode" not in args):
         raise RuntimeError(f"terraform {' '.join(args)} failed ({proc.returncode}) in {tf.workdir}:\n"
@@ -239,6 +255,7 @@ class Bench:
         self.stub: StubAws | None = None
         self.rows: dict[tuple[str, int], Row] = {}
         self.extra: list[tuple[str, str, str, str]] = []  # (metric, ours, floor, ratio)
+        self.cpu: dict[str, list[float]] = {}  # N=max plan: "provider", "ours", "floor" CPU seconds
         self.failures: list[str] = []
         self._dirs = 0
 
@@ -258,7 +275,7 @@ class Bench:
         stub_before = self.stub.calls if self.stub else 0
         dt = run_tf(tf, *args, watcher=watcher)
         stub_calls = (self.stub.calls if self.stub else 0) - stub_before
-        return Sample(dt, len(self.em.calls()) + stub_calls, len(self.em.writes()))
+        return Sample(dt, len(self.em.calls()) + stub_calls, len(self.em.writes()), _last_output["cpu"])
 
     # ---------------------------------------------------------------------------------
     def start_emulator(self) -> None:
@@ -313,6 +330,9 @@ class Bench:
                         with w:
                             row.ours.append(self.measured(dirs[key], PLAN, w))
                         self.note_rss(n, key, w)
+                        if key == "stub":
+                            self.cpu.setdefault("provider", []).append(w.provider_cpu_s)
+                            self.cpu.setdefault("ours", []).append(_last_output["cpu"])
                     else:
                         row.ours.append(self.measured(dirs[key], PLAN))
                     if key == "stub" and rep == 0:
@@ -321,6 +341,8 @@ class Bench:
                         if warnings:
                             log("warning: the plan against the stub AWS was not clean:\n" + warnings[0][:800])
                             row.note = "not clean: the plan warned, see stderr"
+                if big:
+                    self.cpu.setdefault("floor", []).append(floor_samples[-1].cpu)
                 if big and rep == 0:
                     fw = RssWatcher(self.binary)
                     with fw:
@@ -491,6 +513,15 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
     out.append("|---|---:|---:|---:|")
     for metric, ours, floor, ratio in b.extra:
         out.append(f"| {metric} | {ours} | {floor} | {ratio} |")
+    if b.cpu.get("ours") and b.cpu.get("floor"):
+        n = getattr(b, "rss_n", 0)
+        ours, floor = statistics.median(b.cpu["ours"]), statistics.median(b.cpu["floor"])
+        out.append(f"| CPU time (user + sys) of the whole plan command, terraform and provider, N={n} new query "
+                   f"groups (stub AWS; floor: {n} terraform_data) | {ours * 1000:.0f} ms | {floor * 1000:.0f} ms | "
+                   f"{ours / floor:.1f}x |" if floor else "")
+        prov = statistics.median(b.cpu["provider"])
+        out.append(f"| of which the provider processes (sampled every 20 ms: a lower bound) | {prov * 1000:.0f} ms "
+                   "| - | - |")
     rss = getattr(b, "rss", None)
     if rss:
         for label, (prov, tfk) in rss.items():
@@ -513,8 +544,8 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
         out.append("")
     out.append("Times are wall-clock medians of whole terraform commands (`-parallelism` 10, the default); the "
                "floor runs no provider plugin and calls no AWS. Plan rows: *stub AWS* is an endpoint that "
-               "answers the plan-time check (one DescribeAutoScalingGroups per query group) at once over "
-               "keep-alive connections, so that row is the provider's own overhead; *emulator* is moto "
+               "answers the plan-time check (one DescribeAutoScalingGroups for all the query groups of "
+               "the system) at once over keep-alive connections, so that row is the provider's own overhead; *emulator* is moto "
                "(a Python development server, one connection per call) behind the recording proxy; "
                "*AWS unreachable* points the endpoints at a closed port: each check fails, is retried "
                "once after a back-off, and the plan goes on with a warning. Refresh, apply and destroy run "
