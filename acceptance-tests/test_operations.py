@@ -900,3 +900,17 @@ def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
     assert_replan_empty(tf, aws)
     tf.destroy()
     View(aws).assert_nothing_left("retag")
+
+
+# The bound is the hang guard: max_retries (25, with backoff up to 20 s each) would
+# take minutes; the plan-time client retries once.
+@pytest.mark.timeout(60)
+def test_plan_with_existing_network_and_aws_unreachable_goes_on(tf_offline: Terraform) -> None:
+    """The plan-time check of vpc_id/subnet_ids needs AWS; with AWS out of reach the plan
+    does not wait out the provider's max_retries (those are for applies): it warns and
+    goes on."""
+    tf_offline.write(network_hcl("offline", "vpc-0123456789abcdef0",
+                                 ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]))
+    res = tf_offline.plan()
+    assert res.ok, res.describe()
+    assert "Could not check the existing network" in res.stdout + res.stderr, res.describe()

@@ -23,6 +23,8 @@ pub struct Clients {
     /// For plan-time look-ups: few retries and short timeouts, so that a plan
     /// with AWS out of reach goes on (with a warning) instead of hanging.
     pub autoscaling_probe: aws_sdk_autoscaling::Client,
+    /// EC2 for plan-time look-ups, likewise.
+    pub ec2_probe: aws_sdk_ec2::Client,
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sts: aws_sdk_sts::Client,
@@ -66,25 +68,31 @@ impl Clients {
             }
             aws_sdk_s3::Client::from_conf(b.build())
         };
-        let autoscaling_probe = {
-            use aws_config::retry::RetryConfig;
-            use aws_config::timeout::TimeoutConfig;
-            let mut b = aws_sdk_autoscaling::config::Builder::from(sdk)
-                .interceptor(step::Recorder)
-                .retry_config(RetryConfig::standard().with_max_attempts(2))
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .connect_timeout(std::time::Duration::from_secs(3))
-                        .operation_timeout(std::time::Duration::from_secs(10))
-                        .build(),
-                );
-            if let Some(url) = ep("autoscaling") {
-                b = b.endpoint_url(url);
-            }
-            aws_sdk_autoscaling::Client::from_conf(b.build())
-        };
+        // Plan-time clients: one retry, short timeouts.
+        macro_rules! probe {
+            ($krate:ident, $svc:literal) => {{
+                use aws_config::retry::RetryConfig;
+                use aws_config::timeout::TimeoutConfig;
+                let mut b = $krate::config::Builder::from(sdk)
+                    .interceptor(step::Recorder)
+                    .retry_config(RetryConfig::standard().with_max_attempts(2))
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(std::time::Duration::from_secs(3))
+                            .operation_timeout(std::time::Duration::from_secs(10))
+                            .build(),
+                    );
+                if let Some(url) = ep($svc) {
+                    b = b.endpoint_url(url);
+                }
+                $krate::Client::from_conf(b.build())
+            }};
+        }
+        let autoscaling_probe = probe!(aws_sdk_autoscaling, "autoscaling");
+        let ec2_probe = probe!(aws_sdk_ec2, "ec2");
         Clients {
             autoscaling_probe,
+            ec2_probe,
             ec2: client!(aws_sdk_ec2, "ec2"),
             iam: client!(aws_sdk_iam, "iam"),
             autoscaling: client!(aws_sdk_autoscaling, "autoscaling"),

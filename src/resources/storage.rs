@@ -153,12 +153,16 @@ pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
 /// every subnet exist, the subnets are in that VPC, and they span at least 2
 /// availability zones. When it does not fit: the attribute at fault and a
 /// message for the user.
+///
+/// `probe`: through the plan-time client (one retry, short timeouts).
 pub async fn check_existing_network(
     c: &Clients,
     vpc_id: &str,
     subnet_ids: &[String],
+    probe: bool,
 ) -> Result<Option<(&'static str, String)>, AwsError> {
-    match c.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
+    let ec2 = if probe { &c.ec2_probe } else { &c.ec2 };
+    match ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
         Ok(o) if o.vpcs().iter().any(|v| v.vpc_id() == Some(vpc_id)) => {}
         Ok(_) => return Ok(Some(("vpc_id", missing_vpc(c, vpc_id)))),
         Err(e) => {
@@ -169,7 +173,7 @@ pub async fn check_existing_network(
             return Err(e);
         }
     }
-    Ok(check_subnets(c, vpc_id, subnet_ids)
+    Ok(check_subnets(ec2, vpc_id, subnet_ids)
         .await?
         .map(|m| ("subnet_ids", m)))
 }
@@ -182,12 +186,11 @@ fn missing_vpc(c: &Clients, vpc_id: &str) -> String {
 }
 
 async fn check_subnets(
-    c: &Clients,
+    ec2: &aws_sdk_ec2::Client,
     vpc_id: &str,
     subnet_ids: &[String],
 ) -> Result<Option<String>, AwsError> {
-    let out = match c
-        .ec2
+    let out = match ec2
         .describe_subnets()
         .set_subnet_ids(Some(subnet_ids.to_vec()))
         .send()

@@ -833,7 +833,7 @@ impl Resource<Clients> for SystemResource {
                 list_attr(&plan.planned, "subnet_ids"),
             ) {
                 if !diags.has_error() {
-                    match storage::check_existing_network(c, &vpc, &subnets).await {
+                    match storage::check_existing_network(c, &vpc, &subnets, true).await {
                         Ok(None) => {}
                         Ok(Some((attr, problem))) => diags.attribute_error(
                             crate::plugin::AttrPath::root(attr),
@@ -903,7 +903,7 @@ impl Resource<Clients> for SystemResource {
             str_attr(planned, "vpc_id"),
             list_attr(planned, "subnet_ids"),
         ) {
-            match storage::check_existing_network(c, &vpc, &subnets).await {
+            match storage::check_existing_network(c, &vpc, &subnets, false).await {
                 Ok(None) => {}
                 Ok(Some((attr, problem))) => {
                     diags.attribute_error(
