@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::common::*;
 use super::compute;
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -121,13 +121,9 @@ impl ApplicationResource {
         let timeout = timeout(planned, op, DEFAULT_TIMEOUT);
         if node != g.node {
             let sg = compute::security_group_of(c, &g.launch_template_id, &system).await?;
-            let full = g
-                .tags
-                .iter()
-                .filter(|(k, _)| !k.starts_with("aws:"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<tags::Tags>();
-            compute::new_version(c, &g, &g.instance_type, &g.image_id, &node, &sg, &full).await?;
+            let full = g.own_tags();
+            let image = compute::image_of(c, &g, &system).await?;
+            compute::new_version(c, &g, &g.instance_type, &image, &node, &sg, &full).await?;
         }
         // Always: an interrupted deploy may have left nodes on the old revision.
         compute::roll(c, &system, &group, timeout, &ctx.cancel).await?;
@@ -409,20 +405,15 @@ impl Resource<Clients> for ApplicationResource {
                         node.transaction_functions.clear();
                         let sg =
                             compute::security_group_of(c, &g.launch_template_id, &system).await?;
-                        let full = g
-                            .tags
-                            .iter()
-                            .filter(|(k, _)| !k.starts_with("aws:"))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect::<tags::Tags>();
+                        let image = compute::image_of(c, &g, &system).await?;
                         compute::new_version(
                             c,
                             &g,
                             &g.instance_type,
-                            &g.image_id,
+                            &image,
                             &node,
                             &sg,
-                            &full,
+                            &g.own_tags(),
                         )
                         .await?;
                     }

@@ -112,6 +112,17 @@ pub struct GroupState {
     pub target_group_arns: Vec<String>,
 }
 
+impl GroupState {
+    /// The tags the group's objects carry, AWS's own (`aws:`) left out.
+    pub fn own_tags(&self) -> tags::Tags {
+        self.tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Instance {
     pub id: String,
@@ -750,6 +761,23 @@ pub async fn new_version(
         .launch_template_version()
         .and_then(|v| v.version_number())
         .unwrap_or_default())
+}
+
+/// The image of a group's nodes: its latest launch template version's, or,
+/// when that version has none (made outside Terraform), the system's primary
+/// group's, else the region's default image (what a create uses).
+pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<String, AwsError> {
+    if !g.image_id.is_empty() {
+        return Ok(g.image_id.clone());
+    }
+    if g.asg_name != rules::asg_name(system, rules::PRIMARY_GROUP) {
+        if let Some(p) = read_group(c, system, rules::PRIMARY_GROUP).await? {
+            if !p.image_id.is_empty() {
+                return Ok(p.image_id);
+            }
+        }
+    }
+    default_image(c).await
 }
 
 /// The security group of a group's latest launch template version (to carry

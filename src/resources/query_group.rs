@@ -318,14 +318,7 @@ impl QueryGroupResource {
         }
         node.parameters = map_attr(planned, "parameters").unwrap_or_default();
         // Likewise the image: the system's primary group's.
-        let image = if g.image_id.is_empty() {
-            compute::read_group(c, &system, rules::PRIMARY_GROUP)
-                .await?
-                .map(|p| p.image_id)
-                .unwrap_or_default()
-        } else {
-            g.image_id.clone()
-        };
+        let image = compute::image_of(c, &g, &system).await?;
         let template_changed = instance_type != g.instance_type
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
