@@ -305,6 +305,9 @@ class RecordingProxy:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._random = random.Random(seed)
+        # Bumped by clear_faults() (and so by Emulator.reset()): a delayed call still
+        # waiting then belongs to a test that is over and is never forwarded.
+        self._epoch = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         # Called with each call that reached the emulator (it took effect there) and
@@ -353,6 +356,7 @@ class RecordingProxy:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._epoch += 1
 
     def seed(self, seed: int) -> None:
         """Restarts the random draws of `rate` faults from `seed` (same calls, same faults)."""
@@ -418,7 +422,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._send(status, list(resp_headers), data)
             return
         if kind == "delay" and fault is not None:
+            epoch = self.proxy._epoch
             time.sleep(fault.delay)
+            if self.proxy._epoch != epoch:
+                # The faults were cleared while this call waited (the client that made
+                # it gave up, its test moved on): dropped, as a lost request would be,
+                # so that it cannot land in the emulator during a later test.
+                return
         try:
             status, headers, data = self._forward(body)
         except OSError as e:

@@ -68,12 +68,31 @@ def test_proxy_drops_connections_and_responses(aws: Emulator) -> None:
         ("DescribeVpcs", 0, "drop"), ("CreateVpc", 0, "drop_response")]
 
 
-def _no_retry_client(aws: Emulator, service: str):
+def test_delayed_call_never_lands_after_its_faults_are_cleared(aws: Emulator) -> None:
+    """A call held by a "delay" fault whose client gave up (a provider killed or timed
+    out) must not reach the emulator once the test clears its faults: it would land in
+    the middle of a later test."""
+    import time
+
+    from botocore.exceptions import ReadTimeoutError
+
+    aws.proxy.inject(Fault("delay", action="CreateVpc", delay=1.5))
+    client = _no_retry_client(aws, "ec2", read_timeout=0.5)
+    with pytest.raises(ReadTimeoutError):
+        client.create_vpc(CidrBlock="10.7.0.0/16")
+    aws.proxy.clear_faults()
+    time.sleep(2)  # past the delay: the held call is dropped, not forwarded
+    assert len(aws.boto3("ec2").describe_vpcs()["Vpcs"]) == 1  # only the default VPC
+    assert aws.calls() == []
+
+
+def _no_retry_client(aws: Emulator, service: str, read_timeout: float = 60):
     import boto3
 
     return boto3.client(service, endpoint_url=aws.url, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
+                        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"},
+                                      read_timeout=read_timeout))
 
 
 def test_terraform_driver_with_builtin_resources(tmp_path: Path) -> None:
