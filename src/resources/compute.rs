@@ -110,6 +110,8 @@ pub struct GroupState {
     pub subnet_ids: Vec<String>,
     /// Target groups its nodes are registered in.
     pub target_group_arns: Vec<String>,
+    /// The nodes' security group, as the latest launch template version has it.
+    pub security_group_id: String,
 }
 
 impl GroupState {
@@ -720,6 +722,7 @@ fn group_state(
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_default();
             st.image_id = d.image_id().unwrap_or_default().to_string();
+            st.security_group_id = d.security_group_ids().first().cloned().unwrap_or_default();
             st.node = d
                 .user_data()
                 .and_then(NodeConfig::from_user_data)
@@ -780,28 +783,18 @@ pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<Strin
     default_image(c).await
 }
 
-/// The security group of a group's latest launch template version (to carry
-/// it over), or the system's node security group when that version has none
-/// (made outside Terraform).
-pub async fn security_group_of(c: &Clients, lt_id: &str, system: &str) -> Result<String, AwsError> {
-    let out = c
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(lt_id)
-        .versions("$Latest")
-        .send()
-        .await
-        .map_err(sdk)?;
-    let sg = out
-        .launch_template_versions()
-        .first()
-        .and_then(|v| v.launch_template_data())
-        .and_then(|d| d.security_group_ids().first().cloned())
-        .filter(|sg| !sg.is_empty());
-    match sg {
-        Some(sg) => Ok(sg),
-        None => Ok(find_security_group(c, system).await?.unwrap_or_default()),
+/// The nodes' security group of a group (to carry it over to a new launch
+/// template version), or the system's node security group when its latest
+/// version has none (made outside Terraform).
+pub async fn security_group_of(
+    c: &Clients,
+    g: &GroupState,
+    system: &str,
+) -> Result<String, AwsError> {
+    if !g.security_group_id.is_empty() {
+        return Ok(g.security_group_id.clone());
     }
+    Ok(find_security_group(c, system).await?.unwrap_or_default())
 }
 
 /// The system's node security group, by its name and system tag.

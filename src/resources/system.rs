@@ -329,6 +329,18 @@ fn all_tags(
     topology: &str,
 ) -> (tags::Tags, tags::Tags) {
     let tags_all = tags::merge(&c.default_tags, &tags(v));
+    let full = with_identity_of(&tags_all, v, system, app, topology);
+    (tags_all, full)
+}
+
+/// `tags_all` plus the identity tags of the system `v` describes.
+fn with_identity_of(
+    tags_all: &tags::Tags,
+    v: &Value,
+    system: &str,
+    app: &str,
+    topology: &str,
+) -> tags::Tags {
     let id = identity(
         system,
         app,
@@ -336,25 +348,21 @@ fn all_tags(
         bool_attr(v, "retain_storage").unwrap_or(true),
     );
     let idref: Vec<(&str, &str)> = id.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let full = tags::with_identity(&tags_all, &idref);
-    (tags_all, full)
+    tags::with_identity(tags_all, &idref)
 }
 
 /// What the system's objects were tagged with, from a state: its `tags_all`
-/// (the tags as applied, `default_tags` included) and identity.
-fn all_tags_of_state(v: &Value, system: &str) -> (tags::Tags, tags::Tags) {
-    let tags_all = map_attr(v, "tags_all").unwrap_or_default();
+/// (the tags as applied, `default_tags` included) plus its identity.
+fn full_tags_of_state(v: &Value, system: &str) -> tags::Tags {
     let app = str_attr(v, "application_name").unwrap_or_else(|| system.to_string());
     let topology = str_attr(v, "topology").unwrap_or_default();
-    let id = identity(
+    with_identity_of(
+        &map_attr(v, "tags_all").unwrap_or_default(),
+        v,
         system,
         &app,
         &topology,
-        bool_attr(v, "retain_storage").unwrap_or(true),
-    );
-    let idref: Vec<(&str, &str)> = id.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let full = tags::with_identity(&tags_all, &idref);
-    (tags_all, full)
+    )
 }
 
 const IDENTITY_KEYS: &[&str] = &[
@@ -616,7 +624,7 @@ impl SystemResource {
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
         // The storage carries the same tags: retag it when they changed.
-        let (_, prior_full) = all_tags_of_state(prior, &name);
+        let prior_full = full_tags_of_state(prior, &name);
         if prior_full != full {
             let st = storage::Storage {
                 vpc_id: str_attr(planned, "vpc_id").unwrap_or_default(),
@@ -627,7 +635,7 @@ impl SystemResource {
             let managed = bool_attr(planned, "network_managed").unwrap_or(true);
             storage::retag(c, &st, managed, &prior_full, &full).await?;
         }
-        let sg = compute::security_group_of(c, &g.launch_template_id, &name).await?;
+        let sg = compute::security_group_of(c, &g, &name).await?;
         if !sg.is_empty() {
             sync_client_rules(c, &sg, planned).await?;
         }
