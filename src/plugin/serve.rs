@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,10 +39,33 @@ pub enum ServeError {
     Handshake(#[source] std::io::Error),
 }
 
-/// One accepted connection, plain or TLS.
+/// One accepted connection, plain or TLS. Counted while open: once Terraform
+/// has called Shutdown, the process exits as its last connection closes.
 enum Conn {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// Connections open now.
+static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+/// Whether Terraform has said it is done with this process (Shutdown).
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+impl Conn {
+    fn counted(self) -> Self {
+        OPEN_CONNECTIONS.fetch_add(1, Ordering::SeqCst);
+        self
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst) == 1
+            && SHUTTING_DOWN.load(Ordering::SeqCst)
+        {
+            exit_now();
+        }
+    }
 }
 
 impl tonic::transport::server::Connected for Conn {
@@ -123,7 +146,7 @@ fn incoming(
                         }
                     },
                 };
-                let _ = tx.send(Ok(conn)).await;
+                let _ = tx.send(Ok(conn.counted())).await;
             });
         }
     });
@@ -143,14 +166,24 @@ async fn bind(range: Option<(u16, u16)>) -> Result<TcpListener, ServeError> {
         .map_err(ServeError::Listen)
 }
 
-/// Exits the process shortly after answering, so that the response reaches
-/// Terraform; go-plugin otherwise waits before killing us.
-fn exit_soon() {
+/// After Shutdown: exit as soon as Terraform has the answer. go-plugin sends
+/// Shutdown, closes its connection and then waits for the process to end, so
+/// the last connection closing is the signal (see `Conn`'s Drop); a client
+/// that keeps its connection open gets the answer and an exit shortly after.
+fn exit_after_answer() {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
     tokio::spawn(async {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let _ = std::io::stderr().flush();
-        std::process::exit(0);
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        exit_now();
     });
+}
+
+/// How long a client that keeps its connection open after Shutdown has to read the answer.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(50);
+
+fn exit_now() -> ! {
+    let _ = std::io::stderr().flush();
+    std::process::exit(0)
 }
 
 struct Controller;
@@ -162,7 +195,7 @@ impl plugin::grpc_controller_server::GrpcController for Controller {
         _req: Request<plugin::Empty>,
     ) -> Result<Response<plugin::Empty>, Status> {
         log::debug("Terraform is done with this provider: exiting", &[]);
-        exit_soon();
+        exit_after_answer();
         Ok(Response::new(plugin::Empty {}))
     }
 }
