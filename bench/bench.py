@@ -9,7 +9,11 @@ applies one production `datomic_system`, and measures with the real terraform CL
   refresh (plan -refresh-only) of N applied query groups
   apply and destroy of N query groups
 each next to the same operation on N terraform_data resources (the floor), as medians of
-several repetitions, with the AWS calls counted at the proxy. The emulator is slow per
+several repetitions, with the AWS calls counted at the proxy. A second floor, the *plugin
+floor*, is N `floor_data` resources of bench/floor_provider.rs: terraform_data's shape served
+by this crate's plugin layer, doing nothing. What any plugin provider pays over terraform_data
+(Terraform starting it per phase, gRPC per resource) shows between the two floors; what our
+resources cost beyond that shows between the plugin floor and ours. The emulator is slow per
 call (a Python development server, one connection per call), so times of operations that
 call AWS measure the emulator as much as us: read the call counts for those. Plus:
 process start -> handshake line (median of 20, AutoMTLS as Terraform drives it), peak
@@ -49,6 +53,8 @@ import urllib.request  # noqa: E402
 from plugin_process import MAGIC_COOKIE, MAGIC_COOKIE_KEY, make_client_cert  # noqa: E402
 
 DEAD_ENDPOINT = "http://127.0.0.1:9"
+FLOOR_SOURCE = "bench/floor"
+FLOOR_EXAMPLE = "floor-provider"
 SYSTEM = "bench"
 _live: set[subprocess.Popen] = set()  # terraform processes running now (stopped on exit)
 _last_output: dict = {"text": "", "cpu": 0.0}  # stdout + stderr, CPU seconds of the last terraform command
@@ -138,6 +144,7 @@ class Row:
     n: int
     ours: list[Sample] = field(default_factory=list)
     floor: list[Sample] = field(default_factory=list)
+    plugin: list[Sample] = field(default_factory=list)  # the plugin floor
     note: str = ""
 
     @staticmethod
@@ -246,10 +253,16 @@ def floor_config(n: int) -> str:
     return "".join(f'resource "terraform_data" "d{i}" {{\n  input = "g{i}"\n}}\n' for i in range(n))
 
 
+def plugin_floor_config(n: int) -> str:
+    return (f'terraform {{\n  required_providers {{\n    floor = {{ source = "{FLOOR_SOURCE}" }}\n  }}\n}}\n\n'
+            + floor_config(n).replace("terraform_data", "floor_data"))
+
+
 class Bench:
-    def __init__(self, args: argparse.Namespace, binary: Path, work: Path) -> None:
+    def __init__(self, args: argparse.Namespace, binary: Path, work: Path, floor_binary: Path | None = None) -> None:
         self.args = args
         self.binary = binary
+        self.floor_binary = floor_binary  # the plugin floor; None: not measured
         self.work = work
         self.em: Emulator | None = None
         self.stub: StubAws | None = None
@@ -268,6 +281,16 @@ class Bench:
     def tf(self, name: str, endpoint: str | None) -> Terraform:
         self._dirs += 1
         return Terraform(self.work / f"{self._dirs:03d}-{name}", self.binary, endpoint, timeout=1800)
+
+    def plugin_tf(self, name: str, n: int) -> Terraform | None:
+        """A working directory of N floor_data (None without the plugin floor)."""
+        if self.floor_binary is None:
+            return None
+        tf = self.tf(name, None)
+        tf.cli_config.write_text('provider_installation {\n  dev_overrides {\n'
+                                 f'    "{FLOOR_SOURCE}" = "{self.floor_binary.parent}"\n  }}\n  direct {{}}\n}}\n')
+        tf.write(plugin_floor_config(n))
+        return tf
 
     def measured(self, tf: Terraform, args: tuple[str, ...], watcher: RssWatcher | None = None) -> Sample:
         assert self.em is not None
@@ -311,6 +334,8 @@ class Bench:
             big = n == max(a.plan_n)
             floor = self.tf(f"floor-plan-{n}", None)
             floor.write(floor_config(n))
+            plugin = self.plugin_tf(f"plugin-floor-plan-{n}", n)
+            plugin_samples: list[Sample] = []
             dirs = {}
             for key, _ in self.PLAN_VARIANTS:
                 if key == "no endpoint" and n not in a.dead_n:
@@ -321,6 +346,10 @@ class Bench:
             for rep in range(a.reps):
                 log(f"plan N={n} rep {rep + 1}/{a.reps}")
                 floor_samples.append(self.measured(floor, PLAN))
+                if plugin is not None:
+                    plugin_samples.append(self.measured(plugin, PLAN))
+                    if big:
+                        self.cpu.setdefault("plugin", []).append(plugin_samples[-1].cpu)
                 for key, op in self.PLAN_VARIANTS:
                     if key not in dirs or (key == "no endpoint" and rep >= a.dead_reps):
                         continue
@@ -351,7 +380,8 @@ class Bench:
             for key, op in self.PLAN_VARIANTS:
                 if key in dirs:
                     self.row(op, n).floor = floor_samples
-            for d in dirs.values():
+                    self.row(op, n).plugin = plugin_samples
+            for d in [*dirs.values(), *([plugin] if plugin else [])]:
                 shutil.rmtree(d.workdir, ignore_errors=True)
 
     def note_rss(self, n: int, label: str, w: RssWatcher) -> None:
@@ -368,9 +398,14 @@ class Bench:
         ns = sorted(set(a.apply_n) | set(a.refresh_n))
         for n in ns:
             reps = a.apply_reps if n in a.apply_n else 1
-            for kind in ("floor", "ours"):
-                tf = self.tf(f"{kind}-life-{n}", self.em.url if kind == "ours" else None)  # type: ignore[union-attr]
-                tf.write(ours_config(n) if kind == "ours" else floor_config(n))
+            for kind in ("floor", "plugin", "ours"):
+                if kind == "plugin":
+                    tf = self.plugin_tf(f"plugin-floor-life-{n}", n)
+                    if tf is None:
+                        continue
+                else:
+                    tf = self.tf(f"{kind}-life-{n}", self.em.url if kind == "ours" else None)  # type: ignore[union-attr]
+                    tf.write(ours_config(n) if kind == "ours" else floor_config(n))
                 try:
                     for rep in range(reps):
                         if kind == "ours":
@@ -443,6 +478,10 @@ class Bench:
             dest = self.work / "built" / BINARY_NAME
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(build_dir / "release" / BINARY_NAME, dest)
+            floor = build_plugin_floor("release", build_dir)
+            if floor is not None:
+                shutil.copy2(floor, dest.parent / FLOOR_EXAMPLE)
+                self.built_floor = dest.parent / FLOOR_EXAMPLE
             return dest
         finally:
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -493,21 +532,23 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
                + f"{'--quick' if a.quick else 'full'} run, {time.perf_counter() - started:.0f} s.")
     out.append("")
     out.append("| operation | N | ours (median) | floor: `terraform_data` (median) | ours / floor | "
-               "AWS calls per run (writes) | reps |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|")
+               "plugin floor: `floor_data` (median) | ours / plugin floor | AWS calls per run (writes) | reps |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = [op for _, op in Bench.PLAN_VARIANTS] + [
              "refresh (plan -refresh-only), applied resources", "apply", "destroy"]
     for op in order:
         for (rop, n), r in sorted(b.rows.items(), key=lambda kv: kv[0][1]):
             if rop != op or not r.ours:
                 continue
-            mo, mf = Row.med(r.ours, "seconds"), Row.med(r.floor, "seconds")
+            mo, mf, mp = (Row.med(x, "seconds") for x in (r.ours, r.floor, r.plugin))
             ratio = f"{mo / mf:.1f}x" if mo and mf else "-"
+            plugin_ratio = f"{mo / mp:.1f}x" if mo and mp else "-"
             calls = Row.med(r.ours, "calls")
             writes = Row.med(r.ours, "writes")
             calls_s = f"{calls:.0f} ({writes:.0f})" if calls else "0"
             label = f"{op} ({r.note})" if r.note else op
-            out.append(f"| {label} | {n} | {fmt_s(mo)} | {fmt_s(mf)} | {ratio} | {calls_s} | {len(r.ours)} |")
+            out.append(f"| {label} | {n} | {fmt_s(mo)} | {fmt_s(mf)} | {ratio} | {fmt_s(mp)} | {plugin_ratio} "
+                       f"| {calls_s} | {len(r.ours)} |")
     out.append("")
     out.append("| metric | ours | floor | ours / floor |")
     out.append("|---|---:|---:|---:|")
@@ -519,6 +560,10 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
         out.append(f"| CPU time (user + sys) of the whole plan command, terraform and provider, N={n} new query "
                    f"groups (stub AWS; floor: {n} terraform_data) | {ours * 1000:.0f} ms | {floor * 1000:.0f} ms | "
                    f"{ours / floor:.1f}x |" if floor else "")
+        if b.cpu.get("plugin"):
+            pf = statistics.median(b.cpu["plugin"])
+            out.append(f"| CPU time of the whole plan command, N={n}: the plugin floor ({n} floor_data) against "
+                       f"terraform_data | {pf * 1000:.0f} ms | {floor * 1000:.0f} ms | {pf / floor:.1f}x |")
         prov = statistics.median(b.cpu["provider"])
         out.append(f"| of which the provider processes (sampled every 20 ms: a lower bound) | {prov * 1000:.0f} ms "
                    "| - | - |")
@@ -543,7 +588,9 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
     if b.failures:
         out.append("")
     out.append("Times are wall-clock medians of whole terraform commands (`-parallelism` 10, the default); the "
-               "floor runs no provider plugin and calls no AWS. Plan rows: *stub AWS* is an endpoint that "
+               "floor runs no provider plugin and calls no AWS. The plugin floor is terraform_data's shape "
+               "(bench/floor_provider.rs) served by this crate's plugin layer, doing nothing: between it and "
+               "the floor is what any plugin pays, between ours and it what our resources add. Plan rows: *stub AWS* is an endpoint that "
                "answers the plan-time check (one DescribeAutoScalingGroups for all the query groups of "
                "the system) at once over keep-alive connections, so that row is the provider's own overhead; *emulator* is moto "
                "(a Python development server, one connection per call) behind the recording proxy; "
@@ -559,15 +606,35 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def target_dir() -> Path:
+    """Cargo's target directory (CARGO_TARGET_DIR honoured)."""
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=REPO,
+                          capture_output=True, text=True)
+    return Path(json.loads(meta.stdout)["target_directory"]) if meta.returncode == 0 else REPO / "target"
+
+
+def build_plugin_floor(profile: str, target: Path | None = None) -> Path | None:
+    """Builds the plugin floor (bench/floor_provider.rs) with the measured binary's
+    profile; the library is shared with the provider, so this is mostly a link. None
+    (and the report leaves the plugin floor out) when the build fails."""
+    log(f"building the plugin floor (cargo build --example {FLOOR_EXAMPLE}, {profile}) ...")
+    env = {**os.environ, **({"CARGO_TARGET_DIR": str(target)} if target else {})}
+    res = subprocess.run(["cargo", "build", "--locked", "--example", FLOOR_EXAMPLE,
+                          *(["--release"] if profile == "release" else [])],
+                         cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if res.returncode != 0:
+        log(f"warning: the plugin floor did not build; it is left out:\n{res.stderr[-2000:]}")
+        return None
+    return (target or target_dir()) / profile / "examples" / FLOOR_EXAMPLE
+
+
 def find_binary(explicit: str | None) -> tuple[Path, str]:
     if explicit:
         p = Path(explicit).resolve()
         if not p.is_file():
             sys.exit(f"bench: error: --binary {explicit}: no such file")
         return p, f"binary {p}"
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=REPO,
-                          capture_output=True, text=True)
-    target = Path(json.loads(meta.stdout)["target_directory"]) if meta.returncode == 0 else REPO / "target"
+    target = target_dir()
     for profile in ("release", "debug"):
         p = target / profile / BINARY_NAME
         if p.is_file():
@@ -589,6 +656,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    "temporary target dir, report its time, and measure that binary (adds several minutes)")
     p.add_argument("--out", help="also write the markdown report to this file")
     p.add_argument("--keep", action="store_true", help="keep the working directories (printed at the end)")
+    p.add_argument("--no-plugin-floor", action="store_true", help="leave out the plugin floor (saves building "
+                   "bench/floor_provider.rs)")
     a = p.parse_args(argv)
     if a.quick:
         a.plan_n, a.reps, a.apply_n, a.apply_reps, a.refresh_n, a.handshakes = [50, 200], 2, [10], 1, [10], 10
@@ -612,19 +681,28 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     b: Bench | None = None
     try:
+        floor: Path | None = None
         if a.build:
             b0 = Bench(a, Path("/nonexistent"), work)
             binary, desc = b0.build(), "release build made by --build"
             build_seconds = b0.build_seconds
+            floor = getattr(b0, "built_floor", None)
         else:
             binary, desc = find_binary(a.binary)
             build_seconds = None
+            if not a.no_plugin_floor:
+                floor = build_plugin_floor("debug" if desc.startswith("debug") else "release")
         # dev_overrides wants a directory holding terraform-provider-datomic: use a copy,
         # which also tells its processes apart from any other run's
         bindir = work / "bin"
         bindir.mkdir()
         shutil.copy2(binary, bindir / BINARY_NAME)
-        b = Bench(a, bindir / BINARY_NAME, work)
+        floor_bin = None
+        if floor is not None and not a.no_plugin_floor:
+            floor_bin = work / "floor-bin" / "terraform-provider-floor"
+            floor_bin.parent.mkdir()
+            shutil.copy2(floor, floor_bin)
+        b = Bench(a, bindir / BINARY_NAME, work, floor_bin)
         if build_seconds:
             b.build_seconds = build_seconds
         log(f"measuring {desc}; working directory {work}")
