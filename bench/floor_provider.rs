@@ -5,17 +5,25 @@
 //! `terraform_data` runs inside Terraform; any plugin provider also pays Terraform's
 //! side of the plugin protocol (starting the plugin for each phase, two or three gRPC
 //! calls per resource). `bench/run` plans and refreshes this next to our resources and
-//! `terraform_data`, so the report tells that cost apart from ours. Not shipped: built
-//! by `bench/run` with `cargo build --release --example floor-provider`.
+//! `terraform_data`, so the report tells that cost apart from ours.
+//!
+//! A second resource, `floor_query_group`, has `datomic_query_group`'s schema and only
+//! the plugin layer's generic planning (no checks, no AWS): planning it measures what
+//! Terraform spends on a schema of that size, apart from what our resource code adds.
+//! It can only be planned.
+//!
+//! Not shipped: built by `bench/run` with `cargo build --release --example floor-provider`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use terraform_provider_datomic::aws::Clients;
 use terraform_provider_datomic::plugin::{
     self, Attribute, Block, Ctx, Diagnostics, Plan, Provider, Resource, Schema, Type, Value,
 };
+use terraform_provider_datomic::resources::query_group::QueryGroupResource;
 
 struct FloorData {
     schema: Schema,
@@ -100,6 +108,48 @@ impl Resource<()> for FloorData {
     async fn delete(&self, _ctx: &Ctx<()>, _prior: &Value, _diags: &mut Diagnostics) {}
 }
 
+/// `datomic_query_group`'s schema, planned generically; nothing else.
+struct FloorQueryGroup {
+    schema: Schema,
+}
+
+impl FloorQueryGroup {
+    fn refuse(diags: &mut Diagnostics) {
+        diags.error(
+            "floor_query_group can only be planned",
+            "It is the benchmark's measure of a schema's cost: nothing can be applied.",
+        );
+    }
+}
+
+#[async_trait]
+impl Resource<()> for FloorQueryGroup {
+    fn type_name(&self) -> &'static str {
+        "floor_query_group"
+    }
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+    async fn create(&self, _ctx: &Ctx<()>, _planned: &Value, diags: &mut Diagnostics) -> Value {
+        Self::refuse(diags);
+        Value::Null
+    }
+    async fn read(&self, _ctx: &Ctx<()>, state: &Value, _diags: &mut Diagnostics) -> Value {
+        state.clone()
+    }
+    async fn update(
+        &self,
+        _ctx: &Ctx<()>,
+        prior: &Value,
+        _planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        Self::refuse(diags);
+        prior.clone()
+    }
+    async fn delete(&self, _ctx: &Ctx<()>, _prior: &Value, _diags: &mut Diagnostics) {}
+}
+
 struct Floor {
     schema: Schema,
 }
@@ -111,7 +161,10 @@ impl Provider for Floor {
         &self.schema
     }
     fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
-        vec![Arc::new(FloorData::new())]
+        let query_group = FloorQueryGroup {
+            schema: Resource::<Clients>::schema(&QueryGroupResource::new()).clone(),
+        };
+        vec![Arc::new(FloorData::new()), Arc::new(query_group)]
     }
     async fn configure(&self, _tf: &str, _config: &Value, _diags: &mut Diagnostics) -> Option<()> {
         Some(())
