@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 from typing import Callable, Iterable
 
 import pytest
@@ -31,8 +32,10 @@ import pytest
 from harness import (
     REGION,
     REPO_ROOT,
+    Call,
     Diagnostic,
     Emulator,
+    Fault,
     Result,
     Terraform,
     TerraformError,
@@ -914,3 +917,57 @@ def test_plan_with_existing_network_and_aws_unreachable_goes_on(tf_offline: Terr
     res = tf_offline.plan()
     assert res.ok, res.describe()
     assert "Could not check the existing network" in res.stdout + res.stderr, res.describe()
+
+
+def refresh_calls(tf: Terraform, aws: Emulator) -> list[Call]:
+    """The AWS calls of `terraform plan -refresh-only`, which must find nothing changed."""
+    aws.proxy.clear()
+    # Not -detailed-exitcode: Terraform 1.11 exits 2 for a refresh-only plan with no changes.
+    res = tf.plan("-refresh-only")
+    assert res.ok and "found no differences" in res.stdout, f"the refresh found changes:\n{res.describe()}"
+    assert aws.writes() == [], f"a refresh wrote to AWS: {aws.writes()}"
+    return aws.calls()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(300)
+def test_refresh_reads_the_groups_in_one_batch(tf: Terraform, aws: Emulator) -> None:
+    """A refresh reads the Auto Scaling groups, launch templates, scaling policies, load
+    balancers and target groups of every group in one batch per provider process: each
+    of those listings is made once, however many query groups there are. When the batch
+    fails, each group is read on its own and the refresh still finds nothing changed."""
+    groups = 3
+    tf.write(provider_hcl() + f"""
+resource "datomic_system" "main" {{
+  name     = "batch"
+  topology = "production"
+}}
+
+resource "datomic_query_group" "g" {{
+  count  = {groups}
+  system = datomic_system.main.name
+  name   = "g${{count.index}}"
+  # One autoscaled group: moto keeps one scaling policy per name account-wide (AWS: per
+  # Auto Scaling group), so a second group's policy would replace the first's.
+  dynamic "autoscaling" {{
+    for_each = count.index == 0 ? [60] : []
+    content {{
+      target_cpu_utilization = autoscaling.value
+    }}
+  }}
+}}
+""")
+    tf.apply()
+    batch = ["DescribeAutoScalingGroups", "DescribeLaunchTemplateVersions", "DescribePolicies",
+             "DescribeLoadBalancers", "DescribeTargetGroups"]
+    counts = Counter(c.action for c in refresh_calls(tf, aws))
+    assert {a: counts[a] for a in batch} == {a: 1 for a in batch}, counts
+    repeated = {a: n for a, n in counts.items() if n >= groups}
+    assert not repeated, f"a refresh read something once per group: {counts}"
+
+    # The batch fails once (access denied to one listing): the groups are read one by one.
+    aws.proxy.inject(Fault("error", action="DescribePolicies", code="AccessDenied", status=403, times=1))
+    counts = Counter(c.action for c in refresh_calls(tf, aws))
+    assert counts["DescribePolicies"] > groups, counts
+    assert counts["DescribeAutoScalingGroups"] > groups, counts
+    tf.destroy()

@@ -30,105 +30,143 @@ pub struct Snapshot {
     pub calls: usize,
 }
 
+type Listed<T> = Result<(T, usize), AwsError>;
+
 impl Snapshot {
-    /// Loads everything tagged with `tag_key`.
+    /// Loads everything tagged with `tag_key`. The five listings run side by
+    /// side: a refresh waits for the longest one, not for their sum.
     pub async fn load(c: &Clients, tag_key: &str) -> Result<Snapshot, AwsError> {
-        let mut s = Snapshot::default();
-        let mut pages = c
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .filters(AsgFilter::builder().name("tag-key").values(tag_key).build())
-            .max_records(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            s.calls += 1;
-            let page = page.map_err(AwsError::from_sdk)?;
-            for g in page.auto_scaling_groups() {
-                if let Some(name) = g.auto_scaling_group_name() {
-                    s.groups.insert(name.to_string(), g.clone());
-                }
-            }
-        }
-        if s.groups.is_empty() {
-            return Ok(s);
-        }
-        let mut pages = c
-            .ec2
-            .describe_launch_template_versions()
-            .versions("$Latest")
-            .max_results(200)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            s.calls += 1;
-            let page = page.map_err(AwsError::from_sdk)?;
-            for v in page.launch_template_versions() {
-                if let Some(id) = v.launch_template_id() {
-                    s.latest_versions.insert(id.to_string(), v.clone());
-                }
-            }
-        }
-        let mut pages = c
-            .autoscaling
-            .describe_policies()
-            .max_records(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            s.calls += 1;
-            let page = page.map_err(AwsError::from_sdk)?;
-            for p in page.scaling_policies() {
-                if let (Some(g), Some(n), Some(t)) = (
-                    p.auto_scaling_group_name(),
-                    p.policy_name(),
-                    p.target_tracking_configuration()
-                        .and_then(|t| t.target_value()),
-                ) {
-                    s.targets.insert((g.to_string(), n.to_string()), t);
-                }
-            }
-        }
-        // 400 per page, the most AWS allows (its default; some emulators use 50).
-        let mut pages = c
-            .elbv2
-            .describe_load_balancers()
-            .page_size(400)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            s.calls += 1;
-            let page = page.map_err(AwsError::from_sdk)?;
-            for lb in page.load_balancers() {
-                if let Some(name) = lb.load_balancer_name() {
-                    s.load_balancers.insert(
-                        name.to_string(),
-                        (
-                            lb.dns_name().unwrap_or_default().to_string(),
-                            lb.load_balancer_arn().unwrap_or_default().to_string(),
-                        ),
-                    );
-                }
-            }
-        }
-        let mut pages = c
-            .elbv2
-            .describe_target_groups()
-            .page_size(400)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            s.calls += 1;
-            let page = page.map_err(AwsError::from_sdk)?;
-            for tg in page.target_groups() {
-                if let Some(name) = tg.target_group_name() {
-                    s.target_groups.insert(
-                        name.to_string(),
-                        tg.target_group_arn().unwrap_or_default().to_string(),
-                    );
-                }
-            }
-        }
-        Ok(s)
+        let (groups, versions, targets, lbs, tgs) = tokio::try_join!(
+            groups(c, tag_key),
+            latest_versions(c),
+            targets(c),
+            load_balancers(c),
+            target_groups(c),
+        )?;
+        Ok(Snapshot {
+            calls: groups.1 + versions.1 + targets.1 + lbs.1 + tgs.1,
+            groups: groups.0,
+            latest_versions: versions.0,
+            targets: targets.0,
+            load_balancers: lbs.0,
+            target_groups: tgs.0,
+        })
     }
+}
+
+async fn groups(c: &Clients, tag_key: &str) -> Listed<HashMap<String, AutoScalingGroup>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .filters(AsgFilter::builder().name("tag-key").values(tag_key).build())
+        .max_records(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for g in page.auto_scaling_groups() {
+            if let Some(name) = g.auto_scaling_group_name() {
+                out.insert(name.to_string(), g.clone());
+            }
+        }
+    }
+    Ok((out, calls))
+}
+
+async fn latest_versions(c: &Clients) -> Listed<HashMap<String, LaunchTemplateVersion>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c
+        .ec2
+        .describe_launch_template_versions()
+        .versions("$Latest")
+        .max_results(200)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for v in page.launch_template_versions() {
+            if let Some(id) = v.launch_template_id() {
+                out.insert(id.to_string(), v.clone());
+            }
+        }
+    }
+    Ok((out, calls))
+}
+
+async fn targets(c: &Clients) -> Listed<HashMap<(String, String), f64>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c
+        .autoscaling
+        .describe_policies()
+        .max_records(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for p in page.scaling_policies() {
+            if let (Some(g), Some(n), Some(t)) = (
+                p.auto_scaling_group_name(),
+                p.policy_name(),
+                p.target_tracking_configuration()
+                    .and_then(|t| t.target_value()),
+            ) {
+                out.insert((g.to_string(), n.to_string()), t);
+            }
+        }
+    }
+    Ok((out, calls))
+}
+
+async fn load_balancers(c: &Clients) -> Listed<HashMap<String, (String, String)>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    // 400 per page, the most AWS allows (its default; some emulators use 50).
+    let mut pages = c
+        .elbv2
+        .describe_load_balancers()
+        .page_size(400)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for lb in page.load_balancers() {
+            if let Some(name) = lb.load_balancer_name() {
+                out.insert(
+                    name.to_string(),
+                    (
+                        lb.dns_name().unwrap_or_default().to_string(),
+                        lb.load_balancer_arn().unwrap_or_default().to_string(),
+                    ),
+                );
+            }
+        }
+    }
+    Ok((out, calls))
+}
+
+async fn target_groups(c: &Clients) -> Listed<HashMap<String, String>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c
+        .elbv2
+        .describe_target_groups()
+        .page_size(400)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for tg in page.target_groups() {
+            if let Some(name) = tg.target_group_name() {
+                out.insert(
+                    name.to_string(),
+                    tg.target_group_arn().unwrap_or_default().to_string(),
+                );
+            }
+        }
+    }
+    Ok((out, calls))
 }
