@@ -138,6 +138,11 @@ class CachedAws:
         finally:
             conn.close()
 
+    def forget(self) -> None:
+        """Drops every kept answer: call it whenever what the emulator holds changes."""
+        with self._lock:
+            self._answers.clear()
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -296,7 +301,8 @@ class Bench:
         self.rows: dict[tuple[str, int], Row] = {}
         self.extra: list[tuple[str, str, str, str]] = []  # (metric, ours, floor, ratio)
         self.cpu: dict[str, list[float]] = {}
-        self.schema_floor: dict[int, list[Sample]] = {}  # N -> plans of N floor_query_group  # N=max plan: "provider", "ours", "floor" CPU seconds
+        self.schema_floor: dict[int, list[Sample]] = {}  # N -> plans of N floor_query_group
+        self.schema_floor_refresh: dict[int, list[Sample]] = {}  # N -> refreshes of them  # N=max plan: "provider", "ours", "floor" CPU seconds
         self.failures: list[str] = []
         self._dirs = 0
 
@@ -372,6 +378,7 @@ class Bench:
                 dirs[key] = self.tf(f"plan-{key.replace(' ', '-')}-{n}", endpoints[key])
                 dirs[key].write(ours_config(n))
             floor_samples: list[Sample] = []
+            self.cached.forget()  # type: ignore[union-attr]
             run_tf(dirs["cached"], *PLAN)  # warm-up: fills the memory of AWS answers
             for rep in range(a.reps):
                 log(f"plan N={n} rep {rep + 1}/{a.reps}")
@@ -457,6 +464,26 @@ class Bench:
                         break
                 if not self.args.keep:
                     shutil.rmtree(tf.workdir, ignore_errors=True)
+            if n in a.refresh_n:
+                self.schema_floor_refreshes(n)
+
+    def schema_floor_refreshes(self, n: int) -> None:
+        """Refreshes of N applied floor_query_group (our schema, no code)."""
+        tf = self.plugin_tf(f"schema-floor-life-{n}", n, schema_of_ours=True)
+        if tf is None:
+            return
+        try:
+            run_tf(tf, *APPLY)
+            for r in range(self.args.reps):
+                log(f"schema floor: refresh N={n} rep {r + 1}/{self.args.reps}")
+                self.schema_floor_refresh.setdefault(n, []).append(self.measured(tf, REFRESH))
+            run_tf(tf, *DESTROY)
+        except RuntimeError as e:
+            log(f"schema floor: N={n} failed: {e}"[:4000])
+            self.failures.append(f"schema floor, N={n}: {str(e).splitlines()[0]}")
+        finally:
+            if not self.args.keep:
+                shutil.rmtree(tf.workdir, ignore_errors=True)
 
     REFRESH_ROWS = ("refresh (plan -refresh-only), applied resources (AWS answering from memory at once: "
                     "provider overhead)",
@@ -472,15 +499,19 @@ class Bench:
             assert self.cached is not None
             from_memory = copy.copy(tf)
             from_memory.env = {**tf.env, "TF_VAR_aws_endpoint": self.cached.url}
-            run_tf(from_memory, *REFRESH)  # warm-up: fills the cache
+            self.cached.forget()  # answers of an earlier state of the emulator are stale
+            run_tf(from_memory, *REFRESH)  # warm-up: fills the memory of AWS answers
             runs.insert(0, (cached_op, from_memory))
         for op, t in runs:
+            forwarded = self.cached.forwarded if self.cached else 0
             for r in range(self.args.reps):
                 log(f"{kind}: {op.split('(')[-1].rstrip(')')}: refresh N={n} rep {r + 1}/{self.args.reps}")
                 sample = self.measured(t, REFRESH)
                 ops = (cached_op, emulator_op) if kind != "ours" else (op,)
                 for o in ops:
                     getattr(self.row(o, n), kind).append(sample)
+            if op == cached_op and kind == "ours" and self.cached and self.cached.forwarded != forwarded:
+                self.row(op, n).note = "not all answered from memory: the reads differed from the warm-up's"
 
     def handshake(self) -> None:
         cert_pem, _key = make_client_cert()
@@ -606,12 +637,14 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
     out.append("|---|---:|---:|---:|")
     for metric, ours, floor, ratio in b.extra:
         out.append(f"| {metric} | {ours} | {floor} | {ratio} |")
-    for n, samples in sorted(b.schema_floor.items()):
-        r = b.rows.get((Bench.PLAN_VARIANTS[0][1], n))
-        mo, ms = (Row.med(r.ours, "seconds") if r else None), Row.med(samples, "seconds")
-        out.append(f"| plan, N={n} new query groups (AWS answering from memory); floor: N `floor_query_group`, "
-                   "the same schema planned by the plugin layer alone (no checks, no AWS) | "
-                   f"{fmt_s(mo)} | {fmt_s(ms)} | {f'{mo / ms:.1f}x' if mo and ms else '-'} |")
+    for what, floors, op in (("plan, N={n} new", b.schema_floor, Bench.PLAN_VARIANTS[0][1]),
+                             ("refresh, N={n} applied", b.schema_floor_refresh, Bench.REFRESH_ROWS[0])):
+        for n, samples in sorted(floors.items()):
+            r = b.rows.get((op, n))
+            mo, ms = (Row.med(r.ours, "seconds") if r else None), Row.med(samples, "seconds")
+            out.append(f"| {what.format(n=n)} query groups (AWS answering from memory); floor: N `floor_query_group`, "
+                       "the same schema served by the plugin layer alone (no checks, no AWS) | "
+                       f"{fmt_s(mo)} | {fmt_s(ms)} | {f'{mo / ms:.1f}x' if mo and ms else '-'} |")
     if b.cpu.get("ours") and b.cpu.get("floor"):
         n = getattr(b, "rss_n", 0)
         ours, floor = statistics.median(b.cpu["ours"]), statistics.median(b.cpu["floor"])

@@ -8,9 +8,9 @@
 //! `terraform_data`, so the report tells that cost apart from ours.
 //!
 //! A second resource, `floor_query_group`, has `datomic_query_group`'s schema and only
-//! the plugin layer's generic planning (no checks, no AWS): planning it measures what
-//! Terraform spends on a schema of that size, apart from what our resource code adds.
-//! It can only be planned.
+//! the plugin layer's generic planning (no checks, no AWS): planning and refreshing it
+//! measure what Terraform spends on a schema of that size, apart from what our resource
+//! code adds. Applying it stores the plan, with null for what was unknown.
 //!
 //! Not shipped: built by `bench/run` with `cargo build --release --example floor-provider`.
 
@@ -114,11 +114,15 @@ struct FloorQueryGroup {
 }
 
 impl FloorQueryGroup {
-    fn refuse(diags: &mut Diagnostics) {
-        diags.error(
-            "floor_query_group can only be planned",
-            "It is the benchmark's measure of a schema's cost: nothing can be applied.",
-        );
+    /// The planned state with every unknown attribute null (a computed attribute may be).
+    fn applied(planned: &Value) -> Value {
+        let mut state = planned.clone();
+        if let Value::Object(attrs) = &mut state {
+            for v in attrs.values_mut().filter(|v| v.is_unknown()) {
+                *v = Value::Null;
+            }
+        }
+        state
     }
 }
 
@@ -130,9 +134,8 @@ impl Resource<()> for FloorQueryGroup {
     fn schema(&self) -> &Schema {
         &self.schema
     }
-    async fn create(&self, _ctx: &Ctx<()>, _planned: &Value, diags: &mut Diagnostics) -> Value {
-        Self::refuse(diags);
-        Value::Null
+    async fn create(&self, _ctx: &Ctx<()>, planned: &Value, _diags: &mut Diagnostics) -> Value {
+        Self::applied(planned)
     }
     async fn read(&self, _ctx: &Ctx<()>, state: &Value, _diags: &mut Diagnostics) -> Value {
         state.clone()
@@ -140,12 +143,11 @@ impl Resource<()> for FloorQueryGroup {
     async fn update(
         &self,
         _ctx: &Ctx<()>,
-        prior: &Value,
-        _planned: &Value,
-        diags: &mut Diagnostics,
+        _prior: &Value,
+        planned: &Value,
+        _diags: &mut Diagnostics,
     ) -> Value {
-        Self::refuse(diags);
-        prior.clone()
+        Self::applied(planned)
     }
     async fn delete(&self, _ctx: &Ctx<()>, _prior: &Value, _diags: &mut Diagnostics) {}
 }
