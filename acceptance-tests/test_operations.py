@@ -688,9 +688,14 @@ def test_destroy_warnings_and_adoption(tf: Terraform, aws: Emulator) -> None:
     storage = {"vpcs": [s["vpc_id"]], "buckets": [s["bucket_name"]], "tables": [s["table_name"]]}
     view.assert_nothing_left("keeper", storage=storage)
 
-    # Re-created with the same name: adopts the retained storage.
+    # Re-created with the same name (and other tags): adopts the retained storage and
+    # gives it the new system's tags.
+    config = config.replace('topology = "solo"\n', 'topology = "solo"\n  tags = { owner = "new" }\n')
+    tf.write(config)
     apply_ok(tf)
     again = state_values(tf)["datomic_system.main"]
+    for what, tags in storage_tags(view, again).items():
+        assert tags.get("owner") == "new", (what, tags)
     assert (again["vpc_id"], again["bucket_name"], again["table_name"], sorted(again["subnet_ids"])) == \
         (s["vpc_id"], s["bucket_name"], s["table_name"], sorted(s["subnet_ids"]))
     check_endpoint(view, system="keeper", group="primary", endpoint=again["endpoint"], vpc_id=s["vpc_id"],
@@ -873,6 +878,18 @@ resource "datomic_query_group" "stage" {{
     View(aws).assert_nothing_left("lean")
 
 
+def storage_tags(view: View, s: dict) -> dict[str, dict[str, str]]:
+    """The tags of a system's storage objects (VPC and subnets by id, "bucket", "table"),
+    `s` being its state values."""
+    objects: dict[str, dict[str, str]] = {i: {} for i in [s["vpc_id"], *s["subnet_ids"]]}
+    for t in view.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": list(objects)}])["Tags"]:
+        objects[t["ResourceId"]][t["Key"]] = t["Value"]
+    objects["bucket"] = tag_dict(view.s3.get_bucket_tagging(Bucket=s["bucket_name"])["TagSet"])
+    arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
+    objects["table"] = tag_dict(view.ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
+    return objects
+
+
 @pytest.mark.aws
 @pytest.mark.timeout(300)
 def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
@@ -888,18 +905,11 @@ def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
     apply_ok(tf)
     writes = sorted(c.action for c in aws.writes())
     assert "TerminateInstanceInAutoScalingGroup" not in writes, writes
-    view = View(aws)
-    s = state_values(tf)["datomic_system.main"]
-    ec2_tags: dict[str, dict[str, str]] = {}
-    for t in view.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [s["vpc_id"], *s["subnet_ids"]]}])["Tags"]:
-        ec2_tags.setdefault(t["ResourceId"], {})[t["Key"]] = t["Value"]
-    bucket = tag_dict(view.s3.get_bucket_tagging(Bucket=s["bucket_name"])["TagSet"])
-    arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
-    table = tag_dict(view.ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
-    for what, tags in [*ec2_tags.items(), ("bucket", bucket), ("table", table)]:
+    objects = storage_tags(View(aws), state_values(tf)["datomic_system.main"])
+    for what, tags in objects.items():
         assert tags.get("team") == "b" and "cost" not in tags, (what, tags)
         assert tags.get("datomic:system") == "retag", (what, tags)
-    assert len(ec2_tags) == 3, ec2_tags
+    assert len(objects) == 5, objects  # VPC, 2 subnets, bucket, table
     assert_replan_empty(tf, aws)
     tf.destroy()
     View(aws).assert_nothing_left("retag")
@@ -971,3 +981,33 @@ resource "datomic_query_group" "g" {{
     assert counts["DescribePolicies"] > groups, counts
     assert counts["DescribeAutoScalingGroups"] > groups, counts
     tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(300)
+def test_storage_tags_changed_by_hand_are_drift(tf: Terraform, aws: Emulator) -> None:
+    """Tags changed outside Terraform on the storage (a value on a subnet, a key added to
+    the bucket, one removed from the table) show in the next plan as an in-place update
+    of the system, and the apply puts every object's tags back."""
+    tf.write(provider_hcl() + system_hcl("handtags", topology="solo",
+                                         body='  retain_storage = false\n  tags = { team = "a" }\n'))
+    apply_ok(tf)
+    s = state_values(tf)["datomic_system.main"]
+    view = View(aws)
+    before = storage_tags(view, s)
+    view.ec2.create_tags(Resources=[s["subnet_ids"][0]], Tags=[{"Key": "team", "Value": "z"}])
+    view.s3.put_bucket_tagging(Bucket=s["bucket_name"], Tagging={"TagSet": [
+        {"Key": k, "Value": v} for k, v in {**before["bucket"], "extra": "1"}.items()]})
+    arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
+    view.ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+
+    plan = tf.plan_json()
+    assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)
+    aws.proxy.clear()
+    apply_ok(tf)
+    assert storage_tags(view, s) == before
+    writes = {c.action for c in aws.writes()}
+    assert "TerminateInstanceInAutoScalingGroup" not in writes and "CreateLaunchTemplateVersion" not in writes, writes
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+    view.assert_nothing_left("handtags")

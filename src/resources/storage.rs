@@ -16,6 +16,8 @@ pub struct Storage {
     pub subnet_ids: Vec<String>,
     pub bucket: String,
     pub table: String,
+    /// The table's ARN when it was just described ("" otherwise: looked up when needed).
+    pub table_arn: String,
 }
 
 pub fn bucket_name(c: &Clients, system: &str) -> String {
@@ -120,7 +122,8 @@ async fn bucket_exists(c: &Clients, bucket: &str) -> Result<bool, AwsError> {
     }
 }
 
-async fn table_exists(c: &Clients, table: &str) -> Result<bool, AwsError> {
+/// The table's ARN, or None when there is no such table.
+async fn find_table(c: &Clients, table: &str) -> Result<Option<String>, AwsError> {
     Ok(c.dynamodb
         .describe_table()
         .table_name(table)
@@ -128,7 +131,12 @@ async fn table_exists(c: &Clients, table: &str) -> Result<bool, AwsError> {
         .await
         .map_err(AwsError::from_sdk)
         .found()?
-        .is_some())
+        .map(|o| {
+            o.table()
+                .and_then(|t| t.table_arn())
+                .unwrap_or_default()
+                .to_string()
+        }))
 }
 
 /// The storage of `system` as it exists now (parts may be missing).
@@ -143,8 +151,9 @@ pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
         s.bucket = bucket;
     }
     let table = rules::table_name(system);
-    if table_exists(c, &table).await? {
+    if let Some(arn) = find_table(c, &table).await? {
         s.table = table;
+        s.table_arn = arn;
     }
     Ok(s)
 }
@@ -246,6 +255,9 @@ pub async fn ensure(
         s.vpc_id = vpc;
         s.subnet_ids = subnets;
         ensure_data(c, system, t, &mut s).await?;
+        if adopted {
+            retag(c, &s, false, t).await?;
+        }
         return Ok((s, adopted));
     }
 
@@ -324,6 +336,10 @@ pub async fn ensure(
     }
     s.subnet_ids = one_per_zone(&subnets);
     ensure_data(c, system, t, &mut s).await?;
+    if adopted {
+        // What a previous system retained carries its tags: make them this one's.
+        retag(c, &s, true, t).await?;
+    }
     Ok((s, adopted))
 }
 
@@ -509,97 +525,211 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
     AwsError::tolerate_exists(created)
 }
 
-/// Brings the storage's tags from `old` to `new` (an update of the system's
-/// tags, `default_tags`, topology or `retain_storage`): only what differs is
-/// written. The network is retagged only when the provider made it; the
-/// `Name` tags of the VPC and subnets stay the provider's.
-pub async fn retag(
+/// One object of a system's storage that carries the system's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tagged {
+    /// The VPC or a subnet (only when the provider made the network).
+    Network(String),
+    Bucket,
+    /// The DynamoDB table, by ARN.
+    Table(String),
+}
+
+impl Tagged {
+    pub fn describe(&self, s: &Storage) -> String {
+        match self {
+            Tagged::Network(id) => format!("network object {id}"),
+            Tagged::Bucket => format!("S3 bucket {}", s.bucket),
+            Tagged::Table(_) => format!("DynamoDB table {}", s.table),
+        }
+    }
+}
+
+/// The tags each object of the storage has now, the network's only when the
+/// provider made it and without their `Name` (which stays the provider's).
+pub async fn tags_now(
     c: &Clients,
     s: &Storage,
     network_managed: bool,
-    old: &tags::Tags,
-    new: &tags::Tags,
-) -> Result<(), AwsError> {
-    let (removed, changed) = tags::diff(old, new);
-    if removed.is_empty() && changed.is_empty() {
-        return Ok(());
-    }
+) -> Result<Vec<(Tagged, tags::Tags)>, AwsError> {
+    let mut out = Vec::new();
     if network_managed && !s.vpc_id.is_empty() {
         let ids: Vec<String> = std::iter::once(s.vpc_id.clone())
             .chain(s.subnet_ids.iter().cloned())
             .collect();
-        let set: tags::Tags = changed
+        let mut by_id: std::collections::BTreeMap<String, tags::Tags> = ids
             .iter()
-            .filter(|(k, _)| k.as_str() != "Name")
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|id| (id.clone(), tags::Tags::new()))
             .collect();
-        if !set.is_empty() {
-            c.ec2
-                .create_tags()
-                .set_resources(Some(ids.clone()))
-                .set_tags(Some(tags::ec2(&set)))
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)?;
+        let mut pages = c
+            .ec2
+            .describe_tags()
+            .filters(
+                Filter::builder()
+                    .name("resource-id")
+                    .set_values(Some(ids))
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(AwsError::from_sdk)?.tags() {
+                if let (Some(id), Some(k)) = (t.resource_id(), t.key()) {
+                    if k != "Name" {
+                        by_id
+                            .entry(id.to_string())
+                            .or_default()
+                            .insert(k.to_string(), t.value().unwrap_or_default().to_string());
+                    }
+                }
+            }
         }
-        let gone: Vec<_> = removed
-            .iter()
-            .filter(|k| k.as_str() != "Name")
-            .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
-            .collect();
-        if !gone.is_empty() {
-            c.ec2
-                .delete_tags()
-                .set_resources(Some(ids))
-                .set_tags(Some(gone))
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)?;
-        }
+        out.extend(by_id.into_iter().map(|(id, t)| (Tagged::Network(id), t)));
     }
     if !s.bucket.is_empty() {
-        put_bucket_tags(c, &s.bucket, new).await?;
+        let t = match c.s3.get_bucket_tagging().bucket(&s.bucket).send().await {
+            Ok(o) => o
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+            Err(e) => {
+                let e = AwsError::from_sdk(e);
+                if !e.code_is(&["NoSuchTagSet"]) {
+                    return Err(e);
+                }
+                tags::Tags::new()
+            }
+        };
+        out.push((Tagged::Bucket, t));
     }
     if !s.table.is_empty() {
-        let arn = c
-            .dynamodb
-            .describe_table()
-            .table_name(&s.table)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)?
-            .table()
-            .and_then(|t| t.table_arn())
-            .unwrap_or_default()
-            .to_string();
-        if !changed.is_empty() {
-            let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
-            let set = changed
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_dynamodb::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(bad)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            c.dynamodb
-                .tag_resource()
+        let arn = table_arn(c, s).await?;
+        let mut t = tags::Tags::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = c
+                .dynamodb
+                .list_tags_of_resource()
                 .resource_arn(&arn)
-                .set_tags(Some(set))
+                .set_next_token(next.take())
                 .send()
                 .await
                 .map_err(AwsError::from_sdk)?;
+            for tag in page.tags() {
+                t.insert(tag.key().to_string(), tag.value().to_string());
+            }
+            match page.next_token() {
+                Some(n) if !n.is_empty() => next = Some(n.to_string()),
+                _ => break,
+            }
         }
-        if !removed.is_empty() {
-            c.dynamodb
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(removed.clone()))
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)?;
+        out.push((Tagged::Table(arn), t));
+    }
+    Ok(out)
+}
+
+async fn table_arn(c: &Clients, s: &Storage) -> Result<String, AwsError> {
+    if !s.table_arn.is_empty() {
+        return Ok(s.table_arn.clone());
+    }
+    Ok(c.dynamodb
+        .describe_table()
+        .table_name(&s.table)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?
+        .table()
+        .and_then(|t| t.table_arn())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Brings every object of the storage to the tags `want` (the system's
+/// tags, `default_tags` and identity): reads what each has now and writes
+/// only what differs, so tags changed by hand on one object are mended too.
+/// The network is retagged only when the provider made it; the `Name` tags of
+/// the VPC and subnets stay the provider's.
+pub async fn retag(
+    c: &Clients,
+    s: &Storage,
+    network_managed: bool,
+    want: &tags::Tags,
+) -> Result<(), AwsError> {
+    let want_network: tags::Tags = want
+        .iter()
+        .filter(|(k, _)| k.as_str() != "Name")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (object, now) in tags_now(c, s, network_managed).await? {
+        let target = if matches!(object, Tagged::Network(_)) {
+            &want_network
+        } else {
+            want
+        };
+        let (removed, changed) = tags::diff(&now, target);
+        if removed.is_empty() && changed.is_empty() {
+            continue;
+        }
+        match object {
+            Tagged::Network(id) => {
+                if !changed.is_empty() {
+                    c.ec2
+                        .create_tags()
+                        .resources(&id)
+                        .set_tags(Some(tags::ec2(&changed)))
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk)?;
+                }
+                if !removed.is_empty() {
+                    let gone = removed
+                        .iter()
+                        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                        .collect();
+                    c.ec2
+                        .delete_tags()
+                        .resources(&id)
+                        .set_tags(Some(gone))
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk)?;
+                }
+            }
+            // S3 replaces the whole set.
+            Tagged::Bucket => put_bucket_tags(c, &s.bucket, target).await?,
+            Tagged::Table(arn) => {
+                if !changed.is_empty() {
+                    let bad =
+                        |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+                    let set = changed
+                        .iter()
+                        .map(|(k, v)| {
+                            aws_sdk_dynamodb::types::Tag::builder()
+                                .key(k)
+                                .value(v)
+                                .build()
+                                .map_err(bad)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    c.dynamodb
+                        .tag_resource()
+                        .resource_arn(&arn)
+                        .set_tags(Some(set))
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk)?;
+                }
+                if !removed.is_empty() {
+                    c.dynamodb
+                        .untag_resource()
+                        .resource_arn(&arn)
+                        .set_tag_keys(Some(removed))
+                        .send()
+                        .await
+                        .map_err(AwsError::from_sdk)?;
+                }
+            }
         }
     }
     Ok(())

@@ -56,7 +56,7 @@ fn schema() -> Schema {
             .attr(Attribute::optional("client_cidr_blocks", Type::set(Type::String), &format!("IPv4 CIDR blocks whose clients may connect to the system's nodes (port {}). None by default: the nodes admit only each other.", rules::CLIENT_PORT)))
             .attr(Attribute::optional("client_security_group_ids", Type::set(Type::String), &format!("Security groups whose members may connect to the system's nodes (port {}). None by default.", rules::CLIENT_PORT)))
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for every AWS object of the system. Keys starting with `aws:` or `datomic:` are reserved."))
-            .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`."))
+            .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags of the system's AWS objects, including the provider's `default_tags`. Tags changed outside Terraform on any of them, the storage included, show here as drift."))
             .attr(Attribute::optional_computed("vpc_id", Type::String, "The system's VPC. Set it, with `subnet_ids`, to use a network the team already has: the provider then neither creates nor deletes the network. Unset: the provider creates a VPC (counted as the system's storage).").use_state_for_unknown().requires_replace())
             .attr(Attribute::optional_computed("subnet_ids", Type::list(Type::String), "The system's subnets, in at least 2 availability zones. Set with `vpc_id` to use existing subnets (they are checked at plan, and again before anything is created). Unset: one created per availability zone.").use_state_for_unknown().requires_replace())
             .attr(Attribute::computed("network_managed", Type::Bool, "Whether the provider created the system's network (VPC and subnets) and so deletes it with the storage; false when `vpc_id` and `subnet_ids` were given.").use_state_for_unknown())
@@ -515,7 +515,39 @@ impl SystemResource {
                     "solo".into()
                 }
             });
-        let tags_all = tags::user_tags(&g.tags, IDENTITY_KEYS);
+        let mut tags_all = tags::user_tags(&g.tags, IDENTITY_KEYS);
+        // Tags changed by hand on the storage are drift too. When the group's
+        // tags are still those of the state, the first storage object whose
+        // tags differ shows its own, so the plan puts them back (the update
+        // mends every object); drift of the group's own tags shows as it is.
+        // Only in a refresh: after this process's own writes the tags are what
+        // it wrote, and AWS's tagging APIs are eventually consistent.
+        let storage_tags =
+            if c.has_written() || map_attr(state, "tags_all").as_ref() != Some(&tags_all) {
+                Vec::new()
+            } else {
+                storage::tags_now(c, &st, !st.vpc_id.is_empty()).await?
+            };
+        for (object, now) in storage_tags {
+            let own = tags::user_tags(&now, IDENTITY_KEYS);
+            let expected: tags::Tags = if matches!(object, storage::Tagged::Network(_)) {
+                tags_all
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "Name")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            } else {
+                tags_all.clone()
+            };
+            if own != expected {
+                crate::plugin::log::info(
+                    "storage tags differ from the system's",
+                    &[("object", &object.describe(&st))],
+                );
+                tags_all = own;
+                break;
+            }
+        }
         v.set_attr("id", Value::string(&name));
         v.set_attr("name", Value::string(&name));
         v.set_attr("topology", Value::string(&topology));
@@ -623,7 +655,8 @@ impl SystemResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
-        // The storage carries the same tags: retag it when they changed.
+        // The storage carries the same tags: retag it when they changed (in the
+        // configuration, or by hand on one of its objects: see do_read).
         let prior_full = full_tags_of_state(prior, &name);
         if prior_full != full {
             let st = storage::Storage {
@@ -631,9 +664,10 @@ impl SystemResource {
                 subnet_ids: list_attr(planned, "subnet_ids").unwrap_or_default(),
                 bucket: str_attr(planned, "bucket_name").unwrap_or_default(),
                 table: str_attr(planned, "table_name").unwrap_or_default(),
+                ..Default::default()
             };
             let managed = bool_attr(planned, "network_managed").unwrap_or(true);
-            storage::retag(c, &st, managed, &prior_full, &full).await?;
+            storage::retag(c, &st, managed, &full).await?;
         }
         let sg = compute::security_group_of(c, &g, &name).await?;
         if !sg.is_empty() {
