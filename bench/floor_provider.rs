@@ -25,12 +25,15 @@ use terraform_provider_datomic::plugin::{
 };
 use terraform_provider_datomic::resources::query_group::QueryGroupResource;
 
-struct FloorData {
+/// One resource of the floor: `floor_data` (terraform_data's shape) or
+/// `floor_query_group` (our schema); both store what was planned.
+struct FloorResource {
+    name: &'static str,
     schema: Schema,
 }
 
-impl FloorData {
-    fn new() -> Self {
+impl FloorResource {
+    fn data() -> Self {
         let block = Block::new("Stores a value, like terraform_data.")
             .attr(Attribute::computed("id", Type::String, "A unique id.").use_state_for_unknown())
             .attr(Attribute::optional("input", Type::Dynamic, "Any value."))
@@ -47,18 +50,35 @@ impl FloorData {
                 )
                 .requires_replace(),
             );
-        FloorData {
+        FloorResource {
+            name: "floor_data",
             schema: Schema::new(0, block),
         }
     }
 
+    /// `datomic_query_group`'s schema, planned generically; nothing else.
+    fn query_group() -> Self {
+        FloorResource {
+            name: "floor_query_group",
+            schema: Resource::<Clients>::schema(&QueryGroupResource::new()).clone(),
+        }
+    }
+
+    /// The planned state made known: a new id, `output` = `input` (floor_data),
+    /// and null for any other attribute still unknown (a computed one may be).
     fn applied(planned: &Value) -> Value {
         let mut state = planned.clone();
-        if state.get("id").and_then(Value::as_str).is_none() {
+        if state.get("id").is_some_and(Value::is_unknown) {
             state.set_attr("id", Value::string(unique_id()));
         }
-        let input = planned.get("input").cloned().unwrap_or(Value::Null);
-        state.set_attr("output", input);
+        if let Some(input) = planned.get("input").cloned() {
+            state.set_attr("output", input);
+        }
+        if let Value::Object(attrs) = &mut state {
+            for v in attrs.values_mut().filter(|v| v.is_unknown()) {
+                *v = Value::Null;
+            }
+        }
         state
     }
 }
@@ -76,63 +96,22 @@ fn unique_id() -> String {
 }
 
 #[async_trait]
-impl Resource<()> for FloorData {
+impl Resource<()> for FloorResource {
     fn type_name(&self) -> &'static str {
-        "floor_data"
+        self.name
     }
     fn schema(&self) -> &Schema {
         &self.schema
     }
     async fn modify_plan(&self, _ctx: &Ctx<()>, plan: &mut Plan, _diags: &mut Diagnostics) {
         // As terraform_data: `output` follows `input`, known after apply when it changes.
-        if !plan.is_create() && plan.get("input") == plan.prior_get("input") {
+        if plan.planned.get("output").is_some()
+            && !plan.is_create()
+            && plan.get("input") == plan.prior_get("input")
+        {
             let prior = plan.prior_get("output").clone();
             plan.set("output", prior);
         }
-    }
-    async fn create(&self, _ctx: &Ctx<()>, planned: &Value, _diags: &mut Diagnostics) -> Value {
-        Self::applied(planned)
-    }
-    async fn read(&self, _ctx: &Ctx<()>, state: &Value, _diags: &mut Diagnostics) -> Value {
-        state.clone()
-    }
-    async fn update(
-        &self,
-        _ctx: &Ctx<()>,
-        _prior: &Value,
-        planned: &Value,
-        _diags: &mut Diagnostics,
-    ) -> Value {
-        Self::applied(planned)
-    }
-    async fn delete(&self, _ctx: &Ctx<()>, _prior: &Value, _diags: &mut Diagnostics) {}
-}
-
-/// `datomic_query_group`'s schema, planned generically; nothing else.
-struct FloorQueryGroup {
-    schema: Schema,
-}
-
-impl FloorQueryGroup {
-    /// The planned state with every unknown attribute null (a computed attribute may be).
-    fn applied(planned: &Value) -> Value {
-        let mut state = planned.clone();
-        if let Value::Object(attrs) = &mut state {
-            for v in attrs.values_mut().filter(|v| v.is_unknown()) {
-                *v = Value::Null;
-            }
-        }
-        state
-    }
-}
-
-#[async_trait]
-impl Resource<()> for FloorQueryGroup {
-    fn type_name(&self) -> &'static str {
-        "floor_query_group"
-    }
-    fn schema(&self) -> &Schema {
-        &self.schema
     }
     async fn create(&self, _ctx: &Ctx<()>, planned: &Value, _diags: &mut Diagnostics) -> Value {
         Self::applied(planned)
@@ -163,10 +142,10 @@ impl Provider for Floor {
         &self.schema
     }
     fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
-        let query_group = FloorQueryGroup {
-            schema: Resource::<Clients>::schema(&QueryGroupResource::new()).clone(),
-        };
-        vec![Arc::new(FloorData::new()), Arc::new(query_group)]
+        vec![
+            Arc::new(FloorResource::data()),
+            Arc::new(FloorResource::query_group()),
+        ]
     }
     async fn configure(&self, _tf: &str, _config: &Value, _diags: &mut Diagnostics) -> Option<()> {
         Some(())
