@@ -527,7 +527,7 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
 
 /// One object of a system's storage that carries the system's tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tagged {
+enum Tagged {
     /// The VPC or a subnet (only when the provider made the network).
     Network(String),
     Bucket,
@@ -536,7 +536,7 @@ pub enum Tagged {
 }
 
 impl Tagged {
-    pub fn describe(&self, s: &Storage) -> String {
+    fn describe(&self, s: &Storage) -> String {
         match self {
             Tagged::Network(id) => format!("network object {id}"),
             Tagged::Bucket => format!("S3 bucket {}", s.bucket),
@@ -545,9 +545,40 @@ impl Tagged {
     }
 }
 
+/// The tags a network object is compared on: all but `Name`, which stays the provider's.
+fn without_name(t: &tags::Tags) -> tags::Tags {
+    t.iter()
+        .filter(|(k, _)| k.as_str() != "Name")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The first object of the storage whose tags, but for the `identity` keys,
+/// are not `expected` (tags changed by hand): its description and its tags.
+pub async fn differing_tags(
+    c: &Clients,
+    s: &Storage,
+    network_managed: bool,
+    expected: &tags::Tags,
+    identity: &[&str],
+) -> Result<Option<(String, tags::Tags)>, AwsError> {
+    let expected_network = without_name(expected);
+    for (object, now) in tags_now(c, s, network_managed).await? {
+        let own = tags::user_tags(&now, identity);
+        let want = match object {
+            Tagged::Network(_) => &expected_network,
+            _ => expected,
+        };
+        if &own != want {
+            return Ok(Some((object.describe(s), own)));
+        }
+    }
+    Ok(None)
+}
+
 /// The tags each object of the storage has now, the network's only when the
 /// provider made it and without their `Name` (which stays the provider's).
-pub async fn tags_now(
+async fn tags_now(
     c: &Clients,
     s: &Storage,
     network_managed: bool,
@@ -656,11 +687,7 @@ pub async fn retag(
     network_managed: bool,
     want: &tags::Tags,
 ) -> Result<(), AwsError> {
-    let want_network: tags::Tags = want
-        .iter()
-        .filter(|(k, _)| k.as_str() != "Name")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let want_network = without_name(want);
     for (object, now) in tags_now(c, s, network_managed).await? {
         let target = if matches!(object, Tagged::Network(_)) {
             &want_network

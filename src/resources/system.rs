@@ -522,30 +522,16 @@ impl SystemResource {
         // mends every object); drift of the group's own tags shows as it is.
         // Only in a refresh: after this process's own writes the tags are what
         // it wrote, and AWS's tagging APIs are eventually consistent.
-        let storage_tags =
-            if c.has_written() || map_attr(state, "tags_all").as_ref() != Some(&tags_all) {
-                Vec::new()
-            } else {
-                storage::tags_now(c, &st, !st.vpc_id.is_empty()).await?
-            };
-        for (object, now) in storage_tags {
-            let own = tags::user_tags(&now, IDENTITY_KEYS);
-            let expected: tags::Tags = if matches!(object, storage::Tagged::Network(_)) {
-                tags_all
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "Name")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            } else {
-                tags_all.clone()
-            };
-            if own != expected {
+        if !c.has_written() && map_attr(state, "tags_all").as_ref() == Some(&tags_all) {
+            let managed = !st.vpc_id.is_empty();
+            if let Some((object, own)) =
+                storage::differing_tags(c, &st, managed, &tags_all, IDENTITY_KEYS).await?
+            {
                 crate::plugin::log::info(
                     "storage tags differ from the system's",
-                    &[("object", &object.describe(&st))],
+                    &[("object", &object)],
                 );
                 tags_all = own;
-                break;
             }
         }
         v.set_attr("id", Value::string(&name));
