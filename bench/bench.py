@@ -300,9 +300,9 @@ class Bench:
         self.cached: CachedAws | None = None
         self.rows: dict[tuple[str, int], Row] = {}
         self.extra: list[tuple[str, str, str, str]] = []  # (metric, ours, floor, ratio)
-        self.cpu: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}  # N=max plan: "provider", "ours", "floor", "plugin" CPU seconds
         self.schema_floor: dict[int, list[Sample]] = {}  # N -> plans of N floor_query_group
-        self.schema_floor_refresh: dict[int, list[Sample]] = {}  # N -> refreshes of them  # N=max plan: "provider", "ours", "floor" CPU seconds
+        self.schema_floor_refresh: dict[int, list[Sample]] = {}  # N -> refreshes of them
         self.failures: list[str] = []
         self._dirs = 0
 
