@@ -562,7 +562,7 @@ class Bench:
             dest = self.work / "built" / BINARY_NAME
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(build_dir / "release" / BINARY_NAME, dest)
-            floor = build_plugin_floor("release", build_dir)
+            floor = None if self.args.no_plugin_floor else build_plugin_floor("release", build_dir)
             if floor is not None:
                 shutil.copy2(floor, dest.parent / FLOOR_EXAMPLE)
                 self.built_floor = dest.parent / FLOOR_EXAMPLE
