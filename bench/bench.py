@@ -280,14 +280,27 @@ def floor_config(n: int) -> str:
     return "".join(f'resource "terraform_data" "d{i}" {{\n  input = "g{i}"\n}}\n' for i in range(n))
 
 
-def plugin_floor_config(n: int, schema_of_ours: bool = False) -> str:
+def use_floor_provider(tf: Terraform, floor_binary: Path) -> None:
+    """Points `tf`'s CLI configuration at the plugin floor (a binary named
+    terraform-provider-floor) instead of our provider."""
+    tf.cli_config.write_text('provider_installation {\n  dev_overrides {\n'
+                             f'    "{FLOOR_SOURCE}" = "{floor_binary.parent}"\n  }}\n  direct {{}}\n}}\n')
+
+
+FLOOR_TERRAFORM_BLOCK = f'terraform {{\n  required_providers {{\n    floor = {{ source = "{FLOOR_SOURCE}" }}\n  }}\n}}\n\n'
+
+
+def floor_resources(n: int, schema_of_ours: bool = False) -> str:
     """N floor_data (terraform_data's shape), or with `schema_of_ours` N floor_query_group
     (datomic_query_group's schema, planned generically) configured as ours_config's."""
-    head = f'terraform {{\n  required_providers {{\n    floor = {{ source = "{FLOOR_SOURCE}" }}\n  }}\n}}\n\n'
     if schema_of_ours:
-        return head + "".join(f'resource "floor_query_group" "g{i}" {{\n  system = "{SYSTEM}"\n  name   = "g{i}"\n}}\n'
-                              for i in range(n))
-    return head + floor_config(n).replace("terraform_data", "floor_data")
+        return "".join(f'resource "floor_query_group" "g{i}" {{\n  system = "{SYSTEM}"\n  name   = "g{i}"\n}}\n'
+                       for i in range(n))
+    return floor_config(n).replace("terraform_data", "floor_data")
+
+
+def plugin_floor_config(n: int, schema_of_ours: bool = False) -> str:
+    return FLOOR_TERRAFORM_BLOCK + floor_resources(n, schema_of_ours)
 
 
 class Bench:
@@ -321,8 +334,7 @@ class Bench:
         if self.floor_binary is None:
             return None
         tf = self.tf(name, None)
-        tf.cli_config.write_text('provider_installation {\n  dev_overrides {\n'
-                                 f'    "{FLOOR_SOURCE}" = "{self.floor_binary.parent}"\n  }}\n  direct {{}}\n}}\n')
+        use_floor_provider(tf, self.floor_binary)
         tf.write(plugin_floor_config(n, schema_of_ours))
         return tf
 

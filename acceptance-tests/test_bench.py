@@ -1,0 +1,84 @@
+"""The benchmark's own tools (bench/), so that what bench/run reports can be trusted:
+
+- the plugin floor (bench/floor_provider.rs) is a provider that converges like ours must:
+  plan, apply, a plan with no changes, a refresh with no differences, an update, destroy;
+- CachedAws answers a read it has seen from memory, and never a write.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import REGION, REPO_ROOT, Emulator, Terraform
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+import bench  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def floor_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugin floor, built (debug) and named as Terraform's dev_overrides look for it."""
+    res = subprocess.run(["cargo", "build", "--example", bench.FLOOR_EXAMPLE], cwd=REPO_ROOT,
+                         stdin=subprocess.DEVNULL, timeout=1800)
+    built = REPO_ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "debug" / "examples" / bench.FLOOR_EXAMPLE
+    if res.returncode != 0 or not built.is_file():
+        pytest.fail(f"cargo build --example {bench.FLOOR_EXAMPLE} failed ({res.returncode})", pytrace=False)
+    named = tmp_path_factory.mktemp("floor") / "terraform-provider-floor"
+    shutil.copy2(built, named)
+    return named
+
+
+def test_plugin_floor_converges(tmp_path: Path, floor_binary: Path) -> None:
+    tf = Terraform(tmp_path / "tf", floor_binary, None)
+    bench.use_floor_provider(tf, floor_binary)
+    both = bench.FLOOR_TERRAFORM_BLOCK + bench.floor_resources(3) + bench.floor_resources(3, schema_of_ours=True)
+    tf.write(both)
+    plan = tf.plan_json()
+    creates = sorted(rc["address"] for rc in plan["resource_changes"] if rc["change"]["actions"] == ["create"])
+    assert creates == [*(f"floor_data.d{i}" for i in range(3)), *(f"floor_query_group.g{i}" for i in range(3))]
+    tf.apply()
+    assert tf.plan("-detailed-exitcode").rc == 0
+    res = tf.plan("-refresh-only")
+    assert res.ok and "found no differences" in res.stdout, res.describe()
+    values = {r["address"]: r["values"] for r in tf.show_json()["values"]["root_module"]["resources"]}
+    assert values["floor_data.d1"]["output"] == "g1", values["floor_data.d1"]
+    assert values["floor_query_group.g1"]["name"] == "g1", values["floor_query_group.g1"]
+
+    tf.write(both.replace('input = "g1"', 'input = "changed"'))
+    plan = tf.plan_json()
+    changed = {rc["address"]: rc["change"]["actions"] for rc in plan["resource_changes"]
+               if rc["change"]["actions"] != ["no-op"]}
+    assert changed == {"floor_data.d1": ["update"]}, changed
+    tf.apply()
+    assert tf.plan("-detailed-exitcode").rc == 0
+    tf.destroy()
+    assert tf.state_list() == []
+
+
+@pytest.mark.aws
+def test_cached_aws_answers_reads_from_memory_and_forwards_writes(aws: Emulator) -> None:
+    cached = bench.CachedAws(aws.direct_url)
+    try:
+        import boto3
+
+        ec2 = boto3.client("ec2", endpoint_url=cached.url, region_name=REGION,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        first = ec2.describe_vpcs()["Vpcs"]
+        assert (cached.calls, cached.forwarded) == (1, 1)
+        assert ec2.describe_vpcs()["Vpcs"] == first
+        assert (cached.calls, cached.forwarded) == (2, 1), "a read seen before was forwarded again"
+        for _ in range(2):
+            ec2.create_vpc(CidrBlock="10.9.0.0/16")
+        assert cached.forwarded == 3, "a write was answered from memory"
+        assert ec2.describe_vpcs()["Vpcs"] == first, "the kept answer is the one of that time"
+        cached.forget()
+        assert len(ec2.describe_vpcs()["Vpcs"]) == len(first) + 2
+        assert cached.forwarded == 4
+    finally:
+        cached.stop()
