@@ -89,6 +89,18 @@ pub fn iam(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
         .collect()
 }
 
+pub fn dynamodb(tags: &Tags) -> Vec<aws_sdk_dynamodb::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_dynamodb::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

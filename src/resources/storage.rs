@@ -39,6 +39,12 @@ fn spec(rt: ResourceType, t: &tags::Tags) -> TagSpecification {
 }
 
 pub async fn find_vpc(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
+    Ok(vpc_ids(c, system).await?.into_iter().next())
+}
+
+/// The ids of the VPCs tagged as `system`'s, sorted (more than one only after
+/// a create retried when its response was lost).
+async fn vpc_ids(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> {
     let out = c
         .ec2
         .describe_vpcs()
@@ -52,7 +58,7 @@ pub async fn find_vpc(c: &Clients, system: &str) -> Result<Option<String>, AwsEr
         .filter_map(|v| v.vpc_id().map(str::to_string))
         .collect();
     ids.sort();
-    Ok(ids.into_iter().next())
+    Ok(ids)
 }
 
 fn one_per_zone(subnets: &[(String, String)]) -> Vec<String> {
@@ -366,20 +372,7 @@ async fn ensure_data(
 /// The system's VPC after a create: if a retried create made two, the
 /// extra one (empty) is deleted.
 async fn dedupe_vpcs(c: &Clients, system: &str) -> Result<String, AwsError> {
-    let out = c
-        .ec2
-        .describe_vpcs()
-        .filters(system_filter(system))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    let mut ids: Vec<String> = out
-        .vpcs()
-        .iter()
-        .filter_map(|v| v.vpc_id().map(str::to_string))
-        .collect();
-    ids.sort();
-    let mut it = ids.into_iter();
+    let mut it = vpc_ids(c, system).await?.into_iter();
     let keep = it.next().ok_or_else(|| {
         AwsError::new(
             None,
@@ -490,13 +483,9 @@ async fn put_bucket_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<()
 async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), AwsError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        SseSpecification, Tag,
+        SseSpecification,
     };
     let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
-    let tags = t
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
-        .collect::<Result<Vec<_>, _>>()?;
     let created = c
         .dynamodb
         .create_table()
@@ -517,7 +506,7 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
         )
         .billing_mode(BillingMode::PayPerRequest)
         .sse_specification(SseSpecification::builder().enabled(true).build())
-        .set_tags(Some(tags))
+        .set_tags(Some(tags::dynamodb(t)))
         .send()
         .await
         .map(|_| ())
@@ -727,22 +716,10 @@ pub async fn retag(
             Tagged::Bucket => put_bucket_tags(c, &s.bucket, target).await?,
             Tagged::Table(arn) => {
                 if !changed.is_empty() {
-                    let bad =
-                        |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
-                    let set = changed
-                        .iter()
-                        .map(|(k, v)| {
-                            aws_sdk_dynamodb::types::Tag::builder()
-                                .key(k)
-                                .value(v)
-                                .build()
-                                .map_err(bad)
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
                     c.dynamodb
                         .tag_resource()
                         .resource_arn(&arn)
-                        .set_tags(Some(set))
+                        .set_tags(Some(tags::dynamodb(&changed)))
                         .send()
                         .await
                         .map_err(AwsError::from_sdk)?;
