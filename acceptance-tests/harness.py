@@ -598,6 +598,19 @@ class Emulator:
 # --------------------------------------------------------------------------------------
 
 
+def lb_name(system: str, group: str) -> str:
+    """The load balancer (and target group) name of a compute group, as the provider's
+    rules::load_balancer_name derives it: `<system>-<group>` cut to 23 characters, then
+    an FNV-1a hash of `<system>--<group>` (a Rust unit test pins the same value)."""
+    h = 0x811C9DC5
+    for b in f"{system}--{group}".encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    readable = f"{system}-{group}"
+    if readable.startswith("internal-"):
+        readable = "dtm-" + readable
+    return f"{readable[:23].rstrip('-')}-{h:08x}"
+
+
 def provider_hcl(endpoint_var: str = "var.aws_endpoint") -> str:
     """The terraform + provider blocks every test config starts with: the provider
     pointed at the emulator (through the proxy) for every service it uses."""

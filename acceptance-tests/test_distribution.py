@@ -242,9 +242,9 @@ def test_terraform_init_installs_release_from_mirror(release: Release, provider_
     applied = tf.apply()
     assert_no_dev_overrides(plan.stdout, plan.stderr, applied.stdout, applied.stderr)
     asg = aws.boto3("autoscaling")
-    assert len(asg.describe_auto_scaling_groups(AutoScalingGroupNames=["dist-primary"])["AutoScalingGroups"]) == 1
+    assert len(asg.describe_auto_scaling_groups(AutoScalingGroupNames=["dist--primary"])["AutoScalingGroups"]) == 1
     tf.destroy()
-    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["dist-primary"])["AutoScalingGroups"] == []
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["dist--primary"])["AutoScalingGroups"] == []
 
 
 def test_lock_pinned_to_sha256sums_is_enforced(release: Release, provider_binary: Path, tmp_path: Path) -> None:

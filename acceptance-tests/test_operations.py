@@ -40,6 +40,7 @@ from harness import (
     Terraform,
     TerraformError,
     diagnostics_from_doc,
+    lb_name,
     parse_ui_json,
     provider_hcl,
 )
@@ -163,7 +164,7 @@ class View:
     def leftovers(self, system: str) -> dict[str, list[str]]:
         """Every AWS object of `system` that still exists, by kind. Load balancers and
         target groups: any at all (the emulator is reset for each test)."""
-        prefix = f"{system}-"
+        prefix = f"{system}--"
         out: dict[str, list[str]] = {}
         out["autoscaling_groups"] = [
             g["AutoScalingGroupName"] for page in self.asg.get_paginator("describe_auto_scaling_groups").paginate()
@@ -219,6 +220,7 @@ def check_endpoint(view: View, *, system: str, group: str, endpoint: str, vpc_id
     lb = lbs[0]
     name = lb["LoadBalancerName"]
     assert len(name) <= 32 and not name.startswith("internal-") and re.fullmatch(r"[a-zA-Z0-9-]+", name), name
+    assert "--" not in name, name
     assert lb["DNSName"] == endpoint, (lb["DNSName"], endpoint)
     assert lb["Scheme"] == "internal", lb
     assert lb["Type"] == "network", lb
@@ -239,7 +241,7 @@ def check_endpoint(view: View, *, system: str, group: str, endpoint: str, vpc_id
     actions = listener["DefaultActions"]
     assert [(a["Type"], a.get("TargetGroupArn")) for a in actions] == [("forward", tg["TargetGroupArn"])], actions
 
-    asg = view.group(f"{system}-{group}")
+    asg = view.group(f"{system}--{group}")
     assert asg["TargetGroupARNs"] == [tg["TargetGroupArn"]], asg["TargetGroupARNs"]
     in_service = {i["InstanceId"] for i in asg["Instances"] if i["LifecycleState"] == "InService"}
     assert in_service, f"{system}-{group}: no node in service"
@@ -264,8 +266,8 @@ resource "datomic_system" "main" {{
 # --------------------------------------------------------------------------------------
 
 CONNECT_SYSTEM = "conn-operations"
-# "conn-operations-analytics-replica" is 33 characters: the load balancer gets a
-# shortened name with a hash; the primary group's fits as is.
+# "conn-operations-analytics-replica" is over 23 characters: the load balancer's name
+# keeps its first 23 (then the hash every such name ends with).
 CONNECT_GROUP = "analytics-replica"
 
 
@@ -302,11 +304,11 @@ output "replica_endpoint" {{
 
     primary_lb = check_endpoint(view, system=CONNECT_SYSTEM, group="primary", endpoint=s["endpoint"],
                                 vpc_id=s["vpc_id"], subnet_ids=s["subnet_ids"],
-                                lb_name=f"{CONNECT_SYSTEM}-primary")
+                                lb_name=lb_name(CONNECT_SYSTEM, "primary"))
     replica_lb = check_endpoint(view, system=CONNECT_SYSTEM, group=CONNECT_GROUP, endpoint=q["endpoint"],
                                 vpc_id=s["vpc_id"], subnet_ids=s["subnet_ids"])
     # the long name is shortened, and still tells people whose it is
-    assert replica_lb["LoadBalancerName"] != f"{CONNECT_SYSTEM}-{CONNECT_GROUP}"
+    assert replica_lb["LoadBalancerName"] == lb_name(CONNECT_SYSTEM, CONNECT_GROUP)
     assert "conn-operations" in replica_lb["LoadBalancerName"], replica_lb["LoadBalancerName"]
     assert q["endpoint"] != s["endpoint"]
     assert len(view.load_balancers()) == 2 and len(view.target_groups()) == 2
@@ -443,12 +445,12 @@ def test_autoscaling_policy(tf: Terraform, aws: Emulator) -> None:
     q = state_values(tf)["datomic_query_group.web"]
     assert q["autoscaling"] == {"target_cpu_utilization": 60}, q["autoscaling"]
     assert q["desired_capacity"] == 1
-    assert cpu_policy(view, "elastic-web")["TargetValue"] == 60.0
-    assert view.policies("elastic-primary") == []  # the primary group is never autoscaled
+    assert cpu_policy(view, "elastic--web")["TargetValue"] == 60.0
+    assert view.policies("elastic--primary") == []  # the primary group is never autoscaled
     assert_replan_empty(tf, aws)
 
     # AWS scales the group: not drift.
-    view.asg.set_desired_capacity(AutoScalingGroupName="elastic-web", DesiredCapacity=3)
+    view.asg.set_desired_capacity(AutoScalingGroupName="elastic--web", DesiredCapacity=3)
     assert_replan_empty(tf, aws)
 
     # A new target: updated in place, and the capacity AWS chose is left alone.
@@ -456,8 +458,8 @@ def test_autoscaling_policy(tf: Terraform, aws: Emulator) -> None:
     plan = tf.plan_json()
     assert planned_actions(plan) == {"datomic_query_group.web": ("update",)}, planned_actions(plan)
     apply_ok(tf)
-    assert cpu_policy(view, "elastic-web")["TargetValue"] == 75.0
-    g = view.group("elastic-web")
+    assert cpu_policy(view, "elastic--web")["TargetValue"] == 75.0
+    g = view.group("elastic--web")
     assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"]) == (1, 4, 3), g
     q = state_values(tf)["datomic_query_group.web"]
     assert (q["autoscaling"], q["desired_capacity"]) == ({"target_cpu_utilization": 75}, 3)
@@ -465,15 +467,15 @@ def test_autoscaling_policy(tf: Terraform, aws: Emulator) -> None:
     # The new nodes are behind the group's endpoint too.
     s = state_values(tf)["datomic_system.main"]
     check_endpoint(view, system="elastic", group="web", endpoint=q["endpoint"], vpc_id=s["vpc_id"],
-                   subnet_ids=s["subnet_ids"], lb_name="elastic-web")
+                   subnet_ids=s["subnet_ids"], lb_name=lb_name("elastic", "web"))
 
     # The policy deleted behind Terraform's back is drift: the next apply puts it back.
-    view.asg.delete_policy(AutoScalingGroupName="elastic-web", PolicyName=POLICY)
+    view.asg.delete_policy(AutoScalingGroupName="elastic--web", PolicyName=POLICY)
     res = tf.plan("-detailed-exitcode")
     assert res.rc == 2, res.describe()
     apply_ok(tf)
-    assert cpu_policy(view, "elastic-web")["TargetValue"] == 75.0
-    assert view.group("elastic-web")["DesiredCapacity"] == 3
+    assert cpu_policy(view, "elastic--web")["TargetValue"] == 75.0
+    assert view.group("elastic--web")["DesiredCapacity"] == 3
     assert_replan_empty(tf, aws)
 
     # Imported by its id, the group has the same state (autoscaling included).
@@ -489,8 +491,8 @@ def test_autoscaling_policy(tf: Terraform, aws: Emulator) -> None:
     # Block removed: the policy goes.
     tf.write(autoscaling_hcl(None))
     apply_ok(tf)
-    assert view.policies("elastic-web") == []
-    assert view.group("elastic-web")["DesiredCapacity"] == 3  # the size AWS chose, within [1, 4]
+    assert view.policies("elastic--web") == []
+    assert view.group("elastic--web")["DesiredCapacity"] == 3  # the size AWS chose, within [1, 4]
     assert state_values(tf)["datomic_query_group.web"]["autoscaling"] is None
     assert_replan_empty(tf, aws)
 
@@ -592,11 +594,11 @@ def test_existing_network_is_used_and_kept(tf: Terraform, aws: Emulator) -> None
     apply_ok(tf)
     s = state_values(tf)["datomic_system.main"]
     assert (s["vpc_id"], s["subnet_ids"]) == (vpc, subnets)
-    g = view.group("brought-primary")
+    g = view.group("brought--primary")
     assert set(g["VPCZoneIdentifier"].split(",")) == set(subnets), g["VPCZoneIdentifier"]
     assert view.security_group(s["security_group_id"])["VpcId"] == vpc
     check_endpoint(view, system="brought", group="primary", endpoint=s["endpoint"], vpc_id=vpc,
-                   subnet_ids=subnets, lb_name="brought-primary")
+                   subnet_ids=subnets, lb_name=lb_name("brought", "primary"))
     # no network of its own, and the team's network is as it was (not even tagged)
     assert view.leftovers("brought")["vpcs"] == []
     assert len(view.ec2.describe_vpcs()["Vpcs"]) == 2  # the default VPC and the team's
@@ -699,7 +701,7 @@ def test_destroy_warnings_and_adoption(tf: Terraform, aws: Emulator) -> None:
     assert (again["vpc_id"], again["bucket_name"], again["table_name"], sorted(again["subnet_ids"])) == \
         (s["vpc_id"], s["bucket_name"], s["table_name"], sorted(s["subnet_ids"]))
     check_endpoint(view, system="keeper", group="primary", endpoint=again["endpoint"], vpc_id=s["vpc_id"],
-                   subnet_ids=s["subnet_ids"], lb_name="keeper-primary")
+                   subnet_ids=s["subnet_ids"], lb_name=lb_name("keeper", "primary"))
     assert_replan_empty(tf, aws)
 
     # Opting out of retention: the warning says the storage is deleted.
@@ -769,7 +771,7 @@ def test_operations_example(make_tf: MakeTf, aws: Emulator) -> None:
     s = systems[0]
     name = s["name"]
     assert (s["vpc_id"], s["subnet_ids"]) == (vpc, subnets)
-    assert set(view.group(f"{name}-primary")["VPCZoneIdentifier"].split(",")) == set(subnets)
+    assert set(view.group(f"{name}--primary")["VPCZoneIdentifier"].split(",")) == set(subnets)
     check_endpoint(view, system=name, group="primary", endpoint=s["endpoint"], vpc_id=vpc, subnet_ids=subnets)
     cidrs, sgs = view.client_rules(s["security_group_id"])
     assert cidrs == set(s["client_cidr_blocks"] or []) and cidrs, (cidrs, s["client_cidr_blocks"])
@@ -835,7 +837,7 @@ def test_deleted_load_balancer_is_drift_and_repaired(tf: Terraform, aws: Emulato
     apply_ok(tf)
     s = state_values(tf)["datomic_system.main"]
     lb = check_endpoint(view, system="repair", group="primary", endpoint=s["endpoint"], vpc_id=s["vpc_id"],
-                        subnet_ids=s["subnet_ids"], lb_name="repair-primary")
+                        subnet_ids=s["subnet_ids"], lb_name=lb_name("repair", "primary"))
     view.elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
     res = tf.plan("-detailed-exitcode")
@@ -845,7 +847,7 @@ def test_deleted_load_balancer_is_drift_and_repaired(tf: Terraform, aws: Emulato
     apply_ok(tf)
     now = state_values(tf)["datomic_system.main"]
     check_endpoint(view, system="repair", group="primary", endpoint=now["endpoint"], vpc_id=s["vpc_id"],
-                   subnet_ids=s["subnet_ids"], lb_name="repair-primary")
+                   subnet_ids=s["subnet_ids"], lb_name=lb_name("repair", "primary"))
     assert now["client_config"]["endpoint"] == now["endpoint"], now
     assert_replan_empty(tf, aws)
     tf.destroy()

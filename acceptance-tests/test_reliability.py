@@ -806,7 +806,7 @@ def test_drift_primary_desired_capacity(applied: Terraform, aws: Emulator, refer
     """Someone scales the primary group to 3 nodes by hand: the plan shows an in-place
     update of node_count back to 2, and apply makes it so."""
     aws.boto3("autoscaling").update_auto_scaling_group(
-        AutoScalingGroupName=f"{SYSTEM}-primary", MaxSize=3, DesiredCapacity=3)
+        AutoScalingGroupName=f"{SYSTEM}--primary", MaxSize=3, DesiredCapacity=3)
     actions, changes = plan_changes(applied)
     assert actions == {"datomic_system.prod": ["update"]}, actions
     ch = changes["datomic_system.prod"]
@@ -820,7 +820,7 @@ def test_drift_launch_template_instance_type(applied: Terraform, aws: Emulator, 
     the latest one, as the console's "source template" does): the plan shows an
     in-place update of instance_type, and apply writes it back."""
     ec2 = aws.boto3("ec2")
-    lt = ec2.describe_launch_templates(LaunchTemplateNames=[f"{SYSTEM}-primary"])["LaunchTemplates"][0]
+    lt = ec2.describe_launch_templates(LaunchTemplateNames=[f"{SYSTEM}--primary"])["LaunchTemplates"][0]
     # AWS copies the source version (SourceVersion); moto ignores it, so copy by hand.
     data = ec2.describe_launch_template_versions(
         LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
@@ -841,7 +841,7 @@ def test_drift_launch_template_version_from_scratch(applied: Terraform, aws: Emu
     an in-place update, and apply writes back a complete template (the system's node
     configuration, not an empty one) and rolls the nodes onto it."""
     ec2 = aws.boto3("ec2")
-    lt = ec2.describe_launch_templates(LaunchTemplateNames=[f"{SYSTEM}-primary"])["LaunchTemplates"][0]
+    lt = ec2.describe_launch_templates(LaunchTemplateNames=[f"{SYSTEM}--primary"])["LaunchTemplates"][0]
     ec2.create_launch_template_version(LaunchTemplateId=lt["LaunchTemplateId"],
                                        LaunchTemplateData={"InstanceType": "i3.xlarge"})
     actions, changes = plan_changes(applied)
@@ -855,7 +855,7 @@ def test_drift_launch_template_version_from_scratch(applied: Terraform, aws: Emu
 def test_drift_autoscaling_group_tags(applied: Terraform, aws: Emulator, reference: dict[str, Any]) -> None:
     """Someone changes the value of a tag of the primary Auto Scaling group and adds
     one: the plan shows an in-place update of the tags, and apply puts them back."""
-    name = f"{SYSTEM}-primary"
+    name = f"{SYSTEM}--primary"
     aws.boto3("autoscaling").create_or_update_tags(Tags=[
         {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k, "Value": v, "PropagateAtLaunch": True}
         for k, v in (("team", "someone-else"), ("owner", "by-hand"))])
@@ -870,17 +870,26 @@ def test_drift_autoscaling_group_tags(applied: Terraform, aws: Emulator, referen
 @pytest.mark.timeout(300)
 def test_drift_identity_tag_removed(applied: Terraform, aws: Emulator, reference: dict[str, Any]) -> None:
     """Someone deletes the `datomic:group` tag of the query group's Auto Scaling group
-    (e.g. a tag clean-up script): plan and apply must not fail nor hang; the group is
-    found again (by its name) and re-tagged, never duplicated."""
-    name = f"{SYSTEM}-stage"
-    aws.boto3("autoscaling").delete_tags(Tags=[
-        {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": "datomic:group"}])
+    (e.g. a tag clean-up script). Its name alone never makes it ours again: plan and
+    apply neither fail with a crash nor hang, apply refuses to adopt it with an error
+    naming the group and the tags it has, and nothing on AWS is written to it. Once
+    the tag is back, the next apply converges."""
+    name = f"{SYSTEM}--stage"
+    asg = aws.boto3("autoscaling")
+    asg.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": "datomic:group"}])
     res = applied.plan("-detailed-exitcode")
     assert res.rc in (0, 2), f"plan failed after an identity tag was removed:\n{res.describe()}"
+    before = len(aws.writes("autoscaling"))
     # A clean apply of the whole configuration takes a few seconds: 60 s means a hang.
     res = applied.run("apply", "-auto-approve", "-input=false", "-no-color", timeout=60)
-    assert res.ok, f"apply after an identity tag was removed failed:\n{res.describe()}"
-    converge_and_destroy(applied, aws, "an identity tag removed by hand", reference)
+    assert not res.ok, "apply adopted an Auto Scaling group that lost its identity tags"
+    text = " ".join((res.stdout + res.stderr).split())  # Terraform wraps long details
+    assert f'"{name}"' in text and "does not belong to" in text and "never adopts" in text, text
+    touched = [c.action for c in aws.writes("autoscaling")[before:]]
+    assert touched == [], f"the provider wrote to Auto Scaling groups: {touched}"
+    asg.create_or_update_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group",
+                                     "Key": "datomic:group", "Value": "stage", "PropagateAtLaunch": True}])
+    converge_and_destroy(applied, aws, "an identity tag removed by hand, then put back", reference)
 
 
 @pytest.mark.timeout(300)
@@ -888,7 +897,7 @@ def test_drift_query_group_deleted(applied: Terraform, aws: Emulator, reference:
     """Someone deletes the query group's Auto Scaling group: the plan (without error)
     re-creates the query group and its application deployment, and apply does it,
     re-using the group's launch template and role (no duplicate)."""
-    aws.boto3("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=f"{SYSTEM}-stage", ForceDelete=True)
+    aws.boto3("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=f"{SYSTEM}--stage", ForceDelete=True)
     res = applied.plan()
     assert res.ok and not only_errors(res.stdout + res.stderr), res.describe()
     actions, _ = plan_changes(applied)
@@ -905,7 +914,7 @@ def test_drift_system_deleted(applied: Terraform, aws: Emulator, reference: dict
     bucket and table) instead of making another."""
     before = applied.show_json()["values"]["root_module"]["resources"]
     system_before = next(r["values"] for r in before if r["address"] == "datomic_system.prod")
-    aws.boto3("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=f"{SYSTEM}-primary", ForceDelete=True)
+    aws.boto3("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=f"{SYSTEM}--primary", ForceDelete=True)
     res = applied.plan()
     assert res.ok and not only_errors(res.stdout + res.stderr), res.describe()
     actions, _ = plan_changes(applied)
@@ -932,7 +941,7 @@ INVALID_PROFILE = ("You must use a valid fully-formed launch template. Value ({p
 IAM_PROPAGATION_ERRORS = {
     # action: (code, HTTP status, message), as AWS answers while IAM changes spread
     "AddRoleToInstanceProfile": ("NoSuchEntity", 404, f"The role with name {SYSTEM}-primary-node cannot be found."),
-    "CreateAutoScalingGroup": ("ValidationError", 400, INVALID_PROFILE.format(profile=f"{SYSTEM}-primary-node")),
+    "CreateAutoScalingGroup": ("ValidationError", 400, INVALID_PROFILE.format(profile=f"{SYSTEM}--primary-node")),
 }
 
 
@@ -959,7 +968,7 @@ def test_iam_eventual_consistency(action: str, tf: Terraform, aws: Emulator, ref
     assert duplicates_and_orphans(inv) == []
     assert_same_as_reference(inv, reference)
     assert {p["name"]: p["roles"] for p in inv["instance_profiles"]} == {
-        f"{SYSTEM}-primary-node": [f"{SYSTEM}-primary-node"], f"{SYSTEM}-stage-node": [f"{SYSTEM}-stage-node"]}
+        f"{SYSTEM}--primary-node": [f"{SYSTEM}--primary-node"], f"{SYSTEM}--stage-node": [f"{SYSTEM}--stage-node"]}
     tf.destroy()
     assert leftovers(inventory(aws)) == []
 

@@ -15,7 +15,7 @@ def test_smoke_solo_system_lifecycle(tf: Terraform, aws: Emulator) -> None:
     tf.apply()
 
     asg = aws.boto3("autoscaling")
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["smoke-primary"])["AutoScalingGroups"]
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["smoke--primary"])["AutoScalingGroups"]
     assert len(groups) == 1, groups
     g = groups[0]
     assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"]) == (1, 1, 1)
@@ -30,4 +30,4 @@ def test_smoke_solo_system_lifecycle(tf: Terraform, aws: Emulator) -> None:
     assert aws.writes() == [], aws.writes()
 
     tf.destroy()
-    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["smoke-primary"])["AutoScalingGroups"] == []
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["smoke--primary"])["AutoScalingGroups"] == []

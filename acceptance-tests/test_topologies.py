@@ -195,7 +195,7 @@ def test_solo_getting_started(make_tf: MakeTf, aws: Emulator) -> None:
     g = check_group(view, "starter", "primary", instance_type="t2.small", sizes=(1, 1, 1),
                     application="starter", topology="solo", endpoint=s["endpoint"])
     assert g.tags.get("Stage") == "development"
-    assert tf.outputs()["system"]["autoscaling_group_name"] == "starter-primary"
+    assert tf.outputs()["system"]["autoscaling_group_name"] == "starter--primary"
 
     assert_replan_empty(tf, aws)
     import_and_replan(tf, aws)
@@ -251,19 +251,19 @@ def test_stages(make_tf: MakeTf, aws: Emulator) -> None:
     for stage, revision in STAGES.items():
         qg = values[f'datomic_query_group.stage["{stage}"]']
         assert (qg["id"], qg["application_name"], qg["autoscaling_group_name"]) == \
-            (f"stages/{stage}", "web", f"stages-{stage}")
+            (f"stages/{stage}", "web", f"stages--{stage}")
         g = check_group(view, "stages", stage, instance_type="t2.medium", sizes=(1, 1, 1), application="web",
                         parameters={"DATOMIC_DB_NAME": f"web-{stage}"}, revision=revision, endpoint=qg["endpoint"])
         assert g.tags.get("Stage") == stage
         app = values[f'datomic_application.web["{stage}"]']
         assert app["id"] == f"stages/{stage}/web"
         assert app["launch_template_version"] == g.template_version
-        policy = view.role_policy(f"stages-{stage}-node", "datomic-app-web")
-        assert policy is not None, f"no inline policy datomic-app-web on stages-{stage}-node"
+        policy = view.role_policy(f"stages--{stage}-node", "datomic-app-web")
+        assert policy is not None, f"no inline policy datomic-app-web on stages--{stage}-node"
         assert policy["Statement"][0]["Resource"] == f"arn:aws:sqs:us-east-1:123456789012:web-{stage}-events"
         assert json_equal(policy, json.loads(app["iam_policy"]))
     # the primary group runs its own application, without web's policy
-    assert "datomic-app-web" not in view.role_policy_names("stages-primary-node")
+    assert "datomic-app-web" not in view.role_policy_names("stages--primary-node")
     out = tf.outputs()["stages"]
     assert out["dev"] == {"autoscaling_group_name": "stages-dev", "database": "web-dev", "revision": "r57"}
 
@@ -300,21 +300,21 @@ def test_stages_module(make_tf: MakeTf, aws: Emulator) -> None:
         qg = values[f"module.{stage}.datomic_query_group.this"]
         app = values[f"module.{stage}.datomic_application.this"]
         assert (qg["id"], qg["application_name"], qg["autoscaling_group_name"]) == \
-            (f"web-stages/{stage}", "web", f"web-stages-{stage}")
+            (f"web-stages/{stage}", "web", f"web-stages--{stage}")
         assert (app["id"], app["compute_group"], app["revision"]) == (f"web-stages/{stage}/web", stage, revision)
         g = check_group(view, "web-stages", stage, instance_type=itype, sizes=(nodes, nodes, nodes), application="web",
                         parameters={"DATOMIC_DB_NAME": f"web-{stage}", **extra}, revision=revision,
                         endpoint=qg["endpoint"])
         assert g.tags.get("Stage") == stage
         assert app["launch_template_version"] == g.template_version
-        assert out[stage] == {"endpoint": qg["endpoint"], "autoscaling_group_name": f"web-stages-{stage}",
+        assert out[stage] == {"endpoint": qg["endpoint"], "autoscaling_group_name": f"web-stages--{stage}",
                               "database": f"web-{stage}", "revision": revision}
     # only staging has permissions of its own
-    policy = view.role_policy("web-stages-staging-node", "datomic-app-web")
+    policy = view.role_policy("web-stages--staging-node", "datomic-app-web")
     assert policy is not None and policy["Statement"][0]["Resource"] == \
         "arn:aws:sqs:us-east-1:123456789012:web-staging-events", policy
     for stage in ("dev", "test"):
-        assert "datomic-app-web" not in view.role_policy_names(f"web-stages-{stage}-node")
+        assert "datomic-app-web" not in view.role_policy_names(f"web-stages--{stage}-node")
 
     assert_replan_empty(tf, aws)
     ids = import_round_trip(tf, ignore=("timeouts",))
@@ -343,7 +343,7 @@ def test_autoscaling(make_tf: MakeTf, aws: Emulator) -> None:
     assert_replan_empty(tf, aws)
 
     # AWS scales the group out (as a scaling policy would): not drift, nothing planned.
-    view.asg.set_desired_capacity(AutoScalingGroupName="elastic-web", DesiredCapacity=4)
+    view.asg.set_desired_capacity(AutoScalingGroupName="elastic--web", DesiredCapacity=4)
     assert view.group("elastic", "web").sizes == (2, 6, 4)
     assert_replan_empty(tf, aws)
     tf.apply("-refresh-only")
@@ -369,15 +369,15 @@ def test_multiple_applications(make_tf: MakeTf, aws: Emulator) -> None:
                     parameters={"DATOMIC_DB_NAME": "events"}, revision="a1b2c3d",
                     endpoint=values["datomic_query_group.analysis"]["endpoint"])
     assert values["datomic_application.analysis"]["launch_template_version"] == g.template_version
-    policy = view.role_policy("multi-analysis-node", "datomic-app-analysis")
+    policy = view.role_policy("multi--analysis-node", "datomic-app-analysis")
     assert policy is not None and policy["Statement"][0]["Action"] == ["s3:GetObject", "s3:ListBucket"], policy
-    assert view.role_policy_names("multi-primary-node") == ["datomic-node"] or \
-        "datomic-app-analysis" not in view.role_policy_names("multi-primary-node")
-    assert tf.outputs()["applications"] == {"multi-primary": "multi", "multi-analysis": "analysis"}
+    assert view.role_policy_names("multi--primary-node") == ["datomic-node"] or \
+        "datomic-app-analysis" not in view.role_policy_names("multi--primary-node")
+    assert tf.outputs()["applications"] == {"multi--primary": "multi", "multi--analysis": "analysis"}
     assert_replan_empty(tf, aws)
     import_and_replan(tf, aws)
     destroy_and_check(tf, view, {"multi": False})
-    assert view.role_policy("multi-analysis-node", "datomic-app-analysis") is None
+    assert view.role_policy("multi--analysis-node", "datomic-app-analysis") is None
 
 
 @pytest.mark.aws
@@ -403,10 +403,10 @@ def test_separate_production(make_tf: MakeTf, aws: Emulator) -> None:
         check_group(view, system, "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web",
                     revision=revisions[s], endpoint=values["module.production.datomic_system.this"]["endpoint"])
         check_group(view, system, "reports", instance_type="t2.medium", sizes=(1, 1, 1), application="reports",
-                    parameters={"DATOMIC_DB_NAME": f"{system}-reports"}, revision="r7",
+                    parameters={"DATOMIC_DB_NAME": f"{system}--reports"}, revision="r7",
                     endpoint=values["module.production.datomic_query_group.reports"]["endpoint"])
         assert tf.outputs()["system"] == {"name": system,
-                                          "autoscaling_groups": [f"{system}-primary", f"{system}-reports"]}
+                                          "autoscaling_groups": [f"{system}--primary", f"{system}--reports"]}
     # the two systems share no storage
     va, vb = (values_of(tfs[s])["module.production.datomic_system.this"] for s in ("a", "b"))
     assert va["vpc_id"] != vb["vpc_id"] and va["bucket_name"] != vb["bucket_name"]
@@ -549,7 +549,7 @@ def test_transaction_functions(make_tf: MakeTf, aws: Emulator) -> None:
     check_tx(view, tf, "3f2c9a1")
     out = tf.outputs()["tx_deployments"]
     assert {k: (v["autoscaling_group_name"], v["revision"]) for k, v in out.items()} == \
-        {"orders": ("orders-primary", "3f2c9a1"), "billing": ("billing-primary", "3f2c9a1")}
+        {"orders": ("orders--primary", "3f2c9a1"), "billing": ("billing--primary", "3f2c9a1")}
     assert_replan_empty(tf, aws)
     import_and_replan(tf, aws)
     destroy_and_check(tf, view, {"orders": True, "billing": True})
@@ -576,7 +576,7 @@ def test_demo(make_tf: MakeTf, aws: Emulator) -> None:
                 target_cpu=60)
     groups = tf.outputs()["compute_groups"]
     assert {k: v["autoscaling_group_name"] for k, v in groups.items()} == \
-        {"primary": "demo-primary", "stage": "demo-stage", "web": "demo-web"}
+        {"primary": "demo--primary", "stage": "demo--stage", "web": "demo--web"}
     assert groups["primary"]["nodes"] == 2 and groups["web"]["nodes"] == "2-4"
     assert_replan_empty(tf, aws)
     import_and_replan(tf, aws)

@@ -233,7 +233,7 @@ class AwsView:
                 for g in page["AutoScalingGroups"]]
 
     def group(self, system: str, group: str) -> Group:
-        name = f"{system}-{group}"
+        name = f"{system}--{group}"
         groups = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
         assert len(groups) == 1, f"Auto Scaling group {name}: {groups}"
         g = groups[0]
@@ -296,7 +296,7 @@ class AwsView:
     def leftovers(self, system: str) -> dict[str, list[str]]:
         """Every AWS object of `system` that still exists, by kind (compute and storage).
         Instances count while not terminated (moto: shutting-down -> terminated)."""
-        prefix = f"{system}-"
+        prefix = f"{system}--"
         out: dict[str, list[str]] = {}
         out["autoscaling_groups"] = [
             g["AutoScalingGroupName"] for g in self.auto_scaling_groups()
@@ -352,8 +352,20 @@ def check_storage(view: AwsView, values: dict) -> None:
     assert len({s["AvailabilityZone"] for s in subnets}) >= 2, subnets
     view.s3.head_bucket(Bucket=values["bucket_name"])
     assert view.buckets(system) == [values["bucket_name"]]
+    bucket = values["bucket_name"]
+    # Named after the account, so that no other account can take the name first.
+    assert bucket == f"datomic-{system}-123456789012-storage", bucket
+    assert view.s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+    rules = view.s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}], rules
+    policy = json.loads(view.s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert any(st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for st in policy["Statement"]), policy
     table = view.ddb.describe_table(TableName=values["table_name"])["Table"]
     assert table["TableName"] == f"datomic-{system}"
+    assert table.get("DeletionProtectionEnabled") is True, table
+    backups = view.ddb.describe_continuous_backups(TableName=values["table_name"])["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", backups
     sgs = view.ec2.describe_security_groups(GroupIds=[values["security_group_id"]])["SecurityGroups"]
     assert sgs[0]["VpcId"] == values["vpc_id"]
 
@@ -380,7 +392,7 @@ def check_group(
     instance profile; the group's endpoint (an internal Network Load Balancer) when
     given, and its target-tracking policy when `target_cpu` is given (else none)."""
     g = view.group(system, group)
-    assert g.asg["AutoScalingGroupName"] == f"{system}-{group}"
+    assert g.asg["AutoScalingGroupName"] == f"{system}--{group}"
     assert g.sizes == sizes, f"{system}-{group}: (min, max, desired) {g.sizes}, expected {sizes}"
     assert len(g.instances) == sizes[2], f"{system}-{group}: {len(g.instances)} instances in service, expected {sizes[2]}"
     for k, v in ((TAG_SYSTEM, system), (TAG_GROUP, group), (TAG_APPLICATION, application)):
@@ -412,7 +424,7 @@ def check_group(
         assert (lb["Type"], lb["Scheme"]) == ("network", "internal"), lb
         assert tag_dict(view.elb.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]).get(TAG_SYSTEM) == system
         assert g.asg.get("TargetGroupARNs"), f"{system}-{group}: the Auto Scaling group has no target group"
-    policies = view.asg.describe_policies(AutoScalingGroupName=f"{system}-{group}")["ScalingPolicies"]
+    policies = view.asg.describe_policies(AutoScalingGroupName=f"{system}--{group}")["ScalingPolicies"]
     if target_cpu is None:
         assert policies == [], f"{system}-{group}: unexpected scaling policies {policies}"
     else:
@@ -421,10 +433,15 @@ def check_group(
         assert policies[0]["PolicyType"] == "TargetTrackingScaling"
         assert tt["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ASGAverageCPUUtilization"
         assert tt["TargetValue"] == target_cpu, tt
-    role = f"{system}-{group}-node"
+    role = f"{system}--{group}-node"
     view.iam.get_role(RoleName=role)
     profile = view.iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [role]
+    # The node's own policy reaches the system's bucket only in the system's account.
+    node = view.role_policy(role, "datomic-node")
+    assert node is not None, f"{role}: no datomic-node policy"
+    bucket_statement = next(st for st in node["Statement"] if st.get("Sid") == "SystemBucket")
+    assert bucket_statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": "123456789012"}}, node
     return g
 
 

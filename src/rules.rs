@@ -47,19 +47,22 @@
 //! - Tags ([`check_tags`] -> `tags["KEY"]`): AWS tag limits; `aws:` and `datomic:` prefixes reserved.
 //!
 //! # Naming and ids
-//! Given names accepted by the checks above, every derived AWS name is valid:
-//! Auto Scaling group and launch template `<system>-<group>` (`primary` for
-//! the primary compute group), IAM role and instance profile
-//! `<system>-<group>-node` (<= 54 of 64 characters), security group
+//! Given names accepted by the checks above, every derived AWS name is valid
+//! and no two systems or groups ever derive the same one: names never contain
+//! `--`, so `--` joins a system and a group unambiguously. Auto Scaling group
+//! and launch template `<system>--<group>` (`primary` for the primary compute
+//! group), IAM role and instance profile `<system>--<group>-node` (<= 55 of
+//! 64 characters), load balancer and target group `<system>-<group>-<hash>`
+//! (Elastic Load Balancing refuses `--`; cut to 32 characters), security group
 //! `datomic-<system>-nodes` (never starts with `sg-`), S3 bucket
-//! `datomic-<system>-<suffix>-storage` (<= 63 lowercase characters),
+//! `datomic-<system>-<account>-storage` (<= 63 lowercase characters),
 //! DynamoDB table `datomic-<system>`. Ids: system `<name>`, query group
 //! `<system>/<group>`, application `<system>/<group>/<app>`.
 //!
-//! Note: `<system>-<group>` is not injective across systems (system `a` with
-//! group `b-c` and system `a-b` with group `c` both give `a-b-c`); AWS then
-//! refuses the second create as a duplicate, and the `datomic:*` tags tell
-//! which system owns an object.
+//! # Ownership
+//! A name is never proof of ownership: an AWS object belongs to a system (and
+//! a group) only when its identity tags say so ([`ownership`]). Objects with
+//! our name and other tags are refused, never adopted, changed or deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -1096,9 +1099,75 @@ pub const TAG_RETAIN_STORAGE: &str = "datomic:retain-storage";
 /// Value of [`TAG_MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "terraform-provider-datomic";
 
-/// Auto Scaling group: `<system>-<group>`, e.g. `prod-primary`, `prod-analytics`.
+/// Whether an AWS object is ours: see [`ownership`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Its identity tags name this provider, the system and (when asked) the group.
+    Ours,
+    /// Anything else; `found` lists the identity tags it has, for the error.
+    NotOurs { found: String },
+}
+
+/// Whether an object with tags `tags` belongs to `system` (and to `group`
+/// when given): [`TAG_MANAGED_BY`] is [`MANAGED_BY_VALUE`] and
+/// [`TAG_SYSTEM`] (and [`TAG_GROUP`]) name them. Its name never counts.
+pub fn ownership(tags: &BTreeMap<String, String>, system: &str, group: Option<&str>) -> Ownership {
+    let is = |k: &str, v: &str| tags.get(k).map(String::as_str) == Some(v);
+    if is(TAG_MANAGED_BY, MANAGED_BY_VALUE)
+        && is(TAG_SYSTEM, system)
+        && group.is_none_or(|g| is(TAG_GROUP, g))
+    {
+        return Ownership::Ours;
+    }
+    let found: Vec<String> = [TAG_MANAGED_BY, TAG_SYSTEM, TAG_GROUP]
+        .iter()
+        .filter_map(|k| tags.get(*k).map(|v| format!("{k}={}", q(v))))
+        .collect();
+    Ownership::NotOurs {
+        found: if found.is_empty() {
+            "none".to_string()
+        } else {
+            found.join(", ")
+        },
+    }
+}
+
+/// The error for an object found by its name that is not ours: which object,
+/// whose it is by its tags, and what to do.
+pub fn not_ours_detail(
+    kind: &str,
+    name: &str,
+    system: &str,
+    group: Option<&str>,
+    found: &str,
+) -> String {
+    let owner = match group {
+        Some(g) => group_label(system, g),
+        None => format!("system {}", q(system)),
+    };
+    let mut expected = format!(
+        "{TAG_MANAGED_BY}={}, {TAG_SYSTEM}={}",
+        q(MANAGED_BY_VALUE),
+        q(system)
+    );
+    if let Some(g) = group {
+        expected.push_str(&format!(", {TAG_GROUP}={}", q(g)));
+    }
+    format!(
+        "The {kind} {} exists but does not belong to the {owner}: its identity tags are {found}, where the provider's own objects carry {expected}. The provider never adopts, changes or deletes an AWS object on the strength of its name, so it has left it untouched. Allowed: remove or rename that object if it is a leftover nobody needs, or give this system or group another name.",
+        q(name)
+    )
+}
+
+/// What joins a system's name and a group's in derived names. Names never
+/// contain it ([`check_system_name`], [`check_query_group_name`]), so no two
+/// (system, group) pairs derive the same name: system `a` with group
+/// `b-primary` is `a--b-primary`, system `a-b`'s primary group `a-b--primary`.
+pub const NAME_JOIN: &str = "--";
+
+/// Auto Scaling group: `<system>--<group>`, e.g. `prod--primary`, `prod--analytics`.
 pub fn asg_name(system: &str, group: &str) -> String {
-    format!("{system}-{group}")
+    format!("{system}{NAME_JOIN}{group}")
 }
 
 /// A client CIDR block (`client_cidr_blocks`): IPv4 `a.b.c.d/n`.
@@ -1136,24 +1205,28 @@ pub fn check_security_group_id(index: usize, id: &str) -> Result<(), Violation> 
 /// The port Datomic clients connect to, on each compute group's load balancer.
 pub const CLIENT_PORT: i32 = 8182;
 
-/// Load balancer and target group of a compute group: `<system>-<group>` when
-/// that fits Elastic Load Balancing's rules (at most 32 characters, not
-/// starting with `internal-`), else a shortened name with a stable hash.
+/// Load balancer and target group of a compute group: Elastic Load
+/// Balancing allows at most 32 letters, digits and single hyphens (no `--`),
+/// not starting with `internal-`. So the name is `<system>-<group>`, cut to
+/// fit, then a hash of `<system>--<group>` (FNV-1a, 32 bits, 8 hex digits):
+/// `acme-primary-1a2b3c4d`. The readable part alone could be shared (system
+/// `a` with group `b-primary`, system `a-b` with `primary`); the hash keeps
+/// them apart, and the ownership tags refuse the one case in four billion.
 pub fn load_balancer_name(system: &str, group: &str) -> String {
-    let base = asg_name(system, group);
-    if base.len() <= 32 && !base.starts_with("internal-") {
-        return base;
-    }
     let mut h: u32 = 0x811c_9dc5;
-    for b in base.bytes() {
+    for b in asg_name(system, group).bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    let prefix: String = base.chars().take(19).collect();
-    format!("dtm-{}-{h:08x}", prefix.trim_end_matches('-'))
+    let mut readable = format!("{system}-{group}");
+    if readable.starts_with("internal-") {
+        readable.insert_str(0, "dtm-");
+    }
+    let prefix: String = readable.chars().take(32 - 9).collect();
+    format!("{}-{h:08x}", prefix.trim_end_matches('-'))
 }
 
-/// Launch template: `<system>-<group>` (own namespace, same as the group).
+/// Launch template: `<system>--<group>` (own namespace, same as the group).
 pub fn launch_template_name(system: &str, group: &str) -> String {
     asg_name(system, group)
 }
@@ -1163,9 +1236,9 @@ pub fn security_group_name(system: &str) -> String {
     format!("datomic-{system}-nodes")
 }
 
-/// IAM role of a compute group's nodes: `<system>-<group>-node` (at most 54 of IAM's 64 characters).
+/// IAM role of a compute group's nodes: `<system>--<group>-node` (at most 55 of IAM's 64 characters).
 pub fn node_role_name(system: &str, group: &str) -> String {
-    format!("{system}-{group}-node")
+    format!("{}-node", asg_name(system, group))
 }
 
 /// Instance profile of a compute group's nodes: same name as its role.
@@ -1989,13 +2062,90 @@ mod tests {
     }
 
     #[test]
+    fn derived_names_never_collide_across_systems() {
+        // The collisions `<system>-<group>` allowed: system "a" with group
+        // "b-primary" against system "a-b"'s primary group, and "a"/"b-c"
+        // against "a-b"/"c".
+        let pairs = [
+            ("a", "b-primary"),
+            ("a-b", PRIMARY_GROUP),
+            ("a", "b-c"),
+            ("a-b", "c"),
+        ];
+        for (i, (s1, g1)) in pairs.iter().enumerate() {
+            for (s2, g2) in pairs.iter().skip(i + 1) {
+                for f in [
+                    asg_name,
+                    node_role_name,
+                    launch_template_name,
+                    load_balancer_name,
+                ] {
+                    assert_ne!(f(s1, g1), f(s2, g2), "{s1}/{g1} vs {s2}/{g2}");
+                }
+            }
+        }
+        // Names can never contain the separator, so it splits them back.
+        assert!(check_system_name("a--b").is_err());
+        assert!(check_query_group_name("b--c").is_err());
+        let joined = asg_name("a-b", "c-d");
+        assert_eq!(joined.split_once(NAME_JOIN), Some(("a-b", "c-d")));
+    }
+
+    #[test]
+    fn ownership_is_by_identity_tags_only() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ours = tags(&[
+            (TAG_MANAGED_BY, MANAGED_BY_VALUE),
+            (TAG_SYSTEM, "prod"),
+            (TAG_GROUP, "dev"),
+        ]);
+        assert_eq!(ownership(&ours, "prod", Some("dev")), Ownership::Ours);
+        assert_eq!(ownership(&ours, "prod", None), Ownership::Ours);
+        assert!(matches!(
+            ownership(&ours, "prod", Some("primary")),
+            Ownership::NotOurs { .. }
+        ));
+        assert!(matches!(
+            ownership(&ours, "prod-x", None),
+            Ownership::NotOurs { .. }
+        ));
+        // Right system and group, but not made by this provider.
+        let foreign = tags(&[(TAG_SYSTEM, "prod"), (TAG_GROUP, "dev")]);
+        match ownership(&foreign, "prod", Some("dev")) {
+            Ownership::NotOurs { found } => {
+                assert_eq!(found, "datomic:system=\"prod\", datomic:group=\"dev\"")
+            }
+            Ownership::Ours => panic!("a foreign object taken as ours"),
+        }
+        match ownership(&tags(&[("team", "x")]), "prod", None) {
+            Ownership::NotOurs { found } => assert_eq!(found, "none"),
+            Ownership::Ours => panic!("an untagged object taken as ours"),
+        }
+        let detail = not_ours_detail("IAM role", "prod--dev-node", "prod", Some("dev"), "none");
+        assert!(detail.contains("\"prod--dev-node\""), "{detail}");
+        assert!(
+            detail.contains("query group \"dev\" of system \"prod\""),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("never adopts, changes or deletes"),
+            "{detail}"
+        );
+    }
+
+    #[test]
     fn aws_names() {
-        assert_eq!(asg_name("prod", PRIMARY_GROUP), "prod-primary");
-        assert_eq!(asg_name("prod", "analytics"), "prod-analytics");
-        assert_eq!(launch_template_name("prod", "analytics"), "prod-analytics");
+        assert_eq!(asg_name("prod", PRIMARY_GROUP), "prod--primary");
+        assert_eq!(asg_name("prod", "analytics"), "prod--analytics");
+        assert_eq!(launch_template_name("prod", "analytics"), "prod--analytics");
         assert_eq!(security_group_name("sg-x"), "datomic-sg-x-nodes");
-        assert_eq!(node_role_name("prod", PRIMARY_GROUP), "prod-primary-node");
-        assert_eq!(instance_profile_name("prod", "dev"), "prod-dev-node");
+        assert_eq!(node_role_name("prod", PRIMARY_GROUP), "prod--primary-node");
+        assert_eq!(instance_profile_name("prod", "dev"), "prod--dev-node");
         assert_eq!(application_policy_name("web"), "datomic-app-web");
         assert_eq!(table_name("prod"), "datomic-prod");
         assert_eq!(
@@ -2140,10 +2290,15 @@ mod tests {
 
     #[test]
     fn load_balancer_names_fit_elb_rules() {
-        assert_eq!(load_balancer_name("prod", "dev"), "prod-dev");
+        // The value the acceptance tests' lb_name() computes too.
+        assert_eq!(load_balancer_name("prod", "dev"), "prod-dev-50e0f299");
+        assert_ne!(
+            load_balancer_name("a", "b-primary"),
+            load_balancer_name("a-b", PRIMARY_GROUP)
+        );
         let long = load_balancer_name("abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx");
         assert!(long.len() <= 32, "{long}");
-        assert!(long.starts_with("dtm-"));
+        assert!(long.starts_with("abcdefghijklmnopqrstuvw-"), "{long}");
         let other = load_balancer_name("abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwy");
         assert_ne!(long, other);
         let internal = load_balancer_name("internal-a", "primary");

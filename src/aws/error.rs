@@ -53,9 +53,10 @@ impl AwsError {
 
     /// The object exists already: a create that was retried after its
     /// response was lost, or an object left by an interrupted run.
+    /// Never S3's `BucketAlreadyExists`: that bucket is another account's.
     pub fn is_already_exists(&self) -> bool {
         self.code.as_deref().is_some_and(|c| {
-            c.contains("AlreadyExists")
+            (c.contains("AlreadyExists") && c != "BucketAlreadyExists")
                 || matches!(
                     c,
                     "EntityAlreadyExists"
@@ -151,6 +152,8 @@ mod tests {
             assert!(AwsError::new(Some(c), "x").is_already_exists(), "{c}");
         }
         assert!(AwsError::tolerate_exists(Err(AwsError::new(Some("AlreadyExists"), "x"))).is_ok());
+        // Another account's bucket is never "ours already".
+        assert!(!AwsError::new(Some("BucketAlreadyExists"), "x").is_already_exists());
         assert!(AwsError::tolerate_exists(Err(AwsError::new(Some("Throttling"), "x"))).is_err());
     }
 }

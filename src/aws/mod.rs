@@ -219,4 +219,27 @@ impl Clients {
     pub fn account_id(&self) -> Option<&str> {
         self.account_id.get().map(String::as_str)
     }
+
+    /// The account id: as requested at configure, else asked of STS once
+    /// (with `skip_requesting_account_id`): a system's bucket name carries it
+    /// and every S3 call names it as the bucket's expected owner.
+    pub async fn account(&self) -> Result<String, AwsError> {
+        if let Some(a) = self.account_id() {
+            return Ok(a.to_string());
+        }
+        let a = self.caller_account().await.map_err(|e| {
+            AwsError::new(
+                e.code.as_deref(),
+                format!("the AWS account id is needed (a system's S3 bucket is named after it, and S3 calls check the bucket belongs to it) and STS GetCallerIdentity failed: {e}"),
+            )
+        })?;
+        if a.is_empty() {
+            return Err(AwsError::new(
+                None,
+                "STS GetCallerIdentity named no account: the AWS account id is needed to name a system's S3 bucket",
+            ));
+        }
+        self.set_account_id(a.clone());
+        Ok(a)
+    }
 }

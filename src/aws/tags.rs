@@ -89,6 +89,25 @@ pub fn iam(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
         .collect()
 }
 
+/// An IAM role's or instance profile's tags.
+pub fn from_iam(tags: &[aws_sdk_iam::types::Tag]) -> Tags {
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// A load balancer's or target group's tags.
+pub fn from_elb(tags: &[aws_sdk_elasticloadbalancingv2::types::Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
 pub fn dynamodb(tags: &Tags) -> Vec<aws_sdk_dynamodb::types::Tag> {
     tags.iter()
         .filter_map(|(k, v)| {

@@ -20,6 +20,15 @@ pub fn bool_attr(v: &Value, attr: &str) -> Option<bool> {
     v.get(attr).and_then(Value::as_bool)
 }
 
+/// A state just made by an import (only its ids set): its Auto Scaling
+/// group has never been read into it.
+pub fn is_import(state: &Value) -> bool {
+    !state.is_null()
+        && state
+            .get("autoscaling_group_name")
+            .is_none_or(Value::is_null)
+}
+
 pub fn is_unknown(v: &Value, attr: &str) -> bool {
     v.get(attr).is_some_and(Value::is_unknown)
 }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal;
 use super::node::NodeConfig;
+use super::ownership;
 use crate::aws::wait::{self, Poll};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::rules;
@@ -26,17 +27,20 @@ use crate::rules;
 const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// The node's own permissions: its system's bucket and table, nothing else.
-pub fn node_policy(c: &Clients, bucket: &str, table: &str) -> String {
+/// The bucket statement holds only for a bucket of the system's account
+/// (`s3:ResourceAccount`), whoever names a bucket like it elsewhere.
+pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<String, AwsError> {
     let partition = "aws";
-    let account = c.account_id().unwrap_or("*");
-    serde_json::json!({
+    let account = c.account().await?;
+    Ok(serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "SystemBucket",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-                "Resource": [format!("arn:{partition}:s3:::{bucket}"), format!("arn:{partition}:s3:::{bucket}/*")]
+                "Resource": [format!("arn:{partition}:s3:::{bucket}"), format!("arn:{partition}:s3:::{bucket}/*")],
+                "Condition": {"StringEquals": {"s3:ResourceAccount": account}}
             },
             {
                 "Sid": "SystemTable",
@@ -46,7 +50,7 @@ pub fn node_policy(c: &Clients, bucket: &str, table: &str) -> String {
             }
         ]
     })
-    .to_string()
+    .to_string())
 }
 
 pub const NODE_POLICY_NAME: &str = "datomic-node";
@@ -152,7 +156,16 @@ fn i32_of(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// Creates the node role and instance profile unless they exist (found by name).
+/// Whether two IAM policy documents say the same (IAM returns them
+/// URL-encoded and reformatted).
+fn same_policy(found: &str, ours: &str) -> bool {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(&percent_decode(s)).ok();
+    matches!((parse(found), parse(ours)), (Some(a), Some(b)) if a == b)
+}
+
+/// Creates the node role and instance profile unless they exist. A role or
+/// profile found by its name is used only when its identity tags make it
+/// this group's; an adopted role gets our trust policy back.
 pub async fn ensure_role(
     c: &Clients,
     system: &str,
@@ -162,6 +175,7 @@ pub async fn ensure_role(
     cancel: &CancellationToken,
 ) -> Result<String, AwsError> {
     let role = rules::node_role_name(system, group);
+    let profile = rules::instance_profile_name(system, group);
     let found = c
         .iam
         .get_role()
@@ -169,9 +183,40 @@ pub async fn ensure_role(
         .send()
         .await
         .map_err(sdk)
-        .found()?;
-    if found.is_none() {
-        AwsError::tolerate_exists(
+        .found()?
+        .and_then(|o| o.role().cloned());
+    // Both checked before anything is written.
+    let existing = instance_profile(c, &profile).await?;
+    if let Some(p) = &existing {
+        ownership::check(
+            "IAM instance profile",
+            &profile,
+            &tags::from_iam(p.tags()),
+            system,
+            Some(group),
+        )?;
+    }
+    match found {
+        Some(r) => {
+            ownership::check(
+                "IAM role",
+                &role,
+                &tags::from_iam(r.tags()),
+                system,
+                Some(group),
+            )?;
+            let trust = r.assume_role_policy_document().unwrap_or_default();
+            if !same_policy(trust, ASSUME_ROLE_POLICY) {
+                c.iam
+                    .update_assume_role_policy()
+                    .role_name(&role)
+                    .policy_document(ASSUME_ROLE_POLICY)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+            }
+        }
+        None => AwsError::tolerate_exists(
             c.iam
                 .create_role()
                 .role_name(&role)
@@ -184,7 +229,7 @@ pub async fn ensure_role(
                 .await
                 .map(|_| ())
                 .map_err(sdk),
-        )?;
+        )?,
     }
     c.iam
         .put_role_policy()
@@ -194,16 +239,6 @@ pub async fn ensure_role(
         .send()
         .await
         .map_err(sdk)?;
-    let profile = rules::instance_profile_name(system, group);
-    let existing = c
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .map_err(sdk)
-        .found()?
-        .and_then(|o| o.instance_profile().cloned());
     let has_role = existing
         .as_ref()
         .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
@@ -222,7 +257,7 @@ pub async fn ensure_role(
     if !has_role {
         // IAM is eventually consistent: a role or profile just created may
         // not be found yet, so NoSuchEntity is retried for a while. A profile
-        // holds one role, so LimitExceeded means our role is in it already.
+        // holds one role: LimitExceeded is fine only when that role is ours.
         let what = format!("IAM role {role} to be visible");
         wait::until(
             &what,
@@ -241,7 +276,25 @@ pub async fn ensure_role(
                     .map_err(sdk)
                 {
                     Ok(_) => Ok(Poll::Done(())),
-                    Err(e) if e.code_is(&["LimitExceeded"]) => Ok(Poll::Done(())),
+                    Err(e) if e.code_is(&["LimitExceeded"]) => {
+                        let holds = instance_profile(c, &profile).await?.map(|p| {
+                            p.roles()
+                                .iter()
+                                .map(|r| r.role_name().to_string())
+                                .collect::<Vec<_>>()
+                        });
+                        match holds {
+                            Some(roles) if roles.contains(&role) => Ok(Poll::Done(())),
+                            Some(roles) => Err(AwsError::new(
+                                e.code.as_deref(),
+                                format!(
+                                    "the instance profile {profile} holds the role {} instead of {role}; the provider never replaces a role it did not put there",
+                                    roles.join(", ")
+                                ),
+                            )),
+                            None => Ok(Poll::Pending),
+                        }
+                    }
                     Err(e) if e.is_not_found() => Ok(Poll::Pending),
                     Err(e) => Err(e),
                 }
@@ -253,24 +306,74 @@ pub async fn ensure_role(
     Ok(role)
 }
 
+async fn instance_profile(
+    c: &Clients,
+    profile: &str,
+) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, AwsError> {
+    Ok(c.iam
+        .get_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.instance_profile().cloned()))
+}
+
+/// Deletes the node role and instance profile, each only when its identity
+/// tags make it this group's.
 pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
     let role = rules::node_role_name(system, group);
     let profile = rules::instance_profile_name(system, group);
-    c.iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(&profile)
+    let role_ours = match c
+        .iam
+        .get_role()
         .role_name(&role)
         .send()
         .await
         .map_err(sdk)
-        .found()?;
-    c.iam
-        .delete_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .map_err(sdk)
-        .found()?;
+        .found()?
+        .and_then(|o| o.role().cloned())
+    {
+        Some(r) => ownership::may_delete(
+            "IAM role",
+            &role,
+            &tags::from_iam(r.tags()),
+            system,
+            Some(group),
+        ),
+        None => false,
+    };
+    if let Some(p) = instance_profile(c, &profile).await? {
+        if ownership::may_delete(
+            "IAM instance profile",
+            &profile,
+            &tags::from_iam(p.tags()),
+            system,
+            Some(group),
+        ) {
+            for r in p.roles() {
+                c.iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(&profile)
+                    .role_name(r.role_name())
+                    .send()
+                    .await
+                    .map_err(sdk)
+                    .found()?;
+            }
+            c.iam
+                .delete_instance_profile()
+                .instance_profile_name(&profile)
+                .send()
+                .await
+                .map_err(sdk)
+                .found()?;
+        }
+    }
+    if !role_ours {
+        return Ok(());
+    }
     let policies = c
         .iam
         .list_role_policies()
@@ -431,7 +534,13 @@ fn launch_data(
         .build()
 }
 
-async fn find_launch_template(c: &Clients, name: &str) -> Result<Option<String>, AwsError> {
+/// A launch template found by name: its id and tags.
+struct FoundTemplate {
+    id: String,
+    tags: tags::Tags,
+}
+
+async fn find_launch_template(c: &Clients, name: &str) -> Result<Option<FoundTemplate>, AwsError> {
     let out = c
         .ec2
         .describe_launch_templates()
@@ -446,17 +555,37 @@ async fn find_launch_template(c: &Clients, name: &str) -> Result<Option<String>,
         .map_err(sdk)
         .found()?;
     Ok(out.and_then(|o| {
-        o.launch_templates()
-            .iter()
-            .find_map(|t| t.launch_template_id().map(str::to_string))
+        o.launch_templates().iter().find_map(|t| {
+            Some(FoundTemplate {
+                id: t.launch_template_id()?.to_string(),
+                tags: tags::from_ec2(t.tags()),
+            })
+        })
     }))
+}
+
+/// The group's launch template when it exists and is ours; an error when
+/// one of its name exists that is not.
+async fn our_launch_template(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<Option<String>, AwsError> {
+    let name = rules::launch_template_name(system, group);
+    match find_launch_template(c, &name).await? {
+        Some(t) => {
+            ownership::check("launch template", &name, &t.tags, system, Some(group))?;
+            Ok(Some(t.id))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Creates the launch template and Auto Scaling group unless they exist.
 pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsError> {
     let lt_name = rules::launch_template_name(s.system, s.group);
     let profile = rules::instance_profile_name(s.system, s.group);
-    let lt_id = match find_launch_template(c, &lt_name).await? {
+    let lt_id = match our_launch_template(c, s.system, s.group).await? {
         Some(id) => id,
         None => {
             let data = launch_data(
@@ -493,16 +622,23 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                     .unwrap_or_default()
                     .to_string(),
                 Err(e) if e.is_already_exists() => {
-                    find_launch_template(c, &lt_name).await?.ok_or(e)?
+                    our_launch_template(c, s.system, s.group).await?.ok_or(e)?
                 }
                 Err(e) => return Err(e),
             }
         }
     };
     let asg = rules::asg_name(s.system, s.group);
-    if describe_asg(c, &asg).await?.is_some() {
-        // Found by name (an interrupted create, or tags removed outside
-        // Terraform): make sure it carries our identifying tags again.
+    if let Some(g) = describe_asg(c, &asg).await? {
+        // Found by name: ours only by its identity tags (the remains of an
+        // interrupted create carry them: they are set by the create itself).
+        ownership::check(
+            "Auto Scaling group",
+            &asg,
+            &tags::from_asg(&g),
+            s.system,
+            Some(s.group),
+        )?;
         c.autoscaling
             .create_or_update_tags()
             .set_tags(Some(asg_tags(&asg, s.tags)))
@@ -609,10 +745,9 @@ pub async fn group_tags(
     Ok(is_group_of(&t, system, group).then_some(t))
 }
 
-/// Whether tags name the group `group` of `system`.
+/// Whether tags make an object the group `group` of `system`'s.
 fn is_group_of(t: &tags::Tags, system: &str, group: &str) -> bool {
-    t.get(rules::TAG_SYSTEM).map(String::as_str) == Some(system)
-        && t.get(rules::TAG_GROUP).map(String::as_str) == Some(group)
+    rules::ownership(t, system, Some(group)) == rules::Ownership::Ours
 }
 
 async fn describe_asg(
@@ -631,6 +766,27 @@ async fn describe_asg(
         .iter()
         .find(|g| g.auto_scaling_group_name() == Some(asg))
         .cloned())
+}
+
+/// Why the group's Auto Scaling group name is taken by a group that is not
+/// the group's (by its identity tags), if it is: what an import is told.
+pub async fn foreign_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<Option<String>, AwsError> {
+    let asg = rules::asg_name(system, group);
+    Ok(describe_asg(c, &asg).await?.and_then(|g| {
+        ownership::check(
+            "Auto Scaling group",
+            &asg,
+            &tags::from_asg(&g),
+            system,
+            Some(group),
+        )
+        .err()
+        .map(|e| e.message)
+    }))
 }
 
 /// The group as AWS has it, or None when its Auto Scaling group is gone.
@@ -676,9 +832,7 @@ fn group_state(
 ) -> Option<GroupState> {
     let tags: tags::Tags = tags::from_asg(g);
     // An Auto Scaling group of that name that is not ours is not our group.
-    if tags.get(rules::TAG_SYSTEM).map(String::as_str) != Some(system)
-        || tags.get(rules::TAG_GROUP).map(String::as_str) != Some(group)
-    {
+    if !is_group_of(&tags, system, group) {
         return None;
     }
     let mut st = GroupState {
@@ -797,7 +951,7 @@ pub async fn security_group_of(
     Ok(find_security_group(c, system).await?.unwrap_or_default())
 }
 
-/// The system's node security group, by its name and system tag.
+/// The system's node security group, by its name and identity tags.
 pub async fn find_security_group(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
     let out = c
         .ec2
@@ -820,6 +974,9 @@ pub async fn find_security_group(c: &Clients, system: &str) -> Result<Option<Str
     Ok(out
         .security_groups()
         .iter()
+        .filter(|g| {
+            rules::ownership(&tags::from_ec2(g.tags()), system, None) == rules::Ownership::Ours
+        })
         .find_map(|g| g.group_id().map(str::to_string)))
 }
 
@@ -844,10 +1001,11 @@ pub async fn set_capacity(
 
 /// Whether objects of a group remain although its Auto Scaling group is
 /// gone: a create that failed half-way, or a group deleted outside Terraform.
+/// Only objects whose identity tags make them the group's count.
 pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<bool, AwsError> {
     if find_launch_template(c, &rules::launch_template_name(system, group))
         .await?
-        .is_some()
+        .is_some_and(|t| is_group_of(&t.tags, system, group))
     {
         return Ok(true);
     }
@@ -858,14 +1016,13 @@ pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<boo
         .await
         .map_err(sdk)
         .found()?
-        .is_some()
+        .and_then(|o| o.role().map(|r| tags::from_iam(r.tags())))
+        .is_some_and(|t| is_group_of(&t, system, group))
     {
         return Ok(true);
     }
-    Ok(!find_endpoint(c, system, group)
-        .await?
-        .load_balancer_arn
-        .is_empty())
+    let (e, lb_tags, _) = read_endpoint(c, system, group).await?;
+    Ok(!e.load_balancer_arn.is_empty() && is_group_of(&lb_tags, system, group))
 }
 
 /// A group read back without its Auto Scaling group but with leftovers
@@ -1172,11 +1329,12 @@ fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
         .collect()
 }
 
-/// The group's endpoint as it exists (parts may be missing).
+/// The group's endpoint as it exists (parts may be missing). During a
+/// refresh it comes from the snapshot; otherwise see [`read_endpoint`].
 pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
     let name = rules::load_balancer_name(system, group);
-    let mut e = Endpoint::default();
     if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        let mut e = Endpoint::default();
         if let Some((dns, arn)) = snap.load_balancers.get(&name) {
             e.dns_name = dns.clone();
             e.load_balancer_arn = arn.clone();
@@ -1184,6 +1342,18 @@ pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<End
         e.target_group_arn = snap.target_groups.get(&name).cloned().unwrap_or_default();
         return Ok(e);
     }
+    Ok(read_endpoint(c, system, group).await?.0)
+}
+
+/// The endpoint's parts found by name, read from AWS, with the tags of each
+/// (load balancer's, target group's).
+async fn read_endpoint(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<(Endpoint, tags::Tags, tags::Tags), AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    let mut e = Endpoint::default();
     let lbs = c
         .elbv2
         .describe_load_balancers()
@@ -1206,6 +1376,43 @@ pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<End
         .found()?;
     if let Some(tg) = tgs.as_ref().and_then(|o| o.target_groups().first()) {
         e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
+    }
+    let arns: Vec<String> = [&e.load_balancer_arn, &e.target_group_arn]
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .cloned()
+        .collect();
+    let (mut lb_tags, mut tg_tags) = (tags::Tags::new(), tags::Tags::new());
+    if !arns.is_empty() {
+        let out = c
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+            .map_err(sdk)?;
+        for d in out.tag_descriptions() {
+            let t = tags::from_elb(d.tags());
+            match d.resource_arn() {
+                Some(a) if a == e.load_balancer_arn => lb_tags = t,
+                Some(a) if a == e.target_group_arn => tg_tags = t,
+                _ => {}
+            }
+        }
+    }
+    Ok((e, lb_tags, tg_tags))
+}
+
+/// The endpoint's parts that exist and are ours; an error when a part of
+/// its name exists that is not.
+async fn our_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    let (e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
+    if !e.load_balancer_arn.is_empty() {
+        ownership::check("load balancer", &name, &lb_tags, system, Some(group))?;
+    }
+    if !e.target_group_arn.is_empty() {
+        ownership::check("target group", &name, &tg_tags, system, Some(group))?;
     }
     Ok(e)
 }
@@ -1246,7 +1453,7 @@ pub async fn ensure_endpoint(
         TargetTypeEnum,
     };
     let name = rules::load_balancer_name(system, group);
-    let mut e = find_endpoint(c, system, group).await?;
+    let mut e = our_endpoint(c, system, group).await?;
     if e.load_balancer_arn.is_empty() {
         let out = c
             .elbv2
@@ -1330,7 +1537,18 @@ pub async fn delete_endpoint(
     group: &str,
     cancel: &CancellationToken,
 ) -> Result<(), AwsError> {
-    let e = find_endpoint(c, system, group).await?;
+    let name = rules::load_balancer_name(system, group);
+    let (mut e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
+    if !e.load_balancer_arn.is_empty()
+        && !ownership::may_delete("load balancer", &name, &lb_tags, system, Some(group))
+    {
+        e.load_balancer_arn.clear();
+    }
+    if !e.target_group_arn.is_empty()
+        && !ownership::may_delete("target group", &name, &tg_tags, system, Some(group))
+    {
+        e.target_group_arn.clear();
+    }
     if !e.load_balancer_arn.is_empty() {
         c.elbv2
             .delete_load_balancer()
@@ -1460,7 +1678,16 @@ pub async fn delete_group(
 ) -> Result<(), AwsError> {
     let asg = rules::asg_name(system, group);
     journal::forget(&asg);
-    if describe_asg(c, &asg).await?.is_some() {
+    let ours = describe_asg(c, &asg).await?.is_some_and(|g| {
+        ownership::may_delete(
+            "Auto Scaling group",
+            &asg,
+            &tags::from_asg(&g),
+            system,
+            Some(group),
+        )
+    });
+    if ours {
         let deleted = c
             .autoscaling
             .delete_auto_scaling_group()
@@ -1493,10 +1720,13 @@ pub async fn delete_group(
         .map_err(|e| AwsError::new(None, e.to_string()))?;
     }
     delete_endpoint(c, system, group, cancel).await?;
-    if let Some(lt) = find_launch_template(c, &rules::launch_template_name(system, group)).await? {
+    let lt_name = rules::launch_template_name(system, group);
+    if let Some(lt) = find_launch_template(c, &lt_name).await?.filter(|t| {
+        ownership::may_delete("launch template", &lt_name, &t.tags, system, Some(group))
+    }) {
         c.ec2
             .delete_launch_template()
-            .launch_template_id(&lt)
+            .launch_template_id(&lt.id)
             .send()
             .await
             .map_err(sdk)

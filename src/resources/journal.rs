@@ -38,7 +38,8 @@ fn dir() -> PathBuf {
 }
 
 fn entry(dir: &std::path::Path, asg: &str) -> Option<PathBuf> {
-    // Auto Scaling group names are the rules' `<system>-<group>`: lowercase
+    // Auto Scaling group names are the rules' `<system>--<group>` and bucket
+    // names `datomic-<system>-<account>-storage`: lowercase
     // letters, digits and hyphens; anything else is never a file name here.
     let safe = !asg.is_empty()
         && asg

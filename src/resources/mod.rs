@@ -8,6 +8,7 @@ pub mod data_sources;
 pub mod functions;
 pub mod journal;
 pub mod node;
+pub mod ownership;
 pub mod query_group;
 pub mod storage;
 pub mod system;

@@ -158,7 +158,7 @@ impl QueryGroupResource {
             &system,
             &name,
             &full,
-            &compute::node_policy(c, &st.bucket, &st.table),
+            &compute::node_policy(c, &st.bucket, &st.table).await?,
             &ctx.cancel,
         )
         .await?;
@@ -311,7 +311,7 @@ impl QueryGroupResource {
                 system: system.clone(),
                 group: name.clone(),
                 application: app.clone(),
-                bucket: storage::bucket_name(c, &system),
+                bucket: storage::bucket_name(c, &system).await?,
                 table: rules::table_name(&system),
                 ..Default::default()
             };
@@ -590,6 +590,21 @@ impl Resource<Clients> for QueryGroupResource {
             Ok(v) => {
                 if let (Some(system), Some(name)) = (str_attr(&v, "system"), str_attr(&v, "name")) {
                     compute::tracked(&system, &name);
+                } else if let (true, Some(system), Some(name)) = (
+                    is_import(state),
+                    str_attr(state, "system"),
+                    str_attr(state, "name"),
+                ) {
+                    // An import of a name whose group is someone else's.
+                    match compute::foreign_group(c, &system, &name).await {
+                        Ok(Some(why)) => aws_error(
+                            diags,
+                            &format!("importing Datomic query group ({system}/{name})"),
+                            AwsError::new(None, why),
+                        ),
+                        Ok(None) => {}
+                        Err(e) => aws_error(diags, "reading Datomic query group", e),
+                    }
                 }
                 v
             }

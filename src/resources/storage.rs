@@ -1,10 +1,14 @@
 //! A system's storage: its network (VPC and subnets in two availability
 //! zones: Datomic counts the network as storage), S3 bucket and DynamoDB
-//! table. Found by tags and names, so a system re-created with the same name
-//! adopts what a previous one retained.
+//! table. Found by identity tags (and names), so a system re-created with the
+//! same name adopts what a previous one retained; an object with our name
+//! but not our tags is never adopted, changed or deleted (see
+//! [`super::ownership`]), and the bucket must belong to the account.
 
 use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
 
+use super::journal;
+use crate::aws::wait::{self, Poll};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::rules;
 
@@ -20,15 +24,29 @@ pub struct Storage {
     pub table_arn: String,
 }
 
-pub fn bucket_name(c: &Clients, system: &str) -> String {
-    rules::bucket_name(system, c.account_id().unwrap_or(&c.region))
+/// The system's bucket name: it carries the account id, so that no other
+/// account can guess it and take it first.
+pub async fn bucket_name(c: &Clients, system: &str) -> Result<String, AwsError> {
+    Ok(rules::bucket_name(system, &c.account().await?))
 }
 
-fn system_filter(system: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{}", rules::TAG_SYSTEM))
-        .values(system)
-        .build()
+/// The bucket name when the account id is known without asking AWS (plans).
+pub fn known_bucket_name(c: &Clients, system: &str) -> Option<String> {
+    c.account_id().map(|a| rules::bucket_name(system, a))
+}
+
+/// Identity-tag filters: the system's, made by this provider.
+fn system_filters(system: &str) -> [Filter; 2] {
+    [
+        Filter::builder()
+            .name(format!("tag:{}", rules::TAG_SYSTEM))
+            .values(system)
+            .build(),
+        Filter::builder()
+            .name(format!("tag:{}", rules::TAG_MANAGED_BY))
+            .values(rules::MANAGED_BY_VALUE)
+            .build(),
+    ]
 }
 
 fn spec(rt: ResourceType, t: &tags::Tags) -> TagSpecification {
@@ -48,7 +66,7 @@ async fn vpc_ids(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> {
     let out = c
         .ec2
         .describe_vpcs()
-        .filters(system_filter(system))
+        .set_filters(Some(system_filters(system).to_vec()))
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
@@ -70,13 +88,22 @@ fn one_per_zone(subnets: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-/// The system's subnets as (availability zone, subnet id), one per zone
-/// (sorted by zone).
-pub async fn find_subnets(c: &Clients, vpc_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+/// The system's subnets in its VPC as (availability zone, subnet id),
+/// sorted by zone: only those tagged as the system's (a subnet someone adds
+/// to the VPC is neither adopted nor deleted).
+pub async fn find_subnets(
+    c: &Clients,
+    system: &str,
+    vpc_id: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
     let out = c
         .ec2
         .describe_subnets()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .set_filters(Some(
+            std::iter::once(Filter::builder().name("vpc-id").values(vpc_id).build())
+                .chain(system_filters(system))
+                .collect(),
+        ))
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
@@ -114,13 +141,76 @@ fn duplicates<K: Ord + Clone>(items: &[(K, String)]) -> Vec<String> {
     extra
 }
 
-async fn bucket_exists(c: &Clients, bucket: &str) -> Result<bool, AwsError> {
-    match c.s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => Ok(true),
+/// An S3 bucket or DynamoDB table looked up by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Named {
+    Missing,
+    /// It exists and its identity tags make it the system's.
+    Ours,
+    /// It exists and is not the system's: the error to give when it matters.
+    NotOurs(String),
+}
+
+/// The system's bucket: S3 answers 403 to HeadBucket with an expected owner
+/// that is not the bucket's, so a bucket of another account is never taken
+/// for ours; one of this account is ours only by its tags, or when this
+/// working directory's journal says it created it (a create interrupted
+/// before the tags were set).
+async fn find_bucket(c: &Clients, system: &str, bucket: &str) -> Result<Named, AwsError> {
+    let account = c.account().await?;
+    if let Err(e) =
+        c.s3.head_bucket()
+            .bucket(bucket)
+            .expected_bucket_owner(&account)
+            .send()
+            .await
+    {
+        let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
+        let e = AwsError::from_sdk(e);
+        if forbidden {
+            return Ok(Named::NotOurs(format!(
+                "The S3 bucket \"{bucket}\" exists but is not owned by this AWS account ({account}): S3 bucket names are global, and the provider never writes to a bucket of another account. Allowed: another system name, or ask the bucket's owner to delete it."
+            )));
+        }
+        if e.is_not_found() || e.message.contains("404") {
+            return Ok(Named::Missing);
+        }
+        return Err(e);
+    }
+    let tags = bucket_tags(c, bucket).await?;
+    Ok(match rules::ownership(&tags, system, None) {
+        rules::Ownership::Ours => Named::Ours,
+        _ if tags.is_empty() && journal::recall(bucket).is_some() => Named::Ours,
+        rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
+            "S3 bucket",
+            bucket,
+            system,
+            None,
+            &found,
+        )),
+    })
+}
+
+/// A bucket's tags (none when it has no tag set).
+async fn bucket_tags(c: &Clients, bucket: &str) -> Result<tags::Tags, AwsError> {
+    let account = c.account().await?;
+    match c
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
         Err(e) => {
             let e = AwsError::from_sdk(e);
-            if e.is_not_found() || e.message.contains("404") {
-                Ok(false)
+            if e.code_is(&["NoSuchTagSet"]) {
+                Ok(tags::Tags::new())
             } else {
                 Err(e)
             }
@@ -128,9 +218,10 @@ async fn bucket_exists(c: &Clients, bucket: &str) -> Result<bool, AwsError> {
     }
 }
 
-/// The table's ARN, or None when there is no such table.
-async fn find_table(c: &Clients, table: &str) -> Result<Option<String>, AwsError> {
-    Ok(c.dynamodb
+/// The system's table, with its ARN when it exists.
+async fn find_table(c: &Clients, system: &str, table: &str) -> Result<(Named, String), AwsError> {
+    let Some(arn) = c
+        .dynamodb
         .describe_table()
         .table_name(table)
         .send()
@@ -142,26 +233,81 @@ async fn find_table(c: &Clients, table: &str) -> Result<Option<String>, AwsError
                 .and_then(|t| t.table_arn())
                 .unwrap_or_default()
                 .to_string()
-        }))
+        })
+    else {
+        return Ok((Named::Missing, String::new()));
+    };
+    let named = match rules::ownership(&table_tags(c, &arn).await?, system, None) {
+        rules::Ownership::Ours => Named::Ours,
+        rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
+            "DynamoDB table",
+            table,
+            system,
+            None,
+            &found,
+        )),
+    };
+    Ok((named, arn))
 }
 
-/// The storage of `system` as it exists now (parts may be missing).
-pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
+/// A table's tags.
+async fn table_tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
+    let mut t = tags::Tags::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = c
+            .dynamodb
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        for tag in page.tags() {
+            t.insert(tag.key().to_string(), tag.value().to_string());
+        }
+        match page.next_token() {
+            Some(n) if !n.is_empty() => next = Some(n.to_string()),
+            _ => return Ok(t),
+        }
+    }
+}
+
+/// The storage of `system` as it exists now: the parts that exist and are
+/// the system's (by identity tags). Also what was found with the system's
+/// names that is not its own, for a create to refuse.
+async fn find_with_strangers(
+    c: &Clients,
+    system: &str,
+) -> Result<(Storage, Vec<String>), AwsError> {
     let mut s = Storage::default();
+    let mut strangers = Vec::new();
     if let Some(vpc) = find_vpc(c, system).await? {
-        s.subnet_ids = one_per_zone(&find_subnets(c, &vpc).await?);
+        s.subnet_ids = one_per_zone(&find_subnets(c, system, &vpc).await?);
         s.vpc_id = vpc;
     }
-    let bucket = bucket_name(c, system);
-    if bucket_exists(c, &bucket).await? {
-        s.bucket = bucket;
+    let bucket = bucket_name(c, system).await?;
+    match find_bucket(c, system, &bucket).await? {
+        Named::Ours => s.bucket = bucket,
+        Named::NotOurs(why) => strangers.push(why),
+        Named::Missing => {}
     }
     let table = rules::table_name(system);
-    if let Some(arn) = find_table(c, &table).await? {
-        s.table = table;
-        s.table_arn = arn;
+    match find_table(c, system, &table).await? {
+        (Named::Ours, arn) => {
+            s.table = table;
+            s.table_arn = arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        (Named::Missing, _) => {}
     }
-    Ok(s)
+    Ok((s, strangers))
+}
+
+/// The storage of `system` as it exists now (parts may be missing; objects
+/// with its names that are not its own are not part of it).
+pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
+    Ok(find_with_strangers(c, system).await?.0)
 }
 
 /// Checks a network the user brings (`vpc_id` + `subnet_ids`): the VPC and
@@ -254,13 +400,17 @@ pub async fn ensure(
     system: &str,
     t: &tags::Tags,
     network: Option<(String, Vec<String>)>,
+    cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(Storage, bool), AwsError> {
-    let mut s = find(c, system).await?;
+    let (mut s, strangers) = find_with_strangers(c, system).await?;
+    if !strangers.is_empty() {
+        return Err(AwsError::new(None, strangers.join(" ")));
+    }
     let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
     if let Some((vpc, subnets)) = network {
         s.vpc_id = vpc;
         s.subnet_ids = subnets;
-        ensure_data(c, system, t, &mut s).await?;
+        ensure_data(c, system, t, &mut s, cancel).await?;
         if adopted {
             retag(c, &s, false, t).await?;
         }
@@ -277,7 +427,7 @@ pub async fn ensure(
             .map_err(AwsError::from_sdk)?;
         s.vpc_id = dedupe_vpcs(c, system).await?;
     }
-    let existing = find_subnets(c, &s.vpc_id).await?;
+    let existing = find_subnets(c, system, &s.vpc_id).await?;
     let azs = c
         .ec2
         .describe_availability_zones()
@@ -326,7 +476,7 @@ pub async fn ensure(
         created = true;
     }
     let subnets = if created {
-        find_subnets(c, &s.vpc_id).await?
+        find_subnets(c, system, &s.vpc_id).await?
     } else {
         existing
     };
@@ -341,7 +491,7 @@ pub async fn ensure(
             .found()?;
     }
     s.subnet_ids = one_per_zone(&subnets);
-    ensure_data(c, system, t, &mut s).await?;
+    ensure_data(c, system, t, &mut s, cancel).await?;
     if adopted {
         // What a previous system retained carries its tags: make them this one's.
         retag(c, &s, true, t).await?;
@@ -355,18 +505,20 @@ async fn ensure_data(
     system: &str,
     t: &tags::Tags,
     s: &mut Storage,
+    cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), AwsError> {
     // Always (re)applied: the bucket may remain from a create interrupted
-    // before its encryption, public access block or tags were set.
-    let bucket = bucket_name(c, system);
-    create_bucket(c, &bucket, t, s.bucket.is_empty()).await?;
+    // before its settings or tags were set, and an adopted table may lack
+    // its protection.
+    let bucket = bucket_name(c, system).await?;
+    create_bucket(c, system, &bucket, t, s.bucket.is_empty()).await?;
     s.bucket = bucket;
+    let table = rules::table_name(system);
     if s.table.is_empty() {
-        let table = rules::table_name(system);
         create_table(c, &table, t).await?;
-        s.table = table;
+        s.table = table.clone();
     }
-    Ok(())
+    protect_table(c, &table, cancel).await
 }
 
 /// The system's VPC after a create: if a retried create made two, the
@@ -398,19 +550,41 @@ fn named(t: &tags::Tags, name: &str) -> tags::Tags {
     t
 }
 
+/// The bucket policy every system bucket carries: requests without TLS are
+/// refused, whoever makes them.
+fn tls_only_policy(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+    .to_string()
+}
+
 /// Creates the bucket (when `create`), then sets its encryption, public
-/// access block and tags: idempotent PUTs, safe to repeat.
+/// access block, ownership (bucket owner enforced), versioning, TLS-only
+/// policy and tags: idempotent PUTs, safe to repeat. Every call names the
+/// account as the bucket's expected owner.
 async fn create_bucket(
     c: &Clients,
+    system: &str,
     bucket: &str,
     t: &tags::Tags,
     create: bool,
 ) -> Result<(), AwsError> {
     use aws_sdk_s3::types::{
-        BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+        BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+        ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
+        ServerSideEncryptionRule, VersioningConfiguration,
     };
+    let account = c.account().await?;
     let mut req = c.s3.create_bucket().bucket(bucket);
     if c.region != "us-east-1" {
         req = req.create_bucket_configuration(
@@ -420,7 +594,27 @@ async fn create_bucket(
         );
     }
     if create {
-        AwsError::tolerate_exists(req.send().await.map(|_| ()).map_err(AwsError::from_sdk))?;
+        // Its tags come after the create: until then, this working
+        // directory's journal is what says the bucket is ours.
+        journal::remember(bucket);
+        match req.send().await.map_err(AwsError::from_sdk) {
+            Ok(_) => {}
+            // A create retried after its response was lost, or a bucket made
+            // meanwhile: ours only if find_bucket says so.
+            Err(e) if e.code_is(&["BucketAlreadyOwnedByYou"]) => {
+                if let Named::NotOurs(why) = find_bucket(c, system, bucket).await? {
+                    return Err(AwsError::new(e.code.as_deref(), why));
+                }
+            }
+            Err(e) if e.code_is(&["BucketAlreadyExists"]) => {
+                journal::forget(bucket);
+                return Err(AwsError::new(
+                    e.code.as_deref(),
+                    format!("The S3 bucket \"{bucket}\" already exists in another AWS account (S3 bucket names are global), so it cannot be this system's: the provider never writes to it. Allowed: another system name."),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
     let sse = ServerSideEncryptionConfiguration::builder()
@@ -438,12 +632,14 @@ async fn create_bucket(
         .map_err(bad)?;
     c.s3.put_bucket_encryption()
         .bucket(bucket)
+        .expected_bucket_owner(&account)
         .server_side_encryption_configuration(sse)
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
     c.s3.put_public_access_block()
         .bucket(bucket)
+        .expected_bucket_owner(&account)
         .public_access_block_configuration(
             PublicAccessBlockConfiguration::builder()
                 .block_public_acls(true)
@@ -455,7 +651,44 @@ async fn create_bucket(
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    put_bucket_tags(c, bucket, t).await
+    c.s3.put_bucket_ownership_controls()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build()
+                .map_err(bad)?,
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_bucket_versioning()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .policy(tls_only_policy(bucket))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    put_bucket_tags(c, bucket, t).await?;
+    journal::forget(bucket);
+    Ok(())
 }
 
 /// Sets the bucket's tags to `t` (S3 replaces the whole set).
@@ -468,6 +701,7 @@ async fn put_bucket_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<()
         .collect::<Result<Vec<_>, _>>()?;
     c.s3.put_bucket_tagging()
         .bucket(bucket)
+        .expected_bucket_owner(c.account().await?)
         .tagging(
             Tagging::builder()
                 .set_tag_set(Some(tag_set))
@@ -506,12 +740,87 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
         )
         .billing_mode(BillingMode::PayPerRequest)
         .sse_specification(SseSpecification::builder().enabled(true).build())
+        .deletion_protection_enabled(true)
         .set_tags(Some(tags::dynamodb(t)))
         .send()
         .await
         .map(|_| ())
         .map_err(AwsError::from_sdk);
     AwsError::tolerate_exists(created)
+}
+
+/// Keeps the table's data safe: deletion protection on (lifted only inside
+/// a storage delete the user asked for) and point-in-time recovery, both
+/// (re)applied to an adopted table. Waits for the table to be ACTIVE first,
+/// as DynamoDB refuses backups settings while it is being created.
+async fn protect_table(
+    c: &Clients,
+    table: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), AwsError> {
+    use aws_sdk_dynamodb::types::{PointInTimeRecoverySpecification, TableStatus};
+    let what = format!("DynamoDB table {table} to be active");
+    let desc = wait::until(
+        &what,
+        std::time::Duration::from_secs(600),
+        std::time::Duration::from_secs(2),
+        1,
+        cancel,
+        || async {
+            let out = c
+                .dynamodb
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)
+                .found()?;
+            Ok::<_, AwsError>(match out.and_then(|o| o.table().cloned()) {
+                Some(t) if t.table_status() == Some(&TableStatus::Active) => Poll::Done(t),
+                // Not visible yet (eventual consistency) or still CREATING/UPDATING.
+                _ => Poll::Pending,
+            })
+        },
+    )
+    .await
+    .map_err(|e| AwsError::new(None, e.to_string()))?;
+    if desc.deletion_protection_enabled() != Some(true) {
+        c.dynamodb
+            .update_table()
+            .table_name(table)
+            .deletion_protection_enabled(true)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    let backups = c
+        .dynamodb
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let pitr_on = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .is_some_and(|s| s.as_str() == "ENABLED");
+    if !pitr_on {
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+        c.dynamodb
+            .update_continuous_backups()
+            .table_name(table)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(true)
+                    .build()
+                    .map_err(bad)?,
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    Ok(())
 }
 
 /// One object of a system's storage that carries the system's tags.
@@ -607,43 +916,11 @@ async fn tags_now(
         out.extend(by_id.into_iter().map(|(id, t)| (Tagged::Network(id), t)));
     }
     if !s.bucket.is_empty() {
-        let t = match c.s3.get_bucket_tagging().bucket(&s.bucket).send().await {
-            Ok(o) => o
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if !e.code_is(&["NoSuchTagSet"]) {
-                    return Err(e);
-                }
-                tags::Tags::new()
-            }
-        };
-        out.push((Tagged::Bucket, t));
+        out.push((Tagged::Bucket, bucket_tags(c, &s.bucket).await?));
     }
     if !s.table.is_empty() {
         let arn = table_arn(c, s).await?;
-        let mut t = tags::Tags::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = c
-                .dynamodb
-                .list_tags_of_resource()
-                .resource_arn(&arn)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)?;
-            for tag in page.tags() {
-                t.insert(tag.key().to_string(), tag.value().to_string());
-            }
-            match page.next_token() {
-                Some(n) if !n.is_empty() => next = Some(n.to_string()),
-                _ => break,
-            }
-        }
+        let t = table_tags(c, &arn).await?;
         out.push((Tagged::Table(arn), t));
     }
     Ok(out)
@@ -740,27 +1017,54 @@ pub async fn retag(
 }
 
 /// Deletes the storage (only when the user opted out of retaining it).
-pub async fn delete(c: &Clients, system: &str) -> Result<(), AwsError> {
+/// Returns what it kept although asked to delete it, and why (for a warning).
+pub async fn delete(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> {
+    // Only what is the system's by its identity tags: find leaves the rest out.
     let s = find(c, system).await?;
+    let mut kept = Vec::new();
     if !s.table.is_empty() {
-        c.dynamodb
-            .delete_table()
+        // Deletion protection is lifted here only: the user asked for it.
+        let lifted = c
+            .dynamodb
+            .update_table()
             .table_name(&s.table)
+            .deletion_protection_enabled(false)
             .send()
             .await
             .map_err(AwsError::from_sdk)
             .found()?;
+        if lifted.is_some() {
+            c.dynamodb
+                .delete_table()
+                .table_name(&s.table)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)
+                .found()?;
+        }
     }
     if !s.bucket.is_empty() {
-        empty_bucket(c, &s.bucket).await?;
+        let account = c.account().await?;
+        empty_bucket(c, &s.bucket, &account).await?;
         c.s3.delete_bucket()
             .bucket(&s.bucket)
+            .expected_bucket_owner(&account)
             .send()
             .await
             .map_err(AwsError::from_sdk)
             .found()?;
     }
-    for subnet in &s.subnet_ids {
+    // Every subnet tagged as the system's (duplicates of a retried create too).
+    let subnets: Vec<String> = if s.vpc_id.is_empty() {
+        Vec::new()
+    } else {
+        find_subnets(c, system, &s.vpc_id)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect()
+    };
+    for subnet in &subnets {
         c.ec2
             .delete_subnet()
             .subnet_id(subnet)
@@ -770,32 +1074,66 @@ pub async fn delete(c: &Clients, system: &str) -> Result<(), AwsError> {
             .found()?;
     }
     if !s.vpc_id.is_empty() {
-        c.ec2
-            .delete_vpc()
-            .vpc_id(&s.vpc_id)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .found()?;
+        let others = other_subnets(c, &s.vpc_id, &subnets).await?;
+        if others.is_empty() {
+            c.ec2
+                .delete_vpc()
+                .vpc_id(&s.vpc_id)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)
+                .found()?;
+        } else {
+            kept.push(format!(
+                "The VPC {} was kept: it holds subnets the system did not make ({}), and the provider never deletes what is not its own. Delete them and then the VPC yourself if nobody needs them.",
+                s.vpc_id,
+                others.join(", ")
+            ));
+        }
     }
-    Ok(())
+    Ok(kept)
 }
 
-async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), AwsError> {
+/// Subnets in the system's VPC that are not the system's (added by someone).
+async fn other_subnets(c: &Clients, vpc: &str, ours: &[String]) -> Result<Vec<String>, AwsError> {
+    let out = c
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(out
+        .subnets()
+        .iter()
+        .filter_map(|x| x.subnet_id())
+        .filter(|id| !ours.iter().any(|o| o == id))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Deletes every object version and delete marker (the bucket is versioned).
+async fn empty_bucket(c: &Clients, bucket: &str, account: &str) -> Result<(), AwsError> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     loop {
         let out =
-            c.s3.list_objects_v2()
+            c.s3.list_object_versions()
                 .bucket(bucket)
+                .expected_bucket_owner(account)
                 .send()
                 .await
                 .map_err(AwsError::from_sdk)?;
-        let keys: Vec<ObjectIdentifier> = out
-            .contents()
+        let versions = out.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = out
+            .delete_markers()
             .iter()
-            .filter_map(|o| {
+            .map(|m| (m.key(), m.version_id()));
+        let keys: Vec<ObjectIdentifier> = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
                 ObjectIdentifier::builder()
-                    .set_key(o.key().map(str::to_string))
+                    .set_key(key.map(str::to_string))
+                    .set_version_id(version.map(str::to_string))
                     .build()
                     .ok()
             })
@@ -809,6 +1147,7 @@ async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), AwsError> {
             .map_err(|e| AwsError::new(None, e.to_string()))?;
         c.s3.delete_objects()
             .bucket(bucket)
+            .expected_bucket_owner(account)
             .delete(del)
             .send()
             .await

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::common::*;
 use super::compute::{self, GroupSpec};
 use super::node::NodeConfig;
+use super::ownership;
 use super::storage;
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::plugin::schema::timeouts_block;
@@ -96,10 +97,19 @@ async fn ensure_security_group(
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    let found = out
-        .security_groups()
-        .iter()
-        .find_map(|g| g.group_id().map(str::to_string));
+    let found = match out.security_groups().first() {
+        Some(g) => {
+            ownership::check(
+                "security group",
+                &name,
+                &tags::from_ec2(g.tags()),
+                system,
+                None,
+            )?;
+            g.group_id().map(str::to_string)
+        }
+        None => None,
+    };
     let created = match found {
         // Found (e.g. a create interrupted before its ingress rule): the rule
         // below is (re)applied all the same.
@@ -397,7 +407,7 @@ impl SystemResource {
             _ => None,
         };
         state.set_attr("network_managed", Value::bool(network.is_none()));
-        let (st, adopted) = storage::ensure(c, &name, &full, network).await?;
+        let (st, adopted) = storage::ensure(c, &name, &full, network, &ctx.cancel).await?;
         if adopted {
             crate::plugin::log::info("adopted retained storage", &[("system", &name)]);
         }
@@ -416,7 +426,7 @@ impl SystemResource {
             &name,
             PRIMARY_GROUP,
             &full,
-            &compute::node_policy(c, &st.bucket, &st.table),
+            &compute::node_policy(c, &st.bucket, &st.table).await?,
             &ctx.cancel,
         )
         .await?;
@@ -814,8 +824,13 @@ impl Resource<Clients> for SystemResource {
                     Value::string(rules::node_role_name(&n, PRIMARY_GROUP)),
                 );
                 plan.set("table_name", Value::string(rules::table_name(&n)));
-                if let Some(c) = ctx.data.as_deref() {
-                    plan.set("bucket_name", Value::string(storage::bucket_name(c, &n)));
+                // Named after the account: known now when the account id is.
+                if let Some(b) = ctx
+                    .data
+                    .as_deref()
+                    .and_then(|c| storage::known_bucket_name(c, &n))
+                {
+                    plan.set("bucket_name", Value::string(b));
                 }
             }
         }
@@ -999,7 +1014,19 @@ impl Resource<Clients> for SystemResource {
         };
         match self.do_read(c, state).await {
             Ok(v) => {
-                if v.is_null() {
+                let name = str_attr(state, "id").unwrap_or_default();
+                if v.is_null() && is_import(state) {
+                    // An import of a name whose group is someone else's.
+                    match compute::foreign_group(c, &name, PRIMARY_GROUP).await {
+                        Ok(Some(why)) => aws_error(
+                            diags,
+                            &format!("importing Datomic system ({name})"),
+                            AwsError::new(None, why),
+                        ),
+                        Ok(None) => {}
+                        Err(e) => aws_error(diags, "reading Datomic system", e),
+                    }
+                } else if v.is_null() {
                     diags.warning(
                         "Datomic system not found",
                         format!("The primary compute group of system {:?} no longer exists; it is removed from the state and the next apply re-creates it.", str_attr(state, "id").unwrap_or_default()),
@@ -1064,13 +1091,18 @@ impl Resource<Clients> for SystemResource {
                     .found()?;
             }
             if !bool_attr(prior, "retain_storage").unwrap_or(true) {
-                storage::delete(c, &name).await?;
+                return storage::delete(c, &name).await;
             }
-            Ok::<_, AwsError>(())
+            Ok::<_, AwsError>(Vec::new())
         })
         .await;
-        if let Err(e) = result {
-            aws_error(diags, &format!("deleting Datomic system ({name})"), e);
+        match result {
+            Ok(kept) => {
+                for why in kept {
+                    diags.warning("Part of the system's storage was kept", why);
+                }
+            }
+            Err(e) => aws_error(diags, &format!("deleting Datomic system ({name})"), e),
         }
     }
 

@@ -1,0 +1,241 @@
+"""Never touch what is not ours, end to end through the real terraform CLI.
+
+An AWS object belongs to a system (and a group) only when its identity tags say so
+(`datomic:managed-by`, `datomic:system`, `datomic:group`); its name never does:
+
+- Names cannot collide: `<system>--<group>` (names never contain `--`), so system `a`
+  with query group `b-primary` and system `a-b` coexist and are destroyed independently.
+- An IAM role or Auto Scaling group made by someone else with our name is refused with
+  an error naming it and its tags, and left exactly as it was by apply, import and
+  destroy.
+- The S3 bucket carries the account id, and a bucket of that name made by another
+  account (or made outside the provider in this one) is refused, never written to.
+- A subnet someone adds to a provider-made VPC is neither adopted nor deleted; the VPC
+  that holds it is kept, with a warning, when the storage is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pytest
+
+from harness import Emulator, Terraform, provider_hcl
+
+MakeTf = Callable[..., Terraform]
+ACCOUNT = "123456789012"
+TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+THEIR_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:theirs"}]}
+
+
+def tags_of(items: list[dict] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def system_hcl(name: str, topology: str = "solo", body: str = "") -> str:
+    return f"""
+resource "datomic_system" "main" {{
+  name           = "{name}"
+  topology       = "{topology}"
+  retain_storage = false
+{body}}}
+"""
+
+
+def their_role(aws: Emulator, name: str) -> None:
+    iam = aws.boto3("iam", via_proxy=False)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA),
+                    Tags=[{"Key": "team", "Value": "other"}])
+    iam.put_role_policy(RoleName=name, PolicyName="theirs", PolicyDocument=json.dumps(THEIR_POLICY))
+
+
+def role_as_it_is(aws: Emulator, name: str) -> dict[str, Any]:
+    iam = aws.boto3("iam", via_proxy=False)
+    role = iam.get_role(RoleName=name)["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    return {
+        "tags": tags_of(role.get("Tags")),
+        "trust": trust if isinstance(trust, dict) else json.loads(trust),
+        "policies": {p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                     for p in iam.list_role_policies(RoleName=name)["PolicyNames"]},
+        "permissions_boundary": role.get("PermissionsBoundary"),
+    }
+
+
+def refused(res: Any, name: str) -> str:
+    text = " ".join((res.stdout + res.stderr).split())  # Terraform wraps long details
+    assert not res.ok, f"the apply went through over {name}:\n{res.describe()}"
+    assert f'"{name}"' in text and "never adopts, changes or deletes" in text, text
+    return text
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_colliding_names_coexist_and_destroy_independently(tf: Terraform, make_tf: MakeTf, aws: Emulator) -> None:
+    """System `a` with query group `b-primary` and system `a-b`, in two states: with
+    `<system>-<group>` both were `a-b-primary` and the second adopted the first's group.
+    Now each has its own objects, and destroying one leaves the other whole."""
+    tf.write(provider_hcl() + system_hcl("a", "production") + """
+resource "datomic_query_group" "bp" {
+  system = datomic_system.main.name
+  name   = "b-primary"
+}
+""")
+    tf.apply()
+    other = make_tf("a-b", endpoint=aws.url)
+    other.write(provider_hcl() + system_hcl("a-b"))
+    other.apply()
+
+    asg = aws.boto3("autoscaling", via_proxy=False)
+    groups = {g["AutoScalingGroupName"]: tags_of(g["Tags"])
+              for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]}
+    assert groups["a--b-primary"]["datomic:system"] == "a"
+    assert groups["a--b-primary"]["datomic:group"] == "b-primary"
+    assert groups["a-b--primary"]["datomic:system"] == "a-b"
+    assert groups["a-b--primary"]["datomic:group"] == "primary"
+    iam = aws.boto3("iam", via_proxy=False)
+
+    def node_bucket(role: str) -> str:
+        doc = iam.get_role_policy(RoleName=role, PolicyName="datomic-node")["PolicyDocument"]
+        return next(st for st in doc["Statement"] if st["Sid"] == "SystemBucket")["Resource"][0]
+
+    assert node_bucket("a--b-primary-node") == f"arn:aws:s3:::datomic-a-{ACCOUNT}-storage"
+    assert node_bucket("a-b--primary-node") == f"arn:aws:s3:::datomic-a-b-{ACCOUNT}-storage"
+
+    other.destroy()
+    left = {g["AutoScalingGroupName"] for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]}
+    assert left == {"a--primary", "a--b-primary"}, left
+    assert node_bucket("a--b-primary-node") == f"arn:aws:s3:::datomic-a-{ACCOUNT}-storage"
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, f"system a changed when system a-b was destroyed:\n{res.describe()}"
+    tf.destroy()
+    assert asg.describe_auto_scaling_groups()["AutoScalingGroups"] == []
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_foreign_role_with_our_name_is_refused_and_left_untouched(tf: Terraform, aws: Emulator) -> None:
+    """Another team's role happens to have the name of our node role: the apply is
+    refused with an error naming it and its tags, before anything is written to it;
+    its trust policy, tags and inline policy stay as they were, also after destroy."""
+    name = "team--primary-node"
+    their_role(aws, name)
+    before = role_as_it_is(aws, name)
+    tf.write(provider_hcl() + system_hcl("team"))
+    refused(tf.apply(check=False), name)
+    assert role_as_it_is(aws, name) == before
+    iam_writes = [c.action for c in aws.writes("iam")]
+    assert iam_writes == [], f"IAM writes although the role is not ours: {iam_writes}"
+    tf.destroy()
+    assert role_as_it_is(aws, name) == before
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_foreign_autoscaling_group_is_refused_by_apply_import_and_destroy(
+        tf: Terraform, make_tf: MakeTf, aws: Emulator) -> None:
+    """An Auto Scaling group made outside the provider with our name: apply refuses
+    it (no write to it), import refuses it with the same clear error, and destroy of
+    what the failed apply made leaves it as it was."""
+    name = "other--primary"
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    asg = aws.boto3("autoscaling", via_proxy=False)
+    lt = ec2.create_launch_template(LaunchTemplateName="their-template",
+                                    LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t2.micro"})
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=0, DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplate"]["LaunchTemplateId"], "Version": "$Latest"},
+        AvailabilityZones=["us-east-1a"],
+        Tags=[{"Key": "team", "Value": "other", "PropagateAtLaunch": True, "ResourceId": name,
+               "ResourceType": "auto-scaling-group"}])
+
+    def group() -> dict[str, Any]:
+        g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        assert len(g) == 1, g
+        return {"tags": tags_of(g[0]["Tags"]), "template": g[0]["LaunchTemplate"],
+                "sizes": (g[0]["MinSize"], g[0]["MaxSize"], g[0]["DesiredCapacity"])}
+
+    before = group()
+    importer = make_tf("import", endpoint=aws.url)
+    importer.write(provider_hcl() + system_hcl("other"))
+    res = importer.import_("datomic_system.main", "other", check=False)
+    refused(res, name)
+    assert group() == before
+
+    tf.write(provider_hcl() + system_hcl("other"))
+    refused(tf.apply(check=False), name)
+    assert group() == before
+    writes = [c.action for c in aws.writes("autoscaling")]
+    assert writes == [], f"Auto Scaling writes although the group is not ours: {writes}"
+    tf.destroy()
+    assert group() == before
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_bucket_of_another_account_is_refused(tf: Terraform, aws: Emulator) -> None:
+    """Another account creates the bucket our system would get first (S3 names are
+    global): the apply is refused with an error naming the bucket, and nothing is
+    written to it. The bucket name carries the account id even with
+    skip_requesting_account_id (the tests' provider block sets it)."""
+    bucket = f"datomic-sniped-{ACCOUNT}-storage"
+    sts = aws.boto3("sts", via_proxy=False)
+    creds = sts.assume_role(RoleArn="arn:aws:iam::111111111111:role/attacker",
+                            RoleSessionName="attacker")["Credentials"]
+    import boto3
+    theirs = boto3.client("s3", endpoint_url=aws.direct_url, region_name="us-east-1",
+                          aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                          aws_session_token=creds["SessionToken"])
+    theirs.create_bucket(Bucket=bucket)
+    theirs.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "attacker"}]})
+    tf.write(provider_hcl() + system_hcl("sniped"))
+    res = tf.apply(check=False)
+    text = " ".join((res.stdout + res.stderr).split())
+    assert not res.ok and bucket in text, text
+    s3_writes = [c for c in aws.writes("s3") if bucket in c.path]
+    assert s3_writes == [], f"the provider wrote to another account's bucket: {s3_writes}"
+    assert tags_of(theirs.get_bucket_tagging(Bucket=bucket)["TagSet"]) == {"owner": "attacker"}
+    tf.destroy()
+    theirs.head_bucket(Bucket=bucket)
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_untagged_bucket_with_our_name_is_refused(tf: Terraform, aws: Emulator) -> None:
+    """A bucket of this account that the provider did not make (no identity tags, no
+    journal entry of an interrupted create) is not adopted: refused, never written to."""
+    bucket = f"datomic-handmade-{ACCOUNT}-storage"
+    s3 = aws.boto3("s3", via_proxy=False)
+    s3.create_bucket(Bucket=bucket)
+    tf.write(provider_hcl() + system_hcl("handmade"))
+    refused(tf.apply(check=False), bucket)
+    assert [c for c in aws.writes("s3") if bucket in c.path] == []
+    with pytest.raises(Exception):
+        s3.get_bucket_tagging(Bucket=bucket)
+    tf.destroy()
+    s3.head_bucket(Bucket=bucket)
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_subnet_added_by_hand_is_neither_adopted_nor_deleted(tf: Terraform, aws: Emulator) -> None:
+    """Someone adds a subnet to the VPC the provider made: the plan stays empty (it is
+    not the system's), and deleting the storage deletes the system's own subnets but
+    keeps that subnet, and so the VPC, with a warning that says why."""
+    tf.write(provider_hcl() + system_hcl("subs"))
+    tf.apply()
+    values = tf.show_json()["values"]["root_module"]["resources"][0]["values"]
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    theirs = ec2.create_subnet(VpcId=values["vpc_id"], CidrBlock="10.213.9.0/24",
+                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, f"a subnet added by hand changed the plan:\n{res.describe()}"
+    res = tf.destroy()
+    text = " ".join((res.stdout + res.stderr).split())
+    assert "was kept" in text and theirs in text, text
+    left = {s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [values["vpc_id"]]}])["Subnets"]}
+    assert left == {theirs}, left
