@@ -194,7 +194,10 @@ def inventory(aws: Emulator) -> dict[str, Any]:
             doc = iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
             policies[p] = doc if isinstance(doc, dict) else json.loads(urllib.parse.unquote(doc))
         tags = _tags(iam.list_role_tags(RoleName=name).get("Tags"))
-        roles.append({"name": name, "tags": tags, "policies": policies})
+        trust = r["AssumeRolePolicyDocument"]
+        trust = trust if isinstance(trust, dict) else json.loads(urllib.parse.unquote(trust))
+        attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"])
+        roles.append({"name": name, "tags": tags, "policies": policies, "trust": trust, "attached": attached})
     profiles = [{"name": p["InstanceProfileName"], "roles": sorted(r["RoleName"] for r in p.get("Roles", []))}
                 for p in iam.list_instance_profiles()["InstanceProfiles"]]
 
@@ -890,6 +893,33 @@ def test_drift_identity_tag_removed(applied: Terraform, aws: Emulator, reference
     asg.create_or_update_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group",
                                      "Key": "datomic:group", "Value": "stage", "PropagateAtLaunch": True}])
     converge_and_destroy(applied, aws, "an identity tag removed by hand, then put back", reference)
+
+
+@pytest.mark.timeout(300)
+def test_drift_node_role_policies(applied: Terraform, aws: Emulator, reference: dict[str, Any]) -> None:
+    """Someone widens the primary group's node role by hand: its own policy rewritten
+    to `Allow *`, an inline policy and a managed policy added, its trust policy
+    opened to Lambda. The plan shows the role as changed (an in-place update), and
+    apply puts it back exactly as a clean run makes it."""
+    iam = aws.boto3("iam")
+    role = f"{SYSTEM}--primary-node"
+    allow_all = json.dumps({"Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    iam.put_role_policy(RoleName=role, PolicyName="datomic-node", PolicyDocument=allow_all)
+    iam.put_role_policy(RoleName=role, PolicyName="by-hand", PolicyDocument=allow_all)
+    managed = iam.create_policy(PolicyName="by-hand-managed", PolicyDocument=allow_all)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=managed)
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}))
+    actions, changes = plan_changes(applied)
+    assert actions.get("datomic_system.prod") == ["update"], actions
+    ch = changes["datomic_system.prod"]
+    assert ch["before"]["node_role_name"] == "" and ch["after_unknown"].get("node_role_name"), ch
+    converge_and_destroy(applied, aws, "node role policies changed by hand", reference)
+    # converge_and_destroy compared every role's policies with a clean run's;
+    # the managed policy itself is someone else's and stays.
+    assert iam.get_policy(PolicyArn=managed)["Policy"]["AttachmentCount"] == 0
 
 
 @pytest.mark.timeout(300)

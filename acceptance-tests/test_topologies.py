@@ -265,7 +265,7 @@ def test_stages(make_tf: MakeTf, aws: Emulator) -> None:
     # the primary group runs its own application, without web's policy
     assert "datomic-app-web" not in view.role_policy_names("stages--primary-node")
     out = tf.outputs()["stages"]
-    assert out["dev"] == {"autoscaling_group_name": "stages-dev", "database": "web-dev", "revision": "r57"}
+    assert out["dev"] == {"autoscaling_group_name": "stages--dev", "database": "web-dev", "revision": "r57"}
 
     assert_replan_empty(tf, aws)
     import_and_replan(tf, aws)

@@ -1,7 +1,8 @@
 //! One batched look at the objects a refresh reads, taken once per provider
 //! process and shared by every concurrent read that follows: all Auto Scaling
 //! groups carrying a tag key, the latest version of every launch template,
-//! their scaling policies, load balancers and target groups. A refresh of N
+//! their scaling policies, load balancers, target groups and the IAM roles
+//! with their policies (one GetAccountAuthorizationDetails listing). A refresh of N
 //! groups then costs a few paginated calls instead of several calls per group.
 //!
 //! It is a refresh-time view only: once the process writes anything
@@ -26,25 +27,38 @@ pub struct Snapshot {
     pub load_balancers: HashMap<String, (String, String)>,
     /// ARN by target group name.
     pub target_groups: HashMap<String, String>,
+    /// IAM roles by name: their trust policy, inline and attached policies.
+    pub roles: HashMap<String, RolePolicies>,
     /// How many AWS calls it took (for logs and benchmarks).
     pub calls: usize,
+}
+
+/// What an IAM role allows: its trust policy, inline policies (name ->
+/// document, URL-encoded as IAM returns them) and attached managed policies.
+#[derive(Debug, Default, Clone)]
+pub struct RolePolicies {
+    pub trust: String,
+    pub inline: HashMap<String, String>,
+    pub attached: Vec<String>,
 }
 
 type Listed<T> = Result<(T, usize), AwsError>;
 
 impl Snapshot {
-    /// Loads everything tagged with `tag_key`. The five listings run side by
+    /// Loads everything tagged with `tag_key`. The six listings run side by
     /// side: a refresh waits for the longest one, not for their sum.
     pub async fn load(c: &Clients, tag_key: &str) -> Result<Snapshot, AwsError> {
-        let (groups, versions, targets, lbs, tgs) = tokio::try_join!(
+        let (groups, versions, targets, lbs, tgs, roles) = tokio::try_join!(
             groups(c, tag_key),
             latest_versions(c),
             targets(c),
             load_balancers(c),
             target_groups(c),
+            roles(c),
         )?;
         Ok(Snapshot {
-            calls: groups.1 + versions.1 + targets.1 + lbs.1 + tgs.1,
+            calls: groups.1 + versions.1 + targets.1 + lbs.1 + tgs.1 + roles.1,
+            roles: roles.0,
             groups: groups.0,
             latest_versions: versions.0,
             targets: targets.0,
@@ -166,6 +180,50 @@ async fn target_groups(c: &Clients) -> Listed<HashMap<String, String>> {
                     tg.target_group_arn().unwrap_or_default().to_string(),
                 );
             }
+        }
+    }
+    Ok((out, calls))
+}
+
+async fn roles(c: &Clients) -> Listed<HashMap<String, RolePolicies>> {
+    use aws_sdk_iam::types::EntityType;
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c
+        .iam
+        .get_account_authorization_details()
+        .filter(EntityType::Role)
+        .max_items(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for r in page.role_detail_list() {
+            let Some(name) = r.role_name() else { continue };
+            out.insert(
+                name.to_string(),
+                RolePolicies {
+                    trust: r
+                        .assume_role_policy_document()
+                        .unwrap_or_default()
+                        .to_string(),
+                    inline: r
+                        .role_policy_list()
+                        .iter()
+                        .filter_map(|p| {
+                            Some((
+                                p.policy_name()?.to_string(),
+                                p.policy_document().unwrap_or_default().to_string(),
+                            ))
+                        })
+                        .collect(),
+                    attached: r
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_string))
+                        .collect(),
+                },
+            );
         }
     }
     Ok((out, calls))

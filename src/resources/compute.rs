@@ -402,6 +402,214 @@ pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), A
     Ok(())
 }
 
+/// What differs on a group's node role from what the provider gives it: its
+/// trust policy, its `datomic-node` policy, inline policies that are neither
+/// that nor an application's (`datomic-app-*`), attached managed policies.
+/// Empty when it is as it should be, or when it cannot be told: after this
+/// process's own writes (IAM is eventually consistent) or without the role.
+pub async fn node_role_drift(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    expected_policy: &str,
+) -> Result<Vec<String>, AwsError> {
+    if c.has_written() {
+        return Ok(Vec::new());
+    }
+    let role = rules::node_role_name(system, group);
+    let found = match c.snapshot(rules::TAG_MANAGED_BY).await {
+        Some(snap) => snap.roles.get(&role).cloned(),
+        None => read_role_policies(c, &role).await?,
+    };
+    let Some(r) = found else {
+        return Ok(Vec::new());
+    };
+    let mut drift = Vec::new();
+    if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
+        drift.push("its trust policy".to_string());
+    }
+    match r.inline.get(NODE_POLICY_NAME) {
+        Some(doc) if same_policy(doc, expected_policy) => {}
+        _ => drift.push(format!("its {NODE_POLICY_NAME} policy")),
+    }
+    for name in r.inline.keys().filter(|n| !is_our_inline_policy(n)) {
+        drift.push(format!("inline policy {name}"));
+    }
+    for arn in &r.attached {
+        drift.push(format!("attached policy {arn}"));
+    }
+    drift.sort();
+    Ok(drift)
+}
+
+/// Inline policies the provider puts on node roles: the nodes' own and each
+/// application's.
+fn is_our_inline_policy(name: &str) -> bool {
+    name == NODE_POLICY_NAME || name.starts_with(&rules::application_policy_name(""))
+}
+
+/// A role's policies read one by one (outside a refresh's snapshot).
+async fn read_role_policies(
+    c: &Clients,
+    role: &str,
+) -> Result<Option<crate::aws::snapshot::RolePolicies>, AwsError> {
+    let Some(r) = c
+        .iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().cloned())
+    else {
+        return Ok(None);
+    };
+    let mut out = crate::aws::snapshot::RolePolicies {
+        trust: r
+            .assume_role_policy_document()
+            .unwrap_or_default()
+            .to_string(),
+        ..Default::default()
+    };
+    let names = c
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    for name in names.policy_names() {
+        if let Some(doc) = get_role_policy_doc(c, role, name).await? {
+            out.inline.insert(name.clone(), doc);
+        }
+    }
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    out.attached = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    Ok(Some(out))
+}
+
+async fn get_role_policy_doc(
+    c: &Clients,
+    role: &str,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    Ok(c.iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .map(|o| o.policy_document().to_string()))
+}
+
+/// Puts the node role back as the provider makes it (see [`node_role_drift`]):
+/// trust and `datomic-node` policies rewritten, other inline policies deleted
+/// (applications' kept), managed policies detached.
+pub async fn repair_node_role(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    t: &tags::Tags,
+    policy: &str,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let role = ensure_role(c, system, group, t, policy, cancel).await?;
+    let names = c
+        .iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    for name in names
+        .policy_names()
+        .iter()
+        .filter(|n| !is_our_inline_policy(n))
+    {
+        c.iam
+            .delete_role_policy()
+            .role_name(&role)
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    for arn in attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+    {
+        c.iam
+            .detach_role_policy()
+            .role_name(&role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    Ok(())
+}
+
+/// `node_role_name` as a read reports it: the role's name, or "" when the
+/// role drifted from what the provider gives it (see [`node_role_drift`]),
+/// so that the next plan repairs it ([`plan_role_repair`]).
+pub async fn node_role_name_as_read(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<String, AwsError> {
+    let role = rules::node_role_name(system, group);
+    if c.has_written() {
+        return Ok(role);
+    }
+    let policy = system_node_policy(c, system).await?;
+    let drift = node_role_drift(c, system, group, &policy).await?;
+    if drift.is_empty() {
+        return Ok(role);
+    }
+    crate::plugin::log::warn(
+        "node role changed outside Terraform; the next apply puts it back",
+        &[("role", &role), ("changed", &drift.join(", "))],
+    );
+    Ok(String::new())
+}
+
+/// The `datomic-node` policy of every node role of `system`.
+pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, AwsError> {
+    let bucket = super::storage::bucket_name(c, system).await?;
+    node_policy(c, &bucket, &rules::table_name(system)).await
+}
+
+/// A node role found drifted by the last read has an empty `node_role_name`:
+/// the plan shows it as known after apply, and the update repairs the role.
+pub fn plan_role_repair(plan: &mut crate::plugin::Plan) {
+    if !plan.is_create() && plan.prior_get("node_role_name").as_str() == Some("") {
+        plan.set("node_role_name", crate::plugin::Value::Unknown);
+    }
+}
+
 /// Inline policy on a group's node role (applications' own permissions).
 pub async fn put_role_policy(
     c: &Clients,

@@ -266,7 +266,7 @@ impl QueryGroupResource {
         v.set_attr("endpoint", Value::string(ep.usable_dns()));
         v.set_attr(
             "node_role_name",
-            Value::string(rules::node_role_name(&system, &name)),
+            Value::string(compute::node_role_name_as_read(c, &system, &name).await?),
         );
         Ok(v)
     }
@@ -323,6 +323,11 @@ impl QueryGroupResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
+        if is_unknown(planned, "node_role_name") {
+            // The last read found the node role changed outside Terraform.
+            let policy = compute::system_node_policy(c, &system).await?;
+            compute::repair_node_role(c, &system, &name, &full, &policy, &ctx.cancel).await?;
+        }
         // Repairs a load balancer, listener or target group deleted outside Terraform.
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
         let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
@@ -458,6 +463,7 @@ impl Resource<Clients> for QueryGroupResource {
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
         compute::plan_endpoint_repair(plan);
         compute::plan_repair_if_half_made(plan);
+        compute::plan_role_repair(plan);
         // A query group needs an existing production system: check it when it
         // exists already (a system created in the same apply is checked at create).
         if plan.is_create() {

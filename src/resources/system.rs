@@ -588,7 +588,7 @@ impl SystemResource {
         v.set_attr("table_name", Value::string(&st.table));
         v.set_attr(
             "node_role_name",
-            Value::string(rules::node_role_name(&name, PRIMARY_GROUP)),
+            Value::string(compute::node_role_name_as_read(c, &name, PRIMARY_GROUP).await?),
         );
         v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
         v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
@@ -651,6 +651,11 @@ impl SystemResource {
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
         compute::update_tags(c, &g, &full).await?;
+        if is_unknown(planned, "node_role_name") {
+            // The last read found the node role changed outside Terraform.
+            let policy = compute::system_node_policy(c, &name).await?;
+            compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, &ctx.cancel).await?;
+        }
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see do_read).
         let prior_full = full_tags_of_state(prior, &name);
@@ -846,6 +851,7 @@ impl Resource<Clients> for SystemResource {
         plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
         compute::plan_endpoint_repair(plan);
         compute::plan_repair_if_half_made(plan);
+        compute::plan_role_repair(plan);
         // Never take over a live system of another state (an interrupted
         // create of this one is adopted instead).
         if plan.is_create() {
