@@ -42,7 +42,9 @@
 //! - Revision ([`check_revision`] -> `revision`): 1-128 characters, no whitespace or control characters.
 //! - IAM policy ([`check_iam_policy`] -> `iam_policy`): an identity policy
 //!   document (Version, Statement with Effect, Action/NotAction,
-//!   Resource/NotResource, no Principal), never `Allow` `*` on `*`.
+//!   Resource/NotResource, no Principal, actions named `service:action`);
+//!   `Allow` never with `NotAction`/`NotResource`, `*`/`*:*` actions, IAM
+//!   writes or `iam:PassRole` on every role (see `rules/iam_policy.rs`).
 //! - Parameters ([`check_parameters`] -> `parameters["KEY"]`): environment variable names.
 //! - Tags ([`check_tags`] -> `tags["KEY"]`): AWS tag limits; `aws:` and `datomic:` prefixes reserved.
 //!
