@@ -545,6 +545,21 @@ def test_validate_refuses_bad_autoscaling(tf_offline: Terraform) -> None:
     assert "Unsupported block type" in errs[0].summary and errs[0].line == line_of(tf, "autoscaling {"), errs[0]
 
 
+def test_validate_warns_of_client_access_open_to_everyone(tf_offline: Terraform) -> None:
+    """`0.0.0.0/0` in client_cidr_blocks is allowed (the nodes are behind an internal load
+    balancer) but gets a warning on the attribute; a narrower block gets none."""
+    tf = tf_offline
+    tf.write(provider_hcl() + system_hcl("open", body='  client_cidr_blocks = ["0.0.0.0/0"]\n'))
+    doc = tf.validate_json()
+    assert doc["valid"], doc
+    warnings = [d for d in diagnostics_from_doc(doc) if d.severity == "warning"]
+    assert len(warnings) == 1, warnings
+    assert "every address" in warnings[0].summary and warnings[0].line == line_of(tf, "client_cidr_blocks"), warnings
+    tf.write(provider_hcl() + system_hcl("open", body='  client_cidr_blocks = ["10.0.0.0/16"]\n'))
+    doc = tf.validate_json()
+    assert doc["valid"] and [d for d in diagnostics_from_doc(doc) if d.severity == "warning"] == [], doc
+
+
 # --------------------------------------------------------------------------------------
 # Existing networks
 # --------------------------------------------------------------------------------------

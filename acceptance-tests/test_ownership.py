@@ -239,3 +239,24 @@ def test_subnet_added_by_hand_is_neither_adopted_nor_deleted(tf: Terraform, aws:
     left = {s["SubnetId"] for s in ec2.describe_subnets(
         Filters=[{"Name": "vpc-id", "Values": [values["vpc_id"]]}])["Subnets"]}
     assert left == {theirs}, left
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_custom_image_root_volume_is_encrypted(tf: Terraform, aws: Emulator) -> None:
+    """An image whose root device is not Amazon Linux's `/dev/xvda` (e.g. `/dev/sda1`):
+    the launch template's encrypted volume maps that device, so the nodes do not boot
+    from an unencrypted root volume of the image's own."""
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    images = [i for i in ec2.describe_images(Owners=["amazon"])["Images"]
+              if i.get("RootDeviceName") not in (None, "/dev/xvda") and i.get("Architecture") == "x86_64"]
+    assert images, "the emulator has no image with another root device"
+    image = images[0]
+    tf.write(provider_hcl() + system_hcl("custom", body=f'  image_id = "{image["ImageId"]}"\n'))
+    tf.apply()
+    lt = ec2.describe_launch_templates(LaunchTemplateNames=["custom--primary"])["LaunchTemplates"][0]
+    data = ec2.describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    mappings = data["BlockDeviceMappings"]
+    assert [(m["DeviceName"], m["Ebs"]["Encrypted"]) for m in mappings] == [(image["RootDeviceName"], True)], mappings
+    tf.destroy()

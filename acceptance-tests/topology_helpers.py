@@ -403,6 +403,10 @@ def check_group(
     assert t["MetadataOptions"]["HttpTokens"] == "required", t["MetadataOptions"]
     ebs = [m["Ebs"] for m in t.get("BlockDeviceMappings", []) if "Ebs" in m]
     assert ebs and all(e.get("Encrypted") is True for e in ebs), t.get("BlockDeviceMappings")
+    # The encrypted mapping is the image's own root device, whatever the image.
+    image = view.ec2.describe_images(ImageIds=[t["ImageId"]])["Images"][0]
+    assert [m["DeviceName"] for m in t["BlockDeviceMappings"]] == [image["RootDeviceName"]], \
+        (t["BlockDeviceMappings"], image["RootDeviceName"])
     node = g.node
     assert (node["system"], node["group"], node["application"]) == (system, group, application), node
     assert node.get("parameters", {}) == (parameters or {}), node

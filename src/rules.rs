@@ -982,6 +982,22 @@ pub fn asg_name(system: &str, group: &str) -> String {
     format!("{system}{NAME_JOIN}{group}")
 }
 
+/// A warning for a client CIDR block open to the whole internet (`/0`):
+/// allowed, as the nodes sit in private subnets behind an internal load
+/// balancer, but rarely what a team means.
+pub fn open_to_everyone(cidr: &str) -> Option<Violation> {
+    let all = cidr
+        .split_once('/')
+        .is_some_and(|(ip, bits)| bits.trim() == "0" && (ip.contains('.') || ip.contains(':')));
+    all.then(|| {
+        Violation::new(
+            "client_cidr_blocks",
+            "Client access open to every address",
+            format!("{cidr:?} admits clients from every address to port {CLIENT_PORT} of the system's nodes. Allowed, but usually a narrower block (the clients' VPC or subnets) or client_security_group_ids is meant."),
+        )
+    })
+}
+
 /// A client CIDR block (`client_cidr_blocks`): IPv4 `a.b.c.d/n`.
 pub fn check_cidr_block(index: usize, cidr: &str) -> Result<(), Violation> {
     let ok = cidr.split_once('/').is_some_and(|(ip, bits)| {
@@ -2000,6 +2016,14 @@ mod tests {
         let internal = load_balancer_name("internal-a", "primary");
         assert!(!internal.starts_with("internal-") && internal.len() <= 32);
         assert!(!long.contains("--") && !long.ends_with('-'));
+    }
+
+    #[test]
+    fn client_access_open_to_everyone_warns() {
+        assert!(open_to_everyone("0.0.0.0/0").is_some());
+        assert!(open_to_everyone("::/0").is_some());
+        assert!(open_to_everyone("10.0.0.0/8").is_none());
+        assert!(open_to_everyone("10.0.0.0/0x").is_none());
     }
 
     #[test]

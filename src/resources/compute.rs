@@ -687,9 +687,35 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
+/// The root device name of an image (`/dev/xvda` on Amazon Linux,
+/// `/dev/sda1` on many others): the encrypted volume mapping must name it,
+/// or a custom image boots from an unencrypted root volume of its own.
+async fn root_device_of(c: &Clients, image: &str) -> Result<String, AwsError> {
+    let out = c
+        .ec2
+        .describe_images()
+        .image_ids(image)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    Ok(out
+        .and_then(|o| {
+            o.images()
+                .iter()
+                .find_map(|i| i.root_device_name().map(str::to_string))
+        })
+        .unwrap_or_else(|| DEFAULT_ROOT_DEVICE.to_string()))
+}
+
+/// The root device of Amazon Linux, the default image's family: what a
+/// mapping names when the image does not say (it then launches no further).
+const DEFAULT_ROOT_DEVICE: &str = "/dev/xvda";
+
 fn launch_data(
     spec_type: &str,
     image: &str,
+    root_device: &str,
     profile: &str,
     sg: &str,
     node: &NodeConfig,
@@ -721,7 +747,7 @@ fn launch_data(
         )
         .block_device_mappings(
             LaunchTemplateBlockDeviceMappingRequest::builder()
-                .device_name("/dev/xvda")
+                .device_name(root_device)
                 .ebs(
                     LaunchTemplateEbsBlockDeviceRequest::builder()
                         .encrypted(true)
@@ -799,6 +825,7 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
             let data = launch_data(
                 s.instance_type,
                 s.image_id,
+                &root_device_of(c, s.image_id).await?,
                 &profile,
                 s.security_group_id,
                 s.node,
@@ -1109,6 +1136,7 @@ pub async fn new_version(
     let data = launch_data(
         instance_type,
         image_id,
+        &root_device_of(c, image_id).await?,
         &profile,
         security_group_id,
         node,

@@ -761,6 +761,13 @@ impl Resource<Clients> for SystemResource {
                 diags,
                 rules::check_cidr_block(i, cidr).map_err(|v| Violation { index: None, ..v }),
             );
+            if let Some(w) = rules::open_to_everyone(cidr) {
+                diags.attribute_warning(
+                    crate::plugin::AttrPath::root(w.attribute),
+                    w.summary,
+                    w.detail,
+                );
+            }
         }
         for (i, id) in list_attr(config, "client_security_group_ids")
             .unwrap_or_default()
