@@ -403,7 +403,7 @@ def test_separate_production(make_tf: MakeTf, aws: Emulator) -> None:
         check_group(view, system, "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web",
                     revision=revisions[s], endpoint=values["module.production.datomic_system.this"]["endpoint"])
         check_group(view, system, "reports", instance_type="t2.medium", sizes=(1, 1, 1), application="reports",
-                    parameters={"DATOMIC_DB_NAME": f"{system}--reports"}, revision="r7",
+                    parameters={"DATOMIC_DB_NAME": f"{system}-reports"}, revision="r7",
                     endpoint=values["module.production.datomic_query_group.reports"]["endpoint"])
         assert tf.outputs()["system"] == {"name": system,
                                           "autoscaling_groups": [f"{system}--primary", f"{system}--reports"]}

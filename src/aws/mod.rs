@@ -33,6 +33,9 @@ pub struct Clients {
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
     account_id: OnceLock<String>,
+    /// The account id asked of STS later, when configure skipped it: kept
+    /// apart so that plans never depend on whether a read happened first.
+    fetched_account_id: tokio::sync::OnceCell<String>,
     /// The refresh-time view, loaded at the first read (see [`snapshot`]).
     snapshot: tokio::sync::OnceCell<Option<Arc<snapshot::Snapshot>>>,
     /// Plan-time views of the Auto Scaling groups tagged `key=value`, by (key, value).
@@ -103,6 +106,7 @@ impl Clients {
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),
+            fetched_account_id: tokio::sync::OnceCell::new(),
             snapshot: tokio::sync::OnceCell::new(),
             tagged: std::sync::Mutex::new(BTreeMap::new()),
             wrote: AtomicBool::new(false),
@@ -227,19 +231,23 @@ impl Clients {
         if let Some(a) = self.account_id() {
             return Ok(a.to_string());
         }
-        let a = self.caller_account().await.map_err(|e| {
-            AwsError::new(
-                e.code.as_deref(),
-                format!("the AWS account id is needed (a system's S3 bucket is named after it, and S3 calls check the bucket belongs to it) and STS GetCallerIdentity failed: {e}"),
-            )
-        })?;
-        if a.is_empty() {
-            return Err(AwsError::new(
-                None,
-                "STS GetCallerIdentity named no account: the AWS account id is needed to name a system's S3 bucket",
-            ));
-        }
-        self.set_account_id(a.clone());
-        Ok(a)
+        self.fetched_account_id
+            .get_or_try_init(|| async {
+                let a = self.caller_account().await.map_err(|e| {
+                    AwsError::new(
+                        e.code.as_deref(),
+                        format!("the AWS account id is needed (a system's S3 bucket is named after it, and S3 calls check the bucket belongs to it) and STS GetCallerIdentity failed: {e}"),
+                    )
+                })?;
+                if a.is_empty() {
+                    return Err(AwsError::new(
+                        None,
+                        "STS GetCallerIdentity named no account: the AWS account id is needed to name a system's S3 bucket",
+                    ));
+                }
+                Ok(a)
+            })
+            .await
+            .cloned()
     }
 }
