@@ -57,7 +57,9 @@
 //! # Robustness
 //!
 //! Decoders are fed untrusted bytes. They never panic, never allocate based on
-//! a claimed length larger than the remaining input, reject nesting deeper
+//! a claimed length larger than the remaining input, never reserve more
+//! memory ahead of need than the input's own size (in total, however the
+//! claims nest), reject nesting deeper
 //! than [`MAX_DEPTH`], and bound how much data they synthesize beyond the
 //! input (nulls for missing attributes, digits of expanded exponents; see
 //! [`EXPANSION_ALLOWANCE`]). Errors ([`CodecError`]) name the failing step and

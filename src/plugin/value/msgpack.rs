@@ -25,6 +25,7 @@ pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
         input: bytes,
         pos: 0,
         budget: Budget::for_input(bytes.len()),
+        prealloc: bytes.len(),
     };
     let value = dec.decode(ty, &Path::ROOT, 0)?;
     match bytes.len().saturating_sub(dec.pos) {
@@ -74,6 +75,9 @@ struct MsgpackDecoder<'a> {
     input: &'a [u8],
     pos: usize,
     budget: Budget,
+    /// Bytes the decoder may still reserve ahead of need for arrays; see
+    /// [`MsgpackDecoder::items`].
+    prealloc: usize,
 }
 
 fn truncated(path: &Path<'_>) -> CodecError {
@@ -97,6 +101,19 @@ fn utf8<'a>(bytes: &'a [u8], path: &Path<'_>) -> Result<&'a str, CodecError> {
 }
 
 impl<'a> MsgpackDecoder<'a> {
+    /// An empty vector for an array whose header claims `n` elements. The
+    /// header is checked against the remaining input, but a [`Value`] is
+    /// some 40 times the size of the smallest encoded element, and nested
+    /// headers may each claim the whole rest of the input: so capacity is
+    /// reserved up front only while the decoder's total reservation stays
+    /// within the input's own size; beyond that the vector grows as real
+    /// elements arrive.
+    fn items(&mut self, n: usize) -> Vec<Value> {
+        let cap = n.min(self.prealloc / std::mem::size_of::<Value>());
+        self.prealloc -= cap * std::mem::size_of::<Value>();
+        Vec::with_capacity(cap)
+    }
+
     fn remaining(&self) -> usize {
         self.input.len().saturating_sub(self.pos)
     }
@@ -272,7 +289,7 @@ impl<'a> MsgpackDecoder<'a> {
                 let Head::Array(n) = head else {
                     return Err(head_mismatch(path, ty.to_string(), &head));
                 };
-                let mut items = Vec::with_capacity(n);
+                let mut items = self.items(n);
                 for i in 0..n {
                     items.push(self.decode(elem, &path.index(i), depth + 1)?);
                 }
@@ -292,7 +309,7 @@ impl<'a> MsgpackDecoder<'a> {
                         got: n,
                     });
                 }
-                let mut items = Vec::with_capacity(n);
+                let mut items = self.items(n);
                 for (i, elem) in elems.iter().enumerate() {
                     items.push(self.decode(elem, &path.index(i), depth + 1)?);
                 }

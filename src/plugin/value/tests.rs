@@ -1184,3 +1184,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn hostile_length_headers_are_errors() {
+    // array32, map32, str32 and bin32 headers claiming 2^32-1 with 5 bytes of input.
+    for (marker, ty) in [
+        (0xdd, Type::list(Type::String)),
+        (0xdf, Type::map(Type::String)),
+        (0xdb, Type::String),
+        (0xc6, Type::String),
+    ] {
+        let input = [marker, 0xff, 0xff, 0xff, 0xff];
+        assert!(
+            matches!(
+                decode_msgpack(&input, &ty),
+                Err(CodecError::Truncated { .. })
+            ),
+            "marker {marker:#x}"
+        );
+    }
+    // A header claiming exactly what the input can hold still decodes.
+    let mut input = vec![0xdd, 0, 0, 0, 3];
+    input.extend_from_slice(&[0xc0; 3]);
+    assert_eq!(
+        decode_msgpack(&input, &Type::list(Type::String)).unwrap(),
+        Value::List(vec![Value::Null; 3])
+    );
+}
