@@ -13,6 +13,7 @@ pub mod serve;
 pub mod server;
 pub mod tls;
 pub mod value;
+pub mod write_only;
 
 /// Code generated from `proto/` by build.rs.
 pub mod proto {
