@@ -15,7 +15,8 @@ use super::log;
 use super::plan;
 use super::proto::tfplugin6 as pb;
 use super::resource::{Ctx, DataSource, Function, Provider, Resource};
-use super::value::{self, CodecError, Type, Value};
+use super::upgrade;
+use super::value::{CodecError, Type, Value};
 use super::write_only;
 
 type RpcResult<T> = Result<Response<T>, Status>;
@@ -257,30 +258,23 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let mut diags = Diagnostics::new();
         let mut upgraded = None;
         if let Some(r) = self.resource(&req.type_name, &mut diags) {
-            let current = r.imp.schema().version;
             let raw = req
                 .raw_state
                 .as_ref()
                 .map(|s| s.json.as_slice())
                 .unwrap_or(&[]);
-            if req.version > current {
-                diags.error(
-                    "Unsupported state version",
-                    format!(
-                        "The state of this {} was written by a newer provider (schema version {}, this provider knows up to {}). Upgrade the provider.",
-                        req.type_name, req.version, current
-                    ),
-                );
-            } else if raw.is_empty() {
-                upgraded = Self::encode(&Value::Null, &r.ty, &mut diags);
-            } else {
-                match value::decode_json(raw, &r.ty) {
-                    Ok(mut v) => {
-                        write_only::null_in(r.imp.schema(), &mut v);
-                        upgraded = Self::encode(&v, &r.ty, &mut diags);
-                    }
-                    Err(e) => codec_diag(&mut diags, "stored state", &e),
-                }
+            let schema = r.imp.schema();
+            let upgraders = r.imp.state_upgraders();
+            if let Some(mut v) = upgrade::upgrade_state(
+                &req.type_name,
+                schema,
+                &upgraders,
+                req.version,
+                raw,
+                &mut diags,
+            ) {
+                write_only::null_in(schema, &mut v);
+                upgraded = Self::encode(&v, &r.ty, &mut diags);
             }
         }
         Ok(Response::new(pb::upgrade_resource_state::Response {

@@ -1,6 +1,7 @@
 //! The Provider service driven RPC by RPC with a test-only resource: write-only
-//! attributes as Terraform sees them.
+//! attributes and state upgraders, as Terraform sees them.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -10,8 +11,9 @@ use super::*;
 use crate::plugin::diag::Diagnostics;
 use crate::plugin::proto::tfplugin6::provider_server::Provider as _;
 use crate::plugin::schema::{Attribute, Block, Schema};
+use crate::plugin::upgrade::StateUpgrader;
 
-/// `test_thing`, with a write-only password.
+/// `test_thing`, schema version 1: version 0 called `name` `title`.
 struct Thing {
     schema: Schema,
     /// The values create and update were handed.
@@ -40,6 +42,21 @@ impl Thing {
 
     fn seen(&self) -> Vec<Value> {
         self.seen.lock().expect("lock").clone()
+    }
+}
+
+fn from_v0(raw: &serde_json::Value, diags: &mut Diagnostics) -> Value {
+    let mut obj = raw.as_object().cloned().unwrap_or_default();
+    if let Some(title) = obj.remove("title") {
+        obj.insert("name".into(), title);
+    }
+    let bytes = serde_json::Value::Object(obj).to_string();
+    match crate::plugin::value::decode_json(bytes.as_bytes(), &Thing::new().schema.ty()) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.error("Invalid version 0 state", e.to_string());
+            Value::Null
+        }
     }
 }
 
@@ -77,6 +94,9 @@ impl Resource<()> for Thing {
         planned.clone()
     }
     async fn delete(&self, _ctx: &Ctx<()>, _prior: &Value, _diags: &mut Diagnostics) {}
+    fn state_upgraders(&self) -> BTreeMap<i64, StateUpgrader> {
+        BTreeMap::from([(0, from_v0 as StateUpgrader)])
+    }
 }
 
 struct TestProvider {
@@ -361,5 +381,73 @@ async fn validation_accepts_write_only_values_from_clients_that_support_them() {
             path,
             convert::path_to_proto(&crate::plugin::AttrPath::root("password_wo"))
         );
+    }
+}
+
+#[tokio::test]
+async fn a_version_0_state_upgrades_and_unknown_versions_are_refused() {
+    let (svc, _, ty) = service();
+    let upgrade = |version: i64, json: &str| pb::upgrade_resource_state::Request {
+        type_name: "test_thing".into(),
+        version,
+        raw_state: Some(pb::RawState {
+            json: json.as_bytes().to_vec(),
+            flatmap: Default::default(),
+        }),
+    };
+    let resp = svc
+        .upgrade_resource_state(Request::new(upgrade(
+            0,
+            r#"{"id":"t-1","title":"alpha","password_wo":"old secret"}"#,
+        )))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(
+        errors(&resp.diagnostics).is_empty(),
+        "{:?}",
+        resp.diagnostics
+    );
+    let v = decode(resp.upgraded_state, &ty);
+    assert_eq!(
+        v,
+        obj(
+            &ty,
+            &[
+                ("id", Value::string("t-1")),
+                ("name", Value::string("alpha"))
+            ]
+        )
+    );
+
+    // ... and plans empty against the configuration that wrote it.
+    let config = obj(&ty, &[("name", Value::string("alpha"))]);
+    let resp = svc
+        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: "test_thing".into(),
+            prior_state: dv(&v, &ty),
+            proposed_new_state: dv(&v, &ty),
+            config: dv(&config, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(
+        errors(&resp.diagnostics).is_empty(),
+        "{:?}",
+        resp.diagnostics
+    );
+    assert_eq!(decode(resp.planned_state, &ty), v);
+    assert!(resp.requires_replace.is_empty());
+
+    for version in [2, -1] {
+        let resp = svc
+            .upgrade_resource_state(Request::new(upgrade(version, r#"{"id":"t-1"}"#)))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert!(resp.upgraded_state.is_none());
+        assert_eq!(errors(&resp.diagnostics).len(), 1, "version {version}");
     }
 }
