@@ -124,6 +124,26 @@ def test_mtls_pinned(provider_binary: Path, tmp_path: Path) -> None:
         assert plugin.proc.poll() is None, plugin.stderr
 
 
+def test_silent_client_dropped(provider_binary: Path) -> None:
+    """A client that connects and never starts the TLS handshake is hung up on after the
+    handshake timeout (10 s), while Terraform's own connections keep working."""
+    cert, key = make_client_cert()
+    with PluginProcess(provider_binary, client_cert_pem=cert) as plugin:
+        hs = plugin.handshake()
+        with socket.create_connection((hs.host, hs.port), timeout=30) as silent:
+            start = time.monotonic()
+            try:
+                first = silent.recv(1)
+            except ConnectionResetError:
+                first = b""
+            waited = time.monotonic() - start
+        assert first == b"", f"server sent {first!r} to a silent client"
+        assert 5 < waited < 20, f"silent client dropped after {waited:.1f} s, expected about 10 s"
+        with grpc_channel(hs, cert, key) as channel:
+            assert len(unary_raw(channel, GET_METADATA)) > 0
+        assert plugin.proc.poll() is None, plugin.stderr
+
+
 def test_shutdown_fast(provider_binary: Path) -> None:
     cert, key = make_client_cert()
     with PluginProcess(provider_binary, client_cert_pem=cert) as plugin:

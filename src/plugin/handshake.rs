@@ -16,6 +16,11 @@ pub const PROTOCOL_VERSION: u32 = 6;
 /// because schemas and plans of large configurations exceed gRPC's 4 MiB default.
 pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
+/// How long a connecting client has to finish the TLS handshake. Terraform
+/// finishes it in milliseconds; a peer that connects and stays silent is
+/// dropped after this, instead of holding a task and a socket for good.
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The message printed when the binary is run by hand.
 pub const RUN_BY_HAND: &str =
     "This binary is a plugin. These are not meant to be executed directly.

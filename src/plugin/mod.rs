@@ -12,7 +12,9 @@ pub mod schema;
 pub mod serve;
 pub mod server;
 pub mod tls;
+pub mod upgrade;
 pub mod value;
+pub mod write_only;
 
 /// Code generated from `proto/` by build.rs.
 pub mod proto {
@@ -33,4 +35,5 @@ pub use resource::{
     Ctx, DataSource, Function, FunctionError, FunctionSignature, Plan, Provider, Resource,
 };
 pub use schema::{Attribute, Block, Nesting, Schema};
+pub use upgrade::StateUpgrader;
 pub use value::{Type, Value};

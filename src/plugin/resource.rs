@@ -1,6 +1,7 @@
 //! The traits a provider implements. Only framework-native types appear here:
 //! the server converts protocol messages to and from them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -8,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::diag::Diagnostics;
 use super::schema::Schema;
+use super::upgrade::StateUpgrader;
 use super::value::{Type, Value};
 
 /// What every call of resource code gets: the configured provider data (None
@@ -107,6 +109,14 @@ pub trait Resource<D: Send + Sync + 'static>: Send + Sync {
 
     /// Deletes the object; an object already gone counts as deleted.
     async fn delete(&self, ctx: &Ctx<D>, prior: &Value, diags: &mut Diagnostics);
+
+    /// How to upgrade a state written under an older schema version: one
+    /// upgrader per prior version, each straight to the current schema (as
+    /// the framework's `ResourceWithUpgradeState`). A stored state at a
+    /// version missing here is refused with an error. See `plugin::upgrade`.
+    fn state_upgraders(&self) -> BTreeMap<i64, StateUpgrader> {
+        BTreeMap::new()
+    }
 
     /// Turns an import id into a state that `read` can complete. The default
     /// sets `id` and leaves every other attribute null.

@@ -35,6 +35,9 @@ pub struct Attribute {
     pub computed: bool,
     pub sensitive: bool,
     pub deprecated: bool,
+    /// Write-only (Terraform >= 1.11): the value is handed to create and
+    /// update but never stored in plan or state (see `plugin::write_only`).
+    pub write_only: bool,
     pub modifiers: Vec<PlanModifier>,
     /// Value planned when the configuration leaves an optional+computed attribute unset.
     pub default: Option<Value>,
@@ -90,6 +93,7 @@ impl Attribute {
             computed: false,
             sensitive: false,
             deprecated: false,
+            write_only: false,
             modifiers: Vec::new(),
             default: None,
             nested: None,
@@ -125,6 +129,28 @@ impl Attribute {
         self.sensitive = true;
         self
     }
+    /// Makes a top-level, required or optional attribute write-only: it may
+    /// take ephemeral values, create and update see its configured value, and
+    /// Terraform never stores it (every value returned to Terraform holds
+    /// null). Pair it with a [`Attribute::write_only_version`] argument.
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
+        self
+    }
+    /// The companion of write-only attribute `of`, by the framework's
+    /// convention named `<of>_version`: an ordinary optional number the user
+    /// changes to have a new value of `of` sent (a write-only value is never
+    /// stored, so Terraform cannot see it change by itself).
+    pub fn write_only_version(name: &'static str, of: &str) -> Self {
+        Self::optional(
+            name,
+            Type::Number,
+            &format!(
+                "Version of `{of}`: change it (e.g. increment it) to have the provider apply a new value of `{of}`, \
+                 which Terraform cannot compare because it never stores it."
+            ),
+        )
+    }
     pub fn requires_replace(mut self) -> Self {
         self.modifiers.push(PlanModifier::RequiresReplace);
         self
@@ -150,6 +176,12 @@ impl Attribute {
             if let Some(text) = default_text(v) {
                 d.push_str(&format!(" Defaults to `{text}`."));
             }
+        }
+        if self.write_only {
+            d.push_str(
+                " Write-only: accepts ephemeral values and is never stored in the plan or state \
+                 (Terraform 1.11 or later).",
+            );
         }
         for m in &self.modifiers {
             if *m == PlanModifier::RequiresReplace {

@@ -113,10 +113,12 @@ impl AsyncWrite for Conn {
 
 /// Accepts connections: TCP_NODELAY on each (without it every small
 /// request/response waits for delayed ACKs), then the TLS handshake in its
-/// own task so one slow or refused peer never blocks the others.
+/// own task so one slow or refused peer never blocks the others, within
+/// `handshake_timeout` so a silent peer is dropped.
 fn incoming(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake_timeout: Duration,
 ) -> ReceiverStream<Result<Conn, std::io::Error>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
@@ -135,16 +137,29 @@ fn incoming(
             tokio::spawn(async move {
                 let conn = match tls {
                     None => Conn::Plain(stream),
-                    Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(s) => Conn::Tls(Box::new(s)),
-                        Err(e) => {
-                            log::warn(
-                                "refused a connection: TLS handshake failed",
-                                &[("peer", &peer.to_string()), ("error", &e.to_string())],
-                            );
-                            return;
+                    Some(acceptor) => {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(s)) => Conn::Tls(Box::new(s)),
+                            Ok(Err(e)) => {
+                                log::warn(
+                                    "refused a connection: TLS handshake failed",
+                                    &[("peer", &peer.to_string()), ("error", &e.to_string())],
+                                );
+                                return;
+                            }
+                            Err(_) => {
+                                log::warn(
+                                    "dropped a connection: no TLS handshake in time",
+                                    &[
+                                        ("peer", &peer.to_string()),
+                                        ("timeout", &format!("{handshake_timeout:?}")),
+                                    ],
+                                );
+                                return;
+                            }
                         }
-                    },
+                    }
                 };
                 let _ = tx.send(Ok(conn.counted())).await;
             });
@@ -269,7 +284,7 @@ async fn run<P: Provider>(
         .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio))
         .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker))
         .add_service(health::health_server::HealthServer::new(Health))
-        .serve_with_incoming(incoming(listener, tls))
+        .serve_with_incoming(incoming(listener, tls, handshake::TLS_HANDSHAKE_TIMEOUT))
         .await?;
     Ok(())
 }
@@ -360,5 +375,44 @@ pub async fn serve_debug<P: Provider>(
     tokio::select! {
         r = run(provider, listener, None) => r,
         _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use tokio::io::AsyncReadExt;
+
+    fn acceptor() -> tokio_rustls::TlsAcceptor {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        let pem = params.self_signed(&key).expect("cert").pem();
+        let (config, _) = tls::server_config(&pem).expect("config");
+        tokio_rustls::TlsAcceptor::from(config)
+    }
+
+    #[tokio::test]
+    async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut conns = incoming(listener, Some(acceptor()), Duration::from_millis(200));
+        // Connects and sends nothing: the server must hang up on it.
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => {}
+            Ok(Ok(n)) => panic!("the server sent {n} byte(s) to a silent client"),
+            Err(_) => panic!("a silent client still holds its connection after 5 s"),
+        }
+        // Nothing was handed to the gRPC server.
+        let next = tokio::time::timeout(Duration::from_millis(100), conns.next()).await;
+        assert!(
+            next.is_err(),
+            "a connection without a handshake was accepted"
+        );
     }
 }

@@ -15,7 +15,9 @@ use super::log;
 use super::plan;
 use super::proto::tfplugin6 as pb;
 use super::resource::{Ctx, DataSource, Function, Provider, Resource};
-use super::value::{self, CodecError, Type, Value};
+use super::upgrade;
+use super::value::{CodecError, Type, Value};
+use super::write_only;
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
@@ -77,6 +79,7 @@ impl<P: Provider> ProviderService<P> {
                 r.type_name().to_string(),
                 convert::schema_to_proto(r.schema()),
             );
+            write_only::warn_misuses(r.type_name(), r.schema());
             let ty = r.schema().ty();
             resources.insert(r.type_name(), ResourceEntry { imp: r, ty });
         }
@@ -209,7 +212,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let mut diags = Diagnostics::new();
         if let Some(r) = self.resource(&req.type_name, &mut diags) {
             match from_dynamic(req.config.as_ref(), &r.ty) {
-                Ok(config) => r.imp.validate(&config, &mut diags),
+                Ok(config) => {
+                    let allowed = req
+                        .client_capabilities
+                        .as_ref()
+                        .is_some_and(|c| c.write_only_attributes_allowed);
+                    write_only::check_allowed(r.imp.schema(), &config, allowed, &mut diags);
+                    r.imp.validate(&config, &mut diags);
+                }
                 Err(e) => codec_diag(&mut diags, "resource configuration", &e),
             }
         }
@@ -248,27 +258,23 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let mut diags = Diagnostics::new();
         let mut upgraded = None;
         if let Some(r) = self.resource(&req.type_name, &mut diags) {
-            let current = r.imp.schema().version;
             let raw = req
                 .raw_state
                 .as_ref()
                 .map(|s| s.json.as_slice())
                 .unwrap_or(&[]);
-            if req.version > current {
-                diags.error(
-                    "Unsupported state version",
-                    format!(
-                        "The state of this {} was written by a newer provider (schema version {}, this provider knows up to {}). Upgrade the provider.",
-                        req.type_name, req.version, current
-                    ),
-                );
-            } else if raw.is_empty() {
-                upgraded = Self::encode(&Value::Null, &r.ty, &mut diags);
-            } else {
-                match value::decode_json(raw, &r.ty) {
-                    Ok(v) => upgraded = Self::encode(&v, &r.ty, &mut diags),
-                    Err(e) => codec_diag(&mut diags, "stored state", &e),
-                }
+            let schema = r.imp.schema();
+            let upgraders = r.imp.state_upgraders();
+            if let Some(mut v) = upgrade::upgrade_state(
+                &req.type_name,
+                schema,
+                &upgraders,
+                req.version,
+                raw,
+                &mut diags,
+            ) {
+                write_only::null_in(schema, &mut v);
+                upgraded = Self::encode(&v, &r.ty, &mut diags);
             }
         }
         Ok(Response::new(pb::upgrade_resource_state::Response {
@@ -319,11 +325,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 Ok(state) => {
                     let v = r.imp.read(&self.ctx(), &state, &mut diags).await;
                     // On a failed read keep the prior state: never lose track of an object.
-                    let v = if diags.has_error() && v.is_null() {
+                    let mut v = if diags.has_error() && v.is_null() {
                         state
                     } else {
                         v
                     };
+                    write_only::null_in(r.imp.schema(), &mut v);
                     new_state = Self::encode(&v, &r.ty, &mut diags);
                 }
                 Err(e) => codec_diag(&mut diags, "resource state", &e),
@@ -366,11 +373,15 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 }
                 resp.planned_state = Self::encode(&Value::Null, &r.ty, &mut diags);
             }
-            Ok((prior, proposed, config)) => {
+            Ok((prior, mut proposed, config)) => {
                 let schema = r.imp.schema();
+                // Write-only values are never planned (resources read them
+                // from `Plan::config`); a configured one is no change.
+                write_only::null_in(schema, &mut proposed);
                 let mut p = plan::plan_change(schema, &prior, &proposed, &config);
                 r.imp.modify_plan(&self.ctx(), &mut p, &mut diags).await;
                 plan::apply_requires_replace(schema, &mut p);
+                write_only::null_in(schema, &mut p.planned);
                 resp.requires_replace = p
                     .requires_replace
                     .iter()
@@ -405,15 +416,17 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Ok::<_, CodecError>((
                 from_dynamic(req.prior_state.as_ref(), &r.ty)?,
                 from_dynamic(req.planned_state.as_ref(), &r.ty)?,
+                from_dynamic(req.config.as_ref(), &r.ty)?,
             ))
         })();
         let ctx = self.ctx();
+        let schema = r.imp.schema();
         let new_state = match decoded {
             Err(e) => {
                 codec_diag(&mut diags, "apply request", &e);
                 None
             }
-            Ok((prior, planned)) if planned.is_null() => {
+            Ok((prior, planned, _)) if planned.is_null() => {
                 log::info("deleting", &[("tf_resource_type", &req.type_name)]);
                 r.imp.delete(&ctx, &prior, &mut diags).await;
                 // A failed delete keeps the object in state.
@@ -423,8 +436,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                     Value::Null
                 })
             }
-            Ok((prior, planned)) if prior.is_null() => {
+            Ok((prior, mut planned, config)) if prior.is_null() => {
                 log::info("creating", &[("tf_resource_type", &req.type_name)]);
+                write_only::from_config(schema, &mut planned, &config);
                 let v = r.imp.create(&ctx, &planned, &mut diags).await;
                 if v.is_null() && !diags.has_error() {
                     diags.error(
@@ -434,13 +448,15 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 }
                 Some(v)
             }
-            Ok((prior, planned)) => {
+            Ok((prior, mut planned, config)) => {
                 log::info("updating", &[("tf_resource_type", &req.type_name)]);
+                write_only::from_config(schema, &mut planned, &config);
                 let v = r.imp.update(&ctx, &prior, &planned, &mut diags).await;
                 Some(if v.is_null() { prior } else { v })
             }
         };
-        if let Some(v) = new_state {
+        if let Some(mut v) = new_state {
+            write_only::null_in(schema, &mut v);
             resp.new_state = Self::encode(&v, &r.ty, &mut diags);
         }
         resp.diagnostics = diagnostics_to_proto(&diags);
@@ -458,7 +474,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             let ctx = self.ctx();
             let state = r.imp.import(&ctx, &req.id, &mut diags).await;
             if !diags.has_error() {
-                let state = r.imp.read(&ctx, &state, &mut diags).await;
+                let mut state = r.imp.read(&ctx, &state, &mut diags).await;
+                write_only::null_in(r.imp.schema(), &mut state);
                 if state.is_null() && !diags.has_error() {
                     diags.error(
                         "Cannot import non-existent remote object",
@@ -675,3 +692,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         }))
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;
