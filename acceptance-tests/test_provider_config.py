@@ -253,3 +253,68 @@ def test_https_and_loopback_http_endpoints_are_accepted(tf: Terraform, aws: Emul
     tf.write(provider_block(endpoints={"iam": '"https://iam.internal.example.com"'}) + SOLO)
     doc = tf.validate_json()
     assert doc["valid"], doc
+
+
+# --------------------------------------------------------------------------------------
+# 7. ignore_tags: tags of other tools are no drift and survive applies
+# --------------------------------------------------------------------------------------
+
+
+def test_ignore_tags_keeps_other_tools_tags(tf: Terraform, aws: Emulator) -> None:
+    """Tags a backup or cost tool puts on the Auto Scaling group, the bucket and the
+    table (matched by ignore_tags keys / key_prefixes) are not in tags_all, show no
+    drift, and survive an apply that changes the system's tags; an ignored key in
+    default_tags is not written."""
+    from test_operations import View, apply_ok, assert_replan_empty, state_values, storage_tags
+
+    settings = ('  ignore_tags {\n    keys         = ["CostCenter"]\n    key_prefixes = ["backup:"]\n  }\n'
+                '  default_tags {\n    tags = { CostCenter = "from-defaults", team = "a" }\n  }\n')
+    system = '''
+resource "datomic_system" "main" {
+  name           = "ignored"
+  topology       = "solo"
+  retain_storage = false
+  tags           = { env = "%s" }
+}
+'''
+    tf.write(provider_block(settings) + system % "dev")
+    apply_ok(tf)
+    s = state_values(tf)["datomic_system.main"]
+    assert s["tags_all"] == {"env": "dev", "team": "a"}, s["tags_all"]
+    view = View(aws)
+    asg = s["autoscaling_group_name"]
+
+    def asg_tags() -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in view.group(asg)["Tags"]}
+
+    assert "CostCenter" not in asg_tags(), "an ignored default tag was written"
+
+    # Another tool tags the group, the bucket and the table.
+    view.asg.create_or_update_tags(Tags=[
+        {"ResourceId": asg, "ResourceType": "auto-scaling-group", "Key": k, "Value": v, "PropagateAtLaunch": False}
+        for k, v in {"backup:policy": "daily", "CostCenter": "42"}.items()])
+    bucket = storage_tags(view, s)["bucket"]
+    view.s3.put_bucket_tagging(Bucket=s["bucket_name"], Tagging={"TagSet": [
+        {"Key": k, "Value": v} for k, v in {**bucket, "backup:policy": "daily"}.items()]})
+    arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
+    view.ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "CostCenter", "Value": "42"}])
+
+    assert_replan_empty(tf, aws)  # no drift
+
+    tf.write(provider_block(settings) + system % "prod")
+    apply_ok(tf)
+    assert {"backup:policy": "daily", "CostCenter": "42", "env": "prod"}.items() <= asg_tags().items(), asg_tags()
+    after = storage_tags(view, s)
+    assert after["bucket"].get("backup:policy") == "daily" and after["bucket"].get("env") == "prod", after["bucket"]
+    assert after["table"].get("CostCenter") == "42" and after["table"].get("env") == "prod", after["table"]
+    assert state_values(tf)["datomic_system.main"]["tags_all"] == {"env": "prod", "team": "a"}
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+
+
+def test_ignore_tags_refuses_empty_entries(tf_offline: Terraform) -> None:
+    main = provider_block(f'  ignore_tags {{\n    key_prefixes = [""] {MARK}\n  }}\n') + SOLO
+    tf_offline.write(main)
+    _, diags, described = timed_plan(tf_offline)
+    err = the_error(diags, described)
+    assert err.summary == "Invalid ignore_tags" and err.line == marked_line(main), err

@@ -82,6 +82,13 @@ fn schema() -> Schema {
                 Nesting::Single,
                 Block::new("Tags applied to every AWS object the provider creates, as in the AWS provider. Resource `tags` override them key by key.")
                     .attr(Attribute::optional("tags", Type::map(Type::String), "Tags to apply to every object.")),
+            )
+            .block(
+                "ignore_tags",
+                Nesting::Single,
+                Block::new("Tags managed by other tools (a backup or cost tool), as in the AWS provider: on every object the provider tags, the storage included, they are left out of `tags_all`, never show as drift, and are never written or removed. A key also set in a resource's `tags` is not written and shows as a difference on every plan until removed from `tags`. The provider's own `datomic:` keys and AWS's `aws:` keys cannot be ignored.")
+                    .attr(Attribute::optional("keys", Type::set(Type::String), "Exact tag keys to ignore, e.g. `CostCenter`."))
+                    .attr(Attribute::optional("key_prefixes", Type::set(Type::String), "Tag key prefixes to ignore, e.g. `backup:`.")),
             ),
     )
 }
@@ -185,6 +192,15 @@ fn string_list(v: &Value, attr: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `ignore_tags { keys, key_prefixes }`.
+pub fn ignore_tags(config: &Value) -> crate::aws::tags::IgnoreTags {
+    let block = config.get("ignore_tags").cloned().unwrap_or(Value::Null);
+    crate::aws::tags::IgnoreTags {
+        keys: string_list(&block, "keys").into_iter().collect(),
+        key_prefixes: string_list(&block, "key_prefixes"),
+    }
+}
+
 /// `default_tags { tags = {...} }` as a map.
 pub fn default_tags(config: &Value) -> BTreeMap<String, String> {
     config
@@ -242,6 +258,17 @@ impl Provider for DatomicProvider {
             if !skip_region_validation(config) {
                 if let Some(detail) = unknown_region(&r, "") {
                     diags.attribute_error(AttrPath::root("region"), "Invalid AWS region", detail);
+                }
+            }
+        }
+        if let Some(block) = config.get("ignore_tags").filter(|v| !v.is_null()) {
+            for attr in ["keys", "key_prefixes"] {
+                if string_list(block, attr).iter().any(|s| s.is_empty()) {
+                    diags.attribute_error(
+                        AttrPath::root("ignore_tags").attr(attr),
+                        "Invalid ignore_tags",
+                        format!("ignore_tags.{attr} must not contain an empty string (an empty prefix would ignore every tag). Remove it."),
+                    );
                 }
             }
         }
@@ -405,6 +432,7 @@ impl Provider for DatomicProvider {
                     .collect()
             })
             .unwrap_or_default();
+        crate::aws::tags::set_ignored(ignore_tags(config));
         let clients = Clients::new(&sdk, &endpoints, default_tags(config));
 
         let skip_validation = config
