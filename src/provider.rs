@@ -254,8 +254,13 @@ impl Provider for DatomicProvider {
                 );
             }
         }
+        // (An unknown skip_region_validation, e.g. from a variable during
+        // `terraform validate`, leaves the check to configure.)
+        let skip_unknown = config
+            .get("skip_region_validation")
+            .is_some_and(Value::is_unknown);
         if let Some(r) = string_at(config, "region") {
-            if !skip_region_validation(config) {
+            if !skip_region_validation(config) && !skip_unknown {
                 if let Some(detail) = unknown_region(&r, "") {
                     diags.attribute_error(AttrPath::root("region"), "Invalid AWS region", detail);
                 }
@@ -511,6 +516,11 @@ mod tests {
         assert!(!validate_with(&[
             ("region", Value::string("us-eats-1")),
             ("skip_region_validation", Value::bool(true)),
+        ])
+        .has_error());
+        assert!(!validate_with(&[
+            ("region", Value::string("us-east-7")),
+            ("skip_region_validation", Value::Unknown),
         ])
         .has_error());
     }
