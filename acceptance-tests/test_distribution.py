@@ -144,7 +144,9 @@ def assert_no_dev_overrides(*outputs: str) -> None:
 def test_release_layout_and_checksums(release: Release, tmp_path: Path) -> None:
     v = release.version
     names = {p.name for p in release.dist.iterdir()}
-    assert names == {release.zip_name, f"{BINARY_NAME}_{v}_SHA256SUMS", f"{BINARY_NAME}_{v}_manifest.json"}, names
+    assert names == {release.zip_name, f"{BINARY_NAME}_{v}_SHA256SUMS", f"{BINARY_NAME}_{v}_manifest.json",
+                     "terraform-registry-manifest.json"}, names
+    assert "not signed" in release.output, release.output
 
     with zipfile.ZipFile(release.zip) as z:
         assert z.testzip() is None
@@ -159,6 +161,8 @@ def test_release_layout_and_checksums(release: Release, tmp_path: Path) -> None:
     assert out.returncode == 0 and out.stdout.strip() == f"{BINARY_NAME} {v}", out
 
     assert json.loads(release.manifest.read_text()) == MANIFEST
+    assert (release.dist / "terraform-registry-manifest.json").read_bytes() == release.manifest.read_bytes()
+    assert json.loads((REPO_ROOT / "terraform-registry-manifest.json").read_text()) == MANIFEST
 
     sums = release.sha256sums()
     assert set(sums) == {release.zip_name, release.manifest.name}, sums
@@ -177,6 +181,67 @@ def test_release_is_idempotent_and_reproducible(release: Release, tmp_path: Path
     rerun = pack(release.dist.parent)  # same dist and mirror: overwrites in place
     assert rerun.sums.read_text() == before
     assert "replacing a different build" not in rerun.output
+
+
+@pytest.fixture
+def gnupghome(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """A throwaway keyring (GNUPGHOME in tmp_path) holding one fresh RSA signing key
+    without a passphrase: (environment for gpg, the key's fingerprint)."""
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    gen = subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
+                          "Release Test <release-test@example.invalid>", "rsa2048", "sign", "1d"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert gen.returncode == 0, gen.stderr
+    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-secret-keys"],
+                             env=env, capture_output=True, text=True, timeout=30)
+    fprs = [line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:")]
+    assert fprs, listing.stdout
+    return {"GNUPGHOME": str(home)}, fprs[0]
+
+
+def gpg_verify(env: dict[str, str], sig: Path, data: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["gpg", "--batch", "--status-fd", "1", "--verify", str(sig), str(data)],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
+
+
+def test_signed_release_verifies_with_gpg(gnupghome: tuple[dict[str, str], str], tmp_path: Path,
+                                          provider_binary: Path) -> None:
+    """--gpg-key signs SHA256SUMS: a detached binary signature that gpg verifies with the
+    key's public half, and that fails once SHA256SUMS changes. GPG_KEY_ID works too, and a
+    later unsigned run removes the then stale signature."""
+    env, fpr = gnupghome
+    signed = pack(tmp_path / "a", "--gpg-key", fpr, env=env)
+    sig = signed.sums.with_name(signed.sums.name + ".sig")
+    assert sig.is_file(), signed.output
+    assert not sig.read_bytes().startswith(b"-----BEGIN"), "the Registry wants a binary signature, not armor"
+    ok = gpg_verify(env, sig, signed.sums)
+    assert ok.returncode == 0 and f"VALIDSIG {fpr}" in ok.stdout, ok.stdout + ok.stderr
+    names = {p.name for p in signed.dist.iterdir()}
+    assert names >= {sig.name, "terraform-registry-manifest.json", signed.manifest.name}, names
+    assert json.loads((signed.dist / "terraform-registry-manifest.json").read_text()) == MANIFEST
+
+    tampered = tmp_path / "tampered"
+    tampered.write_bytes(signed.sums.read_bytes().replace(b"  ", b"  x", 1))
+    assert gpg_verify(env, sig, tampered).returncode != 0
+
+    by_env = pack(tmp_path / "b", env={**env, "GPG_KEY_ID": fpr})
+    assert gpg_verify(env, by_env.sums.with_name(by_env.sums.name + ".sig"), by_env.sums).returncode == 0
+
+    unsigned = pack(tmp_path / "a", env=env)  # same dist, no key: the old .sig must go
+    assert not sig.exists(), unsigned.output
+    assert "removed" in unsigned.output
+
+
+def test_release_refuses_an_unknown_gpg_key(gnupghome: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    env, _ = gnupghome
+    dist = tmp_path / "dist"
+    res = run_release("--profile", "dev", "--dist", str(dist), "--gpg-key", "NO-SUCH-KEY", env=env)
+    assert res.returncode != 0 and "no secret GPG key 'NO-SUCH-KEY'" in res.stderr, res.stderr
+    assert not dist.exists()
 
 
 def test_release_refuses_unknown_target_and_bad_arguments(tmp_path: Path) -> None:

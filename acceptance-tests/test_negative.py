@@ -142,8 +142,12 @@ CASES: list[Case] = [
          ["Conflicting capacity settings", "Remove desired_capacity"]),
     Case("autoscaling-without-target", qg(f'  autoscaling {{ {MARK}\n  }}\n'), ["Missing required argument", '"target_cpu_utilization"']),
     # --- existing network and client access
-    Case("vpc-without-subnets", f'resource "datomic_system" "s" {{ {MARK}\n  name = "neg"\n  topology = "production"\n  vpc_id = "vpc-0123456789abcdef0"\n}}\n',
-         ["Incomplete existing network", "vpc_id and subnet_ids go together"]),
+    # (on the argument that is set, as the AWS provider's RequiredWith: not on the block)
+    Case("vpc-without-subnets", sys_(f'  topology = "production"\n  vpc_id = "vpc-0123456789abcdef0" {MARK}\n'),
+         ["Incomplete existing network", "vpc_id is set without subnet_ids", "vpc_id and subnet_ids go together"]),
+    Case("subnets-without-vpc",
+         sys_(f'  topology = "production"\n  subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"] {MARK}\n'),
+         ["Incomplete existing network", "subnet_ids is set without vpc_id", "vpc_id and subnet_ids go together"]),
     Case("one-subnet", sys_(f'  topology = "production"\n  vpc_id = "vpc-0123456789abcdef0"\n  subnet_ids = ["subnet-0123456789abcdef0"] {MARK}\n'),
          ["Too few subnets", "at least 2 availability zones"]),
     Case("client-cidr-invalid", sys_(f'  topology = "production"\n  client_cidr_blocks = ["10.0.0.0/33"] {MARK}\n'),

@@ -41,7 +41,11 @@ impl AwsError {
                     s.push_str(&x.to_string());
                     src = x.source();
                 }
-                s
+                match dispatch_failure_of(&e) {
+                    // Say what the user can fix first; the chain after it.
+                    Some(kind) => format!("{}: {s}", kind.explain()),
+                    None => s,
+                }
             }
         };
         AwsError { code, message }
@@ -93,6 +97,74 @@ impl AwsError {
     }
 }
 
+/// Why a request never reached AWS: the endpoint's host name does not
+/// resolve, nothing accepts the connection, or connecting takes too long.
+/// A wrong region or a wrong `endpoints` entry ends here, and retrying it
+/// 25 times only makes the user wait (so it is retried at most once, see
+/// `aws::retry`). A connection dropped after the request was sent is not one
+/// of these: it may have taken effect and is retried as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DispatchFailure {
+    /// DNS lookup of the endpoint's host failed.
+    CannotResolve,
+    /// The connection was refused or the network is unreachable.
+    CannotConnect,
+    /// No connection within the connect timeout.
+    ConnectTimeout,
+}
+
+impl DispatchFailure {
+    /// A sentence saying what went wrong and what to check.
+    pub fn explain(self) -> &'static str {
+        match self {
+            DispatchFailure::CannotResolve => "cannot resolve the AWS endpoint's host name (check the region and the endpoints block)",
+            DispatchFailure::CannotConnect => "cannot connect to the AWS endpoint (check the region, the endpoints block and the network)",
+            DispatchFailure::ConnectTimeout => "timed out connecting to the AWS endpoint (check the region, the endpoints block and the network)",
+        }
+    }
+}
+
+/// The dispatch failure behind `e`, if `e` is one (see [`DispatchFailure`]).
+pub fn dispatch_failure_of<E, R>(e: &SdkError<E, R>) -> Option<DispatchFailure> {
+    match e {
+        SdkError::DispatchFailure(d) => d.as_connector_error().and_then(|c| classify_dispatch(c)),
+        _ => None,
+    }
+}
+
+/// Classifies a connector error by its source chain: an I/O error of the
+/// connect kinds, hyper's "dns error", or a connect timeout. The HTTP client's
+/// error types are not public, so their messages are what we can match.
+pub fn classify_dispatch(err: &(dyn std::error::Error + 'static)) -> Option<DispatchFailure> {
+    use std::io::ErrorKind as K;
+    let mut next = Some(err);
+    let mut connecting = false;
+    while let Some(e) = next {
+        let text = e.to_string();
+        if text.starts_with("dns error") || text.contains("failed to lookup address") {
+            return Some(DispatchFailure::CannotResolve);
+        }
+        if text.contains("connect timeout") {
+            return Some(DispatchFailure::ConnectTimeout);
+        }
+        if text.contains("(Connect)") || text.starts_with("tcp connect error") {
+            connecting = true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                K::ConnectionRefused
+                | K::NetworkUnreachable
+                | K::HostUnreachable
+                | K::AddrNotAvailable => return Some(DispatchFailure::CannotConnect),
+                K::TimedOut if connecting => return Some(DispatchFailure::ConnectTimeout),
+                _ => {}
+            }
+        }
+        next = e.source();
+    }
+    connecting.then_some(DispatchFailure::CannotConnect)
+}
+
 /// Absence as an answer, for look-ups and deletes: "not found" becomes
 /// `Ok(None)`, any other error stays an error.
 pub trait Found<T> {
@@ -112,6 +184,57 @@ impl<T> Found<T> for Result<T, AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Wrap(
+        String,
+        #[source] Option<Box<dyn std::error::Error + Send + Sync>>,
+    );
+
+    #[test]
+    fn dispatch_failures_are_classified() {
+        let refused = Wrap(
+            "client error (Connect)".into(),
+            Some(Box::new(Wrap(
+                "tcp connect error".into(),
+                Some(Box::new(std::io::Error::from(
+                    std::io::ErrorKind::ConnectionRefused,
+                ))),
+            ))),
+        );
+        assert_eq!(
+            classify_dispatch(&refused),
+            Some(DispatchFailure::CannotConnect)
+        );
+        let dns = Wrap(
+            "client error (Connect)".into(),
+            Some(Box::new(Wrap(
+                "dns error".into(),
+                Some(Box::new(std::io::Error::other(
+                    "failed to lookup address information: Name or service not known",
+                ))),
+            ))),
+        );
+        assert_eq!(
+            classify_dispatch(&dns),
+            Some(DispatchFailure::CannotResolve)
+        );
+        let slow = Wrap("HTTP connect timeout occurred after 3.1s".into(), None);
+        assert_eq!(
+            classify_dispatch(&slow),
+            Some(DispatchFailure::ConnectTimeout)
+        );
+        // A connection closed after the request was sent may have taken
+        // effect: not a dispatch failure of this kind.
+        let dropped = Wrap(
+            "connection closed before message completed".into(),
+            Some(Box::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            ))),
+        );
+        assert_eq!(classify_dispatch(&dropped), None);
+    }
 
     #[test]
     fn not_found_codes() {

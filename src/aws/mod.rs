@@ -2,6 +2,8 @@
 //! classes. Nothing here knows Terraform; `rules` gives the names.
 
 pub mod error;
+pub mod regions;
+pub mod retry;
 pub mod snapshot;
 pub mod step;
 pub mod tags;
@@ -28,6 +30,9 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sts: aws_sdk_sts::Client,
+    /// STS for the configure-time identity check: a short deadline, so that
+    /// an unreachable endpoint fails `plan` in seconds.
+    sts_check: aws_sdk_sts::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
@@ -43,6 +48,17 @@ pub struct Clients {
     wrote: AtomicBool,
 }
 
+/// Why the configure-time identity check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallerError {
+    /// STS never answered: wrong region or endpoint, or no network.
+    #[error("{0}")]
+    Unreachable(AwsError),
+    /// STS answered with an error: the credentials (or their permissions).
+    #[error("{0}")]
+    Refused(AwsError),
+}
+
 /// Auto Scaling group name -> its tags.
 pub type TaggedGroups = BTreeMap<String, tags::Tags>;
 type TaggedGroupsCell = tokio::sync::OnceCell<Result<Arc<TaggedGroups>, AwsError>>;
@@ -56,7 +72,9 @@ impl Clients {
         let ep = |s: &str| endpoints.get(s).cloned();
         macro_rules! client {
             ($krate:ident, $svc:literal) => {{
-                let mut b = $krate::config::Builder::from(sdk).interceptor(step::Recorder);
+                let mut b = $krate::config::Builder::from(sdk)
+                    .interceptor(step::Recorder)
+                    .interceptor(retry::CapDispatchRetries);
                 if let Some(url) = ep($svc) {
                     b = b.endpoint_url(url);
                 }
@@ -64,7 +82,9 @@ impl Clients {
             }};
         }
         let s3 = {
-            let mut b = aws_sdk_s3::config::Builder::from(sdk).interceptor(step::Recorder);
+            let mut b = aws_sdk_s3::config::Builder::from(sdk)
+                .interceptor(step::Recorder)
+                .interceptor(retry::CapDispatchRetries);
             if let Some(url) = ep("s3") {
                 // Custom endpoints (emulators, VPC endpoints) need path-style addressing.
                 b = b.endpoint_url(url).force_path_style(true);
@@ -73,16 +93,20 @@ impl Clients {
         };
         // Plan-time clients: one retry, short timeouts.
         macro_rules! probe {
-            ($krate:ident, $svc:literal) => {{
+            ($krate:ident, $svc:literal) => {
+                probe!($krate, $svc, 3, 10)
+            };
+            ($krate:ident, $svc:literal, $connect:literal, $operation:literal) => {{
                 use aws_config::retry::RetryConfig;
                 use aws_config::timeout::TimeoutConfig;
                 let mut b = $krate::config::Builder::from(sdk)
                     .interceptor(step::Recorder)
+                    .interceptor(retry::CapDispatchRetries)
                     .retry_config(RetryConfig::standard().with_max_attempts(2))
                     .timeout_config(
                         TimeoutConfig::builder()
-                            .connect_timeout(std::time::Duration::from_secs(3))
-                            .operation_timeout(std::time::Duration::from_secs(10))
+                            .connect_timeout(std::time::Duration::from_secs($connect))
+                            .operation_timeout(std::time::Duration::from_secs($operation))
                             .build(),
                     );
                 if let Some(url) = ep($svc) {
@@ -93,6 +117,7 @@ impl Clients {
         }
         let autoscaling_probe = probe!(aws_sdk_autoscaling, "autoscaling");
         let ec2_probe = probe!(aws_sdk_ec2, "ec2");
+        let sts_check = probe!(aws_sdk_sts, "sts", 2, 5);
         Clients {
             autoscaling_probe,
             ec2_probe,
@@ -102,6 +127,7 @@ impl Clients {
             s3,
             dynamodb: client!(aws_sdk_dynamodb, "dynamodb"),
             sts: client!(aws_sdk_sts, "sts"),
+            sts_check,
             elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
@@ -113,15 +139,26 @@ impl Clients {
         }
     }
 
-    /// STS GetCallerIdentity: validates the credentials and names the account.
-    pub async fn caller_account(&self) -> Result<String, AwsError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)?;
-        Ok(out.account().unwrap_or_default().to_string())
+    /// STS GetCallerIdentity at configure time: validates the credentials
+    /// and names the account. Fails within seconds when STS is out of reach
+    /// (see [`CallerError`]).
+    pub async fn caller_account(&self) -> Result<String, CallerError> {
+        match self.sts_check.get_caller_identity().send().await {
+            Ok(out) => Ok(out.account().unwrap_or_default().to_string()),
+            Err(e) => {
+                let unreachable = error::dispatch_failure_of(&e).is_some()
+                    || matches!(
+                        e,
+                        aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)
+                    );
+                let err = AwsError::from_sdk(e);
+                Err(if unreachable {
+                    CallerError::Unreachable(err)
+                } else {
+                    CallerError::Refused(err)
+                })
+            }
+        }
     }
 
     /// Records that this process changed AWS: reads no longer use the snapshot.
@@ -234,6 +271,7 @@ impl Clients {
         self.fetched_account_id
             .get_or_try_init(|| async {
                 let a = self.caller_account().await.map_err(|e| {
+                    let (CallerError::Unreachable(e) | CallerError::Refused(e)) = e;
                     AwsError::new(
                         e.code.as_deref(),
                         format!("the AWS account id is needed (a system's S3 bucket is named after it, and S3 calls check the bucket belongs to it) and STS GetCallerIdentity failed: {e}"),

@@ -989,8 +989,10 @@ pub async fn retag(
                         .map_err(AwsError::from_sdk)?;
                 }
             }
-            // S3 replaces the whole set.
-            Tagged::Bucket => put_bucket_tags(c, &s.bucket, target).await?,
+            // S3 replaces the whole set: keep the ignored tags it has.
+            Tagged::Bucket => {
+                put_bucket_tags(c, &s.bucket, &tags::keep_ignored(&now, target)).await?
+            }
             Tagged::Table(arn) => {
                 if !changed.is_empty() {
                     c.dynamodb

@@ -731,15 +731,17 @@ impl Resource<Clients> for SystemResource {
         }
         let sets = |a: &str| config.get(a).is_some_and(|v| !v.is_null());
         if sets("vpc_id") != sets("subnet_ids") {
-            let missing = if sets("vpc_id") {
-                "subnet_ids"
+            // On the argument that is set (an absent one has no line to
+            // point at), as the AWS provider's RequiredWith does.
+            let (given, missing) = if sets("vpc_id") {
+                ("vpc_id", "subnet_ids")
             } else {
-                "vpc_id"
+                ("subnet_ids", "vpc_id")
             };
             diags.attribute_error(
-                crate::plugin::AttrPath::root(missing),
+                crate::plugin::AttrPath::root(given),
                 "Incomplete existing network",
-                "vpc_id and subnet_ids go together: set both to use an existing network, or neither to let the provider create one.",
+                format!("{given} is set without {missing}: vpc_id and subnet_ids go together; set both to use an existing network, or neither to let the provider create one."),
             );
         }
         if let Some(subnets) = list_attr(config, "subnet_ids") {
