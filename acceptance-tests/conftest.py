@@ -89,10 +89,14 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def aws(emulator: Emulator) -> Emulator:
-    """The emulator, emptied, with no recorded calls and no injected faults."""
+def aws(emulator: Emulator) -> Iterator[Emulator]:
+    """The emulator, emptied, with no recorded calls and no injected faults. The test
+    fails if the proxy's strict AWS layer (strict_aws.py) broke down on one of its calls."""
     emulator.reset()
-    return emulator
+    yield emulator
+    strict = emulator.proxy.strict if emulator.proxy is not None else None
+    if strict is not None and strict.errors:
+        pytest.fail("the strict AWS layer of the proxy failed on: " + "; ".join(strict.errors), pytrace=False)
 
 
 @pytest.fixture
