@@ -97,6 +97,9 @@ def aws(emulator: Emulator) -> Iterator[Emulator]:
     strict = emulator.proxy.strict if emulator.proxy is not None else None
     if strict is not None and strict.errors:
         pytest.fail("the strict AWS layer of the proxy failed on: " + "; ".join(strict.errors), pytrace=False)
+    if strict is not None and strict.invalid:
+        pytest.fail(f"{len(strict.invalid)} request(s) AWS would refuse by its API models: "
+                    + "; ".join(f"{s} {a}: {why}" for s, a, why in strict.invalid[:5]), pytrace=False)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ more forgiving than AWS (see the project's emulator notes):
   (moto already answers DeleteRole with policies or instance profiles attached with
   DeleteConflict, DeleteBucket of a non-empty bucket with BucketNotEmpty, and DeleteVpc
   with subnets with DependencyViolation: those are left to moto.)
+- validation: every request checked against AWS's API models (strict_models.py); one AWS
+  would refuse gets AWS's error, and is recorded so that its test fails.
 - consistency: for `consistency_window` seconds after a create, describes/gets of that
   object by id or name answer "not found" (EC2 `*.NotFound`, IAM NoSuchEntity, an
   Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
@@ -30,6 +32,8 @@ import urllib.parse
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from strict_models import check_request
+
 REGION = "us-east-1"
 _LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 
@@ -43,10 +47,11 @@ class Strict:
     consistency: bool = True
     consistency_window: float = 1.5  # a new object is not visible to reads yet
     profile_window: float = 2.0  # a new instance profile is not usable by EC2 yet
+    validation: bool = True  # requests checked against AWS's API models (strict_models.py)
 
     @classmethod
     def off(cls) -> "Strict":
-        return cls(dependencies=False, consistency=False)
+        return cls(dependencies=False, consistency=False, validation=False)
 
     @classmethod
     def from_env(cls, default: bool) -> "Strict":
@@ -158,6 +163,9 @@ class StrictLayer:
         self._lingering: list[_Linger] = []
         self.refusals: list[tuple[str, str, Refusal]] = []  # (service, action, refusal)
         self.errors: list[str] = []  # faults of the layer itself (a test fails on any)
+        # requests AWS would refuse by its API models: (service, action, why); a test
+        # fails on any (see conftest.py)
+        self.invalid: list[tuple[str, str, str]] = []
 
     def reset(self) -> None:
         with self._lock:
@@ -165,6 +173,7 @@ class StrictLayer:
             self._lingering.clear()
             self.refusals.clear()
             self.errors.clear()
+            self.invalid.clear()
 
     # moto itself -------------------------------------------------------------------
 
@@ -197,7 +206,13 @@ class StrictLayer:
 
     def refuse(self, call: Any, p: Params) -> Refusal | None:
         r = None
-        if self.config.dependencies:
+        if self.config.validation:
+            bad = check_request(call, p.form, p.doc)
+            if bad is not None:
+                r = Refusal("validation", bad.code, bad.status, bad.message)
+                with self._lock:
+                    self.invalid.append((call.service, call.action, bad.message))
+        if r is None and self.config.dependencies:
             r = self._dependencies(call, p)
         if r is None and self.config.consistency:
             r = self._consistency(call, p)
