@@ -2,6 +2,7 @@
 //! classes. Nothing here knows Terraform; `rules` gives the names.
 
 pub mod error;
+pub mod retry;
 pub mod snapshot;
 pub mod step;
 pub mod tags;

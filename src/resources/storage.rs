@@ -740,7 +740,15 @@ pub async fn retag(
 }
 
 /// Deletes the storage (only when the user opted out of retaining it).
-pub async fn delete(c: &Clients, system: &str) -> Result<(), AwsError> {
+/// Subnets and VPC wait out `DependencyViolation` (network interfaces of
+/// nodes and load balancers just deleted) until `timeout`.
+pub async fn delete(
+    c: &Clients,
+    system: &str,
+    timeout: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), AwsError> {
+    use crate::aws::retry::{delete_network, Network};
     let s = find(c, system).await?;
     if !s.table.is_empty() {
         c.dynamodb
@@ -761,22 +769,10 @@ pub async fn delete(c: &Clients, system: &str) -> Result<(), AwsError> {
             .found()?;
     }
     for subnet in &s.subnet_ids {
-        c.ec2
-            .delete_subnet()
-            .subnet_id(subnet)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .found()?;
+        delete_network(c, Network::Subnet(subnet), timeout, cancel).await?;
     }
     if !s.vpc_id.is_empty() {
-        c.ec2
-            .delete_vpc()
-            .vpc_id(&s.vpc_id)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .found()?;
+        delete_network(c, Network::Vpc(&s.vpc_id), timeout, cancel).await?;
     }
     Ok(())
 }

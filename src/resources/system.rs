@@ -8,7 +8,7 @@ use super::common::*;
 use super::compute::{self, GroupSpec};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{retry, tags, AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -162,13 +162,17 @@ async fn sync_health_rules(c: &Clients, sg: &str, subnet_ids: &[String]) -> Resu
     if subnet_ids.is_empty() {
         return Ok(());
     }
-    let out = c
-        .ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(subnet_ids.to_vec()))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    // Subnets just created may not be found yet (eventual consistency).
+    let out = retry::new_object(&format!("subnets {}", subnet_ids.join(", ")), || async {
+        c.ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(subnet_ids.to_vec()))
+            .send()
+            .await
+            .map(Some)
+            .map_err(AwsError::from_sdk)
+    })
+    .await?;
     let ranges: Vec<IpRange> = out
         .subnets()
         .iter()
@@ -203,13 +207,17 @@ async fn sync_health_rules(c: &Clients, sg: &str, subnet_ids: &[String]) -> Resu
 }
 
 async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), AwsError> {
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .group_ids(sg)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    // A group just created may not be found yet (eventual consistency).
+    let out = retry::new_object(&format!("security group {sg}"), || async {
+        c.ec2
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .map(Some)
+            .map_err(AwsError::from_sdk)
+    })
+    .await?;
     let mut cidrs = Vec::new();
     let mut groups = Vec::new();
     for g in out.security_groups() {
@@ -1055,16 +1063,12 @@ impl Resource<Clients> for SystemResource {
         let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
             if let Some(sg) = compute::find_security_group(c, &name).await? {
-                c.ec2
-                    .delete_security_group()
-                    .group_id(&sg)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk)
-                    .found()?;
+                // The nodes' network interfaces outlive them for a while.
+                let sg = retry::Network::SecurityGroup(&sg);
+                retry::delete_network(c, sg, timeout, &ctx.cancel).await?;
             }
             if !bool_attr(prior, "retain_storage").unwrap_or(true) {
-                storage::delete(c, &name).await?;
+                storage::delete(c, &name, timeout, &ctx.cancel).await?;
             }
             Ok::<_, AwsError>(())
         })
