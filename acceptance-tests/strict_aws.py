@@ -166,6 +166,8 @@ class StrictLayer:
         # requests AWS would refuse by its API models: (service, action, why); a test
         # fails on any (see conftest.py)
         self.invalid: list[tuple[str, str, str]] = []
+        # over the whole session (never reset): rule -> how many calls it refused
+        self.totals: dict[str, int] = {}
 
     def reset(self) -> None:
         with self._lock:
@@ -219,6 +221,7 @@ class StrictLayer:
         if r is not None:
             with self._lock:
                 self.refusals.append((call.service, call.action, r))
+                self.totals[r.rule] = self.totals.get(r.rule, 0) + 1
         return r
 
     def prepare(self, call: Any, p: Params) -> Any:
