@@ -48,10 +48,17 @@ class Strict:
     consistency_window: float = 1.5  # a new object is not visible to reads yet
     profile_window: float = 2.0  # a new instance profile is not usable by EC2 yet
     validation: bool = True  # requests checked against AWS's API models (strict_models.py)
+    # time: state changes take time, AWS's durations scaled down about 60 times
+    time: bool = True
+    lb_provisioning: float = 3.0  # AWS: a network load balancer ~3 min `provisioning`
+    instance_pending: float = 1.0  # AWS: an instance ~1 min `pending`
+    in_service: float = 1.5  # AWS: an Auto Scaling instance ~1.5 min `Pending`
+    group_deleting: float = 2.0  # AWS: a group ~2 min `Delete in progress`
+    table_status: float = 0.5  # AWS: a DynamoDB table ~30 s CREATING / DELETING
 
     @classmethod
     def off(cls) -> "Strict":
-        return cls(dependencies=False, consistency=False, validation=False)
+        return cls(dependencies=False, consistency=False, validation=False, time=False)
 
     @classmethod
     def from_env(cls, default: bool) -> "Strict":
@@ -126,26 +133,46 @@ def _first(tag: str, text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def top_members(text: str, container: str) -> list[tuple[int, int]]:
-    """Spans of the direct <member> children of the first <container> element of a
-    query-protocol XML answer (members nest: a group's instances are members too)."""
-    start = text.find(f"<{container}>")
-    if start < 0:
-        return []
-    end = text.find(f"</{container}>", start)
-    if end < 0:
-        return []
-    spans, depth, open_at = [], 0, 0
-    for m in re.finditer(r"<(/?)member>", text[start:end]):
-        if m.group(1) == "":
-            if depth == 0:
-                open_at = start + m.start()
-            depth += 1
-        else:
-            depth -= 1
-            if depth == 0:
-                spans.append((open_at, start + m.end()))
+def top_members(text: str, container: str, tag: str = "member") -> list[tuple[int, int]]:
+    """Spans of the direct <member> (or <tag>) children of every <container> element of
+    a query-protocol XML answer (members nest: a group's instances are members too),
+    in document order. A container holding a container of its own name is not handled."""
+    spans = []
+    pos = 0
+    while (start := text.find(f"<{container}>", pos)) >= 0:
+        end = text.find(f"</{container}>", start)
+        if end < 0:
+            break
+        depth, open_at = 0, 0
+        for m in re.finditer(rf"<(/?){tag}>", text[start:end]):
+            if m.group(1) == "":
+                if depth == 0:
+                    open_at = start + m.start()
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    spans.append((open_at, start + m.end()))
+        pos = end
     return spans
+
+
+def _epoch(iso: str) -> float:
+    """An AWS timestamp (2026-01-01T00:00:00.000Z) as seconds since the epoch."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _with_length(headers: list, data: bytes) -> list:
+    """The headers of a rewritten answer: its length, and DynamoDB's body checksum."""
+    import zlib
+
+    fixed = {"content-length": str(len(data)), "x-amz-crc32": str(zlib.crc32(data) & 0xFFFFFFFF)}
+    return [(k, fixed.get(k.lower(), v)) for k, v in headers]
 
 
 class StrictLayer:
@@ -161,6 +188,10 @@ class StrictLayer:
         self._clients: dict[str, Any] = {}
         self._created: dict[tuple[str, str], float] = {}
         self._lingering: list[_Linger] = []
+        self._launched: dict[str, float] = {}  # instance id -> launch time (epoch)
+        self._deleting_groups: dict[str, tuple[float, str]] = {}  # name -> (until, member XML)
+        self._deleting_pending: dict[str, str] = {}  # name -> member XML, until its delete succeeds
+        self._deleting_tables: dict[str, tuple[float, dict]] = {}  # name -> (until, description)
         self.refusals: list[tuple[str, str, Refusal]] = []  # (service, action, refusal)
         self.errors: list[str] = []  # faults of the layer itself (a test fails on any)
         # requests AWS would refuse by its API models: (service, action, why); a test
@@ -173,6 +204,10 @@ class StrictLayer:
         with self._lock:
             self._created.clear()
             self._lingering.clear()
+            self._launched.clear()
+            self._deleting_groups.clear()
+            self._deleting_pending.clear()
+            self._deleting_tables.clear()
             self.refusals.clear()
             self.errors.clear()
             self.invalid.clear()
@@ -226,6 +261,8 @@ class StrictLayer:
 
     def prepare(self, call: Any, p: Params) -> Any:
         """What must be known before the call takes effect in moto (returned to `observe`)."""
+        if self.config.time and (call.service, call.action) == ("autoscaling", "DeleteAutoScalingGroup"):
+            self._capture_group(p.get("AutoScalingGroupName") or "")
         if not self.config.dependencies:
             return None
         if (call.service, call.action) in _TERMINATING:
@@ -242,11 +279,18 @@ class StrictLayer:
     def observe(self, call: Any, p: Params, before: Any, answer: tuple[int, list, bytes]) -> tuple[int, list, bytes]:
         status, headers, data = answer
         if status >= 300:
+            table = self.deleting_table(call, p)
+            if status == 400 and table is not None:
+                data = json.dumps({"Table": table}).encode()
+                return 200, _with_length(headers, data), data
             return answer
         now = time.monotonic()
         text = data.decode("utf-8", "replace")
         if self.config.dependencies and before is not None:
             self._record_lingering(call, before, now)
+        if self.config.time:
+            status, headers, data = self._time(call, p, (status, headers, data))
+            text = data.decode("utf-8", "replace")
         if self.config.consistency:
             self._record_created(call, p, text, now)
             if call.service == "autoscaling" and call.action == "DescribeAutoScalingGroups":
@@ -257,7 +301,7 @@ class StrictLayer:
                         hidden = hidden[:start] + hidden[end:]
                 if hidden != text:
                     data = hidden.encode()
-                    headers = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in headers]
+                    headers = _with_length(headers, data)
         return status, headers, data
 
     # dependencies
@@ -424,6 +468,150 @@ class StrictLayer:
                                f"({profile}) for parameter iamInstanceProfile.name is invalid. "
                                "Invalid IAM Instance Profile name")
         return None
+
+    # time
+
+    def _time(self, call: Any, p: Params, answer: tuple[int, list, bytes]) -> tuple[int, list, bytes]:
+        status, headers, data = answer
+        key = (call.service, call.action)
+        now = time.monotonic()
+        if call.protocol == "json" and call.service == "dynamodb":
+            new_data = self._table_time(call, p, data, now)
+            return status, _with_length(headers, new_data), new_data
+        text = data.decode("utf-8", "replace")
+        new = text
+        if key == ("elasticloadbalancing", "CreateLoadBalancer"):
+            arn = _first("LoadBalancerArn", text)
+            if arn:
+                with self._lock:
+                    self._created[("lb", arn)] = now
+        elif key == ("elasticloadbalancing", "DescribeLoadBalancers"):
+            for start, end in reversed(top_members(text, "LoadBalancers")):
+                item = new[start:end]
+                if self._fresh("lb", _first("LoadBalancerArn", item) or "", self.config.lb_provisioning):
+                    item = item.replace("<Code>active</Code>", "<Code>provisioning</Code>")
+                    new = new[:start] + item + new[end:]
+        elif key == ("ec2", "DescribeInstances"):
+            for start, end in reversed(top_members(text, "instancesSet", "item")):
+                item = new[start:end]
+                launched = _epoch(_first("launchTime", item) or "")
+                if time.time() - launched < self.config.instance_pending:
+                    item = item.replace("<instanceState><code>16</code><name>running</name></instanceState>",
+                                        "<instanceState><code>0</code><name>pending</name></instanceState>")
+                    new = new[:start] + item + new[end:]
+        elif key == ("autoscaling", "DescribeAutoScalingGroups"):
+            new = self._groups_time(p, text)
+        elif key == ("autoscaling", "DeleteAutoScalingGroup"):
+            name = p.get("AutoScalingGroupName") or ""
+            with self._lock:
+                member = self._deleting_pending.pop(name, None)
+                if member is not None:
+                    self._deleting_groups[name] = (now + self.config.group_deleting, member)
+        if new == text:
+            return answer
+        data = new.encode()
+        return status, _with_length(headers, data), data
+
+    def _launch_time(self, instance: str) -> float:
+        with self._lock:
+            t = self._launched.get(instance)
+        if t is None:
+            try:
+                rs = self.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"]
+                t = rs[0]["Instances"][0]["LaunchTime"].timestamp()
+            except Exception:  # noqa: BLE001 - gone: long launched
+                t = 0.0
+            with self._lock:
+                self._launched[instance] = t
+        return t
+
+    def _groups_time(self, p: Params, text: str) -> str:
+        new = text
+        # instances of a group: Pending for a while after their launch
+        for gs, ge in reversed(top_members(text, "AutoScalingGroups")):
+            group = new[gs:ge]
+            changed = group
+            for s, e in reversed(top_members(group, "Instances")):
+                inst = changed[s:e]
+                iid = _first("InstanceId", inst) or ""
+                if "<LifecycleState>InService</LifecycleState>" in inst and \
+                        time.time() - self._launch_time(iid) < self.config.in_service:
+                    inst = inst.replace("<LifecycleState>InService</LifecycleState>",
+                                        "<LifecycleState>Pending</LifecycleState>")
+                    changed = changed[:s] + inst + changed[e:]
+            if changed != group:
+                new = new[:gs] + changed + new[ge:]
+        # groups being deleted: still there, `Delete in progress`
+        names = p.listed("AutoScalingGroupNames.member")
+        unfiltered = not names and not p.listed("Filters.member")
+        now = time.monotonic()
+        with self._lock:
+            deleting = {n: x for n, (until, x) in self._deleting_groups.items() if until > now}
+        present = {_first("AutoScalingGroupName", new[s:e]) for s, e in top_members(new, "AutoScalingGroups")}
+        extra = "".join(x for n, x in deleting.items() if n not in present and (unfiltered or n in names))
+        if extra:
+            if "<AutoScalingGroups/>" in new:
+                new = new.replace("<AutoScalingGroups/>", f"<AutoScalingGroups>{extra}</AutoScalingGroups>", 1)
+            else:
+                new = new.replace("</AutoScalingGroups>", f"{extra}</AutoScalingGroups>", 1)
+        return new
+
+    def _capture_group(self, name: str) -> None:
+        """Keeps the group as moto has it before its deletion, to be answered (`Delete in
+        progress`, its instances Terminating) for a while after it."""
+        import urllib.request
+
+        auth = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/autoscaling/aws4_request, "
+                "SignedHeaders=host, Signature=0")
+        body = urllib.parse.urlencode({"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01",
+                                       "AutoScalingGroupNames.member.1": name}).encode()
+        req = urllib.request.Request(self.direct_url + "/", data=body, method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            text = r.read().decode("utf-8", "replace")
+        spans = top_members(text, "AutoScalingGroups")
+        if not spans:
+            return
+        member = text[spans[0][0]:spans[0][1]]
+        member = re.sub(r"<LifecycleState>[^<]*</LifecycleState>",
+                        "<LifecycleState>Terminating</LifecycleState>", member)
+        member = re.sub(r"<Status>[^<]*</Status>", "", member)
+        member = member.replace("</AutoScalingGroupName>",
+                                "</AutoScalingGroupName><Status>Delete in progress</Status>", 1)
+        with self._lock:
+            self._deleting_pending[name] = member
+
+    def _table_time(self, call: Any, p: Params, data: bytes, now: float) -> bytes:
+        name = p.doc.get("TableName") if isinstance(p.doc.get("TableName"), str) else ""
+        try:
+            doc = json.loads(data or b"{}")
+        except ValueError:
+            return data
+        w = self.config.table_status
+        if call.action == "CreateTable" and isinstance(doc.get("TableDescription"), dict):
+            with self._lock:
+                self._created[("table", name)] = now
+                self._deleting_tables.pop(name, None)
+            doc["TableDescription"]["TableStatus"] = "CREATING"
+        elif call.action == "DeleteTable" and isinstance(doc.get("TableDescription"), dict):
+            doc["TableDescription"]["TableStatus"] = "DELETING"
+            with self._lock:
+                self._deleting_tables[name] = (now + w, doc["TableDescription"])
+        elif call.action == "DescribeTable" and isinstance(doc.get("Table"), dict):
+            if self._fresh("table", name, w):
+                doc["Table"]["TableStatus"] = "CREATING"
+        else:
+            return data
+        return json.dumps(doc).encode()
+
+    def deleting_table(self, call: Any, p: Params) -> dict | None:
+        """The description of a table being deleted, for a DescribeTable moto answers
+        ResourceNotFoundException (the table is gone there at once)."""
+        if not self.config.time or (call.service, call.action) != ("dynamodb", "DescribeTable"):
+            return None
+        with self._lock:
+            x = self._deleting_tables.get(str(p.doc.get("TableName")))
+        return x[1] if x is not None and x[0] > time.monotonic() else None
 
     def _template_profile(self, lt_id: str | None, lt_name: str | None, version: str | None) -> str:
         """The instance profile named by a launch template version, "" if none."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.error
@@ -53,8 +54,8 @@ def network(ec2, cidr: str = "10.7.0.0/16") -> tuple[str, str, str]:  # type: ig
     return vpc, subnet, sg
 
 
-def instance(ec2, subnet: str, sg: str) -> str:  # type: ignore[no-untyped-def]
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+def instance(ec2, subnet: str, sg: str, image: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    image = image or ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.small",
                              SubnetId=subnet, SecurityGroupIds=[sg])["Instances"][0]["InstanceId"]
 
@@ -353,3 +354,80 @@ def test_valid_requests_pass_the_models(strict: Emulator) -> None:
     client(strict, "sts", True).get_caller_identity()
     ec2.delete_vpc(VpcId=vpc)
     assert strict.proxy.strict.invalid == []
+
+
+# --- time -------------------------------------------------------------------------------
+
+
+def test_load_balancers_provision_before_they_are_active(strict: Emulator) -> None:
+    direct = client(strict, "ec2", False)
+    _, subnet, _ = network(direct)
+    elb, elb_direct = client(strict, "elbv2", True), client(strict, "elbv2", False)
+    arn = elb.create_load_balancer(Name="lb", Subnets=[subnet], Type="network",
+                                   Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    state = lambda c: c.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]["State"]["Code"]  # noqa: E731
+    assert state(elb_direct) == "active"  # moto: at once
+    assert state(elb) == "provisioning"
+    time.sleep(FAST.lb_provisioning + 0.1)
+    assert state(elb) == "active"
+
+
+def test_instances_and_group_members_start_pending(strict: Emulator) -> None:
+    # longer than FAST: the emulator is slow to launch under load
+    slow = dataclasses.replace(FAST, instance_pending=6.0, in_service=6.0)
+    strict.proxy.set_strict(slow)
+    direct, proxied = client(strict, "ec2", False), client(strict, "ec2", True)
+    _, subnet, sg = network(direct)
+    image = direct.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    direct.create_launch_template(LaunchTemplateName="tmpl", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t2.small", "SecurityGroupIds": [sg]})
+    iid = instance(direct, subnet, sg, image)
+    client(strict, "autoscaling", False).create_auto_scaling_group(
+        AutoScalingGroupName="g", MinSize=1, MaxSize=1, LaunchTemplate={"LaunchTemplateName": "tmpl"},
+        VPCZoneIdentifier=subnet)
+    state = lambda c: c.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]  # noqa: E731
+    lifecycle = lambda c: [i["LifecycleState"] for i in c.describe_auto_scaling_groups(  # noqa: E731
+        AutoScalingGroupNames=["g"])["AutoScalingGroups"][0]["Instances"]]
+    asg, asg_direct = client(strict, "autoscaling", True), client(strict, "autoscaling", False)
+    assert state(direct) == "running" and lifecycle(asg_direct) == ["InService"]  # moto: at once
+    assert state(proxied) == "pending"
+    assert lifecycle(asg) == ["Pending"]
+    time.sleep(max(slow.instance_pending, slow.in_service) + 1.1)  # launch times are in whole seconds
+    assert state(proxied) == "running" and lifecycle(asg) == ["InService"]
+
+
+def test_a_group_being_deleted_is_reported_until_its_instances_are_gone(strict: Emulator) -> None:
+    direct = client(strict, "ec2", False)
+    _, subnet, sg = network(direct)
+    image = direct.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    direct.create_launch_template(LaunchTemplateName="tmpl", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t2.small", "SecurityGroupIds": [sg]})
+    asg, asg_direct = client(strict, "autoscaling", True), client(strict, "autoscaling", False)
+    for name in ("moto", "g"):
+        asg_direct.create_auto_scaling_group(
+            AutoScalingGroupName=name, MinSize=1, MaxSize=1, LaunchTemplate={"LaunchTemplateName": "tmpl"},
+            VPCZoneIdentifier=subnet)
+    asg_direct.delete_auto_scaling_group(AutoScalingGroupName="moto", ForceDelete=True)
+    assert asg_direct.describe_auto_scaling_groups(AutoScalingGroupNames=["moto"])["AutoScalingGroups"] == []
+    asg.delete_auto_scaling_group(AutoScalingGroupName="g", ForceDelete=True)
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["g"])["AutoScalingGroups"]
+    assert [(g["AutoScalingGroupName"], g.get("Status")) for g in groups] == [("g", "Delete in progress")]
+    assert {i["LifecycleState"] for i in groups[0]["Instances"]} == {"Terminating"}
+    time.sleep(FAST.group_deleting + 0.1)
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["g"])["AutoScalingGroups"] == []
+
+
+def test_tables_are_creating_then_deleting(strict: Emulator) -> None:
+    ddb, ddb_direct = client(strict, "dynamodb", True), client(strict, "dynamodb", False)
+    spec = dict(BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    ddb_direct.create_table(TableName="moto", **spec)
+    assert ddb_direct.describe_table(TableName="moto")["Table"]["TableStatus"] == "ACTIVE"  # moto: at once
+    assert ddb.create_table(TableName="tbl", **spec)["TableDescription"]["TableStatus"] == "CREATING"
+    assert ddb.describe_table(TableName="tbl")["Table"]["TableStatus"] == "CREATING"
+    time.sleep(FAST.table_status + 0.1)
+    assert ddb.describe_table(TableName="tbl")["Table"]["TableStatus"] == "ACTIVE"
+    assert ddb.delete_table(TableName="tbl")["TableDescription"]["TableStatus"] == "DELETING"
+    assert ddb.describe_table(TableName="tbl")["Table"]["TableStatus"] == "DELETING"
+    time.sleep(FAST.table_status + 0.1)
+    assert code_of(lambda: ddb.describe_table(TableName="tbl")) == "ResourceNotFoundException"
