@@ -4,6 +4,7 @@
 pub mod error;
 pub mod retry;
 pub mod snapshot;
+pub mod states;
 pub mod step;
 pub mod tags;
 pub mod wait;

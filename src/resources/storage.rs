@@ -758,6 +758,7 @@ pub async fn delete(
             .await
             .map_err(AwsError::from_sdk)
             .found()?;
+        crate::aws::states::table_deleted(c, &s.table, timeout, cancel).await?;
     }
     if !s.bucket.is_empty() {
         empty_bucket(c, &s.bucket).await?;

@@ -8,7 +8,7 @@ use super::common::*;
 use super::compute::{self, GroupSpec};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{retry, tags, AwsError, Clients};
+use crate::aws::{retry, states, tags, AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -479,6 +479,9 @@ impl SystemResource {
             Value::string(rules::asg_name(&name, PRIMARY_GROUP)),
         );
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        // Both provisioned meanwhile (AWS: minutes): usually ready by now.
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
+        states::table_active(c, &st.table, timeout, &ctx.cancel).await?;
         compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
     }
 
@@ -679,6 +682,7 @@ impl SystemResource {
             compute::set_capacity(c, &g.asg_name, nodes, nodes, nodes).await?;
         }
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
         // Always: nodes left on an older configuration by an interrupted
         // update are replaced too (nothing happens when all are current).
         compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
