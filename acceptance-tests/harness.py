@@ -529,7 +529,7 @@ class Emulator:
     def __init__(self, log_path: Path, venv: Path = VENV, strict: Strict | None = None) -> None:
         self.log_path = log_path
         # AWS's rules the proxy keeps (DATOMIC_STRICT=0/1 overrides the default)
-        self.strict = strict if strict is not None else Strict.from_env(default=False)
+        self.strict = strict if strict is not None else Strict.from_env(default=True)
         self.server_bin = venv / "bin" / "moto_server"
         # the project's launcher patches moto's known bugs (same arguments as moto_server)
         launcher = REPO_ROOT / "scripts" / "emulator-server.py"

@@ -16,7 +16,8 @@ more forgiving than AWS (see the project's emulator notes):
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
   and RunInstances refuse it ("Invalid IAM Instance Profile name").
 
-Each rule is a flag of `Strict`; `DATOMIC_STRICT=0` turns them all off, `=1` on.
+Each rule is a flag of `Strict`, all on by default; `DATOMIC_STRICT=0` turns them all
+off (moto as it is), `=1` on.
 The layer asks moto itself (its direct URL, never through the proxy) what it needs to
 know, e.g. which instances still run in a subnet.
 """
