@@ -431,3 +431,42 @@ def test_tables_are_creating_then_deleting(strict: Emulator) -> None:
     assert ddb.describe_table(TableName="tbl")["Table"]["TableStatus"] == "DELETING"
     time.sleep(FAST.table_status + 0.1)
     assert code_of(lambda: ddb.describe_table(TableName="tbl")) == "ResourceNotFoundException"
+
+
+# --- the provider against the strict layer ----------------------------------------------
+
+
+@pytest.mark.aws
+def test_destroy_converges_in_one_run_and_names_what_blocks_it(tf, aws: Emulator) -> None:  # type: ignore[no-untyped-def]
+    """A destroy with `retain_storage = false` converges in one run through the strict
+    layer (network interfaces lingering after the nodes and the load balancer); one that
+    something foreign still depends on fails at its delete timeout naming the object and
+    the network interface in the way."""
+    from harness import provider_hcl
+
+    config = provider_hcl() + '''
+resource "datomic_system" "main" {
+  name           = "blocked"
+  topology       = "solo"
+  retain_storage = false
+  timeouts {
+    delete = "25s"
+  }
+}
+'''
+    tf.write(config)
+    tf.apply()
+    ec2 = aws.boto3("ec2")
+    sg = ec2.describe_security_groups(Filters=[{"Name": "tag:datomic:system", "Values": ["blocked"]}])
+    sg_id = sg["SecurityGroups"][0]["GroupId"]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [sg["SecurityGroups"][0]["VpcId"]]}])
+    foreign = instance(ec2, subnet["Subnets"][0]["SubnetId"], sg_id)
+    res = tf.destroy(check=False)
+    assert not res.ok
+    err = " ".join(res.stderr.split())  # Terraform wraps long lines
+    assert f"security group {sg_id}" in err, res.stderr
+    assert "network interface eni-" in err, res.stderr
+    ec2.terminate_instances(InstanceIds=[foreign])
+    tf.destroy()  # the foreign instance gone: one more run, and nothing is left
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [sg_id]}])["SecurityGroups"] == []
+    assert aws.proxy.strict.totals.get("dependencies", 0) > 0

@@ -485,6 +485,27 @@ impl SystemResource {
         compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
     }
 
+    /// What a destroy cut short (e.g. at its timeout, by a dependency) may have
+    /// left besides the compute group: the nodes' security group, and the
+    /// storage it was to delete. Kept in state, the next destroy finishes it.
+    async fn has_leftovers(
+        &self,
+        c: &Clients,
+        name: &str,
+        state: &Value,
+    ) -> Result<bool, AwsError> {
+        if compute::has_leftovers(c, name, PRIMARY_GROUP).await?
+            || compute::find_security_group(c, name).await?.is_some()
+        {
+            return Ok(true);
+        }
+        if bool_attr(state, "retain_storage").unwrap_or(true) {
+            return Ok(false);
+        }
+        let st = storage::find(c, name).await?;
+        Ok(!(st.vpc_id.is_empty() && st.bucket.is_empty() && st.table.is_empty()))
+    }
+
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
     /// state; `Value::Null` when its primary compute group does not exist.
     /// Shared with the `datomic_system` data source.
@@ -493,7 +514,7 @@ impl SystemResource {
             .or_else(|| str_attr(state, "name"))
             .unwrap_or_default();
         let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
-            if !state.is_null() && compute::has_leftovers(c, &name, PRIMARY_GROUP).await? {
+            if !state.is_null() && self.has_leftovers(c, &name, state).await? {
                 // Half made (a failed create) or its Auto Scaling group deleted
                 // outside Terraform: keep tracking it, the next plan replaces it.
                 let mut v = state.clone();
