@@ -3,6 +3,7 @@ its recording proxy), and Terraform working directories. See harness.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from typing import Callable, Iterator
 import pytest
 
 from harness import BINARY_NAME, REPO_ROOT, Emulator, Terraform, crate_version, pack_mirror
+from strict_aws import StrictLayer
 
 # Sources whose change makes the debug binary stale.
 _SOURCES = ("src", "proto", "build.rs", "Cargo.toml", "Cargo.lock")
@@ -76,12 +78,26 @@ def provider_mirror(provider_binary: Path, tmp_path_factory: pytest.TempPathFact
     return mirror
 
 
+_STRICT_LAYERS: list[StrictLayer] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the strict AWS layer refused over the session (by rule), or that it was off."""
+    for layer in _STRICT_LAYERS:
+        on = [f.name for f in dataclasses.fields(layer.config) if getattr(layer.config, f.name) is True]
+        refused = ", ".join(f"{k}: {v}" for k, v in sorted(layer.totals.items())) or "none"
+        terminalreporter.write_line(
+            f"strict AWS layer: {'on (' + ', '.join(on) + ')' if on else 'off'}; calls refused as AWS would: {refused}")
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """moto's server on a free 127.0.0.1 port with the recording proxy in front of it,
     for the whole session. Tests that use AWS take `aws` (reset before each test)."""
     log = tmp_path_factory.mktemp("emulator") / "moto.log"
     em = Emulator(log).start()
+    if em.proxy is not None and em.proxy.strict is not None:
+        _STRICT_LAYERS.append(em.proxy.strict)
     try:
         yield em
     finally:
@@ -89,10 +105,17 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def aws(emulator: Emulator) -> Emulator:
-    """The emulator, emptied, with no recorded calls and no injected faults."""
+def aws(emulator: Emulator) -> Iterator[Emulator]:
+    """The emulator, emptied, with no recorded calls and no injected faults. The test
+    fails if the proxy's strict AWS layer (strict_aws.py) broke down on one of its calls."""
     emulator.reset()
-    return emulator
+    yield emulator
+    strict = emulator.proxy.strict if emulator.proxy is not None else None
+    if strict is not None and strict.errors:
+        pytest.fail("the strict AWS layer of the proxy failed on: " + "; ".join(strict.errors), pytrace=False)
+    if strict is not None and strict.invalid:
+        pytest.fail(f"{len(strict.invalid)} request(s) AWS would refuse by its API models: "
+                    + "; ".join(f"{s} {a}: {why}" for s, a, why in strict.invalid[:5]), pytrace=False)
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
+from strict_aws import Params, Strict, StrictLayer
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV = REPO_ROOT / ".venv"
 PROVIDER_SOURCE = "datomic-community/datomic"
@@ -314,6 +316,8 @@ class RecordingProxy:
         # the emulator's answer (status, headers, body), after the call is recorded
         # and before the answer goes back to the client (if it does).
         self.on_forwarded: Callable[[Call, tuple[int, list[tuple[str, str]], bytes]], None] | None = None
+        # AWS's rules that moto does not keep (see strict_aws.py); None: moto as it is.
+        self.strict: StrictLayer | None = None
 
     # lifecycle
     def start(self) -> "RecordingProxy":
@@ -357,6 +361,15 @@ class RecordingProxy:
         with self._lock:
             self._faults.clear()
             self._epoch += 1
+
+    def set_strict(self, config: Strict) -> Strict:
+        """Keeps AWS's rules of `config` from now on (forgetting what the layer saw);
+        returns the previous configuration."""
+        assert self.strict is not None, "the strict layer needs the emulator's direct URL"
+        old = self.strict.config
+        self.strict.config = config
+        self.strict.reset()
+        return old
 
     def seed(self, seed: int) -> None:
         """Restarts the random draws of `rate` faults from `seed` (same calls, same faults)."""
@@ -429,12 +442,33 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 # it gave up, its test moved on): dropped, as a lost request would be,
                 # so that it cannot land in the emulator during a later test.
                 return
+        strict = self.proxy.strict if kind in (None, "delay", "drop_response") else None
+        params, before = None, None
+        if strict is not None and strict.config.any:
+            params = Params.parse(call, self.path, body)
+            try:
+                refusal = strict.refuse(call, params)
+                before = strict.prepare(call, params) if refusal is None else None
+            except Exception as e:  # noqa: BLE001 - a fault of the layer, never of the call
+                strict.errors.append(f"{call.service} {call.action}: {e!r}")
+                refusal, strict = None, None
+            if refusal is not None:
+                status, headers, data = error_response(call, "error", Fault(
+                    "error", code=refusal.code, status=refusal.status, message=refusal.message))
+                self.proxy._record(replace(call, status=status, fault=f"strict:{refusal.rule}"))
+                self._send(status, list(headers.items()), data)
+                return
         try:
             status, headers, data = self._forward(body)
         except OSError as e:
             self.proxy._record(replace(call, status=502, fault="upstream"))
             self._send(502, [("Content-Type", "text/plain")], f"proxy: upstream failed: {e}".encode())
             return
+        if strict is not None and params is not None:
+            try:
+                status, headers, data = strict.observe(call, params, before, (status, headers, data))
+            except Exception as e:  # noqa: BLE001
+                strict.errors.append(f"{call.service} {call.action}: {e!r}")
         if kind == "drop_response":
             self.proxy._record(replace(call, status=0, fault=kind))
             self.proxy._forwarded(replace(call, status=0, fault=kind), (status, headers, data))
@@ -492,8 +526,10 @@ class Emulator:
     `url` is the proxy (give it to the provider); `direct_url` is moto itself (for the
     tests' own boto3 checks, which must not show up in the recorded calls)."""
 
-    def __init__(self, log_path: Path, venv: Path = VENV) -> None:
+    def __init__(self, log_path: Path, venv: Path = VENV, strict: Strict | None = None) -> None:
         self.log_path = log_path
+        # AWS's rules the proxy keeps (DATOMIC_STRICT=0/1 overrides the default)
+        self.strict = strict if strict is not None else Strict.from_env(default=True)
         self.server_bin = venv / "bin" / "moto_server"
         # the project's launcher patches moto's known bugs (same arguments as moto_server)
         launcher = REPO_ROOT / "scripts" / "emulator-server.py"
@@ -518,6 +554,7 @@ class Emulator:
             if wait_until(lambda: self.proc.poll() is not None or http_ok(f"{self.direct_url}/moto-api/"), timeout):
                 if self.proc.poll() is None:
                     self.proxy = RecordingProxy(self.direct_url).start()
+                    self.proxy.strict = StrictLayer(self.strict, self.direct_url)
                     return self
             stop_process_group(self.proc)
         tail = self.log_path.read_text(errors="replace")[-2000:]
@@ -550,6 +587,8 @@ class Emulator:
             self.proxy.clear()
             self.proxy.clear_faults()
             self.proxy.on_forwarded = None
+            if self.proxy.strict is not None:
+                self.proxy.strict.reset()
 
     def boto3(self, service: str, via_proxy: bool = False) -> Any:
         import boto3

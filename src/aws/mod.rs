@@ -2,9 +2,11 @@
 //! classes. Nothing here knows Terraform; `rules` gives the names.
 
 pub mod error;
+pub mod eventual;
 pub mod regions;
 pub mod retry;
 pub mod snapshot;
+pub mod states;
 pub mod step;
 pub mod tags;
 pub mod wait;

@@ -10,7 +10,7 @@ use super::compute::{self, GroupSpec};
 use super::node::NodeConfig;
 use super::storage;
 use super::system::unknowns_to_null;
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{states, tags, AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -204,6 +204,7 @@ impl QueryGroupResource {
             compute::put_cpu_target(c, &asg, target).await?;
         }
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await?;
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
         compute::mark_created(c, &asg).await
     }
 
@@ -354,6 +355,7 @@ impl QueryGroupResource {
             _ => {}
         }
         compute::wait_in_service(c, &system, &name, desired, timeout, &ctx.cancel).await?;
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
         // Always: nodes left on an older configuration by an interrupted
         // update are replaced too (nothing happens when all are current).
         compute::roll(c, &system, &name, timeout, &ctx.cancel).await?;

@@ -1019,8 +1019,16 @@ pub async fn retag(
 }
 
 /// Deletes the storage (only when the user opted out of retaining it).
-/// Returns what it kept although asked to delete it, and why (for a warning).
-pub async fn delete(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> {
+/// Subnets and VPC wait out `DependencyViolation` (network interfaces of
+/// nodes and load balancers just deleted) until `timeout`. Returns what it
+/// kept although asked to delete it, and why (for a warning).
+pub async fn delete(
+    c: &Clients,
+    system: &str,
+    timeout: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<String>, AwsError> {
+    use crate::aws::eventual::{delete_network, Network};
     // Only what is the system's by its identity tags: find leaves the rest out.
     let s = find(c, system).await?;
     let mut kept = Vec::new();
@@ -1043,6 +1051,7 @@ pub async fn delete(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> 
                 .await
                 .map_err(AwsError::from_sdk)
                 .found()?;
+            crate::aws::states::table_deleted(c, &s.table, timeout, cancel).await?;
         }
     }
     if !s.bucket.is_empty() {
@@ -1067,24 +1076,12 @@ pub async fn delete(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> 
             .collect()
     };
     for subnet in &subnets {
-        c.ec2
-            .delete_subnet()
-            .subnet_id(subnet)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .found()?;
+        delete_network(c, Network::Subnet(subnet), timeout, cancel).await?;
     }
     if !s.vpc_id.is_empty() {
         let others = other_subnets(c, &s.vpc_id, &subnets).await?;
         if others.is_empty() {
-            c.ec2
-                .delete_vpc()
-                .vpc_id(&s.vpc_id)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)
-                .found()?;
+            delete_network(c, Network::Vpc(&s.vpc_id), timeout, cancel).await?;
         } else {
             kept.push(format!(
                 "The VPC {} was kept: it holds subnets the system did not make ({}), and the provider never deletes what is not its own. Delete them and then the VPC yourself if nobody needs them.",

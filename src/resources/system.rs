@@ -9,7 +9,7 @@ use super::compute::{self, GroupSpec};
 use super::node::NodeConfig;
 use super::ownership;
 use super::storage;
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{eventual, states, tags, AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -172,13 +172,17 @@ async fn sync_health_rules(c: &Clients, sg: &str, subnet_ids: &[String]) -> Resu
     if subnet_ids.is_empty() {
         return Ok(());
     }
-    let out = c
-        .ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(subnet_ids.to_vec()))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    // Subnets just created may not be found yet (eventual consistency).
+    let out = eventual::new_object(&format!("subnets {}", subnet_ids.join(", ")), || async {
+        c.ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(subnet_ids.to_vec()))
+            .send()
+            .await
+            .map(Some)
+            .map_err(AwsError::from_sdk)
+    })
+    .await?;
     let ranges: Vec<IpRange> = out
         .subnets()
         .iter()
@@ -213,13 +217,17 @@ async fn sync_health_rules(c: &Clients, sg: &str, subnet_ids: &[String]) -> Resu
 }
 
 async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), AwsError> {
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .group_ids(sg)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    // A group just created may not be found yet (eventual consistency).
+    let out = eventual::new_object(&format!("security group {sg}"), || async {
+        c.ec2
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .map(Some)
+            .map_err(AwsError::from_sdk)
+    })
+    .await?;
     let mut cidrs = Vec::new();
     let mut groups = Vec::new();
     for g in out.security_groups() {
@@ -481,7 +489,31 @@ impl SystemResource {
             Value::string(rules::asg_name(&name, PRIMARY_GROUP)),
         );
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        // Both provisioned meanwhile (AWS: minutes): usually ready by now.
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
+        states::table_active(c, &st.table, timeout, &ctx.cancel).await?;
         compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
+    }
+
+    /// What a destroy cut short (e.g. at its timeout, by a dependency) may have
+    /// left besides the compute group: the nodes' security group, and the
+    /// storage it was to delete. Kept in state, the next destroy finishes it.
+    async fn has_leftovers(
+        &self,
+        c: &Clients,
+        name: &str,
+        state: &Value,
+    ) -> Result<bool, AwsError> {
+        if compute::has_leftovers(c, name, PRIMARY_GROUP).await?
+            || compute::find_security_group(c, name).await?.is_some()
+        {
+            return Ok(true);
+        }
+        if bool_attr(state, "retain_storage").unwrap_or(true) {
+            return Ok(false);
+        }
+        let st = storage::find(c, name).await?;
+        Ok(!(st.vpc_id.is_empty() && st.bucket.is_empty() && st.table.is_empty()))
     }
 
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
@@ -492,7 +524,7 @@ impl SystemResource {
             .or_else(|| str_attr(state, "name"))
             .unwrap_or_default();
         let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
-            if !state.is_null() && compute::has_leftovers(c, &name, PRIMARY_GROUP).await? {
+            if !state.is_null() && self.has_leftovers(c, &name, state).await? {
                 // Half made (a failed create) or its Auto Scaling group deleted
                 // outside Terraform: keep tracking it, the next plan replaces it.
                 let mut v = state.clone();
@@ -686,6 +718,7 @@ impl SystemResource {
             compute::set_capacity(c, &g.asg_name, nodes, nodes, nodes).await?;
         }
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
         // Always: nodes left on an older configuration by an interrupted
         // update are replaced too (nothing happens when all are current).
         compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
@@ -1097,16 +1130,12 @@ impl Resource<Clients> for SystemResource {
         let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
             if let Some(sg) = compute::find_security_group(c, &name).await? {
-                c.ec2
-                    .delete_security_group()
-                    .group_id(&sg)
-                    .send()
-                    .await
-                    .map_err(AwsError::from_sdk)
-                    .found()?;
+                // The nodes' network interfaces outlive them for a while.
+                let sg = eventual::Network::SecurityGroup(&sg);
+                eventual::delete_network(c, sg, timeout, &ctx.cancel).await?;
             }
             if !bool_attr(prior, "retain_storage").unwrap_or(true) {
-                return storage::delete(c, &name).await;
+                return storage::delete(c, &name, timeout, &ctx.cancel).await;
             }
             Ok::<_, AwsError>(Vec::new())
         })

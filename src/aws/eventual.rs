@@ -1,0 +1,478 @@
+//! Retries of what AWS refuses for a while and then allows, as
+//! terraform-provider-aws does:
+//! - deletes of network objects answered `DependencyViolation` while network
+//!   interfaces remain (an instance just terminated, a load balancer just
+//!   deleted): retried with backoff until the delete timeout, and the error at
+//!   the timeout names the object and what still depends on it;
+//! - reads right after a create answered "not found" (eventual consistency):
+//!   retried for a bounded time (`RetryWhenNewResourceNotFound`).
+//!
+//! Both stop at once when Terraform cancels (StopProvider), and report their
+//! wait to the operation's steps (see [`super::step`]), so that a timeout of
+//! the whole operation says what it was waiting for.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{AwsError, Clients, Found};
+
+/// How long a new object may stay invisible to reads (terraform-provider-aws's
+/// `PropagationTimeout`).
+pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Exponential backoff between `first` and `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub const fn new(first: Duration, max: Duration) -> Self {
+        Backoff { next: first, max }
+    }
+
+    /// The pause before the next attempt (doubling, at most `max`).
+    pub fn pause(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+}
+
+/// Backoff of deletes waiting for dependents to go.
+pub const DELETE_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
+/// Backoff of reads waiting for a new object to be visible.
+pub const READ_BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+
+/// Why a retry loop stopped without success.
+enum Stop {
+    Cancelled,
+    Deadline,
+}
+
+/// Sleeps `pause` unless that passes `deadline` (measured from `start`) or
+/// Terraform cancels first.
+async fn pause(
+    start: Instant,
+    deadline: Duration,
+    pause: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Stop> {
+    let left = deadline.saturating_sub(start.elapsed());
+    if left.is_zero() {
+        return Err(Stop::Deadline);
+    }
+    tokio::select! {
+        _ = cancel.cancelled() => Err(Stop::Cancelled),
+        _ = tokio::time::sleep(pause.min(left)) => Ok(()),
+    }
+}
+
+fn cancelled(what: &str) -> AwsError {
+    AwsError::new(
+        None,
+        format!("interrupted: Terraform asked the provider to stop while waiting for {what}"),
+    )
+}
+
+/// Runs `op` (a delete) until AWS stops answering `DependencyViolation`, for at
+/// most `timeout`. `dependents` names what still depends on the object (e.g.
+/// the network interfaces in a subnet); it is asked after each refusal, and
+/// its answer goes into the wait's description and the error at the timeout.
+pub async fn while_dependent<T, F, Fut, D, DFut>(
+    what: &str,
+    timeout: Duration,
+    mut backoff: Backoff,
+    cancel: &CancellationToken,
+    mut op: F,
+    mut dependents: D,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+    D: FnMut() -> DFut,
+    DFut: Future<Output = Result<Vec<String>, AwsError>>,
+{
+    let start = Instant::now();
+    let r = loop {
+        let refused = match op().await {
+            Err(e) if e.code_is(&["DependencyViolation"]) => e,
+            other => break other,
+        };
+        // What still depends on it: informative only, a failed look-up is no reason to stop.
+        let left = dependents().await.unwrap_or_default();
+        let waiting = if left.is_empty() {
+            format!("{what} to lose its dependents")
+        } else {
+            format!("{what} to lose its dependents ({})", left.join(", "))
+        };
+        super::step::wait(Some(&waiting));
+        match pause(start, timeout, backoff.pause(), cancel).await {
+            Ok(()) => continue,
+            Err(Stop::Cancelled) => break Err(cancelled(&waiting)),
+            Err(Stop::Deadline) => {
+                let still = if left.is_empty() {
+                    "AWS still reports dependents (e.g. network interfaces being released)"
+                        .to_string()
+                } else {
+                    format!("still in use by {}", left.join(", "))
+                };
+                break Err(AwsError::new(
+                    Some("DependencyViolation"),
+                    format!(
+                        "deleting {what}: {still} after {}s of retries; delete those (or wait for AWS to release them) and run destroy again. Last answer: {}",
+                        timeout.as_secs(),
+                        refused.message
+                    ),
+                ));
+            }
+        }
+    };
+    super::step::wait(None);
+    r
+}
+
+/// Runs `op` (a read right after a create) until it finds the object: AWS
+/// may answer "not found" for a while, as an error (`*.NotFound`,
+/// `NoSuchEntity`) or as an empty answer (`Ok(None)`). Gives up after
+/// `timeout` with an error that is NOT "not found", so that no caller takes a
+/// just-created object for a deleted one.
+pub async fn until_found<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut backoff: Backoff,
+    cancel: &CancellationToken,
+    mut op: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let start = Instant::now();
+    let waiting = format!("{what} to be visible after its creation");
+    let mut reported = false;
+    let r = loop {
+        match op().await.found() {
+            Ok(Some(Some(t))) => break Ok(t),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+        if !reported {
+            super::step::wait(Some(&waiting));
+            reported = true;
+        }
+        match pause(start, timeout, backoff.pause(), cancel).await {
+            Ok(()) => continue,
+            Err(Stop::Cancelled) => break Err(cancelled(&waiting)),
+            Err(Stop::Deadline) => {
+                break Err(AwsError::new(
+                    Some("NewResourceNotVisible"),
+                    format!(
+                        "{what} was created but AWS still does not find it after {}s",
+                        timeout.as_secs()
+                    ),
+                ))
+            }
+        }
+    };
+    if reported {
+        super::step::wait(None);
+    }
+    r
+}
+
+/// [`until_found`] with the propagation timeout, for reads right after a
+/// create inside an operation run by `resources::common::cancellable` (which
+/// already stops it at the operation's timeout or on StopProvider).
+pub async fn new_object<T, F, Fut>(what: &str, op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let never = CancellationToken::new();
+    until_found(what, PROPAGATION_TIMEOUT, READ_BACKOFF, &never, op).await
+}
+
+/// The network interfaces (id and what they belong to) matching an EC2 filter,
+/// e.g. `("group-id", "sg-1")`: what keeps a subnet, security group or VPC
+/// from being deleted.
+pub async fn network_interfaces(
+    c: &Clients,
+    filter: &str,
+    value: &str,
+) -> Result<Vec<String>, AwsError> {
+    use aws_sdk_ec2::types::Filter;
+    let out = c
+        .ec2
+        .describe_network_interfaces()
+        .filters(Filter::builder().name(filter).values(value).build())
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(out
+        .network_interfaces()
+        .iter()
+        .filter_map(|n| {
+            let id = n.network_interface_id()?;
+            let owner = n
+                .attachment()
+                .and_then(|a| a.instance_id())
+                .map(|i| format!("instance {i}"))
+                .or_else(|| {
+                    n.description()
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_string)
+                });
+            Some(match owner {
+                Some(o) => format!("network interface {id} ({o})"),
+                None => format!("network interface {id}"),
+            })
+        })
+        .collect())
+}
+
+/// A network object whose delete waits out `DependencyViolation`.
+#[derive(Debug, Clone, Copy)]
+pub enum Network<'a> {
+    SecurityGroup(&'a str),
+    Subnet(&'a str),
+    Vpc(&'a str),
+}
+
+impl Network<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Network::SecurityGroup(id) => format!("security group {id}"),
+            Network::Subnet(id) => format!("subnet {id}"),
+            Network::Vpc(id) => format!("VPC {id}"),
+        }
+    }
+
+    fn filter(&self) -> (&'static str, &str) {
+        match self {
+            Network::SecurityGroup(id) => ("group-id", id),
+            Network::Subnet(id) => ("subnet-id", id),
+            Network::Vpc(id) => ("vpc-id", id),
+        }
+    }
+}
+
+/// Deletes a security group, subnet or VPC, retrying `DependencyViolation`
+/// until `timeout`; one already gone counts as deleted.
+pub async fn delete_network(
+    c: &Clients,
+    object: Network<'_>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let what = object.describe();
+    let (filter, value) = object.filter();
+    while_dependent(
+        &what,
+        timeout,
+        DELETE_BACKOFF,
+        cancel,
+        || async {
+            let r = match object {
+                Network::SecurityGroup(id) => c
+                    .ec2
+                    .delete_security_group()
+                    .group_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from_sdk),
+                Network::Subnet(id) => c
+                    .ec2
+                    .delete_subnet()
+                    .subnet_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from_sdk),
+                Network::Vpc(id) => c
+                    .ec2
+                    .delete_vpc()
+                    .vpc_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from_sdk),
+            };
+            r.found().map(|_| ())
+        },
+        || network_interfaces(c, filter, value),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    const FAST: Backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(4));
+
+    fn violation() -> AwsError {
+        AwsError::new(
+            Some("DependencyViolation"),
+            "DependencyViolation: resource sg-1 has a dependent object",
+        )
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_max() {
+        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
+        let seen: Vec<u128> = (0..5).map(|_| b.pause().as_millis()).collect();
+        assert_eq!(seen, vec![500, 1000, 2000, 2000, 2000]);
+    }
+
+    #[tokio::test]
+    async fn retries_dependency_violation_until_the_delete_goes_through() {
+        let tries = Cell::new(0);
+        let asked = Cell::new(0);
+        let r = while_dependent(
+            "security group sg-1",
+            Duration::from_secs(5),
+            FAST,
+            &CancellationToken::new(),
+            || {
+                tries.set(tries.get() + 1);
+                let n = tries.get();
+                async move {
+                    if n < 4 {
+                        Err(violation())
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+            || {
+                asked.set(asked.get() + 1);
+                async { Ok(vec!["network interface eni-1".to_string()]) }
+            },
+        )
+        .await;
+        assert_eq!(r.ok(), Some(4));
+        assert_eq!(asked.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_not_retried() {
+        let tries = Cell::new(0);
+        let r: Result<(), _> = while_dependent(
+            "subnet subnet-1",
+            Duration::from_secs(5),
+            FAST,
+            &CancellationToken::new(),
+            || {
+                tries.set(tries.get() + 1);
+                async { Err(AwsError::new(Some("UnauthorizedOperation"), "no")) }
+            },
+            || async { Ok(vec![]) },
+        )
+        .await;
+        assert_eq!(
+            r.err().and_then(|e| e.code).as_deref(),
+            Some("UnauthorizedOperation")
+        );
+        assert_eq!(tries.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_timeout_error_names_the_object_and_its_dependents() {
+        let r: Result<(), _> = while_dependent(
+            "security group sg-1",
+            Duration::from_millis(30),
+            FAST,
+            &CancellationToken::new(),
+            || async { Err(violation()) },
+            || async { Ok(vec!["network interface eni-9 (instance i-3)".to_string()]) },
+        )
+        .await;
+        let e = r.expect_err("times out");
+        assert_eq!(e.code.as_deref(), Some("DependencyViolation"));
+        assert!(
+            e.message.contains("deleting security group sg-1"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("eni-9 (instance i-3)"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_a_delete_retry() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let r: Result<(), _> = while_dependent(
+            "VPC vpc-1",
+            Duration::from_secs(60),
+            Backoff::new(Duration::from_secs(30), Duration::from_secs(30)),
+            &cancel,
+            || async { Err(violation()) },
+            || async { Ok(vec![]) },
+        )
+        .await;
+        assert!(r.err().is_some_and(|e| e.message.contains("interrupted")));
+    }
+
+    #[tokio::test]
+    async fn a_new_object_is_read_again_until_found() {
+        let tries = Cell::new(0);
+        let r = until_found(
+            "security group sg-1",
+            Duration::from_secs(5),
+            FAST,
+            &CancellationToken::new(),
+            || {
+                tries.set(tries.get() + 1);
+                let n = tries.get();
+                async move {
+                    match n {
+                        1 => Err(AwsError::new(Some("InvalidGroup.NotFound"), "not yet")),
+                        2 => Ok(None),
+                        _ => Ok(Some("sg-1")),
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(r.ok(), Some("sg-1"));
+        assert_eq!(tries.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_new_object_never_found_is_an_error_that_is_not_not_found() {
+        let r: Result<(), _> = until_found(
+            "IAM role r",
+            Duration::from_millis(20),
+            FAST,
+            &CancellationToken::new(),
+            || async { Err(AwsError::new(Some("NoSuchEntity"), "no")) },
+        )
+        .await;
+        let e = r.expect_err("gives up");
+        assert!(!e.is_not_found());
+        assert!(
+            e.message.contains("IAM role r was created"),
+            "{}",
+            e.message
+        );
+        let r: Result<(), _> = until_found(
+            "IAM role r",
+            Duration::from_secs(5),
+            FAST,
+            &CancellationToken::new(),
+            || async { Err(AwsError::new(Some("AccessDenied"), "no")) },
+        )
+        .await;
+        assert_eq!(
+            r.err().and_then(|e| e.code).as_deref(),
+            Some("AccessDenied")
+        );
+    }
+}
