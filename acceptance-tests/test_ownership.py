@@ -260,3 +260,27 @@ def test_custom_image_root_volume_is_encrypted(tf: Terraform, aws: Emulator) -> 
     mappings = data["BlockDeviceMappings"]
     assert [(m["DeviceName"], m["Ebs"]["Encrypted"]) for m in mappings] == [(image["RootDeviceName"], True)], mappings
     tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_ipv6_client_rule_added_by_hand_is_drift(tf: Terraform, aws: Emulator) -> None:
+    """Someone opens the client port to every IPv6 address on the nodes' security group:
+    the provider writes no IPv6 rule, so the plan shows it in `client_cidr_blocks` as
+    drift, and apply revokes it."""
+    tf.write(provider_hcl() + system_hcl("six"))
+    tf.apply()
+    sg = tf.show_json()["values"]["root_module"]["resources"][0]["values"]["security_group_id"]
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 8182, "ToPort": 8182, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+    plan = tf.plan_json()
+    change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
+    assert change["actions"] == ["update"], change
+    assert "::/0" in (change["before"]["client_cidr_blocks"] or []), change["before"]
+    tf.apply()
+    perms = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+    assert not [p for p in perms if p.get("Ipv6Ranges")], perms
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, res.describe()
+    tf.destroy()

@@ -242,6 +242,12 @@ async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>
                     .filter(|r| r.description() != Some(HEALTH_CHECKS))
                     .filter_map(|r| r.cidr_ip().map(str::to_string)),
             );
+            // The provider writes no IPv6 rule: one added by hand is drift.
+            cidrs.extend(
+                p.ipv6_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ipv6().map(str::to_string)),
+            );
             groups.extend(
                 p.user_id_group_pairs()
                     .iter()
@@ -258,18 +264,24 @@ async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>
 
 /// Brings the client access rules to what the configuration lists.
 async fn sync_client_rules(c: &Clients, sg: &str, v: &Value) -> Result<(), AwsError> {
-    use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, UserIdGroupPair};
     let want_cidrs = list_attr(v, "client_cidr_blocks").unwrap_or_default();
     let want_groups = list_attr(v, "client_security_group_ids").unwrap_or_default();
     let (cidrs, groups) = client_rules(c, sg).await?;
     let perm = |add_cidrs: Vec<&String>, add_groups: Vec<&String>| {
+        let (v6, v4): (Vec<&String>, Vec<&String>) =
+            add_cidrs.into_iter().partition(|x| x.contains(':'));
         IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(rules::CLIENT_PORT)
             .to_port(rules::CLIENT_PORT)
+            .set_ipv6_ranges((!v6.is_empty()).then(|| {
+                v6.into_iter()
+                    .map(|x| Ipv6Range::builder().cidr_ipv6(x).build())
+                    .collect()
+            }))
             .set_ip_ranges(Some(
-                add_cidrs
-                    .into_iter()
+                v4.into_iter()
                     .map(|x| {
                         IpRange::builder()
                             .cidr_ip(x)
