@@ -284,3 +284,50 @@ def test_ipv6_client_rule_added_by_hand_is_drift(tf: Terraform, aws: Emulator) -
     res = tf.plan("-detailed-exitcode")
     assert res.rc == 0, res.describe()
     tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_state_of_schema_version_0_upgrades_or_is_refused(tf: Terraform, aws: Emulator) -> None:
+    """A state written under schema version 0 (before `arn` and the `--` names): one whose
+    objects already have this version's names upgrades and plans empty (`arn` filled by
+    the refresh); one whose objects carry the old `<system>-<group>` names is refused
+    with what to do, instead of being upgraded into a state whose objects are lost."""
+    tf.write(provider_hcl() + system_hcl("upgr", "production") + """
+resource "datomic_query_group" "qg" {
+  system = datomic_system.main.name
+  name   = "qg"
+}
+""")
+    tf.apply()
+    path = tf.workdir / "terraform.tfstate"
+    current = json.loads(path.read_text())
+
+    def written_by_v0(rename: bool) -> dict:
+        state = json.loads(json.dumps(current))
+        state["serial"] += 1
+        for r in state["resources"]:
+            for inst in r["instances"]:
+                inst["schema_version"] = 0
+                inst["attributes"].pop("arn", None)
+                if rename:
+                    inst["attributes"]["autoscaling_group_name"] = \
+                        inst["attributes"]["autoscaling_group_name"].replace("--", "-")
+        return state
+
+    path.write_text(json.dumps(written_by_v0(rename=False)))
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, f"an upgraded state does not plan empty:\n{res.describe()}"
+    tf.apply()
+    arns = {r["type"]: r["values"]["arn"] for r in tf.show_json()["values"]["root_module"]["resources"]}
+    assert arns["datomic_system"].startswith("arn:aws:autoscaling:") and "upgr--primary" in arns["datomic_system"], arns
+    assert "upgr--qg" in arns["datomic_query_group"], arns
+
+    current = json.loads(path.read_text())
+    path.write_text(json.dumps(written_by_v0(rename=True)))
+    res = tf.plan()
+    text = " ".join((res.stdout + res.stderr).split())
+    assert not res.ok and "State written by an earlier build" in text and "upgr-primary" in text, text
+    current["serial"] += 2
+    path.write_text(json.dumps(current))
+    tf.destroy()

@@ -1066,7 +1066,12 @@ pub fn security_group_name(system: &str) -> String {
 
 /// IAM role of a compute group's nodes: `<system>--<group>-node` (at most 55 of IAM's 64 characters).
 pub fn node_role_name(system: &str, group: &str) -> String {
-    format!("{}-node", asg_name(system, group))
+    node_role_of_group(&asg_name(system, group))
+}
+
+/// The node role of the compute group whose Auto Scaling group is `asg`.
+pub fn node_role_of_group(asg: &str) -> String {
+    format!("{asg}-node")
 }
 
 /// Instance profile of a compute group's nodes: same name as its role.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::aws::{wait, AwsError};
 use crate::plugin::{AttrPath, Diagnostics, Value};
-use crate::rules::Violation;
+use crate::rules::{self, Violation};
 
 pub fn str_attr(v: &Value, attr: &str) -> Option<String> {
     v.get(attr).and_then(Value::as_str).map(str::to_string)
@@ -240,9 +240,81 @@ pub fn aws_error(diags: &mut Diagnostics, what: &str, e: impl std::fmt::Display)
     diags.error(what.to_string(), e.to_string());
 }
 
+/// Upgrades a state of schema version 0 (builds before 0.1.0 was released)
+/// of a system or query group: it lacks `arn` (null until the refresh reads
+/// it), and its AWS objects may carry the names of those builds,
+/// `<system>-<group>` (a single hyphen), which the provider no longer looks
+/// for: such a state is refused, with what to do, rather than upgraded into
+/// one whose objects would be lost from sight.
+pub fn upgrade_v0(
+    raw: &serde_json::Value,
+    schema: &crate::plugin::Schema,
+    diags: &mut Diagnostics,
+) -> Value {
+    let asg = raw
+        .get("autoscaling_group_name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    if !asg.is_empty() && !asg.contains(rules::NAME_JOIN) {
+        diags.error(
+            "State written by an earlier build",
+            format!(
+                "This state was written by a build of the provider that named a compute group's AWS objects `<system>-<group>` (here {asg:?}); this version names them `<system>{}<group>` so that two systems can never share a name, and would not find them. Destroy the resource with the build that created it and apply again, or rename its objects by hand and import it.",
+                rules::NAME_JOIN
+            ),
+        );
+        return Value::Null;
+    }
+    let bytes = serde_json::to_vec(raw).unwrap_or_default();
+    match crate::plugin::value::decode_json(&bytes, &schema.ty()) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.error(
+                "Unable to upgrade resource state",
+                format!("The stored state does not fit the schema: {e}"),
+            );
+            Value::Null
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_0_state_upgrades_unless_its_objects_carry_old_names() {
+        use crate::plugin::value::Type;
+        use crate::plugin::{Attribute, Block, Schema};
+        let schema = Schema::new(
+            1,
+            Block::new("t")
+                .attr(Attribute::computed(
+                    "autoscaling_group_name",
+                    Type::String,
+                    "g",
+                ))
+                .attr(Attribute::computed("arn", Type::String, "a")),
+        );
+        let mut diags = Diagnostics::default();
+        let v = upgrade_v0(
+            &serde_json::json!({"autoscaling_group_name": "prod--primary"}),
+            &schema,
+            &mut diags,
+        );
+        assert!(!diags.has_error());
+        assert_eq!(
+            v.get("autoscaling_group_name").and_then(Value::as_str),
+            Some("prod--primary")
+        );
+        assert!(v.get("arn").is_none_or(Value::is_null));
+        let v = upgrade_v0(
+            &serde_json::json!({"autoscaling_group_name": "prod-primary"}),
+            &schema,
+            &mut diags,
+        );
+        assert!(v.is_null() && diags.has_error());
+    }
 
     #[test]
     fn durations_read_like_timeouts() {

@@ -100,6 +100,8 @@ pub struct GroupSpec<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct GroupState {
     pub asg_name: String,
+    /// The Auto Scaling group's ARN.
+    pub arn: String,
     pub min: i64,
     pub max: i64,
     pub desired: i64,
@@ -1072,6 +1074,7 @@ fn group_state(
     }
     let mut st = GroupState {
         asg_name: rules::asg_name(system, group),
+        arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
         min: i64::from(g.min_size().unwrap_or_default()),
         max: i64::from(g.max_size().unwrap_or_default()),
         desired: i64::from(g.desired_capacity().unwrap_or_default()),

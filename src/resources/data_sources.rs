@@ -76,6 +76,7 @@ fn system_schema() -> Schema {
             .attr(computed("node_role_name", Type::String, "IAM role of the primary compute group's nodes."))
             .attr(computed("launch_template_id", Type::String, "Launch template of the primary compute group."))
             .attr(computed("autoscaling_group_name", Type::String, "Auto Scaling group of the primary compute group."))
+            .attr(computed("arn", Type::String, "ARN of the primary compute group's Auto Scaling group."))
             .attr(computed("endpoint", Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer: clients connect to it on port {}.", rules::CLIENT_PORT)))
             .attr(computed("client_config", Type::map(Type::String), "What a Datomic client needs to connect to the system, as a map a client configuration can take as is: `region`, `system`, `endpoint`, `port`."))
             .attr(computed("tags", Type::map(Type::String), "Tags of the primary compute group, including the provider's `default_tags` it was created with (the provider's own `datomic:` tags excluded).")),
@@ -98,6 +99,7 @@ fn query_group_schema() -> Schema {
             .attr(computed("node_role_name", Type::String, "IAM role of the group's nodes."))
             .attr(computed("launch_template_id", Type::String, "The group's launch template."))
             .attr(computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group."))
+            .attr(computed("arn", Type::String, "ARN of the group's Auto Scaling group."))
             .attr(computed("endpoint", Type::String, &format!("DNS name of the group's internal Network Load Balancer: clients of its application connect to it on port {}.", rules::CLIENT_PORT)))
             .attr(computed("tags", Type::map(Type::String), "Tags of the group, including the provider's `default_tags` it was created with (the provider's own `datomic:` tags excluded).")),
     )
@@ -131,7 +133,23 @@ fn lookup_result(
     diags: &mut Diagnostics,
 ) -> Value {
     match found {
-        Ok(state) if !state.is_null() => from_resource_state(schema, &state),
+        Ok(mut state) if !state.is_null() => {
+            // A node role found changed by hand reads as "" in a resource (so
+            // that its plan repairs it); another state is told its name.
+            if let (Some(""), Some(asg)) = (
+                state.get("node_role_name").and_then(Value::as_str),
+                state
+                    .get("autoscaling_group_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ) {
+                state.set_attr(
+                    "node_role_name",
+                    Value::string(rules::node_role_of_group(&asg)),
+                );
+            }
+            from_resource_state(schema, &state)
+        }
         Ok(_) => {
             let (attr, summary, detail) = not_found;
             diags.attribute_error(AttrPath::root(attr), summary, detail);

@@ -36,6 +36,14 @@ impl QueryGroupResource {
     }
 }
 
+/// Version 1: compute-group objects named `<system>--<group>`, and `arn`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// A state of schema version 0: see [`common::upgrade_v0`](super::common::upgrade_v0).
+fn upgrade_v0(raw: &serde_json::Value, diags: &mut Diagnostics) -> Value {
+    super::common::upgrade_v0(raw, &schema(), diags)
+}
+
 fn schema() -> Schema {
     let allowed = rules::allowed_instance_types(ComputeRole::QueryGroup)
         .iter()
@@ -43,8 +51,8 @@ fn schema() -> Schema {
         .collect::<Vec<_>>()
         .join(", ");
     Schema::new(
-        0,
-        Block::new("A Datomic query group: an autoscaled compute group of a production system, for a development stage, for elastic scaling, or for another application. It gets its own launch template and Auto Scaling group `<system>-<name>` in the system's network.")
+        SCHEMA_VERSION,
+        Block::new("A Datomic query group: an autoscaled compute group of a production system, for a development stage, for elastic scaling, or for another application. It gets its own launch template and Auto Scaling group `<system>--<name>` in the system's network.")
             .attr(Attribute::computed("id", Type::String, "`<system>/<name>`.").use_state_for_unknown())
             .attr(Attribute::required("system", Type::String, "Name of the production system the group belongs to, usually `datomic_system.x.name`.").requires_replace())
             .attr(Attribute::required("name", Type::String, "The group's name, unique within its system: same rule as system names, and `primary` is reserved.").requires_replace())
@@ -57,6 +65,7 @@ fn schema() -> Schema {
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for the group's AWS objects. Keys starting with `aws:` or `datomic:` are reserved."))
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags, including the provider's `default_tags`."))
             .attr(Attribute::computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group.").use_state_for_unknown())
+            .attr(Attribute::computed("arn", Type::String, "ARN of the group's Auto Scaling group.").use_state_for_unknown())
             .attr(Attribute::computed("endpoint", Type::String, &format!("DNS name of the group's internal Network Load Balancer: clients of this group's application connect to it on port {}.", rules::CLIENT_PORT)).use_state_for_unknown())
             .attr(Attribute::computed("launch_template_id", Type::String, "The group's launch template.").use_state_for_unknown())
             .attr(Attribute::computed("node_role_name", Type::String, "IAM role of the group's nodes.").use_state_for_unknown())
@@ -258,6 +267,7 @@ impl QueryGroupResource {
         v.set_attr("tags", read_tags(&prior_tags, &tags_all, &c.default_tags));
         v.set_attr("tags_all", string_map(&tags_all));
         v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
+        v.set_attr("arn", Value::string(&g.arn));
         v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
         v.set_attr(
             "autoscaling",
@@ -375,6 +385,14 @@ impl Resource<Clients> for QueryGroupResource {
 
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn state_upgraders(
+        &self,
+    ) -> std::collections::BTreeMap<i64, crate::plugin::upgrade::StateUpgrader> {
+        [(0, upgrade_v0 as crate::plugin::upgrade::StateUpgrader)]
+            .into_iter()
+            .collect()
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {

@@ -35,6 +35,14 @@ impl SystemResource {
     }
 }
 
+/// Version 1: compute-group objects named `<system>--<group>`, and `arn`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// A state of schema version 0: see [`common::upgrade_v0`](super::common::upgrade_v0).
+fn upgrade_v0(raw: &serde_json::Value, diags: &mut Diagnostics) -> Value {
+    super::common::upgrade_v0(raw, &schema(), diags)
+}
+
 fn schema() -> Schema {
     let sizes = |r: ComputeRole| {
         rules::allowed_instance_types(r)
@@ -44,8 +52,8 @@ fn schema() -> Schema {
             .join(", ")
     };
     Schema::new(
-        0,
-        Block::new("A Datomic Cloud system: its storage (VPC with subnets in two availability zones, S3 bucket, DynamoDB table) and its primary compute group (security group, node IAM role and instance profile, launch template with IMDSv2 required and encrypted volumes, Auto Scaling group `<name>-primary`). Use `topology = \"solo\"` to get started and change it to `\"production\"` in place when you move to production.")
+        SCHEMA_VERSION,
+        Block::new("A Datomic Cloud system: its storage (VPC with subnets in two availability zones, S3 bucket, DynamoDB table) and its primary compute group (security group, node IAM role and instance profile, launch template with IMDSv2 required and encrypted volumes, Auto Scaling group `<name>--primary`). Use `topology = \"solo\"` to get started and change it to `\"production\"` in place when you move to production.")
             .attr(Attribute::computed("id", Type::String, "The system's id: its name.").use_state_for_unknown())
             .attr(Attribute::required("name", Type::String, "The system's name: 1-24 characters of lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen, no `--`, and not `datomic`. This is this provider's rule, stricter than Datomic's advice to keep names short, so that every AWS name derived from it is valid.").requires_replace())
             .attr(Attribute::required("topology", Type::String, "`solo` (one small node, for getting started) or `production` (two or more nodes over availability zones). Solo can be upgraded to production in place; production cannot be changed back to solo."))
@@ -67,6 +75,7 @@ fn schema() -> Schema {
             .attr(Attribute::computed("node_role_name", Type::String, "IAM role of the primary compute group's nodes.").use_state_for_unknown())
             .attr(Attribute::computed("launch_template_id", Type::String, "Launch template of the primary compute group.").use_state_for_unknown())
             .attr(Attribute::computed("autoscaling_group_name", Type::String, "Auto Scaling group of the primary compute group.").use_state_for_unknown())
+            .attr(Attribute::computed("arn", Type::String, "ARN of the primary compute group's Auto Scaling group.").use_state_for_unknown())
             .attr(Attribute::computed("endpoint", Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer: clients connect to it on port {}.", rules::CLIENT_PORT)).use_state_for_unknown())
             .attr(Attribute::computed("client_config", Type::map(Type::String), "What a Datomic client needs to connect, as a map a client configuration can take as is: `region`, `system`, `endpoint` (the primary group's), `port`.").use_state_for_unknown())
             .block("timeouts", Nesting::Single, timeouts_block(&["create", "update", "delete"], "30m")),
@@ -636,6 +645,7 @@ impl SystemResource {
         );
         v.set_attr("launch_template_id", Value::string(&g.launch_template_id));
         v.set_attr("autoscaling_group_name", Value::string(&g.asg_name));
+        v.set_attr("arn", Value::string(&g.arn));
         let ep = compute::find_endpoint(c, &name, PRIMARY_GROUP).await?;
         v.set_attr("endpoint", Value::string(ep.usable_dns()));
         v.set_attr(
@@ -753,6 +763,14 @@ impl Resource<Clients> for SystemResource {
 
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn state_upgraders(
+        &self,
+    ) -> std::collections::BTreeMap<i64, crate::plugin::upgrade::StateUpgrader> {
+        [(0, upgrade_v0 as crate::plugin::upgrade::StateUpgrader)]
+            .into_iter()
+            .collect()
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
