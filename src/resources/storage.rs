@@ -8,7 +8,6 @@
 use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
 
 use super::journal;
-use crate::aws::wait::{self, Poll};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::rules;
 
@@ -752,39 +751,30 @@ async fn create_table(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), Aw
 /// Keeps the table's data safe: deletion protection on (lifted only inside
 /// a storage delete the user asked for) and point-in-time recovery, both
 /// (re)applied to an adopted table. Waits for the table to be ACTIVE first,
-/// as DynamoDB refuses backups settings while it is being created.
+/// as DynamoDB refuses backups settings while it is being created: the
+/// system's create goes on with an ACTIVE table.
+/// How long a new table may take to become ACTIVE (DynamoDB: seconds to minutes).
+const TABLE_ACTIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 async fn protect_table(
     c: &Clients,
     table: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), AwsError> {
-    use aws_sdk_dynamodb::types::{PointInTimeRecoverySpecification, TableStatus};
-    let what = format!("DynamoDB table {table} to be active");
-    let desc = wait::until(
-        &what,
-        std::time::Duration::from_secs(600),
-        std::time::Duration::from_secs(2),
-        1,
-        cancel,
-        || async {
-            let out = c
-                .dynamodb
-                .describe_table()
-                .table_name(table)
-                .send()
-                .await
-                .map_err(AwsError::from_sdk)
-                .found()?;
-            Ok::<_, AwsError>(match out.and_then(|o| o.table().cloned()) {
-                Some(t) if t.table_status() == Some(&TableStatus::Active) => Poll::Done(t),
-                // Not visible yet (eventual consistency) or still CREATING/UPDATING.
-                _ => Poll::Pending,
-            })
-        },
-    )
-    .await
-    .map_err(|e| AwsError::new(None, e.to_string()))?;
-    if desc.deletion_protection_enabled() != Some(true) {
+    use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
+    crate::aws::states::table_active(c, table, TABLE_ACTIVE_TIMEOUT, cancel).await?;
+    let desc = c
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let protected = desc
+        .table()
+        .and_then(|t| t.deletion_protection_enabled())
+        .unwrap_or(false);
+    if !protected {
         c.dynamodb
             .update_table()
             .table_name(table)

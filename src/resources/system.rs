@@ -512,7 +512,6 @@ impl SystemResource {
         compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
         // Both provisioned meanwhile (AWS: minutes): usually ready by now.
         states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
-        states::table_active(c, &st.table, timeout, &ctx.cancel).await?;
         compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
     }
 
