@@ -465,7 +465,7 @@ mod tests {
             || async { Ok(vec!["network interface eni-9 (instance i-3)".to_string()]) },
         )
         .await;
-        let e = r.err().expect("times out");
+        let e = r.expect_err("times out");
         assert_eq!(e.code.as_deref(), Some("DependencyViolation"));
         assert!(
             e.message.contains("deleting security group sg-1"),
@@ -526,7 +526,7 @@ mod tests {
             || async { Err(AwsError::new(Some("NoSuchEntity"), "no")) },
         )
         .await;
-        let e = r.err().expect("gives up");
+        let e = r.expect_err("gives up");
         assert!(!e.is_not_found());
         assert!(
             e.message.contains("IAM role r was created"),
