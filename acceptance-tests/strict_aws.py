@@ -44,17 +44,17 @@ class Strict:
     """Which of AWS's rules the proxy keeps, and its test-sized durations (seconds)."""
 
     dependencies: bool = True
-    eni_linger: float = 3.0  # network interfaces outlive their instance / load balancer
+    eni_linger: float = 2.0  # network interfaces outlive their instance / load balancer
     consistency: bool = True
-    consistency_window: float = 1.5  # a new object is not visible to reads yet
-    profile_window: float = 2.0  # a new instance profile is not usable by EC2 yet
+    consistency_window: float = 1.0  # a new object is not visible to reads yet
+    profile_window: float = 1.5  # a new instance profile is not usable by EC2 yet
     validation: bool = True  # requests checked against AWS's API models (strict_models.py)
     # time: state changes take time, AWS's durations scaled down about 60 times
     time: bool = True
-    lb_provisioning: float = 3.0  # AWS: a network load balancer ~3 min `provisioning`
+    lb_provisioning: float = 2.0  # AWS: a network load balancer ~3 min `provisioning`
     instance_pending: float = 1.0  # AWS: an instance ~1 min `pending`
-    in_service: float = 1.5  # AWS: an Auto Scaling instance ~1.5 min `Pending`
-    group_deleting: float = 2.0  # AWS: a group ~2 min `Delete in progress`
+    in_service: float = 1.0  # AWS: an Auto Scaling instance ~1.5 min `Pending`
+    group_deleting: float = 1.5  # AWS: a group ~2 min `Delete in progress`
     table_status: float = 0.5  # AWS: a DynamoDB table ~30 s CREATING / DELETING
 
     @classmethod

@@ -86,6 +86,55 @@ fn cancelled(what: &str) -> AwsError {
 pub async fn while_dependent<T, F, Fut, D, DFut>(
     what: &str,
     timeout: Duration,
+    backoff: Backoff,
+    cancel: &CancellationToken,
+    op: F,
+    dependents: D,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+    D: FnMut() -> DFut,
+    DFut: Future<Output = Result<Vec<String>, AwsError>>,
+{
+    while_refused(
+        &["DependencyViolation"],
+        what,
+        timeout,
+        backoff,
+        cancel,
+        op,
+        dependents,
+    )
+    .await
+}
+
+/// [`while_dependent`] for IAM: a delete answered `DeleteConflict` while what
+/// is attached to the object (policies, instance profiles) was just removed,
+/// or not yet seen by a listing right after the object's create. `op` should
+/// remove the attachments it finds and then delete.
+pub async fn while_conflict<T, F, Fut>(what: &str, op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let never = CancellationToken::new();
+    while_refused(
+        &["DeleteConflict"],
+        what,
+        PROPAGATION_TIMEOUT,
+        DELETE_BACKOFF,
+        &never,
+        op,
+        || async { Ok(Vec::new()) },
+    )
+    .await
+}
+
+async fn while_refused<T, F, Fut, D, DFut>(
+    codes: &[&str],
+    what: &str,
+    timeout: Duration,
     mut backoff: Backoff,
     cancel: &CancellationToken,
     mut op: F,
@@ -100,7 +149,7 @@ where
     let start = Instant::now();
     let r = loop {
         let refused = match op().await {
-            Err(e) if e.code_is(&["DependencyViolation"]) => e,
+            Err(e) if e.code_is(codes) => e,
             other => break other,
         };
         // What still depends on it: informative only, a failed look-up is no reason to stop.
@@ -122,7 +171,7 @@ where
                     format!("still in use by {}", left.join(", "))
                 };
                 break Err(AwsError::new(
-                    Some("DependencyViolation"),
+                    refused.code.as_deref(),
                     format!(
                         "deleting {what}: {still} after {}s of retries; delete those (or wait for AWS to release them) and run destroy again. Last answer: {}",
                         timeout.as_secs(),
@@ -359,6 +408,28 @@ mod tests {
         .await;
         assert_eq!(r.ok(), Some(4));
         assert_eq!(asked.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn iam_delete_conflicts_are_retried() {
+        let tries = Cell::new(0);
+        let r = while_conflict("IAM role r", || {
+            tries.set(tries.get() + 1);
+            let n = tries.get();
+            async move {
+                if n < 2 {
+                    Err(AwsError::new(
+                        Some("DeleteConflict"),
+                        "must delete policies first",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(tries.get(), 2);
     }
 
     #[tokio::test]

@@ -376,31 +376,36 @@ pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), A
     if !role_ours {
         return Ok(());
     }
-    let policies = c
-        .iam
-        .list_role_policies()
-        .role_name(&role)
-        .send()
-        .await
-        .map_err(sdk)
-        .found()?;
-    for p in policies.iter().flat_map(|out| out.policy_names()) {
-        c.iam
-            .delete_role_policy()
+    // DeleteConflict: a policy the listing did not show yet (a role just
+    // created), or a removal not propagated yet: list and delete again.
+    crate::aws::eventual::while_conflict(&format!("IAM role {role}"), || async {
+        let policies = c
+            .iam
+            .list_role_policies()
             .role_name(&role)
-            .policy_name(p)
             .send()
             .await
             .map_err(sdk)
             .found()?;
-    }
-    c.iam
-        .delete_role()
-        .role_name(&role)
-        .send()
-        .await
-        .map_err(sdk)
-        .found()?;
+        for p in policies.iter().flat_map(|out| out.policy_names()) {
+            c.iam
+                .delete_role_policy()
+                .role_name(&role)
+                .policy_name(p)
+                .send()
+                .await
+                .map_err(sdk)
+                .found()?;
+        }
+        c.iam
+            .delete_role()
+            .role_name(&role)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()
+    })
+    .await?;
     Ok(())
 }
 
