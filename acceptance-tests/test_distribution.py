@@ -26,6 +26,7 @@ import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -184,9 +185,10 @@ def test_release_is_idempotent_and_reproducible(release: Release, tmp_path: Path
 
 
 @pytest.fixture
-def gnupghome(tmp_path: Path) -> tuple[dict[str, str], str]:
+def gnupghome(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     """A throwaway keyring (GNUPGHOME in tmp_path) holding one fresh RSA signing key
-    without a passphrase: (environment for gpg, the key's fingerprint)."""
+    without a passphrase: (environment for gpg, the key's fingerprint). The gpg-agent
+    that gpg starts for it is stopped afterwards."""
     if shutil.which("gpg") is None:
         pytest.skip("gpg is not installed")
     home = tmp_path / "gnupg"
@@ -200,7 +202,10 @@ def gnupghome(tmp_path: Path) -> tuple[dict[str, str], str]:
                              env=env, capture_output=True, text=True, timeout=30)
     fprs = [line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:")]
     assert fprs, listing.stdout
-    return {"GNUPGHOME": str(home)}, fprs[0]
+    try:
+        yield {"GNUPGHOME": str(home)}, fprs[0]
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True, timeout=30)
 
 
 def gpg_verify(env: dict[str, str], sig: Path, data: Path) -> subprocess.CompletedProcess:
