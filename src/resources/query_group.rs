@@ -61,7 +61,7 @@ fn schema() -> Schema {
             .attr(Attribute::optional("min_size", Type::Number, "Minimum number of nodes.").default(Value::int(rules::DEFAULT_MIN_SIZE)))
             .attr(Attribute::optional("max_size", Type::Number, &format!("Maximum number of nodes (at most {}).", rules::MAX_QUERY_GROUP_SIZE)).default(Value::int(rules::DEFAULT_MAX_SIZE)))
             .attr(Attribute::optional_computed("desired_capacity", Type::Number, "Number of nodes to run now. Defaults to `min_size`. When unset, a group scaled by AWS is not drift."))
-            .attr(Attribute::optional("parameters", Type::map(Type::String), "The group's environment, e.g. which database it works against: variable names to values, delivered to the nodes through the launch template."))
+            .attr(Attribute::optional("parameters", Type::map(Type::String), "The group's environment, e.g. which database it works against: variable names to values, delivered to the nodes through the launch template. They are stored in plain text, in the Terraform state and in the launch template's user data: never put a password or key here."))
             .attr(Attribute::optional("tags", Type::map(Type::String), "Tags for the group's AWS objects. Keys starting with `aws:` or `datomic:` are reserved."))
             .attr(Attribute::computed("tags_all", Type::map(Type::String), "All tags, including the provider's `default_tags`."))
             .attr(Attribute::computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group.").use_state_for_unknown())
