@@ -240,6 +240,27 @@ pub fn aws_error(diags: &mut Diagnostics, what: &str, e: impl std::fmt::Display)
     diags.error(what.to_string(), e.to_string());
 }
 
+/// After an import found nothing of its own: when the compute group's Auto
+/// Scaling group name is taken by a group that is not its own, an error
+/// saying so (instead of Terraform's "non-existent remote object").
+pub async fn refuse_foreign_import(
+    c: &crate::aws::Clients,
+    system: &str,
+    group: &str,
+    what: &str,
+    diags: &mut Diagnostics,
+) {
+    match super::compute::foreign_group(c, system, group).await {
+        Ok(Some(why)) => aws_error(
+            diags,
+            &format!("importing {what}"),
+            AwsError::new(None, why),
+        ),
+        Ok(None) => {}
+        Err(e) => aws_error(diags, &format!("reading {what}"), e),
+    }
+}
+
 /// Upgrades a state of schema version 0 (builds before 0.1.0 was released)
 /// of a system or query group: it lacks `arn` (null until the refresh reads
 /// it), and its AWS objects may carry the names of those builds,

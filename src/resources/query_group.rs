@@ -621,16 +621,8 @@ impl Resource<Clients> for QueryGroupResource {
                     str_attr(state, "system"),
                     str_attr(state, "name"),
                 ) {
-                    // An import of a name whose group is someone else's.
-                    match compute::foreign_group(c, &system, &name).await {
-                        Ok(Some(why)) => aws_error(
-                            diags,
-                            &format!("importing Datomic query group ({system}/{name})"),
-                            AwsError::new(None, why),
-                        ),
-                        Ok(None) => {}
-                        Err(e) => aws_error(diags, "reading Datomic query group", e),
-                    }
+                    let what = format!("Datomic query group ({system}/{name})");
+                    refuse_foreign_import(c, &system, &name, &what, diags).await;
                 }
                 v
             }

@@ -1093,16 +1093,8 @@ impl Resource<Clients> for SystemResource {
             Ok(v) => {
                 let name = str_attr(state, "id").unwrap_or_default();
                 if v.is_null() && is_import(state) {
-                    // An import of a name whose group is someone else's.
-                    match compute::foreign_group(c, &name, PRIMARY_GROUP).await {
-                        Ok(Some(why)) => aws_error(
-                            diags,
-                            &format!("importing Datomic system ({name})"),
-                            AwsError::new(None, why),
-                        ),
-                        Ok(None) => {}
-                        Err(e) => aws_error(diags, "reading Datomic system", e),
-                    }
+                    let what = format!("Datomic system ({name})");
+                    refuse_foreign_import(c, &name, PRIMARY_GROUP, &what, diags).await;
                 } else if v.is_null() {
                     diags.warning(
                         "Datomic system not found",
