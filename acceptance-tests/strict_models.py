@@ -314,6 +314,8 @@ def check_request(call: Any, form: dict[str, list[str]], doc: dict[str, Any]) ->
         _check(shape, value if value is not _MISSING else {}, "", problems)
     if name == "iam" and isinstance(value, dict):
         for member, trust in _POLICY_MEMBERS.items():
+            # UpdateAssumeRolePolicy names its trust policy PolicyDocument.
+            trust = trust or call.action == "UpdateAssumeRolePolicy"
             if isinstance(value.get(member), str):
                 bad = policy_problems(value[member], trust)
                 if bad:

@@ -1276,6 +1276,8 @@ pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<boo
 pub fn plan_repair_if_half_made(plan: &mut crate::plugin::Plan) {
     if !plan.is_create() && plan.prior_get("autoscaling_group_name").as_str() == Some("") {
         plan.set("autoscaling_group_name", crate::plugin::Value::Unknown);
+        // A new Auto Scaling group: a new ARN.
+        plan.set("arn", crate::plugin::Value::Unknown);
     }
 }
 
