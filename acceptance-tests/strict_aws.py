@@ -254,11 +254,30 @@ class StrictLayer:
             r = self._dependencies(call, p)
         if r is None and self.config.consistency:
             r = self._consistency(call, p)
+        if r is None and self.config.consistency:
+            r = self._already_exists(call, p)
         if r is not None:
             with self._lock:
                 self.refusals.append((call.service, call.action, r))
                 self.totals[r.rule] = self.totals.get(r.rule, 0) + 1
         return r
+
+    def _already_exists(self, call: Any, p: Params) -> Refusal | None:
+        """AWS refuses a second CreateAutoScalingGroup of a name (moto replaces the first
+        group and orphans its instances): with reads not seeing a new group yet, a retry
+        after a lost answer must meet AWS's AlreadyExists, not moto's replacement."""
+        if (call.service, call.action) != ("autoscaling", "CreateAutoScalingGroup"):
+            return None
+        name = p.get("AutoScalingGroupName") or ""
+        try:
+            found = self.client("autoscaling").describe_auto_scaling_groups(
+                AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        except Exception:  # noqa: BLE001 - cannot tell: let moto answer
+            return None
+        if not found:
+            return None
+        return Refusal("consistency", "AlreadyExists", 400,
+                       f"AutoScalingGroup by this name already exists - A group with the name {name} already exists")
 
     def prepare(self, call: Any, p: Params) -> Any:
         """What must be known before the call takes effect in moto (returned to `observe`)."""
