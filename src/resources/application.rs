@@ -120,7 +120,7 @@ impl ApplicationResource {
         }
         let timeout = timeout(planned, op, DEFAULT_TIMEOUT);
         if node != g.node {
-            let sg = compute::security_group_of(c, &g, &system).await?;
+            let sg = compute::security_group::of_group(c, &g, &system).await?;
             let full = g.own_tags();
             let image = compute::image_of(c, &g, &system).await?;
             compute::new_version(c, &g, &g.instance_type, &image, &node, &sg, &full).await?;
@@ -403,7 +403,7 @@ impl Resource<Clients> for ApplicationResource {
                         let mut node = g.node.clone();
                         node.revision = None;
                         node.transaction_functions.clear();
-                        let sg = compute::security_group_of(c, &g, &system).await?;
+                        let sg = compute::security_group::of_group(c, &g, &system).await?;
                         let image = compute::image_of(c, &g, &system).await?;
                         compute::new_version(
                             c,

@@ -150,7 +150,7 @@ impl QueryGroupResource {
         let st = storage::find(c, &system).await?;
         // The system's network, as its primary group runs in it (ours or the user's).
         let (vpc_id, subnet_ids) = compute::network_of(c, &primary).await?;
-        let sg = compute::security_group_of(c, &primary, &system).await?;
+        let sg = compute::security_group::of_group(c, &primary, &system).await?;
         let tags_all = tags::merge(&c.default_tags, &tags(planned));
         let full = tags::with_identity(
             &tags_all,
@@ -344,7 +344,7 @@ impl QueryGroupResource {
         let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
         compute::attach_endpoint(c, &g, &ep).await?;
         if template_changed {
-            let sg = compute::security_group_of(c, &g, &system).await?;
+            let sg = compute::security_group::of_group(c, &g, &system).await?;
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
         let min = int_attr(planned, "min_size").unwrap_or(g.min);

@@ -5,11 +5,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::common::*;
-use super::compute::{self, GroupSpec};
+use super::compute::{self, security_group, GroupSpec};
 use super::node::NodeConfig;
-use super::ownership;
 use super::storage;
-use crate::aws::{eventual, states, tags, AwsError, Clients};
+use crate::aws::{states, tags, AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -85,259 +84,6 @@ fn schema() -> Schema {
 /// The primary role for a topology value, if it is valid.
 fn role_of(topology: &str) -> Option<ComputeRole> {
     Topology::parse(topology).map(Topology::primary_role)
-}
-
-/// Security group: admits only the system's own nodes.
-async fn ensure_security_group(
-    c: &Clients,
-    system: &str,
-    vpc: &str,
-    t: &tags::Tags,
-) -> Result<String, AwsError> {
-    use aws_sdk_ec2::types::{
-        Filter, IpPermission, ResourceType, TagSpecification, UserIdGroupPair,
-    };
-    let name = rules::security_group_name(system);
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(&name).build())
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    let found = match out.security_groups().first() {
-        Some(g) => {
-            ownership::check(
-                "security group",
-                &name,
-                &tags::from_ec2(g.tags()),
-                system,
-                None,
-            )?;
-            g.group_id().map(str::to_string)
-        }
-        None => None,
-    };
-    let created = match found {
-        // Found (e.g. a create interrupted before its ingress rule): the rule
-        // below is (re)applied all the same.
-        Some(id) => Ok(id),
-        None => c
-            .ec2
-            .create_security_group()
-            .group_name(&name)
-            .description(format!("Datomic system {system} nodes"))
-            .vpc_id(vpc)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .set_tags(Some(tags::ec2(t)))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .map(|out| out.group_id().unwrap_or_default().to_string()),
-    };
-    let id = match created {
-        Ok(id) => id,
-        // A create retried after a lost response: it is there.
-        Err(e) if e.is_already_exists() => {
-            compute::find_security_group(c, system).await?.ok_or(e)?
-        }
-        Err(e) => return Err(e),
-    };
-    let authorized = c
-        .ec2
-        .authorize_security_group_ingress()
-        .group_id(&id)
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(0)
-                .to_port(65535)
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&id).build())
-                .build(),
-        )
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from_sdk);
-    AwsError::tolerate_exists(authorized)?;
-    Ok(id)
-}
-
-/// Client access rules of the nodes' security group: (CIDR blocks, security groups).
-/// Description of the rules that admit the load balancers' health checks.
-const HEALTH_CHECKS: &str = "Datomic load balancer health checks";
-
-/// Admits the load balancers' health checks: they come from the load
-/// balancer's own addresses in the system's subnets, so each subnet's CIDR
-/// block may reach the client port (client traffic keeps the client's address
-/// and meets the client rules).
-async fn sync_health_rules(c: &Clients, sg: &str, subnet_ids: &[String]) -> Result<(), AwsError> {
-    use aws_sdk_ec2::types::{IpPermission, IpRange};
-    if subnet_ids.is_empty() {
-        return Ok(());
-    }
-    // Subnets just created may not be found yet (eventual consistency).
-    let out = eventual::new_object(&format!("subnets {}", subnet_ids.join(", ")), || async {
-        c.ec2
-            .describe_subnets()
-            .set_subnet_ids(Some(subnet_ids.to_vec()))
-            .send()
-            .await
-            .map(Some)
-            .map_err(AwsError::from_sdk)
-    })
-    .await?;
-    let ranges: Vec<IpRange> = out
-        .subnets()
-        .iter()
-        .filter_map(|s| s.cidr_block())
-        .map(|cidr| {
-            IpRange::builder()
-                .cidr_ip(cidr)
-                .description(HEALTH_CHECKS)
-                .build()
-        })
-        .collect();
-    for range in ranges {
-        AwsError::tolerate_exists(
-            c.ec2
-                .authorize_security_group_ingress()
-                .group_id(sg)
-                .ip_permissions(
-                    IpPermission::builder()
-                        .ip_protocol("tcp")
-                        .from_port(rules::CLIENT_PORT)
-                        .to_port(rules::CLIENT_PORT)
-                        .ip_ranges(range)
-                        .build(),
-                )
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk),
-        )?;
-    }
-    Ok(())
-}
-
-async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), AwsError> {
-    // A group just created may not be found yet (eventual consistency).
-    let out = eventual::new_object(&format!("security group {sg}"), || async {
-        c.ec2
-            .describe_security_groups()
-            .group_ids(sg)
-            .send()
-            .await
-            .map(Some)
-            .map_err(AwsError::from_sdk)
-    })
-    .await?;
-    let mut cidrs = Vec::new();
-    let mut groups = Vec::new();
-    for g in out.security_groups() {
-        for p in g.ip_permissions() {
-            if p.from_port() != Some(rules::CLIENT_PORT) || p.to_port() != Some(rules::CLIENT_PORT)
-            {
-                continue;
-            }
-            cidrs.extend(
-                p.ip_ranges()
-                    .iter()
-                    .filter(|r| r.description() != Some(HEALTH_CHECKS))
-                    .filter_map(|r| r.cidr_ip().map(str::to_string)),
-            );
-            // The provider writes no IPv6 rule: one added by hand is drift.
-            cidrs.extend(
-                p.ipv6_ranges()
-                    .iter()
-                    .filter_map(|r| r.cidr_ipv6().map(str::to_string)),
-            );
-            groups.extend(
-                p.user_id_group_pairs()
-                    .iter()
-                    .filter_map(|u| u.group_id().map(str::to_string)),
-            );
-        }
-    }
-    cidrs.sort();
-    cidrs.dedup();
-    groups.sort();
-    groups.dedup();
-    Ok((cidrs, groups))
-}
-
-/// Brings the client access rules to what the configuration lists.
-async fn sync_client_rules(c: &Clients, sg: &str, v: &Value) -> Result<(), AwsError> {
-    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, UserIdGroupPair};
-    let want_cidrs = list_attr(v, "client_cidr_blocks").unwrap_or_default();
-    let want_groups = list_attr(v, "client_security_group_ids").unwrap_or_default();
-    let (cidrs, groups) = client_rules(c, sg).await?;
-    let perm = |add_cidrs: Vec<&String>, add_groups: Vec<&String>| {
-        let (v6, v4): (Vec<&String>, Vec<&String>) =
-            add_cidrs.into_iter().partition(|x| x.contains(':'));
-        IpPermission::builder()
-            .ip_protocol("tcp")
-            .from_port(rules::CLIENT_PORT)
-            .to_port(rules::CLIENT_PORT)
-            .set_ipv6_ranges((!v6.is_empty()).then(|| {
-                v6.into_iter()
-                    .map(|x| Ipv6Range::builder().cidr_ipv6(x).build())
-                    .collect()
-            }))
-            .set_ip_ranges(Some(
-                v4.into_iter()
-                    .map(|x| {
-                        IpRange::builder()
-                            .cidr_ip(x)
-                            .description("Datomic clients")
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .set_user_id_group_pairs(Some(
-                add_groups
-                    .into_iter()
-                    .map(|x| {
-                        UserIdGroupPair::builder()
-                            .group_id(x)
-                            .description("Datomic clients")
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .build()
-    };
-    let add_c: Vec<&String> = want_cidrs.iter().filter(|x| !cidrs.contains(x)).collect();
-    let add_g: Vec<&String> = want_groups.iter().filter(|x| !groups.contains(x)).collect();
-    let del_c: Vec<&String> = cidrs.iter().filter(|x| !want_cidrs.contains(x)).collect();
-    let del_g: Vec<&String> = groups.iter().filter(|x| !want_groups.contains(x)).collect();
-    if !del_c.is_empty() || !del_g.is_empty() {
-        c.ec2
-            .revoke_security_group_ingress()
-            .group_id(sg)
-            .ip_permissions(perm(del_c, del_g))
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)?;
-    }
-    if !add_c.is_empty() || !add_g.is_empty() {
-        AwsError::tolerate_exists(
-            c.ec2
-                .authorize_security_group_ingress()
-                .group_id(sg)
-                .ip_permissions(perm(add_c, add_g))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk),
-        )?;
-    }
-    Ok(())
 }
 
 /// A set attribute as read back: null when empty and the prior had none.
@@ -446,10 +192,16 @@ impl SystemResource {
         state.set_attr("table_name", Value::string(&st.table));
         state.set_attr("tags_all", string_map(&tags_all));
 
-        let sg = ensure_security_group(c, &name, &st.vpc_id, &full).await?;
+        let sg = security_group::ensure(c, &name, &st.vpc_id, &full).await?;
         state.set_attr("security_group_id", Value::string(&sg));
-        sync_client_rules(c, &sg, planned).await?;
-        sync_health_rules(c, &sg, &st.subnet_ids).await?;
+        security_group::sync_client_rules(
+            c,
+            &sg,
+            &list_attr(planned, "client_cidr_blocks").unwrap_or_default(),
+            &list_attr(planned, "client_security_group_ids").unwrap_or_default(),
+        )
+        .await?;
+        security_group::sync_health_rules(c, &sg, &st.subnet_ids).await?;
         let role = compute::ensure_role(
             c,
             &name,
@@ -525,7 +277,7 @@ impl SystemResource {
         state: &Value,
     ) -> Result<bool, AwsError> {
         if compute::has_leftovers(c, name, PRIMARY_GROUP).await?
-            || compute::find_security_group(c, name).await?.is_some()
+            || security_group::find(c, name).await?.is_some()
         {
             return Ok(true);
         }
@@ -554,9 +306,7 @@ impl SystemResource {
             return Ok(Value::Null);
         };
         let st = storage::find(c, &name).await?;
-        let sg = compute::find_security_group(c, &name)
-            .await?
-            .unwrap_or_default();
+        let sg = security_group::find(c, &name).await?.unwrap_or_default();
         // The network: ours (found by tag), else the one the user brought,
         // as the primary group's Auto Scaling group has it.
         let (vpc_id, subnet_ids) = if st.vpc_id.is_empty() {
@@ -626,7 +376,7 @@ impl SystemResource {
         let (cidrs, groups) = if sg.is_empty() {
             Default::default()
         } else {
-            client_rules(c, &sg).await?
+            security_group::client_rules(c, &sg).await?
         };
         v.set_attr(
             "client_cidr_blocks",
@@ -723,9 +473,15 @@ impl SystemResource {
             let managed = bool_attr(planned, "network_managed").unwrap_or(true);
             storage::retag(c, &st, managed, &full).await?;
         }
-        let sg = compute::security_group_of(c, &g, &name).await?;
+        let sg = security_group::of_group(c, &g, &name).await?;
         if !sg.is_empty() {
-            sync_client_rules(c, &sg, planned).await?;
+            security_group::sync_client_rules(
+                c,
+                &sg,
+                &list_attr(planned, "client_cidr_blocks").unwrap_or_default(),
+                &list_attr(planned, "client_security_group_ids").unwrap_or_default(),
+            )
+            .await?;
         }
         // Repairs a load balancer, listener or target group deleted outside Terraform.
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
@@ -1150,11 +906,7 @@ impl Resource<Clients> for SystemResource {
         let timeout = timeout(prior, "delete", DEFAULT_TIMEOUT);
         let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
-            if let Some(sg) = compute::find_security_group(c, &name).await? {
-                // The nodes' network interfaces outlive them for a while.
-                let sg = eventual::Network::SecurityGroup(&sg);
-                eventual::delete_network(c, sg, timeout, &ctx.cancel).await?;
-            }
+            security_group::delete(c, &name, timeout, &ctx.cancel).await?;
             if !bool_attr(prior, "retain_storage").unwrap_or(true) {
                 return storage::delete(c, &name, timeout, &ctx.cancel).await;
             }

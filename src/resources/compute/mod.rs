@@ -23,6 +23,8 @@ use crate::aws::wait::{self, Poll};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::rules;
 
+pub mod security_group;
+
 /// The node role's trust policy: EC2 instances only.
 const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
@@ -1179,49 +1181,6 @@ pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<Strin
         }
     }
     default_image(c).await
-}
-
-/// The nodes' security group of a group (to carry it over to a new launch
-/// template version), or the system's node security group when its latest
-/// version has none (made outside Terraform).
-pub async fn security_group_of(
-    c: &Clients,
-    g: &GroupState,
-    system: &str,
-) -> Result<String, AwsError> {
-    if !g.security_group_id.is_empty() {
-        return Ok(g.security_group_id.clone());
-    }
-    Ok(find_security_group(c, system).await?.unwrap_or_default())
-}
-
-/// The system's node security group, by its name and identity tags.
-pub async fn find_security_group(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values(rules::security_group_name(system))
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{}", rules::TAG_SYSTEM))
-                .values(system)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    Ok(out
-        .security_groups()
-        .iter()
-        .filter(|g| {
-            rules::ownership(&tags::from_ec2(g.tags()), system, None) == rules::Ownership::Ours
-        })
-        .find_map(|g| g.group_id().map(str::to_string)))
 }
 
 pub async fn set_capacity(
