@@ -8,9 +8,9 @@ use std::time::Duration;
 use aws_sdk_ec2::types::Filter;
 use tokio_util::sync::CancellationToken;
 
-use super::super::ownership;
 use super::GroupState;
 use crate::aws::{eventual, tags, AwsError, Clients};
+use crate::resources::ownership;
 use crate::rules;
 
 /// The nodes' security group of a group (to carry it over to a new launch

@@ -1,0 +1,106 @@
+//! What makes an interrupted create recoverable without adopting a
+//! stranger's objects: the not-taken check before a create, the created
+//! marker tag, the working directory's journal, and plan-time repair of a
+//! group left half made.
+
+use super::endpoint::read_endpoint;
+use super::group::group_tags;
+use super::group::{asg_tags, is_group_of};
+use super::launch_template::find_launch_template;
+use super::sdk;
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::journal;
+use crate::rules;
+
+/// Whether objects of a group remain although its Auto Scaling group is
+/// gone: a create that failed half-way, or a group deleted outside Terraform.
+/// Only objects whose identity tags make them the group's count.
+pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<bool, AwsError> {
+    if find_launch_template(c, &rules::launch_template_name(system, group))
+        .await?
+        .is_some_and(|t| is_group_of(&t.tags, system, group))
+    {
+        return Ok(true);
+    }
+    if c.iam
+        .get_role()
+        .role_name(rules::node_role_name(system, group))
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().map(|r| tags::from_iam(r.tags())))
+        .is_some_and(|t| is_group_of(&t, system, group))
+    {
+        return Ok(true);
+    }
+    let (e, lb_tags, _) = read_endpoint(c, system, group).await?;
+    Ok(!e.load_balancer_arn.is_empty() && is_group_of(&lb_tags, system, group))
+}
+
+/// A group read back without its Auto Scaling group but with leftovers
+/// stays in state with an empty `autoscaling_group_name`, so that destroy
+/// cleans up; the next plan repairs it in place (the update re-runs the
+/// create, which finds and adopts what exists: no delete, no data lost).
+pub fn plan_repair_if_half_made(plan: &mut crate::plugin::Plan) {
+    if !plan.is_create() && plan.prior_get("autoscaling_group_name").as_str() == Some("") {
+        plan.set("autoscaling_group_name", crate::plugin::Value::Unknown);
+        // A new Auto Scaling group: a new ARN.
+        plan.set("arn", crate::plugin::Value::Unknown);
+    }
+}
+
+/// Marks the group's create as finished (see [`rules::TAG_CREATED`]), with
+/// a token this working directory remembers first (see [`journal`]).
+pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), AwsError> {
+    let token = journal::remember(asg);
+    let t: tags::Tags = [(rules::TAG_CREATED.to_string(), token)]
+        .into_iter()
+        .collect();
+    c.autoscaling
+        .create_or_update_tags()
+        .set_tags(Some(asg_tags(asg, &t)))
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+/// The group was read from a state: tracked from now on, its create needs
+/// no journal entry any more.
+pub fn tracked(system: &str, group: &str) {
+    journal::forget(&rules::asg_name(system, group));
+}
+
+/// Refuses to create a group whose finished twin already exists: it belongs
+/// to another Terraform state (or was created outside Terraform). Adopted
+/// instead: the remains of an interrupted create (no created tag), and a
+/// group this working directory finished but whose result never reached the
+/// state (its created tag holds the token of [`journal`]).
+pub async fn check_not_taken(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    probe: bool,
+) -> Result<Option<String>, AwsError> {
+    let Some(t) = group_tags(c, system, group, probe).await? else {
+        return Ok(None);
+    };
+    let asg = rules::asg_name(system, group);
+    let Some(created) = t.get(rules::TAG_CREATED) else {
+        return Ok(None);
+    };
+    if journal::recall(&asg).as_deref() == Some(created.as_str()) {
+        crate::plugin::log::info(
+            "adopting a group this working directory finished creating but never recorded in the state",
+            &[("autoscaling_group", &asg)],
+        );
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "The Auto Scaling group {} already exists and belongs to a finished {}: it is managed by another Terraform state, or was left out of this one. The provider never takes over a live compute group. Allowed: a name no live group uses, or importing this one (terraform import <address> {}).",
+        asg,
+        rules::group_label(system, group),
+        if group == rules::PRIMARY_GROUP { rules::system_id(system) } else { rules::query_group_id(system, group) }
+    )))
+}

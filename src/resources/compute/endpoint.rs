@@ -1,0 +1,298 @@
+//! The client endpoint of a compute group: an internal network load balancer,
+//! its target group and listener on the client port; found by name and
+//! identity tags, made or repaired, attached to the group, and deleted.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::group::GroupState;
+use super::sdk;
+use crate::aws::wait::{self, Poll};
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::ownership;
+use crate::rules;
+
+/// A compute group's client endpoint: an internal Network Load Balancer in
+/// the system's subnets whose TCP listener on [`rules::CLIENT_PORT`]
+/// forwards to a target group the Auto Scaling group registers its nodes in.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    pub dns_name: String,
+    pub load_balancer_arn: String,
+    pub target_group_arn: String,
+}
+
+impl Endpoint {
+    /// The DNS name when the load balancer and its target group both exist,
+    /// else "" (which the next plan repairs).
+    pub fn usable_dns(&self) -> &str {
+        if self.load_balancer_arn.is_empty() || self.target_group_arn.is_empty() {
+            ""
+        } else {
+            &self.dns_name
+        }
+    }
+}
+
+/// The group's endpoint as it exists (parts may be missing). During a
+/// refresh it comes from the snapshot; otherwise see [`read_endpoint`].
+pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        let mut e = Endpoint::default();
+        if let Some((dns, arn)) = snap.load_balancers.get(&name) {
+            e.dns_name = dns.clone();
+            e.load_balancer_arn = arn.clone();
+        }
+        e.target_group_arn = snap.target_groups.get(&name).cloned().unwrap_or_default();
+        return Ok(e);
+    }
+    Ok(read_endpoint(c, system, group).await?.0)
+}
+
+/// The endpoint's parts found by name, read from AWS, with the tags of each
+/// (load balancer's, target group's).
+pub(super) async fn read_endpoint(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<(Endpoint, tags::Tags, tags::Tags), AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    let mut e = Endpoint::default();
+    let lbs = c
+        .elbv2
+        .describe_load_balancers()
+        .names(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    if let Some(lb) = lbs.as_ref().and_then(|o| o.load_balancers().first()) {
+        e.dns_name = lb.dns_name().unwrap_or_default().to_string();
+        e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    }
+    let tgs = c
+        .elbv2
+        .describe_target_groups()
+        .names(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    if let Some(tg) = tgs.as_ref().and_then(|o| o.target_groups().first()) {
+        e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
+    }
+    let arns: Vec<String> = [&e.load_balancer_arn, &e.target_group_arn]
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .cloned()
+        .collect();
+    let (mut lb_tags, mut tg_tags) = (tags::Tags::new(), tags::Tags::new());
+    if !arns.is_empty() {
+        let out = c
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+            .map_err(sdk)?;
+        for d in out.tag_descriptions() {
+            let t = tags::from_elb(d.tags());
+            match d.resource_arn() {
+                Some(a) if a == e.load_balancer_arn => lb_tags = t,
+                Some(a) if a == e.target_group_arn => tg_tags = t,
+                _ => {}
+            }
+        }
+    }
+    Ok((e, lb_tags, tg_tags))
+}
+
+/// The endpoint's parts that exist and are ours; an error when a part of
+/// its name exists that is not.
+async fn our_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    let (e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
+    if !e.load_balancer_arn.is_empty() {
+        ownership::check("load balancer", &name, &lb_tags, system, Some(group))?;
+    }
+    if !e.target_group_arn.is_empty() {
+        ownership::check("target group", &name, &tg_tags, system, Some(group))?;
+    }
+    Ok(e)
+}
+
+/// Plans the repair of an endpoint found missing by the last read.
+pub fn plan_endpoint_repair(plan: &mut crate::plugin::Plan) {
+    if !plan.is_create() && plan.prior_get("endpoint").as_str() == Some("") {
+        plan.set("endpoint", crate::plugin::Value::Unknown);
+        if plan.planned.get("client_config").is_some() {
+            plan.set("client_config", crate::plugin::Value::Unknown);
+        }
+    }
+}
+
+fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
+    t.iter()
+        .map(|(k, v)| {
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
+}
+
+/// Creates whatever part of the endpoint is missing.
+pub async fn ensure_endpoint(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    vpc_id: &str,
+    subnet_ids: &[String],
+    t: &tags::Tags,
+) -> Result<Endpoint, AwsError> {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
+        TargetTypeEnum,
+    };
+    let name = rules::load_balancer_name(system, group);
+    let mut e = our_endpoint(c, system, group).await?;
+    if e.load_balancer_arn.is_empty() {
+        let out = c
+            .elbv2
+            .create_load_balancer()
+            .name(&name)
+            .r#type(LoadBalancerTypeEnum::Network)
+            .scheme(LoadBalancerSchemeEnum::Internal)
+            .set_subnets(Some(subnet_ids.to_vec()))
+            .set_tags(Some(elb_tags(t)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if let Some(lb) = out.load_balancers().first() {
+            e.dns_name = lb.dns_name().unwrap_or_default().to_string();
+            e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        }
+    }
+    if e.target_group_arn.is_empty() {
+        let out = c
+            .elbv2
+            .create_target_group()
+            .name(&name)
+            .protocol(ProtocolEnum::Tcp)
+            .port(rules::CLIENT_PORT)
+            .vpc_id(vpc_id)
+            .target_type(TargetTypeEnum::Instance)
+            .set_tags(Some(elb_tags(t)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if let Some(tg) = out.target_groups().first() {
+            e.target_group_arn = tg.target_group_arn().unwrap_or_default().to_string();
+        }
+    }
+    let listeners = c
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&e.load_balancer_arn)
+        .send()
+        .await
+        .map_err(sdk)?;
+    if listeners.listeners().is_empty() {
+        c.elbv2
+            .create_listener()
+            .load_balancer_arn(&e.load_balancer_arn)
+            .protocol(ProtocolEnum::Tcp)
+            .port(rules::CLIENT_PORT)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&e.target_group_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    Ok(e)
+}
+
+/// Registers the group's nodes in its endpoint's target group, unless they
+/// are already (a group whose attachment was removed outside Terraform).
+pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Result<(), AwsError> {
+    if g.target_group_arns.contains(&e.target_group_arn) {
+        return Ok(());
+    }
+    c.autoscaling
+        .attach_load_balancer_target_groups()
+        .auto_scaling_group_name(&g.asg_name)
+        .target_group_arns(&e.target_group_arn)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+/// Deletes the endpoint (the listener goes with the load balancer).
+pub async fn delete_endpoint(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let name = rules::load_balancer_name(system, group);
+    let (mut e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
+    if !e.load_balancer_arn.is_empty()
+        && !ownership::may_delete("load balancer", &name, &lb_tags, system, Some(group))
+    {
+        e.load_balancer_arn.clear();
+    }
+    if !e.target_group_arn.is_empty()
+        && !ownership::may_delete("target group", &name, &tg_tags, system, Some(group))
+    {
+        e.target_group_arn.clear();
+    }
+    if !e.load_balancer_arn.is_empty() {
+        c.elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(&e.load_balancer_arn)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    if !e.target_group_arn.is_empty() {
+        // A target group is in use until its load balancer is gone.
+        let what = format!(
+            "target group {} to be deleted",
+            rules::load_balancer_name(system, group)
+        );
+        wait::until(
+            &what,
+            Duration::from_secs(300),
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                match c
+                    .elbv2
+                    .delete_target_group()
+                    .target_group_arn(&e.target_group_arn)
+                    .send()
+                    .await
+                    .map_err(sdk)
+                {
+                    Ok(_) => Ok(Poll::Done(())),
+                    Err(err) if err.is_not_found() => Ok(Poll::Done(())),
+                    Err(err) if err.code_is(&["ResourceInUse"]) => Ok(Poll::Pending),
+                    Err(err) => Err(err),
+                }
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    Ok(())
+}

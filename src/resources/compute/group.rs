@@ -1,0 +1,697 @@
+//! The Auto Scaling group of a compute group: made tagged with its identity,
+//! read back into [`GroupState`], resized and retagged, rolled one node at a
+//! time onto a new launch template version, waited for until its nodes are
+//! in service, and deleted with its launch template and node role.
+
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag as AsgTag};
+use aws_sdk_ec2::types::{ResourceType, TagSpecification};
+use tokio_util::sync::CancellationToken;
+
+use super::endpoint::delete_endpoint;
+use super::launch_template::{
+    find_launch_template, launch_data, our_launch_template, root_device_of,
+};
+use super::launch_template::{fingerprint, TAG_NODE_CONFIG};
+use super::role::delete_role;
+use super::{gone, i32_of, sdk};
+use crate::aws::wait::{self, Poll};
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::journal;
+use crate::resources::node::NodeConfig;
+use crate::resources::ownership;
+use crate::rules;
+
+/// Everything needed to create a compute group.
+pub struct GroupSpec<'a> {
+    pub system: &'a str,
+    pub group: &'a str,
+    pub instance_type: &'a str,
+    pub image_id: &'a str,
+    pub min: i64,
+    pub max: i64,
+    pub desired: i64,
+    pub node: &'a NodeConfig,
+    pub security_group_id: &'a str,
+    pub subnet_ids: &'a [String],
+    /// The endpoint's target group, where the nodes register.
+    pub target_group_arn: &'a str,
+    /// Tags for every object (tags_all plus identity).
+    pub tags: &'a tags::Tags,
+    /// Terraform's StopProvider, for the waits.
+    pub cancel: &'a CancellationToken,
+}
+
+/// A compute group as AWS has it.
+#[derive(Debug, Clone, Default)]
+pub struct GroupState {
+    pub asg_name: String,
+    /// The Auto Scaling group's ARN.
+    pub arn: String,
+    pub min: i64,
+    pub max: i64,
+    pub desired: i64,
+    pub instances: Vec<Instance>,
+    pub tags: tags::Tags,
+    pub launch_template_id: String,
+    pub launch_template_version: i64,
+    pub instance_type: String,
+    pub image_id: String,
+    pub node: NodeConfig,
+    /// The subnets the group runs in (its VPCZoneIdentifier).
+    pub subnet_ids: Vec<String>,
+    /// Target groups its nodes are registered in.
+    pub target_group_arns: Vec<String>,
+    /// The nodes' security group, as the latest launch template version has it.
+    pub security_group_id: String,
+}
+
+impl GroupState {
+    /// The tags the group's objects carry, AWS's own (`aws:`) left out.
+    pub fn own_tags(&self) -> tags::Tags {
+        self.tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    pub id: String,
+    pub lifecycle: String,
+}
+
+async fn describe_asg(
+    c: &Clients,
+    asg: &str,
+) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
+    let out = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(asg)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(asg))
+        .cloned())
+}
+
+/// The group as AWS has it, or None when its Auto Scaling group is gone.
+pub async fn read_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<Option<GroupState>, AwsError> {
+    let asg_name = rules::asg_name(system, group);
+    // During a refresh, from the batched snapshot (see aws::snapshot).
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        return Ok(snap.groups.get(&asg_name).and_then(|g| {
+            let lt = g.launch_template().and_then(|t| t.launch_template_id());
+            let version = lt.and_then(|id| snap.latest_versions.get(id));
+            group_state(g, version, system, group)
+        }));
+    }
+    let Some(g) = describe_asg(c, &asg_name).await? else {
+        return Ok(None);
+    };
+    let mut version = None;
+    if let Some(lt) = g.launch_template().and_then(|t| t.launch_template_id()) {
+        let out = c
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(lt)
+            .versions("$Latest")
+            .send()
+            .await
+            .map_err(sdk)?;
+        version = out.launch_template_versions().first().cloned();
+    }
+    Ok(group_state(&g, version.as_ref(), system, group))
+}
+
+/// A group's state from its Auto Scaling group and latest launch template
+/// version; None when the Auto Scaling group is not ours.
+fn group_state(
+    g: &aws_sdk_autoscaling::types::AutoScalingGroup,
+    version: Option<&aws_sdk_ec2::types::LaunchTemplateVersion>,
+    system: &str,
+    group: &str,
+) -> Option<GroupState> {
+    let tags: tags::Tags = tags::from_asg(g);
+    // An Auto Scaling group of that name that is not ours is not our group.
+    if !is_group_of(&tags, system, group) {
+        return None;
+    }
+    let mut st = GroupState {
+        asg_name: rules::asg_name(system, group),
+        arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
+        min: i64::from(g.min_size().unwrap_or_default()),
+        max: i64::from(g.max_size().unwrap_or_default()),
+        desired: i64::from(g.desired_capacity().unwrap_or_default()),
+        tags,
+        ..Default::default()
+    };
+    st.target_group_arns = g.target_group_arns().to_vec();
+    st.subnet_ids = g
+        .vpc_zone_identifier()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    st.instances = g
+        .instances()
+        .iter()
+        .map(|i| Instance {
+            id: i.instance_id().unwrap_or_default().to_string(),
+            lifecycle: i
+                .lifecycle_state()
+                .map(|l| l.as_str().to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    st.launch_template_id = g
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .unwrap_or_default()
+        .to_string();
+    if let Some(v) = version {
+        st.launch_template_version = v.version_number().unwrap_or_default();
+        if let Some(d) = v.launch_template_data() {
+            st.instance_type = d
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default();
+            st.image_id = d.image_id().unwrap_or_default().to_string();
+            st.security_group_id = d.security_group_ids().first().cloned().unwrap_or_default();
+            st.node = d
+                .user_data()
+                .and_then(NodeConfig::from_user_data)
+                .unwrap_or_default();
+        }
+    }
+    Some(st)
+}
+
+/// A group's network as its Auto Scaling group has it: (VPC, subnets).
+pub async fn network_of(c: &Clients, g: &GroupState) -> Result<(String, Vec<String>), AwsError> {
+    let vpc = match g.subnet_ids.first() {
+        Some(s) => vpc_of_subnet(c, s).await?,
+        None => String::new(),
+    };
+    Ok((vpc, g.subnet_ids.clone()))
+}
+
+/// The VPC of a subnet.
+pub async fn vpc_of_subnet(c: &Clients, subnet: &str) -> Result<String, AwsError> {
+    let out = c
+        .ec2
+        .describe_subnets()
+        .subnet_ids(subnet)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .subnets()
+        .first()
+        .and_then(|s| s.vpc_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The identifying tags of a group's Auto Scaling group, or None when it
+/// does not exist (or is not ours). `probe` uses the plan-time client.
+pub async fn group_tags(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    probe: bool,
+) -> Result<Option<tags::Tags>, AwsError> {
+    let asg = rules::asg_name(system, group);
+    if probe && !c.has_written() {
+        // A plan: one batched look at the system's groups, shared by all.
+        let groups = c.tagged_groups(rules::TAG_SYSTEM, system).await?;
+        return Ok(groups
+            .get(&asg)
+            .filter(|t| is_group_of(t, system, group))
+            .cloned());
+    }
+    let client = if probe {
+        &c.autoscaling_probe
+    } else {
+        &c.autoscaling
+    };
+    let out = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&asg)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let Some(g) = out
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(asg.as_str()))
+    else {
+        return Ok(None);
+    };
+    let t: tags::Tags = tags::from_asg(g);
+    Ok(is_group_of(&t, system, group).then_some(t))
+}
+
+/// Whether tags make an object the group `group` of `system`'s.
+pub(super) fn is_group_of(t: &tags::Tags, system: &str, group: &str) -> bool {
+    rules::ownership(t, system, Some(group)) == rules::Ownership::Ours
+}
+
+/// Why the group's Auto Scaling group name is taken by a group that is not
+/// the group's (by its identity tags), if it is: what an import is told.
+pub async fn foreign_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<Option<String>, AwsError> {
+    let asg = rules::asg_name(system, group);
+    Ok(describe_asg(c, &asg).await?.and_then(|g| {
+        ownership::check(
+            "Auto Scaling group",
+            &asg,
+            &tags::from_asg(&g),
+            system,
+            Some(group),
+        )
+        .err()
+        .map(|e| e.message)
+    }))
+}
+
+/// Creates the launch template and Auto Scaling group unless they exist.
+pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsError> {
+    let lt_name = rules::launch_template_name(s.system, s.group);
+    let profile = rules::instance_profile_name(s.system, s.group);
+    let lt_id = match our_launch_template(c, s.system, s.group).await? {
+        Some(id) => id,
+        None => {
+            let data = launch_data(
+                s.instance_type,
+                s.image_id,
+                &root_device_of(c, s.image_id).await?,
+                &profile,
+                s.security_group_id,
+                s.node,
+                s.tags,
+            );
+            let created = c
+                .ec2
+                .create_launch_template()
+                .launch_template_name(&lt_name)
+                // The same token on the SDK's retries: AWS creates it once.
+                .client_token(format!(
+                    "{lt_name}-{}",
+                    fingerprint(s.instance_type, s.image_id, s.node)
+                ))
+                .launch_template_data(data)
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::LaunchTemplate)
+                        .set_tags(Some(tags::ec2(s.tags)))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(sdk);
+            match created {
+                Ok(out) => out
+                    .launch_template()
+                    .and_then(|t| t.launch_template_id())
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(e) if e.is_already_exists() => {
+                    our_launch_template(c, s.system, s.group).await?.ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let asg = rules::asg_name(s.system, s.group);
+    if let Some(g) = describe_asg(c, &asg).await? {
+        // Found by name: ours only by its identity tags (the remains of an
+        // interrupted create carry them: they are set by the create itself).
+        ownership::check(
+            "Auto Scaling group",
+            &asg,
+            &tags::from_asg(&g),
+            s.system,
+            Some(s.group),
+        )?;
+        c.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(asg_tags(&asg, s.tags)))
+            .send()
+            .await
+            .map_err(sdk)?;
+    } else {
+        // IAM is eventually consistent: an instance profile just created may
+        // be refused as invalid for a while (terraform-provider-aws retries too).
+        let what = format!("instance profile {profile} to be usable by Auto Scaling");
+        wait::until(
+            &what,
+            Duration::from_secs(120),
+            Duration::from_secs(2),
+            1,
+            s.cancel,
+            || async {
+                let created = AwsError::tolerate_exists(
+                    c.autoscaling
+                        .create_auto_scaling_group()
+                        .auto_scaling_group_name(&asg)
+                        .launch_template(
+                            LaunchTemplateSpecification::builder()
+                                .launch_template_id(&lt_id)
+                                .version("$Latest")
+                                .build(),
+                        )
+                        .min_size(i32_of(s.min))
+                        .max_size(i32_of(s.max))
+                        .desired_capacity(i32_of(s.desired))
+                        .vpc_zone_identifier(s.subnet_ids.join(","))
+                        .target_group_arns(s.target_group_arn)
+                        .set_tags(Some(asg_tags(&asg, s.tags)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(sdk),
+                );
+                match created {
+                    Ok(()) => Ok(Poll::Done(())),
+                    Err(e) if e.message.contains("Invalid IAM Instance Profile") => {
+                        Ok(Poll::Pending)
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    Ok(lt_id)
+}
+
+pub(super) fn asg_tags(asg: &str, t: &tags::Tags) -> Vec<AsgTag> {
+    t.iter()
+        .map(|(k, v)| {
+            AsgTag::builder()
+                .key(k)
+                .value(v)
+                .propagate_at_launch(true)
+                .resource_id(asg)
+                .resource_type("auto-scaling-group")
+                .build()
+        })
+        .collect()
+}
+
+pub async fn set_capacity(
+    c: &Clients,
+    asg: &str,
+    min: i64,
+    max: i64,
+    desired: i64,
+) -> Result<(), AwsError> {
+    c.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(asg)
+        .min_size(i32_of(min))
+        .max_size(i32_of(max))
+        .desired_capacity(i32_of(desired))
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+/// Brings the group's tags (and its launch template's) to `new`.
+pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Result<(), AwsError> {
+    let (mut removed, changed) = tags::diff(&st.tags, new);
+    removed.retain(|k| k != rules::TAG_CREATED);
+    if !removed.is_empty() {
+        c.autoscaling
+            .delete_tags()
+            .set_tags(Some(
+                removed
+                    .iter()
+                    .map(|k| {
+                        AsgTag::builder()
+                            .key(k)
+                            .resource_id(&st.asg_name)
+                            .resource_type("auto-scaling-group")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if !st.launch_template_id.is_empty() {
+            c.ec2
+                .delete_tags()
+                .resources(&st.launch_template_id)
+                .set_tags(Some(
+                    removed
+                        .iter()
+                        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(sdk)?;
+        }
+    }
+    if !changed.is_empty() {
+        c.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(asg_tags(&st.asg_name, &changed)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        if !st.launch_template_id.is_empty() {
+            c.ec2
+                .create_tags()
+                .resources(&st.launch_template_id)
+                .set_tags(Some(tags::ec2(&changed)))
+                .send()
+                .await
+                .map_err(sdk)?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the group's nodes that were launched with another configuration
+/// than the latest launch template version, one at a time: terminate one
+/// (Auto Scaling launches its replacement from the latest version), wait
+/// until the group is whole again, go on. We roll ourselves rather than use
+/// instance refresh, so that the same code works everywhere.
+pub async fn roll(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let Some(st) = read_group(c, system, group).await? else {
+        return Ok(());
+    };
+    let current = fingerprint(&st.instance_type, &st.image_id, &st.node);
+    let ids: Vec<String> = st.instances.iter().map(|i| i.id.clone()).collect();
+    let old: Vec<String> = instance_fingerprints(c, &ids)
+        .await?
+        .into_iter()
+        .filter(|(_, fp)| *fp != current)
+        .map(|(id, _)| id)
+        .collect();
+    for id in old {
+        let terminated = c
+            .autoscaling
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(&id)
+            .should_decrement_desired_capacity(false)
+            .send()
+            .await
+            .map_err(sdk);
+        match terminated {
+            Err(e) if !(e.is_not_found() || gone(&e)) => return Err(e),
+            _ => {}
+        }
+        let what = format!("instance {id} of {} to be replaced", st.asg_name);
+        wait::until(
+            &what,
+            timeout,
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                let now = read_group(c, system, group).await?;
+                let done = now.is_some_and(|s| {
+                    let gone = !s.instances.iter().any(|i| i.id == id);
+                    let n = s
+                        .instances
+                        .iter()
+                        .filter(|i| i.lifecycle == "InService")
+                        .count();
+                    gone && i64::try_from(n).unwrap_or(0) >= s.desired
+                });
+                Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The fingerprint tag of each of the group's instances.
+async fn instance_fingerprints(
+    c: &Clients,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, AwsError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = c
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| {
+            let id = i.instance_id()?.to_string();
+            let fp = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(TAG_NODE_CONFIG))
+                .and_then(|t| t.value())
+                .unwrap_or_default()
+                .to_string();
+            Some((id, fp))
+        })
+        .collect())
+}
+
+/// Deletes the Auto Scaling group (waiting for its nodes to go), the launch
+/// template and the node role. Anything already gone counts as deleted.
+pub async fn delete_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let asg = rules::asg_name(system, group);
+    journal::forget(&asg);
+    let ours = describe_asg(c, &asg).await?.is_some_and(|g| {
+        ownership::may_delete(
+            "Auto Scaling group",
+            &asg,
+            &tags::from_asg(&g),
+            system,
+            Some(group),
+        )
+    });
+    if ours {
+        let deleted = c
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(&asg)
+            .force_delete(true)
+            .send()
+            .await
+            .map_err(sdk);
+        // A delete retried after its response was lost finds nothing: done.
+        match deleted {
+            Err(e) if !(e.is_not_found() || gone(&e)) => return Err(e),
+            _ => {}
+        }
+        let what = format!("Auto Scaling group {asg} to be deleted");
+        wait::until(
+            &what,
+            timeout,
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                Ok::<_, AwsError>(if describe_asg(c, &asg).await?.is_none() {
+                    Poll::Done(())
+                } else {
+                    Poll::Pending
+                })
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    delete_endpoint(c, system, group, cancel).await?;
+    let lt_name = rules::launch_template_name(system, group);
+    if let Some(lt) = find_launch_template(c, &lt_name).await?.filter(|t| {
+        ownership::may_delete("launch template", &lt_name, &t.tags, system, Some(group))
+    }) {
+        c.ec2
+            .delete_launch_template()
+            .launch_template_id(&lt.id)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    delete_role(c, system, group).await
+}
+
+/// Waits until the group has `desired` nodes in service, all on `version`
+/// when given.
+pub async fn wait_in_service(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    desired: i64,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let what = format!(
+        "{} nodes of {} to be in service",
+        desired,
+        rules::asg_name(system, group)
+    );
+    wait::until(
+        &what,
+        timeout,
+        Duration::from_secs(2),
+        1,
+        cancel,
+        || async {
+            let st = read_group(c, system, group).await?;
+            let ready = st.is_some_and(|s| {
+                let n = s
+                    .instances
+                    .iter()
+                    .filter(|i| i.lifecycle == "InService")
+                    .count();
+                i64::try_from(n).unwrap_or(0) == desired
+                    && i64::try_from(s.instances.len()).unwrap_or(0) == desired
+            });
+            Ok::<_, AwsError>(if ready { Poll::Done(()) } else { Poll::Pending })
+        },
+    )
+    .await
+    .map_err(|e| AwsError::new(None, e.to_string()))
+}

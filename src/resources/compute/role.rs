@@ -1,0 +1,595 @@
+//! The node IAM role and its instance profile: the trust policy (EC2 only),
+//! the `datomic-node` inline policy (the system's bucket and table, the
+//! user's `iam_policy`), drift read from the refresh snapshot and its repair,
+//! and deletion once the profile and policies are detached.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::sdk;
+use crate::aws::wait::{self, Poll};
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::ownership;
+use crate::rules;
+
+/// The node role's trust policy: EC2 instances only.
+const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+pub const NODE_POLICY_NAME: &str = "datomic-node";
+
+/// The node's own permissions: its system's bucket and table, nothing else.
+/// The bucket statement holds only for a bucket of the system's account
+/// (`s3:ResourceAccount`), whoever names a bucket like it elsewhere.
+pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<String, AwsError> {
+    let partition = "aws";
+    let account = c.account().await?;
+    Ok(serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SystemBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
+                "Resource": [format!("arn:{partition}:s3:::{bucket}"), format!("arn:{partition}:s3:::{bucket}/*")],
+                "Condition": {"StringEquals": {"s3:ResourceAccount": account}}
+            },
+            {
+                "Sid": "SystemTable",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
+                "Resource": format!("arn:{partition}:dynamodb:{}:{account}:table/{table}", c.region)
+            }
+        ]
+    })
+    .to_string())
+}
+
+/// The `datomic-node` policy of every node role of `system`.
+pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, AwsError> {
+    let bucket = crate::resources::storage::bucket_name(c, system).await?;
+    node_policy(c, &bucket, &rules::table_name(system)).await
+}
+
+/// Whether two IAM policy documents say the same (IAM returns them
+/// URL-encoded and reformatted).
+fn same_policy(found: &str, ours: &str) -> bool {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(&percent_decode(s)).ok();
+    matches!((parse(found), parse(ours)), (Some(a), Some(b)) if a == b)
+}
+
+/// `node_role_name` as a read reports it: the role's name, or "" when the
+/// role drifted from what the provider gives it (see [`node_role_drift`]),
+/// so that the next plan repairs it ([`plan_role_repair`]).
+pub async fn node_role_name_as_read(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<String, AwsError> {
+    let role = rules::node_role_name(system, group);
+    if c.has_written() {
+        return Ok(role);
+    }
+    let policy = system_node_policy(c, system).await?;
+    let drift = node_role_drift(c, system, group, &policy).await?;
+    if drift.is_empty() {
+        return Ok(role);
+    }
+    crate::plugin::log::warn(
+        "node role changed outside Terraform; the next apply puts it back",
+        &[("role", &role), ("changed", &drift.join(", "))],
+    );
+    Ok(String::new())
+}
+
+/// What differs on a group's node role from what the provider gives it: its
+/// trust policy, its `datomic-node` policy, inline policies that are neither
+/// that nor an application's (`datomic-app-*`), attached managed policies.
+/// Empty when it is as it should be, or when it cannot be told: after this
+/// process's own writes (IAM is eventually consistent) or without the role.
+pub async fn node_role_drift(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    expected_policy: &str,
+) -> Result<Vec<String>, AwsError> {
+    if c.has_written() {
+        return Ok(Vec::new());
+    }
+    let role = rules::node_role_name(system, group);
+    let found = match c.snapshot(rules::TAG_MANAGED_BY).await {
+        Some(snap) => snap.roles.get(&role).cloned(),
+        None => read_role_policies(c, &role).await?,
+    };
+    let Some(r) = found else {
+        return Ok(Vec::new());
+    };
+    let mut drift = Vec::new();
+    if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
+        drift.push("its trust policy".to_string());
+    }
+    match r.inline.get(NODE_POLICY_NAME) {
+        Some(doc) if same_policy(doc, expected_policy) => {}
+        _ => drift.push(format!("its {NODE_POLICY_NAME} policy")),
+    }
+    for name in r.inline.keys().filter(|n| !is_our_inline_policy(n)) {
+        drift.push(format!("inline policy {name}"));
+    }
+    for arn in &r.attached {
+        drift.push(format!("attached policy {arn}"));
+    }
+    drift.sort();
+    Ok(drift)
+}
+
+/// A node role found drifted by the last read has an empty `node_role_name`:
+/// the plan shows it as known after apply, and the update repairs the role.
+pub fn plan_role_repair(plan: &mut crate::plugin::Plan) {
+    if !plan.is_create() && plan.prior_get("node_role_name").as_str() == Some("") {
+        plan.set("node_role_name", crate::plugin::Value::Unknown);
+    }
+}
+
+/// Inline policies the provider puts on node roles: the nodes' own and each
+/// application's.
+fn is_our_inline_policy(name: &str) -> bool {
+    name == NODE_POLICY_NAME || name.starts_with(&rules::application_policy_name(""))
+}
+
+/// A role's policies read one by one (outside a refresh's snapshot).
+async fn read_role_policies(
+    c: &Clients,
+    role: &str,
+) -> Result<Option<crate::aws::snapshot::RolePolicies>, AwsError> {
+    let Some(r) = c
+        .iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().cloned())
+    else {
+        return Ok(None);
+    };
+    let mut out = crate::aws::snapshot::RolePolicies {
+        trust: r
+            .assume_role_policy_document()
+            .unwrap_or_default()
+            .to_string(),
+        ..Default::default()
+    };
+    let names = c
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    for name in names.policy_names() {
+        if let Some(doc) = get_role_policy_doc(c, role, name).await? {
+            out.inline.insert(name.clone(), doc);
+        }
+    }
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    out.attached = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    Ok(Some(out))
+}
+
+async fn get_role_policy_doc(
+    c: &Clients,
+    role: &str,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    Ok(c.iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .map(|o| o.policy_document().to_string()))
+}
+
+pub async fn get_role_policy(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = c
+        .iam
+        .get_role_policy()
+        .role_name(rules::node_role_name(system, group))
+        .policy_name(name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    // IAM returns the document URL-encoded.
+    Ok(out.map(|o| percent_decode(o.policy_document())))
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// Creates the node role and instance profile unless they exist. A role or
+/// profile found by its name is used only when its identity tags make it
+/// this group's; an adopted role gets our trust policy back.
+pub async fn ensure_role(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    t: &tags::Tags,
+    policy: &str,
+    cancel: &CancellationToken,
+) -> Result<String, AwsError> {
+    let role = rules::node_role_name(system, group);
+    let profile = rules::instance_profile_name(system, group);
+    let found = c
+        .iam
+        .get_role()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().cloned());
+    // Both checked before anything is written.
+    let existing = instance_profile(c, &profile).await?;
+    if let Some(p) = &existing {
+        ownership::check(
+            "IAM instance profile",
+            &profile,
+            &tags::from_iam(p.tags()),
+            system,
+            Some(group),
+        )?;
+    }
+    match found {
+        Some(r) => {
+            ownership::check(
+                "IAM role",
+                &role,
+                &tags::from_iam(r.tags()),
+                system,
+                Some(group),
+            )?;
+            let trust = r.assume_role_policy_document().unwrap_or_default();
+            if !same_policy(trust, ASSUME_ROLE_POLICY) {
+                c.iam
+                    .update_assume_role_policy()
+                    .role_name(&role)
+                    .policy_document(ASSUME_ROLE_POLICY)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+            }
+        }
+        None => AwsError::tolerate_exists(
+            c.iam
+                .create_role()
+                .role_name(&role)
+                .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                .description(format!(
+                    "Nodes of Datomic compute group {group} of system {system}"
+                ))
+                .set_tags(Some(tags::iam(t)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk),
+        )?,
+    }
+    c.iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name(NODE_POLICY_NAME)
+        .policy_document(policy)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let has_role = existing
+        .as_ref()
+        .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
+    if existing.is_none() {
+        AwsError::tolerate_exists(
+            c.iam
+                .create_instance_profile()
+                .instance_profile_name(&profile)
+                .set_tags(Some(tags::iam(t)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk),
+        )?;
+    }
+    if !has_role {
+        // IAM is eventually consistent: a role or profile just created may
+        // not be found yet, so NoSuchEntity is retried for a while. A profile
+        // holds one role: LimitExceeded is fine only when that role is ours.
+        let what = format!("IAM role {role} to be visible");
+        wait::until(
+            &what,
+            Duration::from_secs(120),
+            Duration::from_secs(2),
+            1,
+            cancel,
+            || async {
+                match c
+                    .iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(&profile)
+                    .role_name(&role)
+                    .send()
+                    .await
+                    .map_err(sdk)
+                {
+                    Ok(_) => Ok(Poll::Done(())),
+                    Err(e) if e.code_is(&["LimitExceeded"]) => {
+                        let holds = instance_profile(c, &profile).await?.map(|p| {
+                            p.roles()
+                                .iter()
+                                .map(|r| r.role_name().to_string())
+                                .collect::<Vec<_>>()
+                        });
+                        match holds {
+                            Some(roles) if roles.contains(&role) => Ok(Poll::Done(())),
+                            Some(roles) => Err(AwsError::new(
+                                e.code.as_deref(),
+                                format!(
+                                    "the instance profile {profile} holds the role {} instead of {role}; the provider never replaces a role it did not put there",
+                                    roles.join(", ")
+                                ),
+                            )),
+                            None => Ok(Poll::Pending),
+                        }
+                    }
+                    Err(e) if e.is_not_found() => Ok(Poll::Pending),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+        .map_err(|e| AwsError::new(None, e.to_string()))?;
+    }
+    Ok(role)
+}
+
+async fn instance_profile(
+    c: &Clients,
+    profile: &str,
+) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, AwsError> {
+    Ok(c.iam
+        .get_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.instance_profile().cloned()))
+}
+
+/// Puts the node role back as the provider makes it (see [`node_role_drift`]):
+/// trust and `datomic-node` policies rewritten, other inline policies deleted
+/// (applications' kept), managed policies detached.
+pub async fn repair_node_role(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    t: &tags::Tags,
+    policy: &str,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let role = ensure_role(c, system, group, t, policy, cancel).await?;
+    let names = c
+        .iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    for name in names
+        .policy_names()
+        .iter()
+        .filter(|n| !is_our_inline_policy(n))
+    {
+        c.iam
+            .delete_role_policy()
+            .role_name(&role)
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)?;
+    for arn in attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+    {
+        c.iam
+            .detach_role_policy()
+            .role_name(&role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    Ok(())
+}
+
+/// Inline policy on a group's node role (applications' own permissions).
+pub async fn put_role_policy(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    name: &str,
+    doc: &str,
+) -> Result<(), AwsError> {
+    c.iam
+        .put_role_policy()
+        .role_name(rules::node_role_name(system, group))
+        .policy_name(name)
+        .policy_document(doc)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+pub async fn delete_role_policy(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    name: &str,
+) -> Result<(), AwsError> {
+    c.iam
+        .delete_role_policy()
+        .role_name(rules::node_role_name(system, group))
+        .policy_name(name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    Ok(())
+}
+
+/// Deletes the node role and instance profile, each only when its identity
+/// tags make it this group's.
+pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
+    let role = rules::node_role_name(system, group);
+    let profile = rules::instance_profile_name(system, group);
+    let role_ours = match c
+        .iam
+        .get_role()
+        .role_name(&role)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().cloned())
+    {
+        Some(r) => ownership::may_delete(
+            "IAM role",
+            &role,
+            &tags::from_iam(r.tags()),
+            system,
+            Some(group),
+        ),
+        None => false,
+    };
+    if let Some(p) = instance_profile(c, &profile).await? {
+        if ownership::may_delete(
+            "IAM instance profile",
+            &profile,
+            &tags::from_iam(p.tags()),
+            system,
+            Some(group),
+        ) {
+            for r in p.roles() {
+                c.iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(&profile)
+                    .role_name(r.role_name())
+                    .send()
+                    .await
+                    .map_err(sdk)
+                    .found()?;
+            }
+            c.iam
+                .delete_instance_profile()
+                .instance_profile_name(&profile)
+                .send()
+                .await
+                .map_err(sdk)
+                .found()?;
+        }
+    }
+    if !role_ours {
+        return Ok(());
+    }
+    // DeleteConflict: a policy the listing did not show yet (a role just
+    // created), or a removal not propagated yet: list and delete again.
+    crate::aws::eventual::while_conflict(&format!("IAM role {role}"), || async {
+        let policies = c
+            .iam
+            .list_role_policies()
+            .role_name(&role)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+        for p in policies.iter().flat_map(|out| out.policy_names()) {
+            c.iam
+                .delete_role_policy()
+                .role_name(&role)
+                .policy_name(p)
+                .send()
+                .await
+                .map_err(sdk)
+                .found()?;
+        }
+        c.iam
+            .delete_role()
+            .role_name(&role)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()
+    })
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+        assert_eq!(percent_decode("end%4"), "end%4");
+    }
+}

@@ -1,0 +1,80 @@
+//! A query group's target-tracking scaling policy on average CPU.
+
+use super::sdk;
+use crate::aws::{AwsError, Clients};
+use crate::rules;
+
+/// The target-tracking policy a query group's `autoscaling` block makes.
+pub const SCALING_POLICY_NAME: &str = "datomic-target-cpu";
+
+/// Creates or updates the group's target-tracking policy on average CPU.
+pub async fn put_cpu_target(c: &Clients, asg: &str, target: f64) -> Result<(), AwsError> {
+    use aws_sdk_autoscaling::types::{
+        MetricType, PredefinedMetricSpecification, TargetTrackingConfiguration,
+    };
+    let metric = PredefinedMetricSpecification::builder()
+        .predefined_metric_type(MetricType::AsgAverageCpuUtilization)
+        .build();
+    let config = TargetTrackingConfiguration::builder()
+        .predefined_metric_specification(metric)
+        .target_value(target)
+        .build();
+    c.autoscaling
+        .put_scaling_policy()
+        .auto_scaling_group_name(asg)
+        .policy_name(SCALING_POLICY_NAME)
+        .policy_type("TargetTrackingScaling")
+        .target_tracking_configuration(config)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+pub async fn delete_cpu_target(c: &Clients, asg: &str) -> Result<(), AwsError> {
+    match c
+        .autoscaling
+        .delete_policy()
+        .auto_scaling_group_name(asg)
+        .policy_name(SCALING_POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = sdk(e);
+            // Auto Scaling says ValidationError for a policy that is not there.
+            if e.is_not_found() || e.code_is(&["ValidationError"]) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The target of the group's CPU target-tracking policy, if it has one.
+pub async fn cpu_target(c: &Clients, asg: &str) -> Result<Option<f64>, AwsError> {
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        return Ok(snap
+            .targets
+            .get(&(asg.to_string(), SCALING_POLICY_NAME.to_string()))
+            .copied());
+    }
+    let out = c
+        .autoscaling
+        .describe_policies()
+        .auto_scaling_group_name(asg)
+        .policy_names(SCALING_POLICY_NAME)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(out
+        .scaling_policies()
+        .iter()
+        .filter(|p| p.policy_name() == Some(SCALING_POLICY_NAME))
+        .find_map(|p| {
+            p.target_tracking_configuration()
+                .and_then(|t| t.target_value())
+        }))
+}
