@@ -1,16 +1,14 @@
 //! Waits on AWS's state machines that the resources pass through: a load
 //! balancer `provisioning` -> `active`, a DynamoDB table `CREATING` ->
 //! `ACTIVE` and `DELETING` -> gone. Each honours its timeout and
-//! StopProvider (through [`super::wait::until`]).
+//! StopProvider (through [`super::wait::Waiter`]).
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::wait::{self, Poll};
+use super::wait::{Poll, Waiter};
 use super::{AwsError, Clients, Found};
-
-const INTERVAL: Duration = Duration::from_secs(2);
 
 /// What one look at a table or load balancer found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +39,6 @@ pub fn load_balancer_state(code: Option<&str>) -> Seen {
     }
 }
 
-fn waited<E: std::fmt::Display>(e: wait::WaitError<E>) -> AwsError {
-    AwsError::new(None, e.to_string())
-}
-
 async fn table_status(c: &Clients, table: &str) -> Result<Option<String>, AwsError> {
     Ok(c.dynamodb
         .describe_table()
@@ -69,22 +63,23 @@ pub async fn table_active(
     cancel: &CancellationToken,
 ) -> Result<(), AwsError> {
     let what = format!("DynamoDB table {table} to be ACTIVE");
-    wait::until(&what, timeout, INTERVAL, 1, cancel, || async {
-        let status = table_status(c, table).await?;
-        match table_state(status.as_deref()) {
-            Seen::Ready => Ok(Poll::Done(())),
-            Seen::Pending | Seen::Gone => Ok(Poll::Pending),
-            Seen::Failed => Err(AwsError::new(
-                None,
-                format!(
-                    "DynamoDB table {table} is {}",
-                    status.as_deref().unwrap_or("?")
-                ),
-            )),
-        }
-    })
-    .await
-    .map_err(waited)
+    Waiter::new(timeout)
+        .until(&what, cancel, || async {
+            let status = table_status(c, table).await?;
+            match table_state(status.as_deref()) {
+                Seen::Ready => Ok(Poll::Done(())),
+                Seen::Pending | Seen::Gone => Ok(Poll::Pending),
+                Seen::Failed => Err(AwsError::new(
+                    None,
+                    format!(
+                        "DynamoDB table {table} is {}",
+                        status.as_deref().unwrap_or("?")
+                    ),
+                )),
+            }
+        })
+        .await
+        .map_err(AwsError::from)
 }
 
 /// Waits until the table is gone (`DELETING` until then).
@@ -95,16 +90,17 @@ pub async fn table_deleted(
     cancel: &CancellationToken,
 ) -> Result<(), AwsError> {
     let what = format!("DynamoDB table {table} to be deleted");
-    wait::until(&what, timeout, INTERVAL, 1, cancel, || async {
-        Ok::<_, AwsError>(
-            match table_state(table_status(c, table).await?.as_deref()) {
-                Seen::Gone => Poll::Done(()),
-                _ => Poll::Pending,
-            },
-        )
-    })
-    .await
-    .map_err(waited)
+    Waiter::new(timeout)
+        .until(&what, cancel, || async {
+            Ok::<_, AwsError>(
+                match table_state(table_status(c, table).await?.as_deref()) {
+                    Seen::Gone => Poll::Done(()),
+                    _ => Poll::Pending,
+                },
+            )
+        })
+        .await
+        .map_err(AwsError::from)
 }
 
 /// Waits until the load balancer is `active` (it is `provisioning` for a few
@@ -119,37 +115,38 @@ pub async fn load_balancer_active(
         return Ok(());
     }
     let what = format!("load balancer {arn} to be active");
-    wait::until(&what, timeout, INTERVAL, 1, cancel, || async {
-        let out = c
-            .elbv2
-            .describe_load_balancers()
-            .load_balancer_arns(arn)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .found()?;
-        let code = out.as_ref().and_then(|o| {
-            o.load_balancers()
-                .first()
-                .and_then(|lb| lb.state())
-                .and_then(|s| s.code())
-                .map(|c| c.as_str().to_string())
-        });
-        match load_balancer_state(code.as_deref()) {
-            Seen::Ready => Ok(Poll::Done(())),
-            // Not visible yet right after its create: eventual consistency.
-            Seen::Pending | Seen::Gone => Ok(Poll::Pending),
-            Seen::Failed => Err(AwsError::new(
-                None,
-                format!(
-                    "load balancer {arn} is {} (AWS could not provision it)",
-                    code.as_deref().unwrap_or("?")
-                ),
-            )),
-        }
-    })
-    .await
-    .map_err(waited)
+    Waiter::new(timeout)
+        .until(&what, cancel, || async {
+            let out = c
+                .elbv2
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)
+                .found()?;
+            let code = out.as_ref().and_then(|o| {
+                o.load_balancers()
+                    .first()
+                    .and_then(|lb| lb.state())
+                    .and_then(|s| s.code())
+                    .map(|c| c.as_str().to_string())
+            });
+            match load_balancer_state(code.as_deref()) {
+                Seen::Ready => Ok(Poll::Done(())),
+                // Not visible yet right after its create: eventual consistency.
+                Seen::Pending | Seen::Gone => Ok(Poll::Pending),
+                Seen::Failed => Err(AwsError::new(
+                    None,
+                    format!(
+                        "load balancer {arn} is {} (AWS could not provision it)",
+                        code.as_deref().unwrap_or("?")
+                    ),
+                )),
+            }
+        })
+        .await
+        .map_err(AwsError::from)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! A [`Steps`] record is bound to the task that runs one resource operation
 //! ([`Steps::scope`]); the SDK clients report every call to it through the
 //! [`Recorder`] interceptor (it runs inside the calling task), and
-//! [`crate::aws::wait::until`] reports its waits. Calls made outside a scope
+//! [`crate::aws::wait::Waiter`] reports its waits. Calls made outside a scope
 //! are not recorded.
 
 use std::future::Future;

@@ -1,6 +1,11 @@
 //! One generic poller, as terraform-provider-aws's waiters: poll until the
-//! target state is seen twice in a row, fail on timeout, stop at once when
-//! Terraform cancels (StopProvider).
+//! target state is seen (as many times in a row as asked), fail on timeout,
+//! stop at once when Terraform cancels (StopProvider).
+//!
+//! The AWS SDK's own waiters are not used: none of them says which step a
+//! timeout cut short (see [`super::step`]), stops on StopProvider, or waits
+//! for what the resources need (an instance profile usable by Auto Scaling,
+//! N nodes in service on one launch template version).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -17,39 +22,74 @@ pub enum WaitError<E: std::fmt::Display> {
     Failed(E),
 }
 
+/// A wait that failed as an AWS error: a poll's own error keeps its AWS code;
+/// a timeout or cancellation has none.
+impl From<WaitError<super::AwsError>> for super::AwsError {
+    fn from(e: WaitError<super::AwsError>) -> Self {
+        match e {
+            WaitError::Failed(e) => e,
+            other => super::AwsError::new(None, other.to_string()),
+        }
+    }
+}
+
 /// What one poll saw.
 pub enum Poll<T> {
     Done(T),
     Pending,
 }
 
-/// Polls `f` every `interval` until it is `Done` on `hits` consecutive polls.
-pub async fn until<T, E, F, Fut>(
-    what: &str,
-    timeout: Duration,
-    interval: Duration,
-    hits: u32,
-    cancel: &CancellationToken,
-    f: F,
-) -> Result<T, WaitError<E>>
-where
-    E: std::fmt::Display,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Poll<T>, E>>,
-{
-    // Reported to the operation's steps (see [`super::step`]) while it lasts;
-    // a wait cut short by the operation's deadline stays reported.
-    super::step::wait(Some(what));
-    let r = poll_until(what, timeout, interval, hits, cancel, f).await;
-    super::step::wait(None);
-    r
+/// How long and how often to poll, and how many polls in a row must see the
+/// target state (more than one rides out a read that lags a write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiter {
+    pub timeout: Duration,
+    pub interval: Duration,
+    pub hits: u32,
+}
+
+impl Waiter {
+    /// Every two seconds, done at the first poll that sees the target.
+    pub const fn new(timeout: Duration) -> Self {
+        Waiter {
+            timeout,
+            interval: Duration::from_secs(2),
+            hits: 1,
+        }
+    }
+
+    pub const fn every(self, interval: Duration) -> Self {
+        Waiter { interval, ..self }
+    }
+
+    pub const fn hits(self, hits: u32) -> Self {
+        Waiter { hits, ..self }
+    }
+
+    /// Polls `f` until it is `Done` on `hits` consecutive polls.
+    pub async fn until<T, E, F, Fut>(
+        &self,
+        what: &str,
+        cancel: &CancellationToken,
+        f: F,
+    ) -> Result<T, WaitError<E>>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Poll<T>, E>>,
+    {
+        // Reported to the operation's steps (see [`super::step`]) while it
+        // lasts; a wait cut short by the operation's deadline stays reported.
+        super::step::wait(Some(what));
+        let r = poll_until(what, self, cancel, f).await;
+        super::step::wait(None);
+        r
+    }
 }
 
 async fn poll_until<T, E, F, Fut>(
     what: &str,
-    timeout: Duration,
-    interval: Duration,
-    hits: u32,
+    w: &Waiter,
     cancel: &CancellationToken,
     mut f: F,
 ) -> Result<T, WaitError<E>>
@@ -64,18 +104,18 @@ where
         match f().await.map_err(WaitError::Failed)? {
             Poll::Done(t) => {
                 seen += 1;
-                if seen >= hits.max(1) {
+                if seen >= w.hits.max(1) {
                     return Ok(t);
                 }
             }
             Poll::Pending => seen = 0,
         }
-        if start.elapsed() >= timeout {
-            return Err(WaitError::Timeout(timeout, what.to_string()));
+        if start.elapsed() >= w.timeout {
+            return Err(WaitError::Timeout(w.timeout, what.to_string()));
         }
         tokio::select! {
             _ = cancel.cancelled() => return Err(WaitError::Cancelled(what.to_string())),
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(w.interval) => {}
         }
     }
 }
@@ -135,29 +175,20 @@ mod tests {
     async fn waits_for_consecutive_hits_and_times_out() {
         let cancel = CancellationToken::new();
         let mut n = 0;
-        let r: Result<u32, WaitError<String>> = until(
-            "x",
-            Duration::from_secs(5),
-            Duration::from_millis(1),
-            2,
-            &cancel,
-            || {
+        let r: Result<u32, WaitError<String>> = Waiter::new(Duration::from_secs(5))
+            .every(Duration::from_millis(1))
+            .hits(2)
+            .until("x", &cancel, || {
                 n += 1;
                 let v = n;
                 async move { Ok(if v >= 3 { Poll::Done(v) } else { Poll::Pending }) }
-            },
-        )
-        .await;
+            })
+            .await;
         assert_eq!(r.ok(), Some(4));
-        let r: Result<(), WaitError<String>> = until(
-            "y",
-            Duration::from_millis(5),
-            Duration::from_millis(1),
-            1,
-            &cancel,
-            || async { Ok(Poll::Pending) },
-        )
-        .await;
+        let r: Result<(), WaitError<String>> = Waiter::new(Duration::from_millis(5))
+            .every(Duration::from_millis(1))
+            .until("y", &cancel, || async { Ok(Poll::Pending) })
+            .await;
         assert!(matches!(r, Err(WaitError::Timeout(..))));
     }
 
@@ -165,15 +196,10 @@ mod tests {
     async fn cancellation_stops_waiting() {
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let r: Result<(), WaitError<String>> = until(
-            "z",
-            Duration::from_secs(60),
-            Duration::from_secs(10),
-            1,
-            &cancel,
-            || async { Ok(Poll::Pending) },
-        )
-        .await;
+        let r: Result<(), WaitError<String>> = Waiter::new(Duration::from_secs(60))
+            .every(Duration::from_secs(10))
+            .until("z", &cancel, || async { Ok(Poll::Pending) })
+            .await;
         assert!(matches!(r, Err(WaitError::Cancelled(_))));
     }
 }

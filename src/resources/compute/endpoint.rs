@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::group::GroupState;
 use super::sdk;
-use crate::aws::wait::{self, Poll};
+use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::ownership;
 use crate::rules;
@@ -269,13 +269,8 @@ pub async fn delete_endpoint(
             "target group {} to be deleted",
             rules::load_balancer_name(system, group)
         );
-        wait::until(
-            &what,
-            Duration::from_secs(300),
-            Duration::from_secs(2),
-            1,
-            cancel,
-            || async {
+        Waiter::new(Duration::from_secs(300))
+            .until(&what, cancel, || async {
                 match c
                     .elbv2
                     .delete_target_group()
@@ -289,10 +284,9 @@ pub async fn delete_endpoint(
                     Err(err) if err.code_is(&["ResourceInUse"]) => Ok(Poll::Pending),
                     Err(err) => Err(err),
                 }
-            },
-        )
-        .await
-        .map_err(|e| AwsError::new(None, e.to_string()))?;
+            })
+            .await
+            .map_err(AwsError::from)?;
     }
     Ok(())
 }

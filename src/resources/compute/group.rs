@@ -16,7 +16,7 @@ use super::launch_template::{
 use super::launch_template::{fingerprint, TAG_NODE_CONFIG};
 use super::role::delete_role;
 use super::{gone, i32_of, sdk};
-use crate::aws::wait::{self, Poll};
+use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::journal;
 use crate::resources::node::NodeConfig;
@@ -360,13 +360,8 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
         // IAM is eventually consistent: an instance profile just created may
         // be refused as invalid for a while (terraform-provider-aws retries too).
         let what = format!("instance profile {profile} to be usable by Auto Scaling");
-        wait::until(
-            &what,
-            Duration::from_secs(120),
-            Duration::from_secs(2),
-            1,
-            s.cancel,
-            || async {
+        Waiter::new(Duration::from_secs(120))
+            .until(&what, s.cancel, || async {
                 let created = AwsError::tolerate_exists(
                     c.autoscaling
                         .create_auto_scaling_group()
@@ -395,10 +390,9 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                     }
                     Err(e) => Err(e),
                 }
-            },
-        )
-        .await
-        .map_err(|e| AwsError::new(None, e.to_string()))?;
+            })
+            .await
+            .map_err(AwsError::from)?;
     }
     Ok(lt_id)
 }
@@ -530,13 +524,8 @@ pub async fn roll(
             _ => {}
         }
         let what = format!("instance {id} of {} to be replaced", st.asg_name);
-        wait::until(
-            &what,
-            timeout,
-            Duration::from_secs(2),
-            1,
-            cancel,
-            || async {
+        Waiter::new(timeout)
+            .until(&what, cancel, || async {
                 let now = read_group(c, system, group).await?;
                 let done = now.is_some_and(|s| {
                     let gone = !s.instances.iter().any(|i| i.id == id);
@@ -548,10 +537,9 @@ pub async fn roll(
                     gone && i64::try_from(n).unwrap_or(0) >= s.desired
                 });
                 Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
-            },
-        )
-        .await
-        .map_err(|e| AwsError::new(None, e.to_string()))?;
+            })
+            .await
+            .map_err(AwsError::from)?;
     }
     Ok(())
 }
@@ -624,22 +612,16 @@ pub async fn delete_group(
             _ => {}
         }
         let what = format!("Auto Scaling group {asg} to be deleted");
-        wait::until(
-            &what,
-            timeout,
-            Duration::from_secs(2),
-            1,
-            cancel,
-            || async {
+        Waiter::new(timeout)
+            .until(&what, cancel, || async {
                 Ok::<_, AwsError>(if describe_asg(c, &asg).await?.is_none() {
                     Poll::Done(())
                 } else {
                     Poll::Pending
                 })
-            },
-        )
-        .await
-        .map_err(|e| AwsError::new(None, e.to_string()))?;
+            })
+            .await
+            .map_err(AwsError::from)?;
     }
     delete_endpoint(c, system, group, cancel).await?;
     let lt_name = rules::launch_template_name(system, group);
@@ -672,13 +654,8 @@ pub async fn wait_in_service(
         desired,
         rules::asg_name(system, group)
     );
-    wait::until(
-        &what,
-        timeout,
-        Duration::from_secs(2),
-        1,
-        cancel,
-        || async {
+    Waiter::new(timeout)
+        .until(&what, cancel, || async {
             let st = read_group(c, system, group).await?;
             let ready = st.is_some_and(|s| {
                 let n = s
@@ -690,8 +667,7 @@ pub async fn wait_in_service(
                     && i64::try_from(s.instances.len()).unwrap_or(0) == desired
             });
             Ok::<_, AwsError>(if ready { Poll::Done(()) } else { Poll::Pending })
-        },
-    )
-    .await
-    .map_err(|e| AwsError::new(None, e.to_string()))
+        })
+        .await
+        .map_err(AwsError::from)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::sdk;
-use crate::aws::wait::{self, Poll};
+use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::ownership;
 use crate::rules;
@@ -340,11 +340,9 @@ pub async fn ensure_role(
         // not be found yet, so NoSuchEntity is retried for a while. A profile
         // holds one role: LimitExceeded is fine only when that role is ours.
         let what = format!("IAM role {role} to be visible");
-        wait::until(
+        Waiter::new(Duration::from_secs(120))
+            .until(
             &what,
-            Duration::from_secs(120),
-            Duration::from_secs(2),
-            1,
             cancel,
             || async {
                 match c
@@ -382,7 +380,7 @@ pub async fn ensure_role(
             },
         )
         .await
-        .map_err(|e| AwsError::new(None, e.to_string()))?;
+        .map_err(AwsError::from)?;
     }
     Ok(role)
 }
