@@ -1,6 +1,8 @@
-//! Waits on AWS's state machines that the resources pass through: a load
-//! balancer `provisioning` -> `active`, a DynamoDB table `CREATING` ->
-//! `ACTIVE` and `DELETING` -> gone. Each honours its timeout and
+//! AWS's state machines that the resources pass through: a load balancer
+//! `provisioning` -> `active`, a DynamoDB table `CREATING` -> `ACTIVE` and
+//! `DELETING` -> gone, each step as a [`Seen`]. The load balancer's wait is
+//! here; the table's are beside its finder (resources/storage/table.rs), so
+//! that one DescribeTable serves both. Each wait honours its timeout and
 //! StopProvider (through [`super::wait::Waiter`]).
 
 use std::time::Duration;
@@ -37,70 +39,6 @@ pub fn load_balancer_state(code: Option<&str>) -> Seen {
         Some("provisioning") => Seen::Pending,
         Some(_) => Seen::Failed,
     }
-}
-
-async fn table_status(c: &Clients, table: &str) -> Result<Option<String>, AwsError> {
-    Ok(c.dynamodb
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)
-        .found()?
-        .and_then(|o| {
-            o.table()
-                .and_then(|t| t.table_status())
-                .map(|s| s.as_str().to_string())
-        }))
-}
-
-/// Waits until the table is `ACTIVE` (a table just created is `CREATING`; one
-/// not visible yet right after its create counts as pending).
-pub async fn table_active(
-    c: &Clients,
-    table: &str,
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<(), AwsError> {
-    let what = format!("DynamoDB table {table} to be ACTIVE");
-    Waiter::new(timeout)
-        .until(&what, cancel, || async {
-            let status = table_status(c, table).await?;
-            match table_state(status.as_deref()) {
-                Seen::Ready => Ok(Poll::Done(())),
-                Seen::Pending | Seen::Gone => Ok(Poll::Pending),
-                Seen::Failed => Err(AwsError::new(
-                    None,
-                    format!(
-                        "DynamoDB table {table} is {}",
-                        status.as_deref().unwrap_or("?")
-                    ),
-                )),
-            }
-        })
-        .await
-        .map_err(AwsError::from)
-}
-
-/// Waits until the table is gone (`DELETING` until then).
-pub async fn table_deleted(
-    c: &Clients,
-    table: &str,
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<(), AwsError> {
-    let what = format!("DynamoDB table {table} to be deleted");
-    Waiter::new(timeout)
-        .until(&what, cancel, || async {
-            Ok::<_, AwsError>(
-                match table_state(table_status(c, table).await?.as_deref()) {
-                    Seen::Gone => Poll::Done(()),
-                    _ => Poll::Pending,
-                },
-            )
-        })
-        .await
-        .map_err(AwsError::from)
 }
 
 /// Waits until the load balancer is `active` (it is `provisioning` for a few

@@ -1,0 +1,309 @@
+//! The system's S3 bucket: named with the account id, found by HeadBucket
+//! with the account as expected owner and by identity tags, made versioned,
+//! encrypted, TLS-only and owner-enforced, and emptied (every version) before
+//! its delete.
+
+use super::super::journal;
+use super::Named;
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::rules;
+
+/// The system's bucket name: it carries the account id, so that no other
+/// account can guess it and take it first.
+pub async fn bucket_name(c: &Clients, system: &str) -> Result<String, AwsError> {
+    Ok(rules::bucket_name(system, &c.account().await?))
+}
+
+/// The bucket name when the account id is known without asking AWS (plans).
+pub fn known_bucket_name(c: &Clients, system: &str) -> Option<String> {
+    c.account_id().map(|a| rules::bucket_name(system, a))
+}
+
+/// The system's bucket: S3 answers 403 to HeadBucket with an expected owner
+/// that is not the bucket's, so a bucket of another account is never taken
+/// for ours; one of this account is ours only by its tags, or when this
+/// working directory's journal says it created it (a create interrupted
+/// before the tags were set).
+pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, AwsError> {
+    let account = c.account().await?;
+    if let Err(e) =
+        c.s3.head_bucket()
+            .bucket(bucket)
+            .expected_bucket_owner(&account)
+            .send()
+            .await
+    {
+        let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
+        let e = AwsError::from_sdk(e);
+        if forbidden {
+            return Ok(Named::NotOurs(format!(
+                "The S3 bucket \"{bucket}\" exists but is not owned by this AWS account ({account}): S3 bucket names are global, and the provider never writes to a bucket of another account. Allowed: another system name, or ask the bucket's owner to delete it."
+            )));
+        }
+        if e.is_not_found() || e.message.contains("404") {
+            return Ok(Named::Missing);
+        }
+        return Err(e);
+    }
+    let tags = tags(c, bucket).await?;
+    Ok(match rules::ownership(&tags, system, None) {
+        rules::Ownership::Ours => Named::Ours,
+        _ if tags.is_empty() && journal::recall(bucket).is_some() => Named::Ours,
+        rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
+            "S3 bucket",
+            bucket,
+            system,
+            None,
+            &found,
+        )),
+    })
+}
+
+/// A bucket's tags (none when it has no tag set).
+pub async fn tags(c: &Clients, bucket: &str) -> Result<tags::Tags, AwsError> {
+    let account = c.account().await?;
+    match c
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) => {
+            let e = AwsError::from_sdk(e);
+            if e.code_is(&["NoSuchTagSet"]) {
+                Ok(tags::Tags::new())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The bucket policy every system bucket carries: requests without TLS are
+/// refused, whoever makes them.
+fn tls_only_policy(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+    .to_string()
+}
+
+/// Creates the bucket (when `create`), then sets its encryption, public
+/// access block, ownership (bucket owner enforced), versioning, TLS-only
+/// policy and tags: idempotent PUTs, safe to repeat. Every call names the
+/// account as the bucket's expected owner.
+pub async fn create(
+    c: &Clients,
+    system: &str,
+    bucket: &str,
+    t: &tags::Tags,
+    create: bool,
+) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+        ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule, VersioningConfiguration,
+    };
+    let account = c.account().await?;
+    let mut req = c.s3.create_bucket().bucket(bucket);
+    if c.region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(c.region.as_str()))
+                .build(),
+        );
+    }
+    if create {
+        // Its tags come after the create: until then, this working
+        // directory's journal is what says the bucket is ours.
+        journal::remember(bucket);
+        match req.send().await.map_err(AwsError::from_sdk) {
+            Ok(_) => {}
+            // A create retried after its response was lost, or a bucket made
+            // meanwhile: ours only if [`find`] says so.
+            Err(e) if e.code_is(&["BucketAlreadyOwnedByYou"]) => {
+                if let Named::NotOurs(why) = find(c, system, bucket).await? {
+                    return Err(AwsError::new(e.code.as_deref(), why));
+                }
+            }
+            Err(e) if e.code_is(&["BucketAlreadyExists"]) => {
+                journal::forget(bucket);
+                return Err(AwsError::new(
+                    e.code.as_deref(),
+                    format!("The S3 bucket \"{bucket}\" already exists in another AWS account (S3 bucket names are global), so it cannot be this system's: the provider never writes to it. Allowed: another system name."),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
+    let sse = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build(),
+        )
+        .build()
+        .map_err(bad)?;
+    c.s3.put_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .server_side_encryption_configuration(sse)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_public_access_block()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_bucket_ownership_controls()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build()
+                .map_err(bad)?,
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_bucket_versioning()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    c.s3.put_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .policy(tls_only_policy(bucket))
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    put_tags(c, bucket, t).await?;
+    journal::forget(bucket);
+    Ok(())
+}
+
+/// Sets the bucket's tags to `t` (S3 replaces the whole set).
+pub async fn put_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
+    let tag_set = t
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    c.s3.put_bucket_tagging()
+        .bucket(bucket)
+        .expected_bucket_owner(c.account().await?)
+        .tagging(
+            Tagging::builder()
+                .set_tag_set(Some(tag_set))
+                .build()
+                .map_err(bad)?,
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(())
+}
+
+/// Empties the bucket (every version) and deletes it; a bucket already gone
+/// counts as deleted.
+pub async fn delete(c: &Clients, bucket: &str) -> Result<(), AwsError> {
+    let account = c.account().await?;
+    empty(c, bucket, &account).await?;
+    c.s3.delete_bucket()
+        .bucket(bucket)
+        .expected_bucket_owner(&account)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)
+        .found()?;
+    Ok(())
+}
+
+/// Deletes every object version and delete marker (the bucket is versioned).
+async fn empty(c: &Clients, bucket: &str, account: &str) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    loop {
+        let out =
+            c.s3.list_object_versions()
+                .bucket(bucket)
+                .expected_bucket_owner(account)
+                .send()
+                .await
+                .map_err(AwsError::from_sdk)?;
+        let versions = out.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = out
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
+        let keys: Vec<ObjectIdentifier> = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .set_key(key.map(str::to_string))
+                    .set_version_id(version.map(str::to_string))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let del = Delete::builder()
+            .set_objects(Some(keys))
+            .build()
+            .map_err(|e| AwsError::new(None, e.to_string()))?;
+        c.s3.delete_objects()
+            .bucket(bucket)
+            .expected_bucket_owner(account)
+            .delete(del)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+}

@@ -1,0 +1,269 @@
+//! A system's storage: its network (VPC and subnets in two availability
+//! zones: Datomic counts the network as storage), S3 bucket and DynamoDB
+//! table. Found by identity tags (and names), so a system re-created with the
+//! same name adopts what a previous one retained; an object with our name
+//! but not our tags is never adopted, changed or deleted (see
+//! [`super::ownership`]), and the bucket must belong to the account.
+//!
+//! One file per AWS object ([`network`], [`bucket`], [`table`]), each with
+//! its find, ensure and delete; this module puts them together, and tags
+//! them all alike.
+
+use crate::aws::{tags, AwsError, Clients};
+use crate::rules;
+
+mod bucket;
+mod network;
+mod table;
+
+pub use bucket::{bucket_name, known_bucket_name};
+pub use network::{check_existing_network, VPC_CIDR};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Storage {
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub bucket: String,
+    pub table: String,
+    /// The table's ARN when it was just described ("" otherwise: looked up when needed).
+    pub table_arn: String,
+}
+
+/// An S3 bucket or DynamoDB table looked up by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Named {
+    Missing,
+    /// It exists and its identity tags make it the system's.
+    Ours,
+    /// It exists and is not the system's: the error to give when it matters.
+    NotOurs(String),
+}
+
+/// The storage of `system` as it exists now: the parts that exist and are
+/// the system's (by identity tags). Also what was found with the system's
+/// names that is not its own, for a create to refuse.
+async fn find_with_strangers(
+    c: &Clients,
+    system: &str,
+) -> Result<(Storage, Vec<String>), AwsError> {
+    let mut s = Storage::default();
+    let mut strangers = Vec::new();
+    if let Some((vpc, subnets)) = network::find(c, system).await? {
+        s.vpc_id = vpc;
+        s.subnet_ids = subnets;
+    }
+    let bucket = bucket_name(c, system).await?;
+    match bucket::find(c, system, &bucket).await? {
+        Named::Ours => s.bucket = bucket,
+        Named::NotOurs(why) => strangers.push(why),
+        Named::Missing => {}
+    }
+    let table = rules::table_name(system);
+    match table::find(c, system, &table).await? {
+        (Named::Ours, arn) => {
+            s.table = table;
+            s.table_arn = arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        (Named::Missing, _) => {}
+    }
+    Ok((s, strangers))
+}
+
+/// The storage of `system` as it exists now (parts may be missing; objects
+/// with its names that are not its own are not part of it).
+pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
+    Ok(find_with_strangers(c, system).await?.0)
+}
+
+/// Creates whatever part of the storage is missing; returns the whole and
+/// whether anything already existed (adopted from a retained system). With
+/// `network` (a VPC and subnets the user brings) no network is created.
+pub async fn ensure(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    network: Option<(String, Vec<String>)>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(Storage, bool), AwsError> {
+    let (mut s, strangers) = find_with_strangers(c, system).await?;
+    if !strangers.is_empty() {
+        return Err(AwsError::new(None, strangers.join(" ")));
+    }
+    let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
+    if let Some((vpc, subnets)) = network {
+        s.vpc_id = vpc;
+        s.subnet_ids = subnets;
+        ensure_data(c, system, t, &mut s, cancel).await?;
+        if adopted {
+            retag(c, &s, false, t).await?;
+        }
+        return Ok((s, adopted));
+    }
+
+    (s.vpc_id, s.subnet_ids) = network::ensure(c, system, t, &s.vpc_id).await?;
+    ensure_data(c, system, t, &mut s, cancel).await?;
+    if adopted {
+        // What a previous system retained carries its tags: make them this one's.
+        retag(c, &s, true, t).await?;
+    }
+    Ok((s, adopted))
+}
+
+/// The S3 bucket and DynamoDB table, created when missing.
+async fn ensure_data(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), AwsError> {
+    // Always (re)applied: the bucket may remain from a create interrupted
+    // before its settings or tags were set, and an adopted table may lack
+    // its protection.
+    let bucket = bucket_name(c, system).await?;
+    bucket::create(c, system, &bucket, t, s.bucket.is_empty()).await?;
+    s.bucket = bucket;
+    let table = rules::table_name(system);
+    if s.table.is_empty() {
+        table::create(c, &table, t).await?;
+        s.table = table.clone();
+    }
+    table::protect(c, &table, cancel).await
+}
+
+/// One object of a system's storage that carries the system's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tagged {
+    /// The VPC or a subnet (only when the provider made the network).
+    Network(String),
+    Bucket,
+    /// The DynamoDB table, by ARN.
+    Table(String),
+}
+
+impl Tagged {
+    fn describe(&self, s: &Storage) -> String {
+        match self {
+            Tagged::Network(id) => format!("network object {id}"),
+            Tagged::Bucket => format!("S3 bucket {}", s.bucket),
+            Tagged::Table(_) => format!("DynamoDB table {}", s.table),
+        }
+    }
+}
+
+/// The tags a network object is compared on: all but `Name`, which stays the provider's.
+fn without_name(t: &tags::Tags) -> tags::Tags {
+    t.iter()
+        .filter(|(k, _)| k.as_str() != "Name")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The first object of the storage whose tags, but for the `identity` keys,
+/// are not `expected` (tags changed by hand): its description and its tags.
+pub async fn differing_tags(
+    c: &Clients,
+    s: &Storage,
+    network_managed: bool,
+    expected: &tags::Tags,
+    identity: &[&str],
+) -> Result<Option<(String, tags::Tags)>, AwsError> {
+    let expected_network = without_name(expected);
+    for (object, now) in tags_now(c, s, network_managed).await? {
+        let own = tags::user_tags(&now, identity);
+        let want = match object {
+            Tagged::Network(_) => &expected_network,
+            _ => expected,
+        };
+        if &own != want {
+            return Ok(Some((object.describe(s), own)));
+        }
+    }
+    Ok(None)
+}
+
+/// The tags each object of the storage has now, the network's only when the
+/// provider made it and without their `Name` (which stays the provider's).
+async fn tags_now(
+    c: &Clients,
+    s: &Storage,
+    network_managed: bool,
+) -> Result<Vec<(Tagged, tags::Tags)>, AwsError> {
+    let mut out = Vec::new();
+    if network_managed && !s.vpc_id.is_empty() {
+        let ids: Vec<String> = std::iter::once(s.vpc_id.clone())
+            .chain(s.subnet_ids.iter().cloned())
+            .collect();
+        let by_id = network::tags(c, ids).await?;
+        out.extend(by_id.into_iter().map(|(id, t)| (Tagged::Network(id), t)));
+    }
+    if !s.bucket.is_empty() {
+        out.push((Tagged::Bucket, bucket::tags(c, &s.bucket).await?));
+    }
+    if !s.table.is_empty() {
+        let arn = table::arn(c, s).await?;
+        let t = table::tags(c, &arn).await?;
+        out.push((Tagged::Table(arn), t));
+    }
+    Ok(out)
+}
+
+/// Brings every object of the storage to the tags `want` (the system's
+/// tags, `default_tags` and identity): reads what each has now and writes
+/// only what differs, so tags changed by hand on one object are mended too.
+/// The network is retagged only when the provider made it; the `Name` tags of
+/// the VPC and subnets stay the provider's.
+pub async fn retag(
+    c: &Clients,
+    s: &Storage,
+    network_managed: bool,
+    want: &tags::Tags,
+) -> Result<(), AwsError> {
+    let want_network = without_name(want);
+    for (object, now) in tags_now(c, s, network_managed).await? {
+        let target = if matches!(object, Tagged::Network(_)) {
+            &want_network
+        } else {
+            want
+        };
+        let (removed, changed) = tags::diff(&now, target);
+        if removed.is_empty() && changed.is_empty() {
+            continue;
+        }
+        match object {
+            Tagged::Network(id) => network::retag(c, &id, &changed, &removed).await?,
+            // S3 replaces the whole set: keep the ignored tags it has.
+            Tagged::Bucket => {
+                bucket::put_tags(c, &s.bucket, &tags::keep_ignored(&now, target)).await?
+            }
+            Tagged::Table(arn) => table::retag(c, &arn, &changed, removed).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the storage (only when the user opted out of retaining it).
+/// Subnets and VPC wait out `DependencyViolation` (network interfaces of
+/// nodes and load balancers just deleted) until `timeout`. Returns what it
+/// kept although asked to delete it, and why (for a warning).
+pub async fn delete(
+    c: &Clients,
+    system: &str,
+    timeout: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<String>, AwsError> {
+    // Only what is the system's by its identity tags: find leaves the rest out.
+    let s = find(c, system).await?;
+    let mut kept = Vec::new();
+    if !s.table.is_empty() {
+        table::delete(c, &s.table, timeout, cancel).await?;
+    }
+    if !s.bucket.is_empty() {
+        bucket::delete(c, &s.bucket).await?;
+    }
+    if !s.vpc_id.is_empty() {
+        kept.extend(network::delete(c, system, &s.vpc_id, timeout, cancel).await?);
+    }
+    Ok(kept)
+}

@@ -1,0 +1,302 @@
+//! The system's DynamoDB table: found by name and identity tags, made
+//! encrypted with deletion protection, kept safe (deletion protection and
+//! point-in-time recovery, (re)applied to an adopted table) and deleted only
+//! in a storage delete the user asked for. One DescribeTable ([`describe`])
+//! serves the finder and the waits.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Named, Storage};
+use crate::aws::states::{self, Seen};
+use crate::aws::wait::{Poll, Waiter};
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::rules;
+
+/// How long a new table may take to become ACTIVE (DynamoDB: seconds to minutes).
+const ACTIVE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What DescribeTable says of a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Described {
+    pub arn: String,
+    /// `CREATING`, `ACTIVE`, `DELETING`... (none when DynamoDB gives none).
+    pub status: Option<String>,
+    pub deletion_protection: bool,
+}
+
+/// The table as DynamoDB describes it now. A missing table is an error
+/// (not found): [`Found::found`] makes it `None` where absence is an answer.
+async fn describe(c: &Clients, table: &str) -> Result<Described, AwsError> {
+    let out = c
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let t = out.table();
+    Ok(Described {
+        arn: t
+            .and_then(|t| t.table_arn())
+            .unwrap_or_default()
+            .to_string(),
+        status: t
+            .and_then(|t| t.table_status())
+            .map(|s| s.as_str().to_string()),
+        deletion_protection: t
+            .and_then(|t| t.deletion_protection_enabled())
+            .unwrap_or(false),
+    })
+}
+
+/// The system's table, with its ARN when it exists.
+pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, String), AwsError> {
+    let Some(arn) = describe(c, table).await.found()?.map(|d| d.arn) else {
+        return Ok((Named::Missing, String::new()));
+    };
+    let named = match rules::ownership(&tags(c, &arn).await?, system, None) {
+        rules::Ownership::Ours => Named::Ours,
+        rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
+            "DynamoDB table",
+            table,
+            system,
+            None,
+            &found,
+        )),
+    };
+    Ok((named, arn))
+}
+
+/// A table's tags.
+pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
+    let mut t = tags::Tags::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = c
+            .dynamodb
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        for tag in page.tags() {
+            t.insert(tag.key().to_string(), tag.value().to_string());
+        }
+        match page.next_token() {
+            Some(n) if !n.is_empty() => next = Some(n.to_string()),
+            _ => return Ok(t),
+        }
+    }
+}
+
+/// The ARN of the storage's table: the one found with it, or described now.
+pub async fn arn(c: &Clients, s: &Storage) -> Result<String, AwsError> {
+    if !s.table_arn.is_empty() {
+        return Ok(s.table_arn.clone());
+    }
+    Ok(describe(c, &s.table).await?.arn)
+}
+
+/// Creates the table: pay per request, encrypted, deletion protection on,
+/// tagged (one already there, from a create retried after a lost response,
+/// is no error).
+pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), AwsError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        SseSpecification,
+    };
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+    let created = c
+        .dynamodb
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(bad)?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(bad)?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .deletion_protection_enabled(true)
+        .set_tags(Some(tags::dynamodb(t)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(AwsError::from_sdk);
+    AwsError::tolerate_exists(created)
+}
+
+/// Keeps the table's data safe: deletion protection on (lifted only inside
+/// a storage delete the user asked for) and point-in-time recovery, both
+/// (re)applied to an adopted table. Waits for the table to be ACTIVE first,
+/// as DynamoDB refuses backups settings while it is being created: the
+/// system's create goes on with an ACTIVE table.
+pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Result<(), AwsError> {
+    use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
+    // The look that saw it ACTIVE says whether it is protected.
+    let seen = wait_active(c, table, ACTIVE_TIMEOUT, cancel).await?;
+    if !seen.deletion_protection {
+        c.dynamodb
+            .update_table()
+            .table_name(table)
+            .deletion_protection_enabled(true)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    let backups = c
+        .dynamodb
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let pitr_on = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .is_some_and(|s| s.as_str() == "ENABLED");
+    if !pitr_on {
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+        c.dynamodb
+            .update_continuous_backups()
+            .table_name(table)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(true)
+                    .build()
+                    .map_err(bad)?,
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    Ok(())
+}
+
+/// Writes the `changed` tags of the table (by ARN) and removes the `removed` ones.
+pub async fn retag(
+    c: &Clients,
+    arn: &str,
+    changed: &tags::Tags,
+    removed: Vec<String>,
+) -> Result<(), AwsError> {
+    if !changed.is_empty() {
+        c.dynamodb
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags::dynamodb(changed)))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    if !removed.is_empty() {
+        c.dynamodb
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+    }
+    Ok(())
+}
+
+/// Lifts the table's deletion protection (only here: the user asked for the
+/// delete), deletes it and waits until it is gone; a table already gone
+/// counts as deleted.
+pub async fn delete(
+    c: &Clients,
+    table: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    // Deletion protection is lifted here only: the user asked for it.
+    let lifted = c
+        .dynamodb
+        .update_table()
+        .table_name(table)
+        .deletion_protection_enabled(false)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)
+        .found()?;
+    if lifted.is_some() {
+        c.dynamodb
+            .delete_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)
+            .found()?;
+        wait_deleted(c, table, timeout, cancel).await?;
+    }
+    Ok(())
+}
+
+/// The table's status as a step of its state machine, with what was seen
+/// (`None`: no such table).
+async fn status(c: &Clients, table: &str) -> Result<(Seen, Option<Described>), AwsError> {
+    let seen = describe(c, table).await.found()?;
+    let status = seen.as_ref().and_then(|d| d.status.as_deref());
+    Ok((states::table_state(status), seen))
+}
+
+/// Waits until the table is `ACTIVE` (a table just created is `CREATING`;
+/// one not visible yet right after its create counts as pending): returns
+/// what the look that saw it ACTIVE said of it.
+async fn wait_active(
+    c: &Clients,
+    table: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Described, AwsError> {
+    let what = format!("DynamoDB table {table} to be ACTIVE");
+    Waiter::new(timeout)
+        .until(&what, cancel, || async {
+            match status(c, table).await? {
+                (Seen::Ready, Some(seen)) => Ok(Poll::Done(seen)),
+                (Seen::Failed, seen) => Err(AwsError::new(
+                    None,
+                    format!(
+                        "DynamoDB table {table} is {}",
+                        seen.and_then(|d| d.status).as_deref().unwrap_or("?")
+                    ),
+                )),
+                _ => Ok(Poll::Pending),
+            }
+        })
+        .await
+        .map_err(AwsError::from)
+}
+
+/// Waits until the table is gone (`DELETING` until then).
+async fn wait_deleted(
+    c: &Clients,
+    table: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), AwsError> {
+    let what = format!("DynamoDB table {table} to be deleted");
+    Waiter::new(timeout)
+        .until(&what, cancel, || async {
+            Ok::<_, AwsError>(match status(c, table).await?.0 {
+                Seen::Gone => Poll::Done(()),
+                _ => Poll::Pending,
+            })
+        })
+        .await
+        .map_err(AwsError::from)
+}
