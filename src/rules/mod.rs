@@ -1314,7 +1314,7 @@ mod tests {
         assert_eq!(lines.len(), 2 + INSTANCE_SIZES.len());
         assert_eq!(lines[0], "| Compute group | Allowed | Default | Nodes |");
         assert_eq!(lines[3], "| production primary | `i3.large`, `i3.xlarge` | `i3.large` | 2 by default, up to 10 by explicit choice, spread over availability zones; never autoscaled |");
-        let source = include_str!("rules.rs");
+        let source = include_str!("mod.rs");
         for line in lines {
             assert!(
                 source.contains(&format!("//! {line}\n")),
