@@ -174,6 +174,8 @@ class View:
             if t["LaunchTemplateName"].startswith(prefix)]
         out["roles"] = [r["RoleName"] for r in self.iam.list_roles()["Roles"]
                         if r["RoleName"].startswith(prefix) and r["RoleName"].endswith("-node")]
+        out["policies"] = [p["PolicyName"] for p in self.iam.list_policies(Scope="Local")["Policies"]
+                           if p["PolicyName"] == f"{system}--node-boundary"]
         out["instance_profiles"] = [
             p["InstanceProfileName"] for p in self.iam.list_instance_profiles()["InstanceProfiles"]
             if p["InstanceProfileName"].startswith(prefix)]

@@ -331,3 +331,51 @@ resource "datomic_query_group" "qg" {
     current["serial"] += 2
     path.write_text(json.dumps(current))
     tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_node_roles_are_bounded_and_the_boundary_is_ours(tf: Terraform, aws: Emulator) -> None:
+    """Every node role carries the system's permissions boundary, a managed policy that
+    allows no IAM, Organizations or account writes whatever the role's own policies say.
+    A boundary removed by hand is drift that apply puts back; destroy deletes the policy.
+    A policy of someone else's with the boundary's name is refused before any IAM write."""
+    iam = aws.boto3("iam", via_proxy=False)
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/datomic/bound--node-boundary"
+    tf.write(provider_hcl() + system_hcl("bound"))
+    tf.apply()
+    role = iam.get_role(RoleName="bound--primary-node")["Role"]
+    assert role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") == arn, role
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+    doc = doc if isinstance(doc, dict) else json.loads(doc)
+    allow_all_but = [s for s in doc["Statement"] if s["Effect"] == "Allow" and "NotAction" in s]
+    assert allow_all_but and "iam:*" in allow_all_but[0]["NotAction"], doc
+    assert not [s for s in doc["Statement"] if s["Effect"] == "Allow"
+                and any(a in ("iam:*", "*", "iam:PutRolePolicy", "iam:PassRole") for a in
+                        ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", [])))], doc
+    ptags = tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
+    assert ptags.get("datomic:system") == "bound" and "datomic:group" not in ptags, ptags
+
+    iam.delete_role_permissions_boundary(RoleName="bound--primary-node")
+    plan = tf.plan_json()
+    change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
+    assert change["actions"] == ["update"], change
+    tf.apply()
+    role = iam.get_role(RoleName="bound--primary-node")["Role"]
+    assert role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") == arn, role
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, res.describe()
+    tf.destroy()
+    assert not [p for p in iam.list_policies(Scope="Local")["Policies"] if p["Arn"] == arn]
+
+    # Someone else's policy with the boundary's name: refused, untouched.
+    iam.create_policy(PolicyName="bound--node-boundary", Path="/datomic/",
+                      PolicyDocument=json.dumps(THEIR_POLICY), Tags=[{"Key": "team", "Value": "other"}])
+    writes_before = len(aws.writes("iam"))
+    refused(tf.apply(check=False), "bound--node-boundary")
+    assert len(aws.writes("iam")) == writes_before, [c.action for c in aws.writes("iam")][writes_before:]
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert len(versions) == 1, versions
+    tf.destroy()
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn

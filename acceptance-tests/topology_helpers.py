@@ -307,6 +307,8 @@ class AwsView:
             tag_dict(t.get("Tags")).get(TAG_SYSTEM, system) == system]
         out["roles"] = [r["RoleName"] for r in self.iam.list_roles()["Roles"]
                         if r["RoleName"].startswith(prefix) and r["RoleName"].endswith("-node")]
+        out["policies"] = [p["PolicyName"] for p in self.iam.list_policies(Scope="Local")["Policies"]
+                           if p["PolicyName"] == f"{system}--node-boundary"]
         out["instance_profiles"] = [
             p["InstanceProfileName"] for p in self.iam.list_instance_profiles()["InstanceProfiles"]
             if p["InstanceProfileName"].startswith(prefix) and p["InstanceProfileName"].endswith("-node")]

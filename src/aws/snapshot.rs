@@ -34,12 +34,15 @@ pub struct Snapshot {
 }
 
 /// What an IAM role allows: its trust policy, inline policies (name ->
-/// document, URL-encoded as IAM returns them) and attached managed policies.
+/// document, URL-encoded as IAM returns them), attached managed policies and
+/// its permissions boundary.
 #[derive(Debug, Default, Clone)]
 pub struct RolePolicies {
     pub trust: String,
     pub inline: HashMap<String, String>,
     pub attached: Vec<String>,
+    /// The ARN of its permissions boundary, if it has one.
+    pub boundary: Option<String>,
 }
 
 type Listed<T> = Result<(T, usize), AwsError>;
@@ -222,6 +225,10 @@ async fn roles(c: &Clients) -> Listed<HashMap<String, RolePolicies>> {
                         .iter()
                         .filter_map(|p| p.policy_arn().map(str::to_string))
                         .collect(),
+                    boundary: r
+                        .permissions_boundary()
+                        .and_then(|b| b.permissions_boundary_arn())
+                        .map(str::to_string),
                 },
             );
         }

@@ -907,14 +907,19 @@ impl Resource<Clients> for SystemResource {
         let result = cancellable(&ctx.cancel, ("delete", timeout), async {
             compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
             security_group::delete(c, &name, timeout, &ctx.cancel).await?;
+            let boundary_kept = compute::boundary::delete(c, &name).await?;
+            let mut kept = Vec::new();
             if !bool_attr(prior, "retain_storage").unwrap_or(true) {
-                return storage::delete(c, &name, timeout, &ctx.cancel).await;
+                kept = storage::delete(c, &name, timeout, &ctx.cancel).await?;
             }
-            Ok::<_, AwsError>(Vec::new())
+            Ok::<_, AwsError>((boundary_kept, kept))
         })
         .await;
         match result {
-            Ok(kept) => {
+            Ok((boundary_kept, kept)) => {
+                if let Some(why) = boundary_kept {
+                    diags.warning("The node roles' permissions boundary was kept", why);
+                }
                 for why in kept {
                     diags.warning("Part of the system's storage was kept", why);
                 }

@@ -55,6 +55,17 @@ pub fn node_role_of_group(asg: &str) -> String {
     format!("{asg}-node")
 }
 
+/// The permissions boundary of every node role of a system, an IAM managed
+/// policy: `<system>--node-boundary` under the path [`NODE_BOUNDARY_PATH`].
+/// No group name is `node-boundary` with a role of its own here: roles end in
+/// `-node`, and managed policies are a namespace of their own.
+pub fn node_boundary_name(system: &str) -> String {
+    format!("{system}{NAME_JOIN}node-boundary")
+}
+
+/// The IAM path of the provider's managed policies.
+pub const NODE_BOUNDARY_PATH: &str = "/datomic/";
+
 /// Instance profile of a compute group's nodes: same name as its role.
 pub fn instance_profile_name(system: &str, group: &str) -> String {
     node_role_name(system, group)

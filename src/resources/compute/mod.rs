@@ -11,6 +11,7 @@
 use crate::aws::AwsError;
 
 pub mod adoption;
+pub mod boundary;
 pub mod endpoint;
 pub mod group;
 pub mod launch_template;

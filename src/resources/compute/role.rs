@@ -53,7 +53,7 @@ pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, Aws
 
 /// Whether two IAM policy documents say the same (IAM returns them
 /// URL-encoded and reformatted).
-fn same_policy(found: &str, ours: &str) -> bool {
+pub(super) fn same_policy(found: &str, ours: &str) -> bool {
     let parse = |s: &str| serde_json::from_str::<serde_json::Value>(&percent_decode(s)).ok();
     matches!((parse(found), parse(ours)), (Some(a), Some(b)) if a == b)
 }
@@ -83,8 +83,9 @@ pub async fn node_role_name_as_read(
 }
 
 /// What differs on a group's node role from what the provider gives it: its
-/// trust policy, its `datomic-node` policy, inline policies that are neither
-/// that nor an application's (`datomic-app-*`), attached managed policies.
+/// trust policy, its `datomic-node` policy, its permissions boundary (see
+/// [`super::boundary`]), inline policies that are neither that nor an
+/// application's (`datomic-app-*`), attached managed policies.
 /// Empty when it is as it should be, or when it cannot be told: after this
 /// process's own writes (IAM is eventually consistent) or without the role.
 pub async fn node_role_drift(
@@ -107,6 +108,9 @@ pub async fn node_role_drift(
     let mut drift = Vec::new();
     if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
         drift.push("its trust policy".to_string());
+    }
+    if r.boundary.as_deref() != Some(super::boundary::arn(c, system).await?.as_str()) {
+        drift.push("its permissions boundary".to_string());
     }
     match r.inline.get(NODE_POLICY_NAME) {
         Some(doc) if same_policy(doc, expected_policy) => {}
@@ -158,6 +162,10 @@ async fn read_role_policies(
             .assume_role_policy_document()
             .unwrap_or_default()
             .to_string(),
+        boundary: r
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
         ..Default::default()
     };
     let names = c
@@ -246,7 +254,8 @@ fn percent_decode(s: &str) -> String {
 
 /// Creates the node role and instance profile unless they exist. A role or
 /// profile found by its name is used only when its identity tags make it
-/// this group's; an adopted role gets our trust policy back.
+/// this group's; an adopted role gets our trust policy and the system's
+/// permissions boundary back.
 pub async fn ensure_role(
     c: &Clients,
     system: &str,
@@ -277,15 +286,30 @@ pub async fn ensure_role(
             Some(group),
         )?;
     }
+    if let Some(r) = &found {
+        ownership::check(
+            "IAM role",
+            &role,
+            &tags::from_iam(r.tags()),
+            system,
+            Some(group),
+        )?;
+    }
+    let boundary = super::boundary::ensure(c, system, t).await?;
     match found {
         Some(r) => {
-            ownership::check(
-                "IAM role",
-                &role,
-                &tags::from_iam(r.tags()),
-                system,
-                Some(group),
-            )?;
+            let bound = r
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn());
+            if bound != Some(boundary.as_str()) {
+                c.iam
+                    .put_role_permissions_boundary()
+                    .role_name(&role)
+                    .permissions_boundary(&boundary)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+            }
             let trust = r.assume_role_policy_document().unwrap_or_default();
             if !same_policy(trust, ASSUME_ROLE_POLICY) {
                 c.iam
@@ -302,6 +326,7 @@ pub async fn ensure_role(
                 .create_role()
                 .role_name(&role)
                 .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                .permissions_boundary(&boundary)
                 .description(format!(
                     "Nodes of Datomic compute group {group} of system {system}"
                 ))
