@@ -9,6 +9,10 @@ use async_trait::async_trait;
 
 use super::common::*;
 use super::compute;
+use super::model::{
+    model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Model, Op, Str,
+    Timeouts,
+};
 use crate::aws::{AwsError, Clients};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
@@ -35,24 +39,61 @@ impl ApplicationResource {
     }
 }
 
+/// The attribute names, used by the schema, the model and the plan logic.
+pub mod attr {
+    pub const ID: &str = "id";
+    pub const NAME: &str = "name";
+    pub const SYSTEM: &str = "system";
+    pub const COMPUTE_GROUP: &str = "compute_group";
+    pub const REVISION: &str = "revision";
+    pub const TRANSACTION_FUNCTIONS: &str = "transaction_functions";
+    pub const IAM_POLICY: &str = "iam_policy";
+    pub const LAUNCH_TEMPLATE_VERSION: &str = "launch_template_version";
+    pub const TIMEOUTS: &str = "timeouts";
+}
+
+model! {
+    /// An application's configuration, plan or state.
+    pub struct ApplicationModel {
+        id: Str = attr::ID,
+        name: Str = attr::NAME,
+        system: Str = attr::SYSTEM,
+        compute_group: Str = attr::COMPUTE_GROUP,
+        revision: Str = attr::REVISION,
+        transaction_functions: List = attr::TRANSACTION_FUNCTIONS,
+        iam_policy: Str = attr::IAM_POLICY,
+        launch_template_version: Int = attr::LAUNCH_TEMPLATE_VERSION,
+        timeouts: BlockOf<Timeouts> = attr::TIMEOUTS,
+    }
+}
+
+impl ApplicationModel {
+    /// The compute group it deploys to: the primary one when unset.
+    fn group(&self) -> String {
+        self.compute_group
+            .clone()
+            .unwrap_or_else(|| PRIMARY_GROUP.to_string())
+    }
+}
+
 fn schema() -> Schema {
     Schema::new(
         0,
         Block::new("A deployment of one application revision to one compute group: the system's primary compute group, or a query group whose `application_name` equals this application's `name`. Each compute group runs exactly one application. Datomic's own ion deploy (CodeDeploy, artifact push) is not modelled: the revision is delivered to the nodes through the launch template, and the nodes are replaced one at a time.")
-            .attr(Attribute::computed("id", Type::String, "`<system>/<group>/<name>`, `primary` being the primary compute group.").use_state_for_unknown())
-            .attr(Attribute::required("name", Type::String, "The application's name. It must equal the target group's application name.").requires_replace())
-            .attr(Attribute::required("system", Type::String, "Name of the system, usually `datomic_system.x.name`.").requires_replace())
-            .attr(Attribute::optional("compute_group", Type::String, "Name of the query group to deploy to, usually `datomic_query_group.x.name`. Unset: the system's primary compute group.").requires_replace())
-            .attr(Attribute::required("revision", Type::String, "The revision to deploy, an opaque string such as a git sha or `r53`. Changing it deploys in place."))
-            .attr(Attribute::optional("transaction_functions", Type::list(Type::String), "Fully qualified names (`namespace/name`) of the transaction functions the application provides. Only the primary compute group runs transaction functions."))
-            .attr(Attribute::optional("iam_policy", Type::String, "An IAM policy document (JSON) with the application's own permissions, put inline on the group's node role. Checked at plan time, so that the nodes cannot reach past it: an `Allow` statement may not use `NotAction` or `NotResource`, grant `*` or `*:*` actions on any resource, grant IAM writes (IAM actions other than `iam:Get*`, `iam:List*`, `iam:Generate*` and `iam:Simulate*`; wildcards that can match a write count as writes) or grant `iam:PassRole` on every role (`*`, `arn:aws:iam::<account>:role/*`; name explicit role ARNs or a path instead). Actions match case-insensitively, as IAM's do; `Deny` statements are not limited."))
-            .attr(Attribute::computed("launch_template_version", Type::Number, "The launch template version that carries this deployment."))
-            .block("timeouts", Nesting::Single, timeouts_block(&["create", "update", "delete"], "30m")),
+            .attr(Attribute::computed(attr::ID, Type::String, "`<system>/<group>/<name>`, `primary` being the primary compute group.").use_state_for_unknown())
+            .attr(Attribute::required(attr::NAME, Type::String, "The application's name. It must equal the target group's application name.").requires_replace())
+            .attr(Attribute::required(attr::SYSTEM, Type::String, "Name of the system, usually `datomic_system.x.name`.").requires_replace())
+            .attr(Attribute::optional(attr::COMPUTE_GROUP, Type::String, "Name of the query group to deploy to, usually `datomic_query_group.x.name`. Unset: the system's primary compute group.").requires_replace())
+            .attr(Attribute::required(attr::REVISION, Type::String, "The revision to deploy, an opaque string such as a git sha or `r53`. Changing it deploys in place."))
+            .attr(Attribute::optional(attr::TRANSACTION_FUNCTIONS, Type::list(Type::String), "Fully qualified names (`namespace/name`) of the transaction functions the application provides. Only the primary compute group runs transaction functions."))
+            .attr(Attribute::optional(attr::IAM_POLICY, Type::String, "An IAM policy document (JSON) with the application's own permissions, put inline on the group's node role. Checked at plan time, so that the nodes cannot reach past it: an `Allow` statement may not use `NotAction` or `NotResource`, grant `*` or `*:*` actions on any resource, grant IAM writes (IAM actions other than `iam:Get*`, `iam:List*`, `iam:Generate*` and `iam:Simulate*`; wildcards that can match a write count as writes) or grant `iam:PassRole` on every role (`*`, `arn:aws:iam::<account>:role/*`; name explicit role ARNs or a path instead). Actions match case-insensitively, as IAM's do; `Deny` statements are not limited."))
+            .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_VERSION, Type::Number, "The launch template version that carries this deployment."))
+            .block(attr::TIMEOUTS, Nesting::Single, timeouts_block(&[timeouts_attr::CREATE, timeouts_attr::UPDATE, timeouts_attr::DELETE], "30m")),
     )
 }
 
 fn group_of(v: &Value) -> String {
-    str_attr(v, "compute_group").unwrap_or_else(|| PRIMARY_GROUP.to_string())
+    str_attr(v, attr::COMPUTE_GROUP).unwrap_or_else(|| PRIMARY_GROUP.to_string())
 }
 
 /// Refuses a target group that does not exist or runs another application.
@@ -66,9 +107,9 @@ async fn check_target(
 ) -> Result<Result<(), rules::Violation>, AwsError> {
     let Some(t) = compute::group_tags(c, system, group, probe).await? else {
         let attr = if group == PRIMARY_GROUP {
-            "system"
+            attr::SYSTEM
         } else {
-            "compute_group"
+            attr::COMPUTE_GROUP
         };
         return Ok(Err(rules::Violation::new(
             attr,
@@ -91,12 +132,12 @@ impl ApplicationResource {
         &self,
         c: &Clients,
         ctx: &Ctx<Clients>,
-        planned: &Value,
-        op: &str,
+        planned: &ApplicationModel,
+        op: Op,
     ) -> Result<Result<Value, rules::Violation>, AwsError> {
-        let system = str_attr(planned, "system").unwrap_or_default();
-        let group = group_of(planned);
-        let name = str_attr(planned, "name").unwrap_or_default();
+        let system = planned.system.clone().unwrap_or_default();
+        let group = planned.group();
+        let name = planned.name.clone().unwrap_or_default();
         if let Err(v) = check_target(c, &system, &group, &name, false).await? {
             return Ok(Err(v));
         }
@@ -110,15 +151,14 @@ impl ApplicationResource {
             ));
         };
         let mut node = g.node.clone();
-        node.revision = str_attr(planned, "revision");
-        node.transaction_functions =
-            list_attr(planned, "transaction_functions").unwrap_or_default();
+        node.revision = planned.revision.clone();
+        node.transaction_functions = planned.transaction_functions.clone().unwrap_or_default();
         let policy_name = rules::application_policy_name(&name);
-        match &str_attr(planned, "iam_policy") {
+        match &planned.iam_policy {
             Some(doc) => compute::put_role_policy(c, &system, &group, &policy_name, doc).await?,
             None => compute::delete_role_policy(c, &system, &group, &policy_name).await?,
         }
-        let timeout = timeout(planned, op, DEFAULT_TIMEOUT);
+        let timeout = timeout_of(&planned.timeouts, op, DEFAULT_TIMEOUT);
         if node != g.node {
             let sg = compute::security_group::of_group(c, &g, &system).await?;
             let full = g.own_tags();
@@ -128,29 +168,32 @@ impl ApplicationResource {
         // Always: an interrupted deploy may have left nodes on the old revision.
         compute::roll(c, &system, &group, timeout, &ctx.cancel).await?;
         let mut v = planned.clone();
-        v.set_attr(
-            "id",
-            Value::string(rules::application_id(&system, &group, &name)),
-        );
-        match self.do_read(c, &v).await? {
-            x if x.is_null() => Err(AwsError::new(
+        v.id = Some(rules::application_id(&system, &group, &name));
+        match self.read_model(c, &v).await? {
+            None => Err(AwsError::new(
                 None,
                 "the deployment is not visible on the compute group right after deploying",
             )),
-            x => Ok(Ok(x)),
+            Some(x) => Ok(Ok(x.to_value())),
         }
     }
 
-    async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
-        let (system, group, name) = match (str_attr(state, "system"), str_attr(state, "name")) {
-            (Some(s), Some(n)) => (s, group_of(state), n),
-            _ => match str_attr(state, "id").map(|id| rules::parse_application_id(&id)) {
+    /// Reads the deployment a state names; None when the group does not run
+    /// it.
+    async fn read_model(
+        &self,
+        c: &Clients,
+        state: &ApplicationModel,
+    ) -> Result<Option<ApplicationModel>, AwsError> {
+        let (system, group, name) = match (state.system.clone(), state.name.clone()) {
+            (Some(s), Some(n)) => (s, state.group(), n),
+            _ => match state.id.as_deref().map(rules::parse_application_id) {
                 Some(Ok(p)) => p,
-                _ => return Ok(Value::Null),
+                _ => return Ok(None),
             },
         };
         let Some(g) = compute::read_group(c, &system, &group).await? else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
         // Deployed means: the group runs this application and carries a revision.
         let group_app = g
@@ -159,59 +202,35 @@ impl ApplicationResource {
             .cloned()
             .unwrap_or_else(|| g.node.application.clone());
         let Some(revision) = g.node.revision.clone().filter(|_| group_app == name) else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
         let mut v = state.clone();
-        v.set_attr(
-            "id",
-            Value::string(rules::application_id(&system, &group, &name)),
-        );
-        v.set_attr("system", Value::string(&system));
-        v.set_attr("name", Value::string(&name));
-        v.set_attr(
-            "compute_group",
-            if group == PRIMARY_GROUP {
-                Value::Null
-            } else {
-                Value::string(&group)
-            },
-        );
-        v.set_attr("revision", Value::string(revision));
+        v.id = Some(rules::application_id(&system, &group, &name));
+        v.system = Some(system.clone());
+        v.name = Some(name.clone());
+        v.compute_group = (group != PRIMARY_GROUP).then(|| group.clone());
+        v.revision = Some(revision);
         let fns = &g.node.transaction_functions;
-        let prior_fns = state
-            .get("transaction_functions")
-            .cloned()
-            .unwrap_or(Value::Null);
-        v.set_attr(
-            "transaction_functions",
-            if fns.is_empty() && prior_fns.is_null() {
-                Value::Null
-            } else {
-                string_list(fns)
-            },
-        );
+        v.transaction_functions = if fns.is_empty() && state.transaction_functions.is_none() {
+            None
+        } else {
+            Some(fns.clone())
+        };
         let policy =
             compute::get_role_policy(c, &system, &group, &rules::application_policy_name(&name))
                 .await?;
         // Keep the user's formatting when the document is the same JSON.
-        let prior_policy = str_attr(state, "iam_policy");
         let same = |a: &str, b: &str| {
             serde_json::from_str::<serde_json::Value>(a).ok()
                 == serde_json::from_str::<serde_json::Value>(b).ok()
         };
-        v.set_attr(
-            "iam_policy",
-            match (policy, prior_policy) {
-                (Some(p), Some(prior)) if same(&p, &prior) => Value::string(prior),
-                (Some(p), _) => Value::string(p),
-                (None, _) => Value::Null,
-            },
-        );
-        v.set_attr(
-            "launch_template_version",
-            Value::int(g.launch_template_version),
-        );
-        Ok(v)
+        v.iam_policy = match (policy, state.iam_policy.clone()) {
+            (Some(p), Some(prior)) if same(&p, &prior) => Some(prior),
+            (Some(p), _) => Some(p),
+            (None, _) => None,
+        };
+        v.launch_template_version = Some(g.launch_template_version);
+        Ok(Some(v))
     }
 }
 
@@ -226,42 +245,42 @@ impl Resource<Clients> for ApplicationResource {
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(n) = str_attr(config, "name") {
-            check(diags, rules::check_application_name("name", &n));
+        if let Some(n) = str_attr(config, attr::NAME) {
+            check(diags, rules::check_application_name(attr::NAME, &n));
         }
-        if let Some(s) = str_attr(config, "system") {
+        if let Some(s) = str_attr(config, attr::SYSTEM) {
             check(
                 diags,
                 rules::check_system_name(&s).map_err(|mut v| {
-                    v.attribute = "system";
+                    v.attribute = attr::SYSTEM;
                     v
                 }),
             );
         }
-        if let Some(g) = str_attr(config, "compute_group") {
+        if let Some(g) = str_attr(config, attr::COMPUTE_GROUP) {
             check(
                 diags,
                 rules::check_query_group_name(&g).map_err(|mut v| {
-                    v.attribute = "compute_group";
+                    v.attribute = attr::COMPUTE_GROUP;
                     v
                 }),
             );
         }
-        if let Some(r) = str_attr(config, "revision") {
+        if let Some(r) = str_attr(config, attr::REVISION) {
             check(diags, rules::check_revision(&r));
         }
-        if !is_unknown(config, "compute_group") {
-            if let Some(fns) = list_attr(config, "transaction_functions") {
+        if !is_unknown(config, attr::COMPUTE_GROUP) {
+            if let Some(fns) = list_attr(config, attr::TRANSACTION_FUNCTIONS) {
                 check_all(
                     diags,
                     rules::check_transaction_functions(
-                        str_attr(config, "compute_group").as_deref(),
+                        str_attr(config, attr::COMPUTE_GROUP).as_deref(),
                         &fns,
                     ),
                 );
             }
         }
-        if let Some(p) = str_attr(config, "iam_policy") {
+        if let Some(p) = str_attr(config, attr::IAM_POLICY) {
             check_all(diags, rules::check_iam_policy(&p));
         }
         validate_timeouts(config, diags);
@@ -269,26 +288,26 @@ impl Resource<Clients> for ApplicationResource {
 
     async fn modify_plan(&self, ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut Diagnostics) {
         if let (Some(s), Some(n)) = (
-            str_attr(&plan.planned, "system"),
-            str_attr(&plan.planned, "name"),
+            str_attr(&plan.planned, attr::SYSTEM),
+            str_attr(&plan.planned, attr::NAME),
         ) {
-            if !is_unknown(&plan.planned, "compute_group") {
+            if !is_unknown(&plan.planned, attr::COMPUTE_GROUP) {
                 plan.set(
-                    "id",
+                    attr::ID,
                     Value::string(rules::application_id(&s, &group_of(&plan.planned), &n)),
                 );
             }
         }
         if !plan.is_create() && plan.planned != plan.prior {
-            plan.set("launch_template_version", Value::Unknown);
+            plan.set(attr::LAUNCH_TEMPLATE_VERSION, Value::Unknown);
         }
         // Check the target now when it exists (else at apply, before any write).
         if let (Some(c), Some(s), Some(n)) = (
             ctx.data.as_deref(),
-            str_attr(&plan.planned, "system"),
-            str_attr(&plan.planned, "name"),
+            str_attr(&plan.planned, attr::SYSTEM),
+            str_attr(&plan.planned, attr::NAME),
         ) {
-            if is_unknown(&plan.planned, "compute_group") {
+            if is_unknown(&plan.planned, attr::COMPUTE_GROUP) {
                 return;
             }
             match check_target(c, &s, &group_of(&plan.planned), &n, true).await {
@@ -306,10 +325,14 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = writer(ctx, diags) else {
             return Value::Null;
         };
+        let planned = ApplicationModel::from_value(planned);
         match cancellable(
             &ctx.cancel,
-            ("create", timeout(planned, "create", DEFAULT_TIMEOUT)),
-            self.deploy(c, ctx, planned, "create"),
+            (
+                Op::Create.name(),
+                timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT),
+            ),
+            self.deploy(c, ctx, &planned, Op::Create),
         )
         .await
         {
@@ -323,7 +346,7 @@ impl Resource<Clients> for ApplicationResource {
                     diags,
                     &format!(
                         "deploying Datomic application ({})",
-                        str_attr(planned, "name").unwrap_or_default()
+                        planned.name.unwrap_or_default()
                     ),
                     e,
                 );
@@ -336,8 +359,11 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = ctx.data(diags) else {
             return state.clone();
         };
-        match self.do_read(c, state).await {
-            Ok(v) => v,
+        match self
+            .read_model(c, &ApplicationModel::from_value(state))
+            .await
+        {
+            Ok(v) => v.map_or(Value::Null, |v| v.to_value()),
             Err(e) => {
                 aws_error(diags, "reading Datomic application", e);
                 state.clone()
@@ -355,10 +381,14 @@ impl Resource<Clients> for ApplicationResource {
         let Some(c) = writer(ctx, diags) else {
             return prior.clone();
         };
+        let planned = ApplicationModel::from_value(planned);
         match cancellable(
             &ctx.cancel,
-            ("update", timeout(planned, "update", DEFAULT_TIMEOUT)),
-            self.deploy(c, ctx, planned, "update"),
+            (
+                Op::Update.name(),
+                timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT),
+            ),
+            self.deploy(c, ctx, &planned, Op::Update),
         )
         .await
         {
@@ -372,7 +402,7 @@ impl Resource<Clients> for ApplicationResource {
                     diags,
                     &format!(
                         "deploying Datomic application ({})",
-                        str_attr(planned, "name").unwrap_or_default()
+                        planned.name.unwrap_or_default()
                     ),
                     e,
                 );
@@ -383,12 +413,16 @@ impl Resource<Clients> for ApplicationResource {
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
         let Some(c) = writer(ctx, diags) else { return };
-        let system = str_attr(prior, "system").unwrap_or_default();
-        let group = group_of(prior);
-        let name = str_attr(prior, "name").unwrap_or_default();
+        let prior = ApplicationModel::from_value(prior);
+        let system = prior.system.clone().unwrap_or_default();
+        let group = prior.group();
+        let name = prior.name.clone().unwrap_or_default();
         let result = cancellable(
             &ctx.cancel,
-            ("delete", timeout(prior, "delete", DEFAULT_TIMEOUT)),
+            (
+                Op::Delete.name(),
+                timeout_of(&prior.timeouts, Op::Delete, DEFAULT_TIMEOUT),
+            ),
             async {
                 compute::delete_role_policy(
                     c,
@@ -433,12 +467,14 @@ impl Resource<Clients> for ApplicationResource {
     async fn import(&self, _ctx: &Ctx<Clients>, id: &str, diags: &mut Diagnostics) -> Value {
         let mut v = Value::null_object(&self.schema.ty());
         if let Some((system, group, name)) = check(diags, rules::parse_application_id(id)) {
-            v.set_attr("id", Value::string(id));
-            v.set_attr("system", Value::string(system));
-            v.set_attr("name", Value::string(name));
-            if group != PRIMARY_GROUP {
-                v.set_attr("compute_group", Value::string(group));
-            }
+            let m = ApplicationModel {
+                id: Some(id.to_string()),
+                system: Some(system),
+                name: Some(name),
+                compute_group: (group != PRIMARY_GROUP).then_some(group),
+                ..Default::default()
+            };
+            v = m.to_value();
         }
         v
     }
@@ -463,6 +499,12 @@ mod tests {
         d.iter()
             .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
             .collect()
+    }
+
+    #[test]
+    fn the_model_covers_the_schema() {
+        let empty = Value::null_object(&schema().ty());
+        assert_eq!(ApplicationModel::from_value(&empty).to_value(), empty);
     }
 
     #[test]

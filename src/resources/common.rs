@@ -172,6 +172,25 @@ pub fn read_tags(
     }
 }
 
+/// [`read_tags`] for a typed model: `prior_tags` None is null.
+pub fn read_tags_of(
+    prior_tags: Option<&BTreeMap<String, String>>,
+    tags_all: &BTreeMap<String, String>,
+    default_tags: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    let prior = prior_tags.map_or(Value::Null, string_map);
+    map_attr_of(&read_tags(&prior, tags_all, default_tags))
+}
+
+/// A map(string) value; None when null.
+fn map_attr_of(v: &Value) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (k, x) in v.as_map()? {
+        out.insert(k.clone(), x.as_str()?.to_string());
+    }
+    Some(out)
+}
+
 fn prior_has(prior: &Value, k: &str) -> bool {
     prior.as_map().is_some_and(|m| m.contains_key(k))
 }

@@ -7,6 +7,8 @@ pub mod compute;
 pub mod data_sources;
 pub mod functions;
 pub mod journal;
+pub mod lifecycle;
+pub mod model;
 pub mod node;
 pub mod ownership;
 pub mod query_group;

@@ -1,0 +1,155 @@
+//! Plan-time logic of `datomic_query_group`: validation of the
+//! configuration and the plan's derived values and checks. Works on values,
+//! where unknowns matter.
+
+use super::check_system;
+use super::model::attr;
+use crate::aws::Clients;
+use crate::plugin::{Ctx, Diagnostics, Plan, Value};
+use crate::resources::common::*;
+use crate::resources::compute;
+use crate::rules::{self, ComputeRole};
+
+/// The `autoscaling` block's target, when the block is set.
+fn cpu_target_of(v: &Value) -> Option<f64> {
+    v.get(attr::AUTOSCALING)?
+        .get(attr::autoscaling::TARGET_CPU_UTILIZATION)?
+        .as_number()?
+        .as_f64()
+}
+
+pub(super) fn validate(config: &Value, diags: &mut Diagnostics) {
+    if let Some(n) = str_attr(config, attr::NAME) {
+        check(diags, rules::check_query_group_name(&n));
+    }
+    if let Some(s) = str_attr(config, attr::SYSTEM) {
+        check(
+            diags,
+            rules::check_system_name(&s).map_err(|mut v| {
+                v.attribute = attr::SYSTEM;
+                v
+            }),
+        );
+    }
+    if let Some(a) = str_attr(config, attr::APPLICATION_NAME) {
+        check(
+            diags,
+            rules::check_application_name(attr::APPLICATION_NAME, &a),
+        );
+    }
+    if let Some(it) = str_attr(config, attr::INSTANCE_TYPE) {
+        check(
+            diags,
+            rules::check_instance_type(ComputeRole::QueryGroup, &it),
+        );
+    }
+    check_whole_numbers(
+        config,
+        &[attr::MIN_SIZE, attr::MAX_SIZE, attr::DESIRED_CAPACITY],
+        diags,
+    );
+    let known = |a: &str| !is_unknown(config, a);
+    if known(attr::MIN_SIZE) && known(attr::MAX_SIZE) && known(attr::DESIRED_CAPACITY) {
+        let min = int_attr(config, attr::MIN_SIZE).unwrap_or(rules::DEFAULT_MIN_SIZE);
+        let max = int_attr(config, attr::MAX_SIZE).unwrap_or(rules::DEFAULT_MAX_SIZE);
+        check_all(
+            diags,
+            rules::check_capacity(min, max, int_attr(config, attr::DESIRED_CAPACITY)),
+        );
+    }
+    if let Some(p) = map_attr(config, attr::PARAMETERS) {
+        check_all(diags, rules::check_parameters(&p));
+    }
+    if let Some(target) = cpu_target_of(config) {
+        if let Err(mut v) = rules::check_target_cpu_utilization(target) {
+            diags.attribute_error(
+                crate::plugin::AttrPath::root(attr::AUTOSCALING)
+                    .attr(attr::autoscaling::TARGET_CPU_UTILIZATION),
+                std::mem::take(&mut v.summary),
+                v.detail,
+            );
+        }
+    }
+    let has_autoscaling = config.get(attr::AUTOSCALING).is_some_and(|a| !a.is_null());
+    check(
+        diags,
+        rules::check_autoscaling_conflicts(
+            has_autoscaling,
+            config
+                .get(attr::DESIRED_CAPACITY)
+                .is_some_and(|d| !d.is_null()),
+        ),
+    );
+    if let Some(t) = map_attr(config, attr::TAGS) {
+        check_all(diags, rules::check_tags(&t));
+    }
+    validate_timeouts(config, diags);
+}
+
+pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut Diagnostics) {
+    if !plan.config_sets(attr::APPLICATION_NAME) {
+        let n = plan.get(attr::NAME).clone();
+        plan.set(attr::APPLICATION_NAME, n);
+    }
+    if let (Some(s), Some(n)) = (
+        str_attr(&plan.planned, attr::SYSTEM),
+        str_attr(&plan.planned, attr::NAME),
+    ) {
+        plan.set(attr::ID, Value::string(rules::query_group_id(&s, &n)));
+    }
+    // desired_capacity: the config's value; else keep what AWS runs while it
+    // fits [min, max] (autoscaling is not drift); else min_size.
+    if !plan.config_sets(attr::DESIRED_CAPACITY) {
+        match (
+            int_attr(&plan.planned, attr::MIN_SIZE),
+            int_attr(&plan.planned, attr::MAX_SIZE),
+        ) {
+            (Some(min), Some(max)) => {
+                let d = int_attr(&plan.prior, attr::DESIRED_CAPACITY)
+                    .filter(|d| (min..=max).contains(d))
+                    .unwrap_or(min);
+                plan.set(attr::DESIRED_CAPACITY, Value::int(d));
+            }
+            _ => plan.set(attr::DESIRED_CAPACITY, Value::Unknown),
+        }
+    }
+    plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
+    compute::plan_endpoint_repair(plan);
+    compute::plan_repair_if_half_made(plan);
+    compute::plan_role_repair(plan);
+    // A query group needs an existing production system: check it when it
+    // exists already (a system created in the same apply is checked at create).
+    if plan.is_create() {
+        if let (Some(c), Some(system), Some(name)) = (
+            ctx.data.as_deref(),
+            str_attr(&plan.planned, attr::SYSTEM),
+            str_attr(&plan.planned, attr::NAME),
+        ) {
+            // Never take over a live group of another state.
+            match compute::check_not_taken(c, &system, &name, true).await {
+                Ok(Some(why)) => diags.attribute_error(
+                    crate::plugin::AttrPath::root(attr::NAME),
+                    format!("Datomic query group {name:?} already exists"),
+                    why,
+                ),
+                Ok(None) => {}
+                Err(e) => diags.warning(
+                    "Could not check whether the query group exists",
+                    e.to_string(),
+                ),
+            }
+        }
+        if let (Some(c), Some(system)) =
+            (ctx.data.as_deref(), str_attr(&plan.planned, attr::SYSTEM))
+        {
+            match check_system(c, &system, true).await {
+                Ok(Some(mut v)) if v.summary != "Datomic system not found" => {
+                    v.detail.push_str(&format!(" If this same plan upgrades system {system:?} to production, apply that first (terraform apply -target=<the datomic_system>), then apply again."));
+                    violation(diags, &v)
+                }
+                Ok(_) => {}
+                Err(e) => diags.warning("Could not check the query group's system", e.to_string()),
+            }
+        }
+    }
+}

@@ -1,0 +1,747 @@
+//! `datomic_system`: a system's storage and its primary compute group.
+//!
+//! `schema` declares it, `model` names its attributes and types them, `plan`
+//! holds the plan-time logic (on values, where unknowns matter), `read` reads
+//! it back from AWS; the create, update and delete below work on the model.
+
+mod model;
+mod plan;
+mod read;
+mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use self::model::{attr, SystemModel};
+use self::read::client_config;
+use self::schema::schema;
+use super::common::*;
+use super::compute::{self, security_group, GroupSpec};
+use super::lifecycle::{self, Creates};
+use super::model::{timeout as timeout_of, Model, Op};
+use super::node::NodeConfig;
+use super::storage;
+use crate::aws::{states, tags, AwsError, Clients};
+use crate::plugin::{AttrPath, Ctx, Diagnostics, Plan, Resource, Schema, Value};
+use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
+
+pub const TYPE_NAME: &str = "datomic_system";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The tag carrying a system's topology, on its primary group's objects.
+pub(crate) const TAG_TOPOLOGY: &str = "datomic:topology";
+
+pub struct SystemResource {
+    schema: Schema,
+}
+
+impl Default for SystemResource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SystemResource {
+    pub fn new() -> Self {
+        SystemResource { schema: schema() }
+    }
+}
+
+/// A state of schema version 0: see [`common::upgrade_v0`](super::common::upgrade_v0).
+fn upgrade_v0(raw: &serde_json::Value, diags: &mut Diagnostics) -> Value {
+    super::common::upgrade_v0(raw, &schema(), diags)
+}
+
+/// The primary role for a topology value, if it is valid.
+fn role_of(topology: &str) -> Option<ComputeRole> {
+    Topology::parse(topology).map(Topology::primary_role)
+}
+
+fn identity(system: &str, app: &str, topology: &str, retain: bool) -> Vec<(&'static str, String)> {
+    vec![
+        (rules::TAG_RETAIN_STORAGE, retain.to_string()),
+        (rules::TAG_SYSTEM, system.to_string()),
+        (rules::TAG_GROUP, PRIMARY_GROUP.to_string()),
+        (rules::TAG_APPLICATION, app.to_string()),
+        (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE.to_string()),
+        (TAG_TOPOLOGY, topology.to_string()),
+    ]
+}
+
+fn all_tags(
+    c: &Clients,
+    v: &SystemModel,
+    system: &str,
+    app: &str,
+    topology: &str,
+) -> (tags::Tags, tags::Tags) {
+    let tags_all = tags::merge(&c.default_tags, &v.tags.clone().unwrap_or_default());
+    let full = with_identity_of(&tags_all, v, system, app, topology);
+    (tags_all, full)
+}
+
+/// `tags_all` plus the identity tags of the system `v` describes.
+fn with_identity_of(
+    tags_all: &tags::Tags,
+    v: &SystemModel,
+    system: &str,
+    app: &str,
+    topology: &str,
+) -> tags::Tags {
+    let id = identity(system, app, topology, v.retains_storage());
+    let idref: Vec<(&str, &str)> = id.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    tags::with_identity(tags_all, &idref)
+}
+
+/// What the system's objects were tagged with, from a state: its `tags_all`
+/// (the tags as applied, `default_tags` included) plus its identity.
+fn full_tags_of_state(v: &SystemModel, system: &str) -> tags::Tags {
+    let app = v
+        .application_name
+        .clone()
+        .unwrap_or_else(|| system.to_string());
+    let topology = v.topology.clone().unwrap_or_default();
+    with_identity_of(
+        &v.tags_all.clone().unwrap_or_default(),
+        v,
+        system,
+        &app,
+        &topology,
+    )
+}
+
+const IDENTITY_KEYS: &[&str] = &[
+    rules::TAG_CREATED,
+    rules::TAG_RETAIN_STORAGE,
+    rules::TAG_SYSTEM,
+    rules::TAG_GROUP,
+    rules::TAG_APPLICATION,
+    rules::TAG_MANAGED_BY,
+    TAG_TOPOLOGY,
+];
+
+/// What the state keeps from the plan rather than from AWS.
+fn keep_planned(read: &mut SystemModel, planned: &SystemModel) {
+    read.retain_storage = planned.retain_storage;
+    read.timeouts = planned.timeouts.clone();
+    read.tags = planned.tags.clone();
+}
+
+#[async_trait]
+impl Creates for SystemResource {
+    type Model = SystemModel;
+    const NAME_ATTR: &'static str = attr::NAME;
+    const MISSING_AFTER_CREATE: &'static str =
+        "the system's Auto Scaling group is missing right after creation";
+
+    fn what(&self, planned: &SystemModel) -> String {
+        format!("Datomic system ({})", planned.name())
+    }
+
+    fn taken(&self, planned: &SystemModel) -> String {
+        format!("Datomic system {:?} already exists", planned.name())
+    }
+
+    fn compute_group(&self, planned: &SystemModel) -> (String, String) {
+        (planned.name(), PRIMARY_GROUP.to_string())
+    }
+
+    fn create_timeout(&self, planned: &SystemModel) -> Duration {
+        timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT)
+    }
+
+    /// Before any write: a network the user brings must fit.
+    async fn check_before_create(
+        &self,
+        c: &Clients,
+        planned: &SystemModel,
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let (Some(vpc), Some(subnets)) = (&planned.vpc_id, &planned.subnet_ids) else {
+            return true;
+        };
+        match storage::check_existing_network(c, vpc, subnets, false).await {
+            Ok(None) => true,
+            Ok(Some((attr, problem))) => {
+                diags.attribute_error(AttrPath::root(attr), "Unusable existing network", problem);
+                false
+            }
+            Err(e) => {
+                aws_error(
+                    diags,
+                    &format!(
+                        "checking the network of Datomic system ({})",
+                        planned.name()
+                    ),
+                    e,
+                );
+                false
+            }
+        }
+    }
+
+    fn started(&self, planned: &SystemModel) -> SystemModel {
+        let mut state = planned.clone();
+        state.id = Some(planned.name());
+        state
+    }
+
+    async fn do_create(
+        &self,
+        c: &Clients,
+        ctx: &Ctx<Clients>,
+        planned: &SystemModel,
+        state: &mut SystemModel,
+    ) -> Result<(), AwsError> {
+        let name = planned.name();
+        let topology = planned.topology.clone().unwrap_or_default();
+        let app = planned.application();
+        let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
+        let timeout = timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT);
+
+        let network = match (planned.vpc_id.clone(), planned.subnet_ids.clone()) {
+            (Some(vpc), Some(subnets)) => Some((vpc, subnets)),
+            _ => None,
+        };
+        state.network_managed = Some(network.is_none());
+        let (st, adopted) = storage::ensure(c, &name, &full, network, &ctx.cancel).await?;
+        if adopted {
+            crate::plugin::log::info("adopted retained storage", &[("system", &name)]);
+        }
+        state.vpc_id = Some(st.vpc_id.clone());
+        state.subnet_ids = Some(st.subnet_ids.clone());
+        state.bucket_name = Some(st.bucket.clone());
+        state.table_name = Some(st.table.clone());
+        state.tags_all = Some(tags_all);
+
+        let sg = security_group::ensure(c, &name, &st.vpc_id, &full).await?;
+        state.security_group_id = Some(sg.clone());
+        security_group::sync_client_rules(
+            c,
+            &sg,
+            &planned.client_cidr_blocks.clone().unwrap_or_default(),
+            &planned
+                .client_security_group_ids
+                .clone()
+                .unwrap_or_default(),
+        )
+        .await?;
+        security_group::sync_health_rules(c, &sg, &st.subnet_ids).await?;
+        let role = compute::ensure_role(
+            c,
+            &name,
+            PRIMARY_GROUP,
+            &full,
+            &compute::node_policy(c, &st.bucket, &st.table).await?,
+            &ctx.cancel,
+        )
+        .await?;
+        state.node_role_name = Some(role);
+
+        let image = match planned.image_id.clone() {
+            Some(i) => i,
+            None => compute::default_image(c).await?,
+        };
+        state.image_id = Some(image.clone());
+        let instance_type = planned.instance_type.clone().unwrap_or_default();
+        let nodes = planned.node_count.unwrap_or(1);
+        let ep =
+            compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &st.vpc_id, &st.subnet_ids, &full)
+                .await?;
+        state.endpoint = Some(ep.dns_name.clone());
+        state.client_config = Some(client_config(c, &name, &ep.dns_name));
+        let node = NodeConfig {
+            system: name.clone(),
+            group: PRIMARY_GROUP.into(),
+            topology: Some(topology.clone()),
+            application: app.clone(),
+            bucket: st.bucket.clone(),
+            table: st.table.clone(),
+            ..Default::default()
+        };
+        let lt = compute::ensure_group(
+            c,
+            &GroupSpec {
+                system: &name,
+                group: PRIMARY_GROUP,
+                instance_type: &instance_type,
+                image_id: &image,
+                min: nodes,
+                max: nodes,
+                desired: nodes,
+                node: &node,
+                security_group_id: &sg,
+                subnet_ids: &st.subnet_ids,
+                target_group_arn: &ep.target_group_arn,
+                tags: &full,
+                cancel: &ctx.cancel,
+            },
+        )
+        .await?;
+        state.launch_template_id = Some(lt);
+        state.autoscaling_group_name = Some(rules::asg_name(&name, PRIMARY_GROUP));
+        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        // Both provisioned meanwhile (AWS: minutes): usually ready by now.
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
+        compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
+    }
+
+    async fn read_model(
+        &self,
+        c: &Clients,
+        state: &SystemModel,
+    ) -> Result<Option<SystemModel>, AwsError> {
+        SystemResource::read_model(self, c, state, true).await
+    }
+
+    fn keep_planned(&self, read: &mut SystemModel, planned: &SystemModel) {
+        keep_planned(read, planned)
+    }
+}
+
+impl SystemResource {
+    /// Reads the system named by `state`'s `id` (or `name`) as this resource's
+    /// state; `Value::Null` when its primary compute group does not exist.
+    /// Shared with the `datomic_system` data source.
+    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+        let prior = SystemModel::from_value(state);
+        Ok(self
+            .read_model(c, &prior, !state.is_null())
+            .await?
+            .map_or(Value::Null, |m| m.to_value()))
+    }
+
+    /// `repair_role`: the last read found the node role changed outside
+    /// Terraform (the plan has `node_role_name` unknown).
+    async fn do_update(
+        &self,
+        c: &Clients,
+        ctx: &Ctx<Clients>,
+        prior: &SystemModel,
+        planned: &SystemModel,
+        repair_role: bool,
+    ) -> Result<Value, AwsError> {
+        let name = planned.name();
+        let topology = planned.topology.clone().unwrap_or_default();
+        let app = planned.application();
+        let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
+        let timeout = timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT);
+        let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
+            // Its Auto Scaling group is gone (half made, or deleted outside
+            // Terraform): re-run the create, which adopts what exists.
+            let mut state = planned.clone();
+            self.do_create(c, ctx, planned, &mut state).await?;
+            let read = self.read_model(c, &state, true).await?;
+            return Ok(read.map_or(Value::Null, |mut v| {
+                keep_planned(&mut v, planned);
+                v.to_value()
+            }));
+        };
+        let instance_type = planned.instance_type.clone().unwrap_or_default();
+        let image = match planned.image_id.clone().filter(|i| !i.is_empty()) {
+            Some(i) => i,
+            None if !g.image_id.is_empty() => g.image_id.clone(),
+            // Lost outside Terraform with no image_id set: what a create uses.
+            None => compute::default_image(c).await?,
+        };
+        let nodes = planned.node_count.unwrap_or(g.desired);
+        let mut node = g.node.clone();
+        if node.system.is_empty() {
+            // The latest launch template version lost its node configuration
+            // (changed outside Terraform): rebuild it from the resource.
+            node = NodeConfig {
+                system: name.clone(),
+                group: PRIMARY_GROUP.into(),
+                application: app.clone(),
+                bucket: planned.bucket_name.clone().unwrap_or_default(),
+                table: planned.table_name.clone().unwrap_or_default(),
+                ..Default::default()
+            };
+        }
+        node.topology = Some(topology.clone());
+        let template_changed = instance_type != g.instance_type
+            || image != g.image_id
+            || node != g.node
+            || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
+        compute::update_tags(c, &g, &full).await?;
+        if repair_role {
+            let policy = compute::system_node_policy(c, &name).await?;
+            compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, &ctx.cancel).await?;
+        }
+        // The storage carries the same tags: retag it when they changed (in the
+        // configuration, or by hand on one of its objects: see read_model).
+        let prior_full = full_tags_of_state(prior, &name);
+        if prior_full != full {
+            let st = storage::Storage {
+                vpc_id: planned.vpc_id.clone().unwrap_or_default(),
+                subnet_ids: planned.subnet_ids.clone().unwrap_or_default(),
+                bucket: planned.bucket_name.clone().unwrap_or_default(),
+                table: planned.table_name.clone().unwrap_or_default(),
+                ..Default::default()
+            };
+            let managed = planned.network_managed.unwrap_or(true);
+            storage::retag(c, &st, managed, &full).await?;
+        }
+        let sg = security_group::of_group(c, &g, &name).await?;
+        if !sg.is_empty() {
+            security_group::sync_client_rules(
+                c,
+                &sg,
+                &planned.client_cidr_blocks.clone().unwrap_or_default(),
+                &planned
+                    .client_security_group_ids
+                    .clone()
+                    .unwrap_or_default(),
+            )
+            .await?;
+        }
+        // Repairs a load balancer, listener or target group deleted outside Terraform.
+        let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
+        let ep =
+            compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &vpc_id, &subnet_ids, &full).await?;
+        compute::attach_endpoint(c, &g, &ep).await?;
+        if template_changed {
+            compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
+        }
+        if nodes != g.desired || nodes != g.min || nodes != g.max {
+            compute::set_capacity(c, &g.asg_name, nodes, nodes, nodes).await?;
+        }
+        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
+        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
+        // Always: nodes left on an older configuration by an interrupted
+        // update are replaced too (nothing happens when all are current).
+        compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
+        let mut v = self
+            .read_model(c, planned, true)
+            .await?
+            .unwrap_or_else(|| prior.clone());
+        keep_planned(&mut v, planned);
+        Ok(v.to_value())
+    }
+}
+
+#[async_trait]
+impl Resource<Clients> for SystemResource {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn state_upgraders(
+        &self,
+    ) -> std::collections::BTreeMap<i64, crate::plugin::upgrade::StateUpgrader> {
+        [(0, upgrade_v0 as crate::plugin::upgrade::StateUpgrader)]
+            .into_iter()
+            .collect()
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        plan::validate(config, diags)
+    }
+
+    async fn modify_plan(&self, ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut Diagnostics) {
+        plan::modify_plan(ctx, plan, diags).await
+    }
+
+    async fn plan_destroy(&self, _ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
+        plan::plan_destroy(prior, diags)
+    }
+
+    async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
+        lifecycle::create(self, ctx, planned, diags).await
+    }
+
+    async fn read(&self, ctx: &Ctx<Clients>, state: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(c) = ctx.data(diags) else {
+            return state.clone();
+        };
+        let prior = SystemModel::from_value(state);
+        match self.read_model(c, &prior, !state.is_null()).await {
+            Ok(Some(v)) => {
+                if let Some(name) = &v.name {
+                    compute::tracked(name, PRIMARY_GROUP);
+                }
+                v.to_value()
+            }
+            Ok(None) => {
+                let name = prior.id.clone().unwrap_or_default();
+                if is_import(state) {
+                    let what = format!("Datomic system ({name})");
+                    refuse_foreign_import(c, &name, PRIMARY_GROUP, &what, diags).await;
+                } else {
+                    diags.warning(
+                        "Datomic system not found",
+                        format!("The primary compute group of system {name:?} no longer exists; it is removed from the state and the next apply re-creates it."),
+                    );
+                }
+                Value::Null
+            }
+            Err(e) => {
+                aws_error(diags, "reading Datomic system", e);
+                state.clone()
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx<Clients>,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let Some(c) = writer(ctx, diags) else {
+            return prior.clone();
+        };
+        let repair_role = is_unknown(planned, attr::NODE_ROLE_NAME);
+        let (prior_m, planned) = (
+            SystemModel::from_value(prior),
+            SystemModel::from_value(planned),
+        );
+        match cancellable(
+            &ctx.cancel,
+            (
+                Op::Update.name(),
+                timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT),
+            ),
+            self.do_update(c, ctx, &prior_m, &planned, repair_role),
+        )
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                aws_error(
+                    diags,
+                    &format!("updating Datomic system ({})", prior_m.name()),
+                    e,
+                );
+                prior.clone()
+            }
+        }
+    }
+
+    async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
+        let Some(c) = writer(ctx, diags) else { return };
+        let prior = SystemModel::from_value(prior);
+        let name = prior.name();
+        let timeout = timeout_of(&prior.timeouts, Op::Delete, DEFAULT_TIMEOUT);
+        let result = cancellable(&ctx.cancel, (Op::Delete.name(), timeout), async {
+            compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
+            security_group::delete(c, &name, timeout, &ctx.cancel).await?;
+            let boundary_kept = compute::boundary::delete(c, &name).await?;
+            let mut kept = Vec::new();
+            if !prior.retains_storage() {
+                kept = storage::delete(c, &name, timeout, &ctx.cancel).await?;
+            }
+            Ok::<_, AwsError>((boundary_kept, kept))
+        })
+        .await;
+        match result {
+            Ok((boundary_kept, kept)) => {
+                if let Some(why) = boundary_kept {
+                    diags.warning("The node roles' permissions boundary was kept", why);
+                }
+                for why in kept {
+                    diags.warning("Part of the system's storage was kept", why);
+                }
+            }
+            Err(e) => aws_error(diags, &format!("deleting Datomic system ({name})"), e),
+        }
+    }
+
+    async fn import(&self, _ctx: &Ctx<Clients>, id: &str, diags: &mut Diagnostics) -> Value {
+        let mut v = Value::null_object(&self.schema.ty());
+        if let Some(name) = check(diags, rules::parse_system_id(id)) {
+            let m = SystemModel {
+                id: Some(name.clone()),
+                name: Some(name),
+                retain_storage: Some(true),
+                ..Default::default()
+            };
+            v = m.to_value();
+        }
+        v
+    }
+}
+
+/// Unknown values cannot be stored in state: a partial state keeps what is known.
+/// (A typed model holds no unknowns; this is for values.)
+pub fn unknowns_to_null(v: Value) -> Value {
+    match v {
+        Value::Unknown => Value::Null,
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| (k, unknowns_to_null(x)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::plan::{apply_requires_replace, plan_change};
+    use crate::plugin::PathStepExt;
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = Value::null_object(&schema().ty());
+        for (k, x) in pairs {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    fn errors_at(d: &Diagnostics) -> Vec<String> {
+        d.iter()
+            .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
+            .collect()
+    }
+
+    #[test]
+    fn the_model_covers_the_schema() {
+        let empty = Value::null_object(&schema().ty());
+        assert_eq!(SystemModel::from_value(&empty).to_value(), empty);
+    }
+
+    #[test]
+    fn validate_refuses_bad_values_on_their_attribute() {
+        let r = SystemResource::new();
+        let cases = [
+            (
+                vec![
+                    ("name", Value::string("Datomic")),
+                    ("topology", Value::string("solo")),
+                ],
+                "name",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("tiny")),
+                ],
+                "topology",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("production")),
+                    ("instance_type", Value::string("t2.small")),
+                ],
+                "instance_type",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("production")),
+                    ("node_count", Value::int(1)),
+                ],
+                "node_count",
+            ),
+            (
+                vec![
+                    ("name", Value::string("ok")),
+                    ("topology", Value::string("solo")),
+                    ("node_count", Value::int(2)),
+                ],
+                "node_count",
+            ),
+        ];
+        for (pairs, attr) in cases {
+            let mut d = Diagnostics::new();
+            r.validate(&config(&pairs), &mut d);
+            assert!(d.has_error(), "{attr}");
+            assert_eq!(errors_at(&d), vec![attr.to_string()]);
+        }
+        let mut d = Diagnostics::new();
+        r.validate(
+            &config(&[("name", Value::string("ok")), ("topology", Value::Unknown)]),
+            &mut d,
+        );
+        assert!(!d.has_error());
+    }
+
+    async fn plan(prior: &Value, cfg: &Value) -> (Plan, Diagnostics) {
+        let r = SystemResource::new();
+        let ctx = Ctx {
+            data: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let mut proposed = cfg.clone();
+        if !prior.is_null() {
+            // Terraform proposes prior values for computed attributes the config leaves unset.
+            for a in &r.schema.block.attributes {
+                if a.computed && cfg.get(a.name).is_none_or(Value::is_null) {
+                    proposed.set_attr(a.name, prior.get(a.name).cloned().unwrap_or(Value::Null));
+                }
+            }
+        }
+        let mut p = plan_change(&r.schema, prior, &proposed, cfg);
+        let mut d = Diagnostics::new();
+        r.modify_plan(&ctx, &mut p, &mut d).await;
+        apply_requires_replace(&r.schema, &mut p);
+        (p, d)
+    }
+
+    #[tokio::test]
+    async fn instance_type_and_nodes_follow_the_topology() {
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("solo")),
+        ]);
+        let (p, d) = plan(&Value::Null, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get("instance_type"), &Value::string("t2.small"));
+        assert_eq!(p.get("node_count"), &Value::int(1));
+        assert_eq!(p.get("application_name"), &Value::string("s"));
+        assert_eq!(p.get("id"), &Value::string("s"));
+
+        let mut prior = p.planned.clone();
+        for (k, v) in [("vpc_id", "vpc-1"), ("image_id", "ami-1"), ("tags_all", "")] {
+            prior.set_attr(
+                k,
+                if v.is_empty() {
+                    Value::Map(Default::default())
+                } else {
+                    Value::string(v)
+                },
+            );
+        }
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("production")),
+        ]);
+        let (p, d) = plan(&prior, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get("instance_type"), &Value::string("i3.large"));
+        assert_eq!(p.get("node_count"), &Value::int(2));
+        assert_eq!(p.get("vpc_id"), &Value::string("vpc-1"));
+        assert!(p.requires_replace.is_empty());
+    }
+
+    #[tokio::test]
+    async fn production_to_solo_is_refused_and_renames_replace() {
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("production")),
+        ]);
+        let (p, _) = plan(&Value::Null, &cfg).await;
+        let prior = p.planned.clone();
+        let cfg = config(&[
+            ("name", Value::string("s")),
+            ("topology", Value::string("solo")),
+        ]);
+        let (_, d) = plan(&prior, &cfg).await;
+        assert_eq!(errors_at(&d), vec!["topology".to_string()]);
+        let cfg = config(&[
+            ("name", Value::string("t")),
+            ("topology", Value::string("production")),
+        ]);
+        let (p, _) = plan(&prior, &cfg).await;
+        assert!(p.requires_replace.contains(&"name".to_string()));
+    }
+}

@@ -1,0 +1,238 @@
+//! Plan-time logic of `datomic_system`: validation of the configuration,
+//! the plan's derived values and checks, and the destroy warning. Works on
+//! values, where unknowns matter.
+
+use super::model::attr;
+use super::{role_of, PRIMARY_GROUP};
+use crate::aws::Clients;
+use crate::plugin::{Ctx, Diagnostics, Plan, Value};
+use crate::resources::common::*;
+use crate::resources::{compute, storage};
+use crate::rules::{self, Topology, Violation};
+
+pub(super) fn validate(config: &Value, diags: &mut Diagnostics) {
+    if let Some(n) = str_attr(config, attr::NAME) {
+        check(diags, rules::check_system_name(&n));
+    }
+    let topology =
+        str_attr(config, attr::TOPOLOGY).and_then(|t| check(diags, rules::parse_topology(&t)));
+    if let Some(a) = str_attr(config, attr::APPLICATION_NAME) {
+        check(
+            diags,
+            rules::check_application_name(attr::APPLICATION_NAME, &a),
+        );
+    }
+    if let (Some(t), Some(it)) = (topology, str_attr(config, attr::INSTANCE_TYPE)) {
+        check(diags, rules::check_instance_type(t.primary_role(), &it));
+    }
+    check_whole_numbers(config, &[attr::NODE_COUNT], diags);
+    if let (Some(t), Some(n)) = (topology, int_attr(config, attr::NODE_COUNT)) {
+        check(diags, rules::check_node_count(t, n));
+    }
+    if let Some(t) = map_attr(config, attr::TAGS) {
+        check_all(diags, rules::check_tags(&t));
+    }
+    let sets = |a: &str| config.get(a).is_some_and(|v| !v.is_null());
+    if sets(attr::VPC_ID) != sets(attr::SUBNET_IDS) {
+        // On the argument that is set (an absent one has no line to
+        // point at), as the AWS provider's RequiredWith does.
+        let (given, missing) = if sets(attr::VPC_ID) {
+            (attr::VPC_ID, attr::SUBNET_IDS)
+        } else {
+            (attr::SUBNET_IDS, attr::VPC_ID)
+        };
+        diags.attribute_error(
+            crate::plugin::AttrPath::root(given),
+            "Incomplete existing network",
+            format!("{given} is set without {missing}: vpc_id and subnet_ids go together; set both to use an existing network, or neither to let the provider create one."),
+        );
+    }
+    if let Some(subnets) = list_attr(config, attr::SUBNET_IDS) {
+        if subnets.len() < 2 {
+            diags.attribute_error(
+                crate::plugin::AttrPath::root(attr::SUBNET_IDS),
+                "Too few subnets",
+                format!("{} subnet(s) given; a Datomic system needs subnets in at least 2 availability zones.", subnets.len()),
+            );
+        }
+    }
+    for (i, cidr) in list_attr(config, attr::CLIENT_CIDR_BLOCKS)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        // Set elements have no index: the diagnostic goes on the attribute.
+        check(
+            diags,
+            rules::check_cidr_block(i, cidr).map_err(|v| Violation { index: None, ..v }),
+        );
+        if let Some(w) = rules::open_to_everyone(cidr) {
+            diags.attribute_warning(
+                crate::plugin::AttrPath::root(w.attribute),
+                w.summary,
+                w.detail,
+            );
+        }
+    }
+    for (i, id) in list_attr(config, attr::CLIENT_SECURITY_GROUP_IDS)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        check(
+            diags,
+            rules::check_security_group_id(i, id).map_err(|v| Violation { index: None, ..v }),
+        );
+    }
+    validate_timeouts(config, diags);
+}
+
+pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut Diagnostics) {
+    let topology = str_attr(&plan.planned, attr::TOPOLOGY);
+    // Derived values follow the topology on every plan when unset.
+    if let Some(t) = topology.as_deref().and_then(Topology::parse) {
+        if !plan.config_sets(attr::INSTANCE_TYPE) {
+            plan.set(
+                attr::INSTANCE_TYPE,
+                Value::string(rules::default_instance_type(t.primary_role())),
+            );
+        }
+        if !plan.config_sets(attr::NODE_COUNT) {
+            plan.set(attr::NODE_COUNT, Value::int(rules::default_node_count(t)));
+        }
+        if let (Some(from), false) = (
+            str_attr(&plan.prior, attr::TOPOLOGY)
+                .as_deref()
+                .and_then(Topology::parse),
+            plan.is_create(),
+        ) {
+            check(diags, rules::check_topology_change(from, t));
+        }
+    } else if is_unknown(&plan.planned, attr::TOPOLOGY) {
+        if !plan.config_sets(attr::INSTANCE_TYPE) {
+            plan.set(attr::INSTANCE_TYPE, Value::Unknown);
+        }
+        if !plan.config_sets(attr::NODE_COUNT) {
+            plan.set(attr::NODE_COUNT, Value::Unknown);
+        }
+    }
+    if !plan.config_sets(attr::APPLICATION_NAME) {
+        let n = plan.get(attr::NAME).clone();
+        plan.set(attr::APPLICATION_NAME, n);
+    }
+    // A launch template version made outside Terraform without an image:
+    // the apply writes back the default image, known only then.
+    if !plan.is_create()
+        && !plan.config_sets(attr::IMAGE_ID)
+        && plan.prior_get(attr::IMAGE_ID).as_str() == Some("")
+    {
+        plan.set(attr::IMAGE_ID, Value::Unknown);
+    }
+    if plan.is_create() {
+        // Names derived from the system's name are known now.
+        if let Some(n) = str_attr(&plan.planned, attr::NAME) {
+            plan.set(attr::ID, Value::string(&n));
+            plan.set(
+                attr::AUTOSCALING_GROUP_NAME,
+                Value::string(rules::asg_name(&n, PRIMARY_GROUP)),
+            );
+            plan.set(
+                attr::NODE_ROLE_NAME,
+                Value::string(rules::node_role_name(&n, PRIMARY_GROUP)),
+            );
+            plan.set(attr::TABLE_NAME, Value::string(rules::table_name(&n)));
+            // Named after the account: known now when the account id is.
+            if let Some(b) = ctx
+                .data
+                .as_deref()
+                .and_then(|c| storage::known_bucket_name(c, &n))
+            {
+                plan.set(attr::BUCKET_NAME, Value::string(b));
+            }
+        }
+    }
+    // Re-check the derived combination (the instance type may come from config).
+    if let (Some(role), Some(it)) = (
+        topology.as_deref().and_then(role_of),
+        str_attr(&plan.planned, attr::INSTANCE_TYPE),
+    ) {
+        if plan.config_sets(attr::INSTANCE_TYPE) {
+            check(diags, rules::check_instance_type(role, &it));
+        }
+    }
+    plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
+    compute::plan_endpoint_repair(plan);
+    compute::plan_repair_if_half_made(plan);
+    compute::plan_role_repair(plan);
+    // Never take over a live system of another state (an interrupted
+    // create of this one is adopted instead).
+    if plan.is_create() {
+        if let (Some(c), Some(n)) = (ctx.data.as_deref(), str_attr(&plan.planned, attr::NAME)) {
+            match compute::check_not_taken(c, &n, PRIMARY_GROUP, true).await {
+                Ok(Some(why)) => diags.attribute_error(
+                    crate::plugin::AttrPath::root(attr::NAME),
+                    format!("Datomic system {n:?} already exists"),
+                    why,
+                ),
+                Ok(None) => {}
+                Err(e) => diags.warning("Could not check whether the system exists", e.to_string()),
+            }
+        }
+    }
+    if plan.is_create() && !is_unknown(&plan.config, attr::VPC_ID) {
+        let managed = !plan.config_sets(attr::VPC_ID);
+        plan.set(attr::NETWORK_MANAGED, Value::bool(managed));
+    }
+    // A network the user brings must exist and fit: checked at plan when
+    // its ids are known (and again at create, before any write).
+    if plan.is_create() {
+        if let (Some(c), Some(vpc), Some(subnets)) = (
+            ctx.data.as_deref(),
+            str_attr(&plan.planned, attr::VPC_ID),
+            list_attr(&plan.planned, attr::SUBNET_IDS),
+        ) {
+            if !diags.has_error() {
+                match storage::check_existing_network(c, &vpc, &subnets, true).await {
+                    Ok(None) => {}
+                    Ok(Some((attr, problem))) => diags.attribute_error(
+                        crate::plugin::AttrPath::root(attr),
+                        "Unusable existing network",
+                        problem,
+                    ),
+                    Err(e) => diags.warning(
+                        "Could not check the existing network",
+                        format!("{e} (it is checked again before the create writes anything)"),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn plan_destroy(prior: &Value, diags: &mut Diagnostics) {
+    let name = str_attr(prior, attr::NAME).unwrap_or_default();
+    if bool_attr(prior, attr::RETAIN_STORAGE).unwrap_or(true) {
+        diags.warning(
+            format!("Destroying Datomic system {name:?} keeps its storage"),
+            format!(
+                "The primary compute group (Auto Scaling group, launch template, node role, security group) will be deleted. The storage is retained: VPC {}, S3 bucket {}, DynamoDB table {}. A new datomic_system named {name:?} adopts it. Set retain_storage = false and apply before destroying to delete it too.",
+                str_attr(prior, attr::VPC_ID).unwrap_or_default(),
+                str_attr(prior, attr::BUCKET_NAME).unwrap_or_default(),
+                str_attr(prior, attr::TABLE_NAME).unwrap_or_default()
+            ),
+        );
+    } else if bool_attr(prior, attr::NETWORK_MANAGED).unwrap_or(true) {
+        diags.warning(
+            format!("Destroying Datomic system {name:?} deletes its storage"),
+            "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data.",
+        );
+    } else {
+        diags.warning(
+            format!("Destroying Datomic system {name:?} deletes its storage"),
+            format!(
+                "retain_storage is false: the S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data. The network you brought (VPC {}) is kept.",
+                str_attr(prior, attr::VPC_ID).unwrap_or_default()
+            ),
+        );
+    }
+}
