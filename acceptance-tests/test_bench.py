@@ -2,7 +2,9 @@
 
 - the plugin floor (bench/floor_provider.rs) is a provider that converges like ours must:
   plan, apply, a plan with no changes, a refresh with no differences, an update, destroy;
-- CachedAws answers a read it has seen from memory, and never a write.
+- CachedAws answers a read it has seen from memory, and never a write;
+- the strict time model's part (`--strict-only`) reports apply and destroy against a
+  critical path computed from the strict layer's own durations.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import REGION, REPO_ROOT, Emulator, Terraform
+from harness import REGION, REPO_ROOT, VENV, Emulator, Terraform
+from strict_aws import Strict
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 import bench  # noqa: E402
@@ -82,3 +85,51 @@ def test_cached_aws_answers_reads_from_memory_and_forwards_writes(aws: Emulator)
         assert cached.forwarded == 4
     finally:
         cached.stop()
+
+
+def test_critical_paths_come_from_the_strict_layer_s_durations() -> None:
+    apply, destroy = bench.critical_paths(Strict())
+    assert apply.seconds > 0 and destroy.seconds > 0
+    assert all(step for step in apply.steps + destroy.steps)
+    # every duration doubled: both paths double (nothing fixed in between)
+    doubled = Strict(**{f: 2 * getattr(Strict(), f) for f in (
+        "eni_linger", "consistency_window", "profile_window", "lb_provisioning", "instance_pending",
+        "in_service", "group_deleting", "table_status")})
+    a2, d2 = bench.critical_paths(doubled)
+    assert (a2.seconds, d2.seconds) == pytest.approx((2 * apply.seconds, 2 * destroy.seconds))
+    # a load balancer slower than everything else: the system, then the query groups, each waits for one
+    slow_lb = Strict(lb_provisioning=100.0)
+    assert bench.critical_paths(slow_lb)[0].seconds == pytest.approx(200.0)
+    # network interfaces lingering longest: the system's destroy waits for them after the query groups'
+    linger = Strict(eni_linger=50.0)
+    assert bench.critical_paths(linger)[1].seconds == pytest.approx(linger.group_deleting + 50.0)
+
+
+@pytest.mark.aws
+def test_strict_time_model_part_reports_against_the_critical_path(tmp_path: Path, provider_binary: Path) -> None:
+    """`bench/bench.py --strict-only --quick`: one apply and one destroy of a production
+    system with three query groups through the strict layer, reported (never asserted)
+    against the critical path; the destroy leaves nothing and no request is invalid."""
+    timeline = tmp_path / "timeline"
+    res = subprocess.run([str(VENV / "bin" / "python"), str(REPO_ROOT / "bench" / "bench.py"), "--strict-only",
+                          "--quick", "--binary", str(provider_binary), "--timeline", str(timeline)],
+                         cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = res.stdout
+    assert "FAILED" not in out, out
+    apply, destroy = bench.critical_paths(Strict())
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in out.splitlines() if line.startswith(("| apply |", "| destroy |"))}
+    assert set(rows) == {"apply", "destroy"}, out
+    for op, path in (("apply", apply), ("destroy", destroy)):
+        wall, runs, span, idle, cp, ratio, calls, refused, invalid = rows[op]
+        assert cp == bench.fmt_s(path.seconds), (op, cp)
+        assert ratio.endswith("x") and float(ratio[:-1]) > 0, ratio
+        assert len(runs.split(", ")) == 1 and invalid == "0", rows[op]
+        assert f"Critical path of the {op}, {bench.fmt_s(path.seconds)}" in out
+        assert all(f"- {step}" in out for step in path.steps)
+    assert "Destroys needing a second run: 0 of 1." in out, out
+    logs = sorted(p.name for p in timeline.iterdir())
+    assert logs == ["strict-apply-1.log", "strict-destroy-1.log"], logs
+    assert "CreateAutoScalingGroup" in (timeline / "strict-apply-1.log").read_text()
+    assert "DeleteVpc" in (timeline / "strict-destroy-1.log").read_text()

@@ -19,7 +19,10 @@ call (a Python development server, one connection per call), so times of operati
 call AWS measure the emulator as much as us: read the call counts for those. Plus:
 process start -> handshake line (median of 20, AutoMTLS as Terraform drives it), peak
 RSS of the provider during the N=500 plan, binary size, and (with --build) the clean
-release build time.
+release build time. Last, through the strict AWS layer's time model (strict_aws.py:
+state changes take time, as on AWS, scaled down): apply and destroy of one production
+system with three query groups, against the critical path of AWS's waits in that model
+(`critical_paths`, from the layer's own durations); `--strict-only` runs just that.
 
 Everything started here is stopped at the end, also on Ctrl-C.
 """
@@ -54,6 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E40
 import http.client  # noqa: E402
 import urllib.parse  # noqa: E402
 from plugin_process import MAGIC_COOKIE, MAGIC_COOKIE_KEY, make_client_cert  # noqa: E402
+from strict_aws import Strict  # noqa: E402
 
 DEAD_ENDPOINT = "http://127.0.0.1:9"
 FLOOR_SOURCE = "bench/floor"
@@ -303,6 +307,156 @@ def plugin_floor_config(n: int, schema_of_ours: bool = False) -> str:
     return FLOOR_TERRAFORM_BLOCK + floor_resources(n, schema_of_ours)
 
 
+# --------------------------------------------------------------------------------------
+# the strict AWS layer's time model: one production system and three query groups
+# --------------------------------------------------------------------------------------
+
+STRICT_SYSTEM = "tm"
+STRICT_GROUPS = ("q1", "q2", "q3")
+
+
+def strict_config() -> str:
+    """One production system (storage not retained: the destroy deletes the network and
+    the table too) and three query groups naming it, so that Terraform creates them
+    after it and destroys them before it, as a user's configuration would."""
+    groups = "".join(f'\nresource "datomic_query_group" "{g}" {{\n  system = datomic_system.p.name\n'
+                     f'  name   = "{g}"\n}}\n' for g in STRICT_GROUPS)
+    return (provider_hcl() + f'\nresource "datomic_system" "p" {{\n  name           = "{STRICT_SYSTEM}"\n'
+            '  topology       = "production"\n  retain_storage = false\n}\n' + groups)
+
+
+@dataclass
+class Chain:
+    """A critical path of AWS's waits: its length and, step by step, why."""
+
+    seconds: float
+    steps: list[str]
+
+
+def critical_paths(s: Strict) -> tuple[Chain, Chain]:
+    """The longest chains of waits that the topology of `strict_config` needs in the
+    strict layer's time model, from `s`'s own durations (apply, destroy). Only waits
+    count, not the time of the calls themselves: a chain of calls that AWS answers at
+    once is free here, which is what makes the ratio an upper bound of what is lost.
+
+    Apply. Within one compute group (the system's primary group, or a query group):
+      - the load balancer is `provisioning` for `lb_provisioning` after its create;
+      - beside it, the nodes: the new instance profile is refused by
+        CreateAutoScalingGroup for `profile_window` after its role is added, then the
+        nodes are `pending` for `instance_pending` and `Pending` for `in_service` after
+        their launch, and the new group is missing from DescribeAutoScalingGroups (the
+        only place that says InService) for `consistency_window`; the three run from the
+        launch, so the longest counts;
+      - the system's table is CREATING for `table_status` beside both.
+    Terraform creates a query group only once the system it names is created, and a
+    create returns when its group is usable (nodes InService, load balancer active):
+    apply = system's chain + one query group's (the three side by side).
+    Other eventual-consistency windows are not on the path: what a later call needs
+    (ids, arns) comes in the create's answer.
+
+    Destroy. Terraform deletes the query groups first (side by side), each until its
+    Auto Scaling group, `Delete in progress` for `group_deleting`, is gone; then the
+    system: its group (`group_deleting`), its load balancer, and its table (DELETING for
+    `table_status`) side by side, and its security group, subnets and VPC once the
+    network interfaces of its terminated nodes and deleted load balancer are gone
+    (`eni_linger` after the termination; the query groups' were terminated earlier).
+    destroy = group_deleting + max(eni_linger, group_deleting, table_status).
+    """
+    nodes = s.profile_window + max(s.instance_pending, s.in_service, s.consistency_window)
+    group = max(s.lb_provisioning, nodes)
+    system = max(group, s.table_status)
+    why_nodes = (f"instance profile propagating {s.profile_window:g} s (`profile_window`), then the nodes "
+                 f"launched: max(`instance_pending` {s.instance_pending:g} s, `in_service` {s.in_service:g} s, "
+                 f"the new group hidden from DescribeAutoScalingGroups {s.consistency_window:g} s "
+                 f"`consistency_window`) = {nodes:g} s")
+    apply = Chain(system + group, [
+        f"system {system:g} s = max(load balancer `provisioning` {s.lb_provisioning:g} s (`lb_provisioning`); "
+        f"{why_nodes}; table CREATING {s.table_status:g} s (`table_status`))",
+        f"then the three query groups side by side, each {group:g} s = max(load balancer "
+        f"{s.lb_provisioning:g} s; nodes {nodes:g} s)",
+    ])
+    sys_destroy = max(s.eni_linger, s.group_deleting, s.table_status)
+    destroy = Chain(s.group_deleting + sys_destroy, [
+        f"the three query groups side by side, each {s.group_deleting:g} s: its Auto Scaling group "
+        f"`Delete in progress` (`group_deleting`) until gone",
+        f"then the system {sys_destroy:g} s = max(network interfaces of its terminated nodes and deleted load "
+        f"balancer lingering {s.eni_linger:g} s (`eni_linger`) before the security group, subnets and VPC "
+        f"can go; its group `Delete in progress` {s.group_deleting:g} s; table DELETING {s.table_status:g} s)",
+    ])
+    return apply, destroy
+
+
+class CallClock:
+    """Times every call the emulator's proxy records (refusals of the strict layer
+    included) while it is installed: (start, end in seconds since `start()`, call).
+    It wraps two of the proxy's methods on the instance: the first one a request
+    meets (its start) and the one that records it (its end)."""
+
+    def __init__(self, em: Emulator) -> None:
+        assert em.proxy is not None
+        self.proxy = em.proxy
+        self.t0 = time.perf_counter()
+        self.calls: list[tuple[float, float, Any]] = []
+        self._lock = threading.Lock()
+        self._started: dict[int, float] = {}  # handler thread -> start of its request
+        choose, record = self.proxy._choose_fault, self.proxy._record
+
+        def started(call: Any) -> Any:
+            with self._lock:
+                self._started[threading.get_ident()] = time.perf_counter() - self.t0
+            return choose(call)
+
+        def ended(call: Any) -> None:
+            now = time.perf_counter() - self.t0
+            with self._lock:
+                self.calls.append((self._started.pop(threading.get_ident(), now), now, call))
+            record(call)
+
+        self.proxy._choose_fault = started  # type: ignore[method-assign]
+        self.proxy._record = ended  # type: ignore[method-assign]
+
+    def start(self) -> None:
+        with self._lock:
+            self.t0 = time.perf_counter()
+            self.calls.clear()
+
+    def uninstall(self) -> None:
+        for name in ("_choose_fault", "_record"):
+            self.proxy.__dict__.pop(name, None)
+
+    def text(self) -> str:
+        """One line per call, in order of start: its start and end (seconds since the
+        command started), service, action, HTTP status, and the strict rule or fault
+        behind an error the proxy made up."""
+        with self._lock:
+            calls = sorted(self.calls, key=lambda x: x[0])
+        return "".join(f"{t0:8.3f} {t1:8.3f}  {c.service:<20} {c.action:<40} {c.status}"
+                       f"{'  ' + c.fault if c.fault else ''}\n" for t0, t1, c in calls)
+
+
+@dataclass
+class StrictRun:
+    op: str  # "apply" or "destroy"
+    seconds: float
+    first_call: float  # seconds from the command's start to its first and last AWS call
+    last_call: float
+    calls: int
+    writes: int
+    refused: dict[str, int]  # strict rule -> calls it refused
+    invalid: int
+    idle: float = 0.0  # seconds between the first and the last AWS call with no call in flight
+
+
+def idle_time(spans: list[tuple[float, float]]) -> float:
+    """The time between the first start and the last end of `spans` covered by none."""
+    idle, reach = 0.0, None
+    for t0, t1 in sorted(spans):
+        if reach is not None and t0 > reach:
+            idle += t0 - reach
+        reach = t1 if reach is None else max(reach, t1)
+    return idle
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, binary: Path, work: Path, floor_binary: Path | None = None) -> None:
         self.args = args
@@ -317,6 +471,9 @@ class Bench:
         self.schema_floor: dict[int, list[Sample]] = {}  # N -> plans of N floor_query_group
         self.schema_floor_refresh: dict[int, list[Sample]] = {}  # N -> refreshes of them
         self.failures: list[str] = []
+        self.strict_runs: list[StrictRun] = []  # the strict time model's applies and destroys
+        self.strict_config: Strict | None = None  # the durations they ran with
+        self.strict_left: list[str] = []  # what a destroy there left (in state or on AWS)
         self._dirs = 0
 
     def row(self, op: str, n: int, note: str = "") -> Row:
@@ -347,11 +504,12 @@ class Bench:
         return Sample(dt, len(self.em.calls()) + cached_calls, len(self.em.writes()), _last_output["cpu"])
 
     # ---------------------------------------------------------------------------------
-    def start_emulator(self) -> None:
+    def start_emulator(self, system: bool = True) -> None:
         self.em = Emulator(self.work / "moto.log").start()
         log(f"emulator at {self.em.direct_url} (proxy {self.em.url})")
-        self.fresh_system(reset=False)
-        self.cached = CachedAws(self.em.direct_url)
+        if system:
+            self.fresh_system(reset=False)
+            self.cached = CachedAws(self.em.direct_url)
 
     def fresh_system(self, reset: bool = True) -> None:
         """(Empties the emulator and) applies the production system the query groups
@@ -434,6 +592,91 @@ class Bench:
                     self.row(op, n).plugin = plugin_samples
             for d in [*dirs.values(), *(x for x in (plugin, schema_floor) if x)]:
                 shutil.rmtree(d.workdir, ignore_errors=True)
+
+    def strict_time_model(self) -> None:
+        """Apply and destroy of `strict_config` through the strict layer with every rule
+        on and its own durations (whatever DATOMIC_STRICT says for the rest), each
+        repetition from an emptied emulator; a destroy must leave nothing, in one run."""
+        a = self.args
+        assert self.em is not None and self.em.proxy is not None and self.em.proxy.strict is not None
+        config = Strict()
+        old = self.em.proxy.set_strict(config)
+        self.strict_config = config
+        layer = self.em.proxy.strict
+        clock = CallClock(self.em)
+        try:
+            for rep in range(a.strict_reps):
+                self.em.reset()
+                self.warm_up()
+                tf = self.tf(f"strict-{rep + 1}", self.em.url)
+                tf.write(strict_config())
+                for op, args in (("apply", APPLY), ("destroy", DESTROY)):
+                    log(f"strict time model: {op} of a production system and {len(STRICT_GROUPS)} query groups, "
+                        f"rep {rep + 1}/{a.strict_reps}")
+                    invalid = len(layer.invalid)
+                    clock.start()
+                    try:
+                        dt = run_tf(tf, *args)
+                    except RuntimeError as e:
+                        first = next((ln for ln in str(e).splitlines() if ln.startswith("Error")),
+                                     str(e).splitlines()[0])
+                        log(f"strict time model: {op} failed: {e}"[:4000])
+                        self.failures.append(f"strict time model, {op}: {first}")
+                        self.write_timeline(f"strict-{op}-{rep + 1}-failed", clock)
+                        return
+                    calls = [c for _, _, c in clock.calls]
+                    starts = [t for t, _, _ in clock.calls] or [0.0]
+                    ends = [t for _, t, _ in clock.calls] or [0.0]
+                    refused: dict[str, int] = {}
+                    for c in calls:
+                        if c.fault and c.fault.startswith("strict:"):
+                            refused[c.fault[7:]] = refused.get(c.fault[7:], 0) + 1
+                    self.strict_runs.append(StrictRun(op, dt, min(starts), max(ends), len(calls),
+                                                      sum(1 for c in calls if c.is_write), refused,
+                                                      len(layer.invalid) - invalid,
+                                                      idle_time([(t0, t1) for t0, t1, _ in clock.calls])))
+                    self.write_timeline(f"strict-{op}-{rep + 1}", clock)
+                self.strict_left += [f"rep {rep + 1}: {x}" for x in self.left_behind(tf)]
+                if not a.keep:
+                    shutil.rmtree(tf.workdir, ignore_errors=True)
+            if layer.errors:
+                self.failures.append("the strict layer failed on: " + "; ".join(layer.errors[:5]))
+        finally:
+            clock.uninstall()
+            self.em.proxy.set_strict(old)
+
+    def warm_up(self) -> None:
+        """AWS has no cold start, the emulator does: each service's first call makes its
+        backend in moto, and the strict layer loads that service's API model and makes
+        its own client on first use (seconds for EC2). One read of each service through
+        the proxy does all that here (after each reset of the emulator), untimed."""
+        assert self.em is not None
+        for service, read in (("ec2", "describe_vpcs"), ("autoscaling", "describe_auto_scaling_groups"),
+                              ("elbv2", "describe_load_balancers"), ("iam", "list_roles"),
+                              ("dynamodb", "list_tables"), ("s3", "list_buckets"), ("sts", "get_caller_identity")):
+            getattr(self.em.boto3(service, via_proxy=True), read)()
+            if self.em.proxy is not None and self.em.proxy.strict is not None:
+                self.em.proxy.strict.client(service)
+
+    def write_timeline(self, name: str, clock: CallClock) -> None:
+        if self.args.timeline:
+            d = Path(self.args.timeline)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{name}.log").write_text(clock.text())
+
+    def left_behind(self, tf: Terraform) -> list[str]:
+        """What a destroy left: resources in the state, and on AWS (read around the proxy)
+        Auto Scaling groups, load balancers, VPCs other than the default, tables."""
+        assert self.em is not None
+        left = [f"in state: {addr}" for addr in tf.state_list()]
+        asg = self.em.boto3("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+        left += [f"Auto Scaling group {g['AutoScalingGroupName']}" for g in asg]
+        lbs = self.em.boto3("elbv2").describe_load_balancers()["LoadBalancers"]
+        left += [f"load balancer {x['LoadBalancerName']}" for x in lbs]
+        vpcs = self.em.boto3("ec2").describe_vpcs()["Vpcs"]
+        left += [f"VPC {v['VpcId']}" for v in vpcs if not v.get("IsDefault")]
+        left += [f"table {t}" for t in self.em.boto3("dynamodb").list_tables()["TableNames"]]
+        return left
 
     def note_rss(self, n: int, label: str, w: RssWatcher) -> None:
         prev = getattr(self, "rss", {})
@@ -620,13 +863,68 @@ def machine() -> list[str]:
             datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]
 
 
+def strict_report(b: Bench) -> list[str]:
+    """The strict time model's table: wall times against the critical path of AWS's
+    waits (printed, never asserted), and how that path is made."""
+    s = b.strict_config
+    if s is None:
+        return []
+    paths = dict(zip(("apply", "destroy"), critical_paths(s)))
+    out = [f"Strict AWS layer's time model (acceptance-tests/strict_aws.py `Strict()`: every rule on, its own "
+           f"durations): one production `datomic_system` (`retain_storage = false`) and {len(STRICT_GROUPS)} "
+           "`datomic_query_group` naming it, applied then destroyed, each run from an emptied emulator.", "",
+           "| operation | wall time (median) | each run | first -> last AWS call | of which no call in flight "
+           "| critical path of AWS's waits | wall time / critical path (target <= 1.2x) | AWS calls (writes) "
+           "| refused as AWS would (rule: calls) | invalid requests |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---|---:|"]
+    for op in ("apply", "destroy"):
+        runs = [r for r in b.strict_runs if r.op == op]
+        if not runs:
+            continue
+        wall = statistics.median(r.seconds for r in runs)
+        span = statistics.median(r.last_call - r.first_call for r in runs)
+        idle = statistics.median(r.idle for r in runs)
+        cp = paths[op].seconds
+        refused: dict[str, int] = {}
+        for r in runs:
+            for k, v in r.refused.items():
+                refused[k] = refused.get(k, 0) + v
+        refused_s = ", ".join(f"{k}: {v / len(runs):g}" for k, v in sorted(refused.items())) or "none"
+        calls = statistics.median(r.calls for r in runs)
+        writes = statistics.median(r.writes for r in runs)
+        out.append(f"| {op} | {fmt_s(wall)} | {', '.join(fmt_s(r.seconds) for r in runs)} | {fmt_s(span)} | {fmt_s(idle)} | "
+                   f"{fmt_s(cp)} | {f'{wall / cp:.1f}x' if cp else '-'} | {calls:.0f} ({writes:.0f}) | "
+                   f"{refused_s} per run | {sum(r.invalid for r in runs)} |")
+    out.append("")
+    for op in ("apply", "destroy"):
+        out.append(f"Critical path of the {op}, {fmt_s(paths[op].seconds)} (from `Strict()`'s durations):")
+        out += [f"- {step}" for step in paths[op].steps]
+    out.append("")
+    destroys = [r for r in b.strict_runs if r.op == "destroy"]
+    out.append(f"Destroys needing a second run: {len({x.split(':')[0] for x in b.strict_left})} of {len(destroys)}"
+               + (f" (left: {'; '.join(b.strict_left[:5])})" if b.strict_left else "") + ".")
+    out.append("Only AWS's waits are on the critical path. Beyond it, the wall time holds Terraform's own start, "
+               "plan and refresh (before the first AWS call and after the last), the calls themselves (the "
+               "emulator's time per call; the emulator is warmed first, untimed), and the time with no call in "
+               "flight: the provider waiting between polls and retries, or working. Medians; first -> last and "
+               "no call in flight are medians too. `bench/run --strict-only --timeline DIR` writes each run's AWS "
+               "calls, timed, to tell which waits ran one after another.")
+    out.append("")
+    return out
+
+
 def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
     a = b.args
     out = []
     out.append(f"Provider {crate_version()} ({binary_desc}). Machine: " + ", ".join(machine())
                + f"; load average at start {load_start}; "
-               + f"{'--quick' if a.quick else 'full'} run, {time.perf_counter() - started:.0f} s.")
+               + f"{'--quick' if a.quick else 'full'}{' --strict-only' if a.strict_only else ''} run, "
+               + f"{time.perf_counter() - started:.0f} s.")
     out.append("")
+    if a.strict_only:
+        out += strict_report(b)
+        out += [f"FAILED: {f}" for f in b.failures]
+        return "\n".join(out).rstrip("\n")
     out.append("| operation | N | ours (median) | floor: `terraform_data` (median) | ours / floor | "
                "plugin floor: `floor_data` (median) | ours / plugin floor | AWS calls per run (writes) | reps |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -686,6 +984,7 @@ def report(b: Bench, binary_desc: str, started: float, load_start: str) -> str:
     out.append(f"| clean release build (`cargo build --release`, {os.cpu_count()} cores) | "
                f"{f'{bs / 60:.1f} min' if bs else 'not measured (bench/run --build)'} | - | - |")
     out.append("")
+    out += strict_report(b)
     for f in b.failures:
         out.append(f"FAILED: {f}")
     if b.failures:
@@ -753,7 +1052,7 @@ def find_binary(explicit: str | None) -> tuple[Path, str]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run", description="Benchmark of the provider against "
                                 "Terraform's floor (terraform_data). See bench/run for details.")
-    p.add_argument("--quick", action="store_true", help="fewer N and repetitions (about 1 min; the full run takes about 4 min)")
+    p.add_argument("--quick", action="store_true", help="fewer N and repetitions (about 2 min; the full run takes about 6 min)")
     p.add_argument("--binary", help="provider binary to measure (default: the release build under cargo's "
                    "target dir, built or brought up to date first)")
     p.add_argument("--build", action="store_true", help="first do a clean `cargo build --release` in a "
@@ -762,7 +1061,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the working directories (printed at the end)")
     p.add_argument("--no-plugin-floor", action="store_true", help="leave out the plugin floor (saves building "
                    "bench/floor_provider.rs)")
+    p.add_argument("--strict-only", action="store_true", help="only the strict AWS layer's time model: apply "
+                   "and destroy of a production system with three query groups against the critical path of "
+                   "AWS's waits (about 2 min; with --quick one run, under 1 min)")
+    p.add_argument("--timeline", metavar="DIR", help="write the AWS calls of each strict time model run, timed, "
+                   "into DIR (strict-apply-1.log, ...)")
     a = p.parse_args(argv)
+    a.strict_reps = 1 if a.quick else 3
     if a.quick:
         a.plan_n, a.reps, a.apply_n, a.apply_reps, a.refresh_n, a.handshakes = [50, 200], 2, [10], 1, [10], 10
         a.dead_n, a.dead_reps = [50], 1
@@ -794,7 +1099,7 @@ def main(argv: list[str]) -> int:
         else:
             binary, desc = find_binary(a.binary)
             build_seconds = None
-            if not a.no_plugin_floor:
+            if not a.no_plugin_floor and not a.strict_only:
                 floor = build_plugin_floor("release")
         # dev_overrides wants a directory holding terraform-provider-datomic: use a copy,
         # which also tells its processes apart from any other run's
@@ -810,10 +1115,14 @@ def main(argv: list[str]) -> int:
         if build_seconds:
             b.build_seconds = build_seconds
         log(f"measuring {desc}; working directory {work}")
-        b.handshake()
-        b.start_emulator()
-        b.plans()
-        b.lifecycles()
+        if a.strict_only:
+            b.start_emulator(system=False)
+        else:
+            b.handshake()
+            b.start_emulator()
+            b.plans()
+            b.lifecycles()
+        b.strict_time_model()
         text = report(b, desc, started, load_start)
         print(text)
         if a.out:
