@@ -19,6 +19,32 @@ use aws_types::SdkConfig;
 
 pub use error::{AwsError, Found};
 
+/// Whether a look-up is made for a plan or for an apply: a plan's goes
+/// through the plan-time clients (few retries, short timeouts: AWS out of
+/// reach makes a plan go on with a warning, not hang) and may answer from the
+/// plan's batched listings; an apply's asks AWS as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Plan,
+    Apply,
+}
+
+impl Lookup {
+    pub fn autoscaling(self, c: &Clients) -> &aws_sdk_autoscaling::Client {
+        match self {
+            Lookup::Plan => &c.autoscaling_probe,
+            Lookup::Apply => &c.autoscaling,
+        }
+    }
+
+    pub fn ec2(self, c: &Clients) -> &aws_sdk_ec2::Client {
+        match self {
+            Lookup::Plan => &c.ec2_probe,
+            Lookup::Apply => &c.ec2,
+        }
+    }
+}
+
 /// One set of SDK clients per configured provider, shared by all resources.
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,

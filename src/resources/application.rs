@@ -13,7 +13,7 @@ use super::model::{
     model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Model, Op, Str,
     Timeouts,
 };
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Clients, Lookup};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -97,15 +97,14 @@ fn group_of(v: &Value) -> String {
 }
 
 /// Refuses a target group that does not exist or runs another application.
-/// `probe` uses the plan-time client.
 async fn check_target(
     c: &Clients,
     system: &str,
     group: &str,
     app: &str,
-    probe: bool,
+    lookup: Lookup,
 ) -> Result<Result<(), rules::Violation>, AwsError> {
-    let Some(t) = compute::group_tags(c, system, group, probe).await? else {
+    let Some(t) = compute::group_tags(c, system, group, lookup).await? else {
         let attr = if group == PRIMARY_GROUP {
             attr::SYSTEM
         } else {
@@ -138,7 +137,7 @@ impl ApplicationResource {
         let system = planned.system.clone().unwrap_or_default();
         let group = planned.group();
         let name = planned.name.clone().unwrap_or_default();
-        if let Err(v) = check_target(c, &system, &group, &name, false).await? {
+        if let Err(v) = check_target(c, &system, &group, &name, Lookup::Apply).await? {
             return Ok(Err(v));
         }
         let Some(g) = compute::read_group(c, &system, &group).await? else {
@@ -310,7 +309,7 @@ impl Resource<Clients> for ApplicationResource {
             if is_unknown(&plan.planned, attr::COMPUTE_GROUP) {
                 return;
             }
-            match check_target(c, &s, &group_of(&plan.planned), &n, true).await {
+            match check_target(c, &s, &group_of(&plan.planned), &n, Lookup::Plan).await {
                 Ok(Err(v)) if v.summary != NOT_FOUND => violation(diags, &v),
                 Ok(_) => {}
                 Err(e) => diags.warning(

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::common::{aws_error, cancellable, writer};
 use super::compute;
 use super::model::Model;
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Clients, Lookup};
 use crate::plugin::{AttrPath, Ctx, Diagnostics, Value};
 
 /// What a resource gives the create path.
@@ -83,7 +83,7 @@ pub async fn create<R: Creates>(
     let what = r.what(&planned);
     // Before any write: never take over a live compute group of another state.
     let (system, group) = r.compute_group(&planned);
-    match compute::check_not_taken(c, &system, &group, false).await {
+    match compute::check_not_taken(c, &system, &group, Lookup::Apply).await {
         Ok(None) => {}
         Ok(Some(why)) => {
             diags.attribute_error(AttrPath::root(R::NAME_ATTR), r.taken(&planned), why);

@@ -8,7 +8,7 @@ use super::group::group_tags;
 use super::group::{asg_tags, is_group_of};
 use super::launch_template::find_launch_template;
 use super::sdk;
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{tags, AwsError, Clients, Found, Lookup};
 use crate::resources::journal;
 use crate::rules;
 
@@ -81,9 +81,9 @@ pub async fn check_not_taken(
     c: &Clients,
     system: &str,
     group: &str,
-    probe: bool,
+    lookup: Lookup,
 ) -> Result<Option<String>, AwsError> {
-    let Some(t) = group_tags(c, system, group, probe).await? else {
+    let Some(t) = group_tags(c, system, group, lookup).await? else {
         return Ok(None);
     };
     let asg = rules::asg_name(system, group);

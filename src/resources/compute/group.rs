@@ -17,7 +17,7 @@ use super::launch_template::{fingerprint, TAG_NODE_CONFIG};
 use super::role::delete_role;
 use super::{gone, i32_of, sdk};
 use crate::aws::wait::{Poll, Waiter};
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{tags, AwsError, Clients, Found, Lookup};
 use crate::resources::journal;
 use crate::resources::node::NodeConfig;
 use crate::resources::ownership;
@@ -227,15 +227,15 @@ pub async fn vpc_of_subnet(c: &Clients, subnet: &str) -> Result<String, AwsError
 }
 
 /// The identifying tags of a group's Auto Scaling group, or None when it
-/// does not exist (or is not ours). `probe` uses the plan-time client.
+/// does not exist (or is not ours).
 pub async fn group_tags(
     c: &Clients,
     system: &str,
     group: &str,
-    probe: bool,
+    lookup: Lookup,
 ) -> Result<Option<tags::Tags>, AwsError> {
     let asg = rules::asg_name(system, group);
-    if probe && !c.has_written() {
+    if lookup == Lookup::Plan && !c.has_written() {
         // A plan: one batched look at the system's groups, shared by all.
         let groups = c.tagged_groups(rules::TAG_SYSTEM, system).await?;
         return Ok(groups
@@ -243,12 +243,8 @@ pub async fn group_tags(
             .filter(|t| is_group_of(t, system, group))
             .cloned());
     }
-    let client = if probe {
-        &c.autoscaling_probe
-    } else {
-        &c.autoscaling
-    };
-    let out = client
+    let out = lookup
+        .autoscaling(c)
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(&asg)
         .send()

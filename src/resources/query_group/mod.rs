@@ -21,7 +21,7 @@ use super::lifecycle::{self, Creates};
 use super::model::{timeout as timeout_of, Model, Op};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{states, tags, AwsError, Clients};
+use crate::aws::{states, tags, AwsError, Clients, Lookup};
 use crate::plugin::value::Number;
 use crate::plugin::{Ctx, Diagnostics, Plan, Resource, Schema, Value};
 use crate::rules::{self, Topology};
@@ -62,9 +62,9 @@ const IDENTITY_KEYS: &[&str] = &[
 pub async fn system_topology(
     c: &Clients,
     system: &str,
-    probe: bool,
+    lookup: Lookup,
 ) -> Result<Option<String>, AwsError> {
-    Ok(compute::group_tags(c, system, rules::PRIMARY_GROUP, probe)
+    Ok(compute::group_tags(c, system, rules::PRIMARY_GROUP, lookup)
         .await?
         .map(|t| {
             t.get(super::system::TAG_TOPOLOGY)
@@ -77,9 +77,9 @@ pub async fn system_topology(
 async fn check_system(
     c: &Clients,
     system: &str,
-    probe: bool,
+    lookup: Lookup,
 ) -> Result<Option<rules::Violation>, AwsError> {
-    match system_topology(c, system, probe).await? {
+    match system_topology(c, system, lookup).await? {
         None => Ok(Some(rules::Violation::new(
             attr::SYSTEM,
             "Datomic system not found",
@@ -153,7 +153,7 @@ impl Creates for QueryGroupResource {
         planned: &QueryGroupModel,
         diags: &mut Diagnostics,
     ) -> bool {
-        match check_system(c, &planned.system(), false).await {
+        match check_system(c, &planned.system(), Lookup::Apply).await {
             Ok(Some(v)) => {
                 violation(diags, &v);
                 false

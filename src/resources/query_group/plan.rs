@@ -4,7 +4,7 @@
 
 use super::check_system;
 use super::model::attr;
-use crate::aws::Clients;
+use crate::aws::{Clients, Lookup};
 use crate::plugin::{Ctx, Diagnostics, Plan, Value};
 use crate::resources::common::*;
 use crate::resources::compute;
@@ -126,7 +126,7 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
             str_attr(&plan.planned, attr::NAME),
         ) {
             // Never take over a live group of another state.
-            match compute::check_not_taken(c, &system, &name, true).await {
+            match compute::check_not_taken(c, &system, &name, Lookup::Plan).await {
                 Ok(Some(why)) => diags.attribute_error(
                     crate::plugin::AttrPath::root(attr::NAME),
                     format!("Datomic query group {name:?} already exists"),
@@ -142,7 +142,7 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
         if let (Some(c), Some(system)) =
             (ctx.data.as_deref(), str_attr(&plan.planned, attr::SYSTEM))
         {
-            match check_system(c, &system, true).await {
+            match check_system(c, &system, Lookup::Plan).await {
                 Ok(Some(mut v)) if v.summary != "Datomic system not found" => {
                     v.detail.push_str(&format!(" If this same plan upgrades system {system:?} to production, apply that first (terraform apply -target=<the datomic_system>), then apply again."));
                     violation(diags, &v)

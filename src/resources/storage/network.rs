@@ -4,7 +4,7 @@
 
 use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
 
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{tags, AwsError, Clients, Found, Lookup};
 use crate::rules;
 
 pub const VPC_CIDR: &str = "10.213.0.0/16";
@@ -125,14 +125,13 @@ fn duplicates<K: Ord + Clone>(items: &[(K, String)]) -> Vec<String> {
 /// availability zones. When it does not fit: the attribute at fault and a
 /// message for the user.
 ///
-/// `probe`: through the plan-time client (one retry, short timeouts).
 pub async fn check_existing_network(
     c: &Clients,
     vpc_id: &str,
     subnet_ids: &[String],
-    probe: bool,
+    lookup: Lookup,
 ) -> Result<Option<(&'static str, String)>, AwsError> {
-    let ec2 = if probe { &c.ec2_probe } else { &c.ec2 };
+    let ec2 = lookup.ec2(c);
     match ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
         Ok(o) if o.vpcs().iter().any(|v| v.vpc_id() == Some(vpc_id)) => {}
         Ok(_) => return Ok(Some(("vpc_id", missing_vpc(c, vpc_id)))),

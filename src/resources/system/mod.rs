@@ -22,7 +22,7 @@ use super::lifecycle::{self, Creates};
 use super::model::{timeout as timeout_of, Model, Op};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{states, tags, AwsError, Clients};
+use crate::aws::{states, tags, AwsError, Clients, Lookup};
 use crate::plugin::{AttrPath, Ctx, Diagnostics, Plan, Resource, Schema, Value};
 use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
 
@@ -161,7 +161,7 @@ impl Creates for SystemResource {
         let (Some(vpc), Some(subnets)) = (&planned.vpc_id, &planned.subnet_ids) else {
             return true;
         };
-        match storage::check_existing_network(c, vpc, subnets, false).await {
+        match storage::check_existing_network(c, vpc, subnets, Lookup::Apply).await {
             Ok(None) => true,
             Ok(Some((attr, problem))) => {
                 diags.attribute_error(AttrPath::root(attr), "Unusable existing network", problem);

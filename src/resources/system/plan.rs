@@ -4,7 +4,7 @@
 
 use super::model::attr;
 use super::{role_of, PRIMARY_GROUP};
-use crate::aws::Clients;
+use crate::aws::{Clients, Lookup};
 use crate::plugin::{Ctx, Diagnostics, Plan, Value};
 use crate::resources::common::*;
 use crate::resources::{compute, storage};
@@ -168,7 +168,7 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     // create of this one is adopted instead).
     if plan.is_create() {
         if let (Some(c), Some(n)) = (ctx.data.as_deref(), str_attr(&plan.planned, attr::NAME)) {
-            match compute::check_not_taken(c, &n, PRIMARY_GROUP, true).await {
+            match compute::check_not_taken(c, &n, PRIMARY_GROUP, Lookup::Plan).await {
                 Ok(Some(why)) => diags.attribute_error(
                     crate::plugin::AttrPath::root(attr::NAME),
                     format!("Datomic system {n:?} already exists"),
@@ -192,7 +192,7 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
             list_attr(&plan.planned, attr::SUBNET_IDS),
         ) {
             if !diags.has_error() {
-                match storage::check_existing_network(c, &vpc, &subnets, true).await {
+                match storage::check_existing_network(c, &vpc, &subnets, Lookup::Plan).await {
                     Ok(None) => {}
                     Ok(Some((attr, problem))) => diags.attribute_error(
                         crate::plugin::AttrPath::root(attr),
