@@ -121,7 +121,7 @@ pub use names::{
 };
 pub use ownership::{
     not_ours_detail, ownership, Ownership, MANAGED_BY_VALUE, TAG_APPLICATION, TAG_CREATED,
-    TAG_GROUP, TAG_MANAGED_BY, TAG_RETAIN_STORAGE, TAG_REVISION, TAG_SYSTEM,
+    TAG_GROUP, TAG_MANAGED_BY, TAG_RETAIN_STORAGE, TAG_REVISION, TAG_SYSTEM, TAG_TOPOLOGY,
 };
 pub use parameters::{check_parameters, MAX_PARAMETER_NAME_LEN};
 pub use sizes::{

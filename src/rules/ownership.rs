@@ -21,6 +21,8 @@ pub const TAG_MANAGED_BY: &str = "datomic:managed-by";
 pub const TAG_CREATED: &str = "datomic:created";
 /// The system's `retain_storage`, kept on AWS so that import recovers it.
 pub const TAG_RETAIN_STORAGE: &str = "datomic:retain-storage";
+/// The system's topology, kept on AWS so that import and query groups read it.
+pub const TAG_TOPOLOGY: &str = "datomic:topology";
 /// Value of [`TAG_MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "terraform-provider-datomic";
 

@@ -66,11 +66,7 @@ pub async fn system_topology(
 ) -> Result<Option<String>, AwsError> {
     Ok(compute::group_tags(c, system, rules::PRIMARY_GROUP, lookup)
         .await?
-        .map(|t| {
-            t.get(super::system::TAG_TOPOLOGY)
-                .cloned()
-                .unwrap_or_default()
-        }))
+        .map(|t| t.get(rules::TAG_TOPOLOGY).cloned().unwrap_or_default()))
 }
 
 /// Refuses a missing or solo system (None when it is fine).

@@ -29,9 +29,6 @@ use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
 pub const TYPE_NAME: &str = "datomic_system";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// The tag carrying a system's topology, on its primary group's objects.
-pub(crate) const TAG_TOPOLOGY: &str = "datomic:topology";
-
 pub struct SystemResource {
     schema: Schema,
 }
@@ -65,7 +62,7 @@ fn identity(system: &str, app: &str, topology: &str, retain: bool) -> Vec<(&'sta
         (rules::TAG_GROUP, PRIMARY_GROUP.to_string()),
         (rules::TAG_APPLICATION, app.to_string()),
         (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE.to_string()),
-        (TAG_TOPOLOGY, topology.to_string()),
+        (rules::TAG_TOPOLOGY, topology.to_string()),
     ]
 }
 
@@ -118,7 +115,7 @@ const IDENTITY_KEYS: &[&str] = &[
     rules::TAG_GROUP,
     rules::TAG_APPLICATION,
     rules::TAG_MANAGED_BY,
-    TAG_TOPOLOGY,
+    rules::TAG_TOPOLOGY,
 ];
 
 /// What the state keeps from the plan rather than from AWS.

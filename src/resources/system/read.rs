@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::model::SystemModel;
-use super::{SystemResource, IDENTITY_KEYS, TAG_TOPOLOGY};
+use super::{SystemResource, IDENTITY_KEYS};
 use crate::aws::{tags, AwsError, Clients};
 use crate::resources::common::read_tags_of;
 use crate::resources::compute::{self, security_group};
@@ -91,7 +91,7 @@ impl SystemResource {
         let mut v = state.clone();
         let topology = g
             .tags
-            .get(TAG_TOPOLOGY)
+            .get(crate::rules::TAG_TOPOLOGY)
             .cloned()
             .or_else(|| g.node.topology.clone())
             .unwrap_or_else(|| {
