@@ -7,7 +7,7 @@
 
 use aws_sdk_iam::types::{Policy, PolicyUsageType};
 
-use super::role::same_policy;
+use super::same_policy;
 use super::sdk;
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::plugin::log;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::group::GroupState;
 use super::sdk;
+use super::GroupState;
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::ownership;

@@ -11,11 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::endpoint::delete_endpoint;
 use super::launch_template::{
-    find_launch_template, launch_data, our_launch_template, root_device_of,
+    default_image, find_launch_template, fingerprint, launch_data, our_launch_template,
+    root_device_of, TAG_NODE_CONFIG,
 };
-use super::launch_template::{fingerprint, TAG_NODE_CONFIG};
 use super::role::delete_role;
-use super::{gone, i32_of, sdk};
+use super::{gone, i32_of, sdk, GroupState, Instance};
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found, Lookup};
 use crate::resources::journal;
@@ -41,47 +41,6 @@ pub struct GroupSpec<'a> {
     pub tags: &'a tags::Tags,
     /// Terraform's StopProvider, for the waits.
     pub cancel: &'a CancellationToken,
-}
-
-/// A compute group as AWS has it.
-#[derive(Debug, Clone, Default)]
-pub struct GroupState {
-    pub asg_name: String,
-    /// The Auto Scaling group's ARN.
-    pub arn: String,
-    pub min: i64,
-    pub max: i64,
-    pub desired: i64,
-    pub instances: Vec<Instance>,
-    pub tags: tags::Tags,
-    pub launch_template_id: String,
-    pub launch_template_version: i64,
-    pub instance_type: String,
-    pub image_id: String,
-    pub node: NodeConfig,
-    /// The subnets the group runs in (its VPCZoneIdentifier).
-    pub subnet_ids: Vec<String>,
-    /// Target groups its nodes are registered in.
-    pub target_group_arns: Vec<String>,
-    /// The nodes' security group, as the latest launch template version has it.
-    pub security_group_id: String,
-}
-
-impl GroupState {
-    /// The tags the group's objects carry, AWS's own (`aws:`) left out.
-    pub fn own_tags(&self) -> tags::Tags {
-        self.tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Instance {
-    pub id: String,
-    pub lifecycle: String,
 }
 
 async fn describe_asg(
@@ -666,4 +625,21 @@ pub async fn wait_in_service(
         })
         .await
         .map_err(AwsError::from)
+}
+
+/// The image of a group's nodes: its latest launch template version's, or,
+/// when that version has none (made outside Terraform), the system's primary
+/// group's, else the region's default image (what a create uses).
+pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<String, AwsError> {
+    if !g.image_id.is_empty() {
+        return Ok(g.image_id.clone());
+    }
+    if g.asg_name != rules::asg_name(system, rules::PRIMARY_GROUP) {
+        if let Some(p) = read_group(c, system, rules::PRIMARY_GROUP).await? {
+            if !p.image_id.is_empty() {
+                return Ok(p.image_id);
+            }
+        }
+    }
+    default_image(c).await
 }

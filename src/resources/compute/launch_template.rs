@@ -10,8 +10,8 @@ use aws_sdk_ec2::types::{
     LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, VolumeType,
 };
 
-use super::group::{read_group, GroupState};
 use super::sdk;
+use super::GroupState;
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::node::NodeConfig;
 use crate::resources::ownership;
@@ -69,23 +69,6 @@ pub(super) async fn our_launch_template(
         }
         None => Ok(None),
     }
-}
-
-/// The image of a group's nodes: its latest launch template version's, or,
-/// when that version has none (made outside Terraform), the system's primary
-/// group's, else the region's default image (what a create uses).
-pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<String, AwsError> {
-    if !g.image_id.is_empty() {
-        return Ok(g.image_id.clone());
-    }
-    if g.asg_name != rules::asg_name(system, rules::PRIMARY_GROUP) {
-        if let Some(p) = read_group(c, system, rules::PRIMARY_GROUP).await? {
-            if !p.image_id.is_empty() {
-                return Ok(p.image_id);
-            }
-        }
-    }
-    default_image(c).await
 }
 
 /// The default machine image: the newest Amazon Linux (2023, else 2) x86_64.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::sdk;
+use super::{percent_decode, same_policy, sdk};
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::ownership;
@@ -49,13 +49,6 @@ pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<Strin
 pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, AwsError> {
     let bucket = crate::resources::storage::bucket_name(c, system).await?;
     node_policy(c, &bucket, &rules::table_name(system)).await
-}
-
-/// Whether two IAM policy documents say the same (IAM returns them
-/// URL-encoded and reformatted).
-pub(super) fn same_policy(found: &str, ours: &str) -> bool {
-    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(&percent_decode(s)).ok();
-    matches!((parse(found), parse(ours)), (Some(a), Some(b)) if a == b)
 }
 
 /// `node_role_name` as a read reports it: the role's name, or "" when the
@@ -211,45 +204,18 @@ async fn get_role_policy_doc(
         .map(|o| o.policy_document().to_string()))
 }
 
+/// An inline policy of a group's node role, decoded (IAM returns it
+/// URL-encoded); None when the role has no such policy.
 pub async fn get_role_policy(
     c: &Clients,
     system: &str,
     group: &str,
     name: &str,
 ) -> Result<Option<String>, AwsError> {
-    let out = c
-        .iam
-        .get_role_policy()
-        .role_name(rules::node_role_name(system, group))
-        .policy_name(name)
-        .send()
-        .await
-        .map_err(sdk)
-        .found()?;
-    // IAM returns the document URL-encoded.
-    Ok(out.map(|o| percent_decode(o.policy_document())))
-}
-
-fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
-    }
-    let hex = |b: u8| (b as char).to_digit(16);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+    let role = rules::node_role_name(system, group);
+    Ok(get_role_policy_doc(c, &role, name)
+        .await?
+        .map(|doc| percent_decode(&doc)))
 }
 
 /// Creates the node role and instance profile unless they exist. A role or
@@ -602,17 +568,4 @@ pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), A
     })
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
-        assert_eq!(percent_decode("plain"), "plain");
-        assert_eq!(percent_decode("bad%zz"), "bad%zz");
-        assert_eq!(percent_decode("end%4"), "end%4");
-    }
 }
