@@ -298,13 +298,22 @@ impl Clients {
         }
         self.fetched_account_id
             .get_or_try_init(|| async {
-                let a = self.caller_account().await.map_err(|e| {
-                    let (CallerError::Unreachable(e) | CallerError::Refused(e)) = e;
-                    AwsError::new(
-                        e.code.as_deref(),
-                        format!("the AWS account id is needed (a system's S3 bucket is named after it, and S3 calls check the bucket belongs to it) and STS GetCallerIdentity failed: {e}"),
-                    )
-                })?;
+                // Through the operations' STS client, with their retries: the
+                // configure-time check's client gives up after two attempts, which
+                // a throttled STS outlasts.
+                let a = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map(|out| out.account().unwrap_or_default().to_string())
+                    .map_err(|e| {
+                        let e = AwsError::from_sdk(e);
+                        AwsError::new(
+                            e.code.as_deref(),
+                            format!("the AWS account id is needed (a system's S3 bucket is named after it, and S3 calls check the bucket belongs to it) and STS GetCallerIdentity failed: {e}"),
+                        )
+                    })?;
                 if a.is_empty() {
                     return Err(AwsError::new(
                         None,
