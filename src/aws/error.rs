@@ -5,6 +5,57 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+/// The AWS error codes (and the few message needles) the provider acts on,
+/// in one place: no call site matches an error by free text.
+pub mod code {
+    /// IAM: no such role, policy or instance profile.
+    pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+    /// IAM: a delete refused while something is still attached.
+    pub const DELETE_CONFLICT: &str = "DeleteConflict";
+    /// IAM: e.g. five versions of a managed policy already.
+    pub const LIMIT_EXCEEDED: &str = "LimitExceeded";
+    /// EC2: a delete refused while network interfaces remain.
+    pub const DEPENDENCY_VIOLATION: &str = "DependencyViolation";
+    /// EC2: a subnet's CIDR block overlaps another's.
+    pub const SUBNET_CONFLICT: &str = "InvalidSubnet.Conflict";
+    /// EC2: a security group id not (yet) known.
+    pub const SECURITY_GROUP_NOT_FOUND: &str = "InvalidGroup.NotFound";
+    /// Auto Scaling and ELB: a request refused as invalid; Auto Scaling also
+    /// says "not found" this way (see [`super::AwsError::is_autoscaling_not_found`]).
+    pub const VALIDATION_ERROR: &str = "ValidationError";
+    /// ELB: a target group still used by a listener, or a load balancer
+    /// still being changed.
+    pub const RESOURCE_IN_USE: &str = "ResourceInUse";
+    /// S3: a bucket without tags.
+    pub const NO_SUCH_TAG_SET: &str = "NoSuchTagSet";
+    /// S3: no such bucket.
+    pub const NO_SUCH_BUCKET: &str = "NoSuchBucket";
+    /// S3: the bucket name is taken by another account.
+    pub const BUCKET_ALREADY_EXISTS: &str = "BucketAlreadyExists";
+    /// S3: this account made the bucket already.
+    pub const BUCKET_ALREADY_OWNED_BY_YOU: &str = "BucketAlreadyOwnedByYou";
+    /// DynamoDB: the table exists, or is being changed.
+    pub const RESOURCE_IN_USE_EXCEPTION: &str = "ResourceInUseException";
+    /// DynamoDB and others: no such resource.
+    pub const RESOURCE_NOT_FOUND_EXCEPTION: &str = "ResourceNotFoundException";
+    /// IAM: an entity with that name exists already.
+    pub const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
+    /// EC2: a security group with that name exists in the VPC.
+    pub const SECURITY_GROUP_DUPLICATE: &str = "InvalidGroup.Duplicate";
+    /// EC2: the ingress rule exists already.
+    pub const PERMISSION_DUPLICATE: &str = "InvalidPermission.Duplicate";
+
+    /// Auto Scaling's message for a group, policy or configuration that does
+    /// not exist (its code is [`VALIDATION_ERROR`]).
+    pub const AUTOSCALING_NOT_FOUND_NEEDLE: &str = "not found";
+    /// Auto Scaling's message when an instance profile is not yet usable
+    /// (IAM propagation), code [`VALIDATION_ERROR`].
+    pub const INVALID_INSTANCE_PROFILE_NEEDLE: &str = "Invalid IAM Instance Profile";
+    /// What an S3 HeadBucket of a missing bucket says: it has no body, so no
+    /// code, only its status.
+    pub const HTTP_NOT_FOUND_NEEDLE: &str = "404";
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct AwsError {
@@ -55,20 +106,36 @@ impl AwsError {
         self.code.as_deref().is_some_and(|c| codes.contains(&c))
     }
 
+    /// Auto Scaling's "not found": a `ValidationError` naming what is missing.
+    pub fn is_autoscaling_not_found(&self) -> bool {
+        self.code_is(&[code::VALIDATION_ERROR])
+            && self.message.contains(code::AUTOSCALING_NOT_FOUND_NEEDLE)
+    }
+
+    /// Auto Scaling refused an instance profile IAM has not propagated yet.
+    pub fn is_invalid_instance_profile(&self) -> bool {
+        self.message.contains(code::INVALID_INSTANCE_PROFILE_NEEDLE)
+    }
+
+    /// S3's answer to a HeadBucket of a missing bucket (a bare 404).
+    pub fn is_http_not_found(&self) -> bool {
+        self.is_not_found() || self.message.contains(code::HTTP_NOT_FOUND_NEEDLE)
+    }
+
     /// The object exists already: a create that was retried after its
     /// response was lost, or an object left by an interrupted run.
     /// Never S3's `BucketAlreadyExists`: that bucket is another account's.
     pub fn is_already_exists(&self) -> bool {
         self.code.as_deref().is_some_and(|c| {
-            (c.contains("AlreadyExists") && c != "BucketAlreadyExists")
-                || matches!(
-                    c,
-                    "EntityAlreadyExists"
-                        | "InvalidGroup.Duplicate"
-                        | "InvalidPermission.Duplicate"
-                        | "BucketAlreadyOwnedByYou"
-                        | "ResourceInUseException"
-                )
+            (c.contains("AlreadyExists") && c != code::BUCKET_ALREADY_EXISTS)
+                || [
+                    code::ENTITY_ALREADY_EXISTS,
+                    code::SECURITY_GROUP_DUPLICATE,
+                    code::PERMISSION_DUPLICATE,
+                    code::BUCKET_ALREADY_OWNED_BY_YOU,
+                    code::RESOURCE_IN_USE_EXCEPTION,
+                ]
+                .contains(&c)
         })
     }
 
@@ -86,13 +153,13 @@ impl AwsError {
             c.ends_with(".NotFound")
                 || c.ends_with("NotFound")
                 || c.ends_with("NotFoundException")
-                || matches!(
-                    c,
-                    "NoSuchEntity"
-                        | "NoSuchBucket"
-                        | "ResourceNotFoundException"
-                        | "InvalidGroup.NotFound"
-                )
+                || [
+                    code::NO_SUCH_ENTITY,
+                    code::NO_SUCH_BUCKET,
+                    code::RESOURCE_NOT_FOUND_EXCEPTION,
+                    code::SECURITY_GROUP_NOT_FOUND,
+                ]
+                .contains(&c)
         })
     }
 }
@@ -168,10 +235,12 @@ pub fn classify_dispatch(err: &(dyn std::error::Error + 'static)) -> Option<Disp
 /// Absence as an answer, for look-ups and deletes: "not found" becomes
 /// `Ok(None)`, any other error stays an error.
 pub trait Found<T> {
-    fn found(self) -> Result<Option<T>, AwsError>;
+    type Error;
+    fn found(self) -> Result<Option<T>, Self::Error>;
 }
 
 impl<T> Found<T> for Result<T, AwsError> {
+    type Error = AwsError;
     fn found(self) -> Result<Option<T>, AwsError> {
         match self {
             Ok(t) => Ok(Some(t)),

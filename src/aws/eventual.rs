@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::error::code;
+use super::wait::WaitError;
 use super::{AwsError, Clients, Found};
 
 /// How long a new object may stay invisible to reads (terraform-provider-aws's
@@ -72,13 +74,6 @@ async fn pause(
     }
 }
 
-fn cancelled(what: &str) -> AwsError {
-    AwsError::new(
-        None,
-        format!("interrupted: Terraform asked the provider to stop while waiting for {what}"),
-    )
-}
-
 /// Runs `op` (a delete) until AWS stops answering `DependencyViolation`, for at
 /// most `timeout`. `dependents` names what still depends on the object (e.g.
 /// the network interfaces in a subnet); it is asked after each refusal, and
@@ -90,7 +85,7 @@ pub async fn while_dependent<T, F, Fut, D, DFut>(
     cancel: &CancellationToken,
     op: F,
     dependents: D,
-) -> Result<T, AwsError>
+) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -98,7 +93,7 @@ where
     DFut: Future<Output = Result<Vec<String>, AwsError>>,
 {
     while_refused(
-        &["DependencyViolation"],
+        &[code::DEPENDENCY_VIOLATION],
         what,
         timeout,
         backoff,
@@ -113,14 +108,14 @@ where
 /// is attached to the object (policies, instance profiles) was just removed,
 /// or not yet seen by a listing right after the object's create. `op` should
 /// remove the attachments it finds and then delete.
-pub async fn while_conflict<T, F, Fut>(what: &str, op: F) -> Result<T, AwsError>
+pub async fn while_conflict<T, F, Fut>(what: &str, op: F) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let never = CancellationToken::new();
     while_refused(
-        &["DeleteConflict"],
+        &[code::DELETE_CONFLICT],
         what,
         PROPAGATION_TIMEOUT,
         DELETE_BACKOFF,
@@ -139,7 +134,7 @@ async fn while_refused<T, F, Fut, D, DFut>(
     cancel: &CancellationToken,
     mut op: F,
     mut dependents: D,
-) -> Result<T, AwsError>
+) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -150,7 +145,7 @@ where
     let r = loop {
         let refused = match op().await {
             Err(e) if e.code_is(codes) => e,
-            other => break other,
+            other => break other.map_err(WaitError::Failed),
         };
         // What still depends on it: informative only, a failed look-up is no reason to stop.
         let left = dependents().await.unwrap_or_default();
@@ -162,7 +157,7 @@ where
         super::step::wait(Some(&waiting));
         match pause(start, timeout, backoff.pause(), cancel).await {
             Ok(()) => continue,
-            Err(Stop::Cancelled) => break Err(cancelled(&waiting)),
+            Err(Stop::Cancelled) => break Err(WaitError::Cancelled(waiting)),
             Err(Stop::Deadline) => {
                 let still = if left.is_empty() {
                     "AWS still reports dependents (e.g. network interfaces being released)"
@@ -170,14 +165,14 @@ where
                 } else {
                     format!("still in use by {}", left.join(", "))
                 };
-                break Err(AwsError::new(
+                break Err(WaitError::Failed(AwsError::new(
                     refused.code.as_deref(),
                     format!(
                         "deleting {what}: {still} after {}s of retries; delete those (or wait for AWS to release them) and run destroy again. Last answer: {}",
                         timeout.as_secs(),
                         refused.message
                     ),
-                ));
+                )));
             }
         }
     };
@@ -196,7 +191,7 @@ pub async fn until_found<T, F, Fut>(
     mut backoff: Backoff,
     cancel: &CancellationToken,
     mut op: F,
-) -> Result<T, AwsError>
+) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, AwsError>>,
@@ -208,7 +203,7 @@ where
         match op().await.found() {
             Ok(Some(Some(t))) => break Ok(t),
             Ok(_) => {}
-            Err(e) => break Err(e),
+            Err(e) => break Err(WaitError::Failed(e)),
         }
         if !reported {
             super::step::wait(Some(&waiting));
@@ -216,14 +211,11 @@ where
         }
         match pause(start, timeout, backoff.pause(), cancel).await {
             Ok(()) => continue,
-            Err(Stop::Cancelled) => break Err(cancelled(&waiting)),
+            Err(Stop::Cancelled) => break Err(WaitError::Cancelled(waiting)),
             Err(Stop::Deadline) => {
-                break Err(AwsError::new(
-                    Some("NewResourceNotVisible"),
-                    format!(
-                        "{what} was created but AWS still does not find it after {}s",
-                        timeout.as_secs()
-                    ),
+                break Err(WaitError::Timeout(
+                    timeout,
+                    format!("{what}, created, to be visible to AWS's reads"),
                 ))
             }
         }
@@ -237,7 +229,7 @@ where
 /// [`until_found`] with the propagation timeout, for reads right after a
 /// create inside an operation run by `resources::common::cancellable` (which
 /// already stops it at the operation's timeout or on StopProvider).
-pub async fn new_object<T, F, Fut>(what: &str, op: F) -> Result<T, AwsError>
+pub async fn new_object<T, F, Fut>(what: &str, op: F) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, AwsError>>,
@@ -317,7 +309,7 @@ pub async fn delete_network(
     object: Network<'_>,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), WaitError<AwsError>> {
     let what = object.describe();
     let (filter, value) = object.filter();
     while_dependent(
@@ -447,10 +439,7 @@ mod tests {
             || async { Ok(vec![]) },
         )
         .await;
-        assert_eq!(
-            r.err().and_then(|e| e.code).as_deref(),
-            Some("UnauthorizedOperation")
-        );
+        assert!(matches!(r, Err(WaitError::Failed(e)) if e.code_is(&["UnauthorizedOperation"])));
         assert_eq!(tries.get(), 1);
     }
 
@@ -465,7 +454,9 @@ mod tests {
             || async { Ok(vec!["network interface eni-9 (instance i-3)".to_string()]) },
         )
         .await;
-        let e = r.expect_err("times out");
+        let Err(WaitError::Failed(e)) = r else {
+            panic!("times out with AWS's last answer: {r:?}")
+        };
         assert_eq!(e.code.as_deref(), Some("DependencyViolation"));
         assert!(
             e.message.contains("deleting security group sg-1"),
@@ -488,7 +479,7 @@ mod tests {
             || async { Ok(vec![]) },
         )
         .await;
-        assert!(r.err().is_some_and(|e| e.message.contains("interrupted")));
+        assert!(matches!(r, Err(WaitError::Cancelled(w)) if w.contains("VPC vpc-1")));
     }
 
     #[tokio::test]
@@ -526,13 +517,8 @@ mod tests {
             || async { Err(AwsError::new(Some("NoSuchEntity"), "no")) },
         )
         .await;
-        let e = r.expect_err("gives up");
-        assert!(!e.is_not_found());
-        assert!(
-            e.message.contains("IAM role r was created"),
-            "{}",
-            e.message
-        );
+        // A timeout, not "not found": no caller takes it for a deleted object.
+        assert!(matches!(r, Err(WaitError::Timeout(_, w)) if w.contains("IAM role r, created")));
         let r: Result<(), _> = until_found(
             "IAM role r",
             Duration::from_secs(5),
@@ -541,9 +527,6 @@ mod tests {
             || async { Err(AwsError::new(Some("AccessDenied"), "no")) },
         )
         .await;
-        assert_eq!(
-            r.err().and_then(|e| e.code).as_deref(),
-            Some("AccessDenied")
-        );
+        assert!(matches!(r, Err(WaitError::Failed(e)) if e.code_is(&["AccessDenied"])));
     }
 }

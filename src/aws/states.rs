@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::wait::{Poll, Waiter};
+use super::wait::{Poll, WaitError, Waiter};
 use super::{AwsError, Clients, Found};
 
 /// What one look at a table or load balancer found.
@@ -48,7 +48,7 @@ pub async fn load_balancer_active(
     arn: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), WaitError<AwsError>> {
     if arn.is_empty() {
         return Ok(());
     }
@@ -74,17 +74,13 @@ pub async fn load_balancer_active(
                 Seen::Ready => Ok(Poll::Done(())),
                 // Not visible yet right after its create: eventual consistency.
                 Seen::Pending | Seen::Gone => Ok(Poll::Pending),
-                Seen::Failed => Err(AwsError::new(
-                    None,
-                    format!(
-                        "load balancer {arn} is {} (AWS could not provision it)",
-                        code.as_deref().unwrap_or("?")
-                    ),
-                )),
+                Seen::Failed => Ok(Poll::Stuck(format!(
+                    "load balancer {arn} is {} (AWS could not provision it)",
+                    code.as_deref().unwrap_or("?")
+                ))),
             }
         })
         .await
-        .map_err(AwsError::from)
 }
 
 #[cfg(test)]

@@ -20,23 +20,18 @@ pub enum WaitError<E: std::fmt::Display> {
     Cancelled(String),
     #[error("{0}")]
     Failed(E),
-}
-
-/// A wait that failed as an AWS error: a poll's own error keeps its AWS code;
-/// a timeout or cancellation has none.
-impl From<WaitError<super::AwsError>> for super::AwsError {
-    fn from(e: WaitError<super::AwsError>) -> Self {
-        match e {
-            WaitError::Failed(e) => e,
-            other => super::AwsError::new(None, other.to_string()),
-        }
-    }
+    /// The object reached a state it does not leave (e.g. a load balancer
+    /// `failed`): waiting longer cannot help.
+    #[error("{1} (while waiting for {0})")]
+    Stuck(String, String),
 }
 
 /// What one poll saw.
 pub enum Poll<T> {
     Done(T),
     Pending,
+    /// A state the object does not leave, and why.
+    Stuck(String),
 }
 
 /// How long and how often to poll, and how many polls in a row must see the
@@ -109,6 +104,7 @@ where
                 }
             }
             Poll::Pending => seen = 0,
+            Poll::Stuck(why) => return Err(WaitError::Stuck(what.to_string(), why)),
         }
         if start.elapsed() >= w.timeout {
             return Err(WaitError::Timeout(w.timeout, what.to_string()));

@@ -3,6 +3,7 @@
 //! revision and replaces the group's nodes one at a time; the application's
 //! IAM policy goes inline on the group's node role.
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use super::model::{
     model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Model, Op, Str,
     Timeouts,
 };
-use crate::aws::{AwsError, Clients, Lookup};
+use crate::aws::{Clients, Lookup};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
@@ -103,7 +104,7 @@ async fn check_target(
     group: &str,
     app: &str,
     lookup: Lookup,
-) -> Result<Result<(), rules::Violation>, AwsError> {
+) -> Result<Result<(), rules::Violation>, OpError> {
     let Some(t) = compute::group_tags(c, system, group, lookup).await? else {
         let attr = if group == PRIMARY_GROUP {
             attr::SYSTEM
@@ -133,7 +134,7 @@ impl ApplicationResource {
         ctx: &Ctx<Clients>,
         planned: &ApplicationModel,
         op: Op,
-    ) -> Result<Result<Value, rules::Violation>, AwsError> {
+    ) -> Result<Result<Value, rules::Violation>, OpError> {
         let system = planned.system.clone().unwrap_or_default();
         let group = planned.group();
         let name = planned.name.clone().unwrap_or_default();
@@ -141,13 +142,10 @@ impl ApplicationResource {
             return Ok(Err(v));
         }
         let Some(g) = compute::read_group(c, &system, &group).await? else {
-            return Err(AwsError::new(
-                None,
-                format!(
-                    "the {} disappeared while deploying",
-                    rules::group_label(&system, &group)
-                ),
-            ));
+            return Err(OpError::Vanished(format!(
+                "the {} disappeared while deploying",
+                rules::group_label(&system, &group)
+            )));
         };
         let mut node = g.node.clone();
         node.revision = planned.revision.clone();
@@ -169,9 +167,8 @@ impl ApplicationResource {
         let mut v = planned.clone();
         v.id = Some(rules::application_id(&system, &group, &name));
         match self.read_model(c, &v).await? {
-            None => Err(AwsError::new(
-                None,
-                "the deployment is not visible on the compute group right after deploying",
+            None => Err(OpError::Vanished(
+                "the deployment is not visible on the compute group right after deploying".into(),
             )),
             Some(x) => Ok(Ok(x.to_value())),
         }
@@ -183,7 +180,7 @@ impl ApplicationResource {
         &self,
         c: &Clients,
         state: &ApplicationModel,
-    ) -> Result<Option<ApplicationModel>, AwsError> {
+    ) -> Result<Option<ApplicationModel>, OpError> {
         let (system, group, name) = match (state.system.clone(), state.name.clone()) {
             (Some(s), Some(n)) => (s, state.group(), n),
             _ => match state.id.as_deref().map(rules::parse_application_id) {
@@ -450,7 +447,7 @@ impl Resource<Clients> for ApplicationResource {
                         .await?;
                     }
                 }
-                Ok::<_, AwsError>(())
+                Ok::<_, OpError>(())
             },
         )
         .await;

@@ -1,10 +1,11 @@
 //! Glue shared by the resources: reading typed values out of configurations,
 //! turning rule violations into diagnostics, timeouts and tags.
 
+use crate::resources::error::OpError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::aws::{wait, AwsError};
+use crate::aws::wait;
 use crate::plugin::{AttrPath, Diagnostics, Value};
 use crate::rules::{self, Violation};
 
@@ -201,47 +202,19 @@ fn prior_has(prior: &Value, k: &str) -> bool {
 /// reached so far.
 pub async fn cancellable<T>(
     cancel: &tokio_util::sync::CancellationToken,
-    deadline: (&str, std::time::Duration),
-    f: impl std::future::Future<Output = Result<T, AwsError>>,
-) -> Result<T, AwsError> {
-    let (op, limit) = deadline;
+    deadline: (&'static str, std::time::Duration),
+    f: impl std::future::Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    let (operation, limit) = deadline;
     let steps = crate::aws::step::Steps::default();
-    let at = || {
-        steps
-            .describe()
-            .map(|s| format!(" It was {s}."))
-            .unwrap_or_default()
-    };
     tokio::select! {
-        r = tokio::time::timeout(limit, steps.scope(f)) => r.unwrap_or_else(|_| Err(AwsError::new(
-            Some("Timeout"),
-            format!("timeout while waiting for the {op} to finish: it took longer than {} (timeouts.{op}).{} What was made so far is kept in the state (tainted) or found again by its tags on the next apply.", human(limit), at()),
-        ))),
-        _ = cancel.cancelled() => Err(AwsError::new(
-            None,
-            format!("interrupted: Terraform asked the provider to stop.{} What was made so far is kept in the state (tainted) or found again by its tags on the next apply.", at()),
-        )),
+        r = tokio::time::timeout(limit, steps.scope(f)) => r.unwrap_or_else(|_| Err(OpError::Timeout {
+            operation,
+            limit,
+            step: steps.describe(),
+        })),
+        _ = cancel.cancelled() => Err(OpError::Cancelled { step: steps.describe() }),
     }
-}
-
-/// A duration as Terraform users write it in `timeouts`: "1s", "20m", "1h30m".
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 /// The AWS clients for an operation that writes: from now on this process
@@ -270,11 +243,7 @@ pub async fn refuse_foreign_import(
     diags: &mut Diagnostics,
 ) {
     match super::compute::foreign_group(c, system, group).await {
-        Ok(Some(why)) => aws_error(
-            diags,
-            &format!("importing {what}"),
-            AwsError::new(None, why),
-        ),
+        Ok(Some(why)) => diags.error(format!("importing {what}"), why),
         Ok(None) => {}
         Err(e) => aws_error(diags, &format!("reading {what}"), e),
     }
@@ -356,15 +325,6 @@ mod tests {
         assert!(v.is_null() && diags.has_error());
     }
 
-    #[test]
-    fn durations_read_like_timeouts() {
-        use std::time::Duration;
-        assert_eq!(human(Duration::from_secs(1)), "1s");
-        assert_eq!(human(Duration::from_secs(20 * 60)), "20m");
-        assert_eq!(human(Duration::from_secs(5400 + 7)), "1h30m7s");
-        assert_eq!(human(Duration::from_millis(250)), "250ms");
-    }
-
     #[tokio::test]
     async fn a_timeout_names_the_step_it_was_on() {
         let e = cancellable(
@@ -373,7 +333,7 @@ mod tests {
             async {
                 crate::aws::step::call("Auto Scaling", "CreateAutoScalingGroup");
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                Ok::<(), AwsError>(())
+                Ok::<(), OpError>(())
             },
         )
         .await

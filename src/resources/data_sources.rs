@@ -1,12 +1,13 @@
 //! Data sources: look up an existing Datomic system or query group by name,
 //! e.g. from another Terraform state, with the resources' own read code.
 
+use crate::resources::error::OpError;
 use async_trait::async_trait;
 
 use super::common::*;
 use super::query_group::QueryGroupResource;
 use super::system::SystemResource;
-use crate::aws::{AwsError, Clients};
+use crate::aws::Clients;
 use crate::plugin::{
     AttrPath, Attribute, Block, Ctx, DataSource, Diagnostics, Resource, Schema, Type, Value,
 };
@@ -127,7 +128,7 @@ fn from_resource_state(schema: &Schema, state: &Value) -> Value {
 /// error otherwise.
 fn lookup_result(
     schema: &Schema,
-    found: Result<Value, AwsError>,
+    found: Result<Value, OpError>,
     not_found: (&str, String, String),
     reading: &str,
     diags: &mut Diagnostics,

@@ -4,6 +4,7 @@
 //! provider's Create ends in Read. A create cut short keeps in state what it
 //! made, so Terraform taints it and the next apply finishes or replaces it.
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use async_trait::async_trait;
 use super::common::{aws_error, cancellable, writer};
 use super::compute;
 use super::model::Model;
-use crate::aws::{AwsError, Clients, Lookup};
+use crate::aws::{Clients, Lookup};
 use crate::plugin::{AttrPath, Ctx, Diagnostics, Value};
 
 /// What a resource gives the create path.
@@ -55,14 +56,14 @@ pub trait Creates: Sync {
         ctx: &Ctx<Clients>,
         planned: &Self::Model,
         state: &mut Self::Model,
-    ) -> Result<(), AwsError>;
+    ) -> Result<(), OpError>;
 
     /// Reads the object a state names; None when it does not exist.
     async fn read_model(
         &self,
         c: &Clients,
         state: &Self::Model,
-    ) -> Result<Option<Self::Model>, AwsError>;
+    ) -> Result<Option<Self::Model>, OpError>;
 
     /// What the state keeps from the plan rather than from AWS (arguments AWS
     /// does not return as written).

@@ -3,8 +3,9 @@
 //! A create or adoption refuses anything else with an error naming the
 //! object and its tags; a delete leaves it alone (and says so in the log).
 
-use crate::aws::{tags, AwsError};
+use crate::aws::tags;
 use crate::plugin::log;
+use crate::resources::error::{NotOurs, OpError};
 use crate::rules::{self, Ownership};
 
 /// Ok when `tags` make the object `kind` `name` ours; else the error to show.
@@ -14,13 +15,13 @@ pub fn check(
     tags: &tags::Tags,
     system: &str,
     group: Option<&str>,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     match rules::ownership(tags, system, group) {
         Ownership::Ours => Ok(()),
-        Ownership::NotOurs { found } => Err(AwsError::new(
-            None,
-            rules::not_ours_detail(kind, name, system, group, &found),
-        )),
+        Ownership::NotOurs { found } => Err(NotOurs {
+            detail: rules::not_ours_detail(kind, name, system, group, &found),
+        }
+        .into()),
     }
 }
 
@@ -79,8 +80,9 @@ mod tests {
             Some("b-primary")
         ));
         let e = check("IAM role", "a--primary-node", &ours, "a", Some("primary")).unwrap_err();
-        assert!(e.message.contains("\"a--primary-node\""), "{e}");
-        assert!(e.message.contains("datomic:group=\"b-primary\""), "{e}");
+        assert!(matches!(e, OpError::NotOurs(_)), "{e:?}");
+        assert!(e.to_string().contains("\"a--primary-node\""), "{e}");
+        assert!(e.to_string().contains("datomic:group=\"b-primary\""), "{e}");
         assert!(!may_delete("IAM role", "x", &t(&[]), "a", Some("primary")));
     }
 }

@@ -8,14 +8,15 @@ use super::group::group_tags;
 use super::group::{asg_tags, is_group_of};
 use super::launch_template::find_launch_template;
 use super::sdk;
-use crate::aws::{tags, AwsError, Clients, Found, Lookup};
+use crate::aws::{tags, Clients, Found, Lookup};
+use crate::resources::error::OpError;
 use crate::resources::journal;
 use crate::rules;
 
 /// Whether objects of a group remain although its Auto Scaling group is
 /// gone: a create that failed half-way, or a group deleted outside Terraform.
 /// Only objects whose identity tags make them the group's count.
-pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<bool, AwsError> {
+pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<bool, OpError> {
     if find_launch_template(c, &rules::launch_template_name(system, group))
         .await?
         .is_some_and(|t| is_group_of(&t.tags, system, group))
@@ -52,7 +53,7 @@ pub fn plan_repair_if_half_made(plan: &mut crate::plugin::Plan) {
 
 /// Marks the group's create as finished (see [`rules::TAG_CREATED`]), with
 /// a token this working directory remembers first (see [`journal`]).
-pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), AwsError> {
+pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), OpError> {
     let token = journal::remember(asg);
     let t: tags::Tags = [(rules::TAG_CREATED.to_string(), token)]
         .into_iter()
@@ -82,7 +83,7 @@ pub async fn check_not_taken(
     system: &str,
     group: &str,
     lookup: Lookup,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     let Some(t) = group_tags(c, system, group, lookup).await? else {
         return Ok(None);
     };

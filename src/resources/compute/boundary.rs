@@ -5,6 +5,7 @@
 //! that is broken into cannot grant itself, or anyone, more. Made with the
 //! system's first node role, deleted with the system once no role uses it.
 
+use crate::resources::error::OpError;
 use aws_sdk_iam::types::{Policy, PolicyUsageType};
 
 use super::same_policy;
@@ -23,7 +24,7 @@ pub const DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllBu
 const MAX_VERSIONS: usize = 5;
 
 /// The boundary's ARN in the system's account.
-pub async fn arn(c: &Clients, system: &str) -> Result<String, AwsError> {
+pub async fn arn(c: &Clients, system: &str) -> Result<String, OpError> {
     let account = c.account().await?;
     Ok(format!(
         "arn:aws:iam::{account}:policy{}{}",
@@ -32,7 +33,7 @@ pub async fn arn(c: &Clients, system: &str) -> Result<String, AwsError> {
     ))
 }
 
-async fn find(c: &Clients, arn: &str) -> Result<Option<Policy>, AwsError> {
+async fn find(c: &Clients, arn: &str) -> Result<Option<Policy>, OpError> {
     Ok(c.iam
         .get_policy()
         .policy_arn(arn)
@@ -43,7 +44,7 @@ async fn find(c: &Clients, arn: &str) -> Result<Option<Policy>, AwsError> {
         .and_then(|o| o.policy().cloned()))
 }
 
-async fn policy_tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
+async fn policy_tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
     let out = c
         .iam
         .list_policy_tags()
@@ -59,7 +60,7 @@ async fn policy_tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
 /// was changed by hand gets ours back as its default version. `t` are the
 /// tags of the group being made: the boundary carries them without the
 /// group's identity, as it belongs to the whole system.
-pub async fn ensure(c: &Clients, system: &str, t: &tags::Tags) -> Result<String, AwsError> {
+pub async fn ensure(c: &Clients, system: &str, t: &tags::Tags) -> Result<String, OpError> {
     let arn = arn(c, system).await?;
     let name = rules::node_boundary_name(system);
     match find(c, &arn).await? {
@@ -113,7 +114,7 @@ pub async fn ensure(c: &Clients, system: &str, t: &tags::Tags) -> Result<String,
 
 /// Makes [`DOCUMENT`] the default version, deleting the oldest other
 /// version first when IAM's five are taken.
-async fn put_document(c: &Clients, arn: &str) -> Result<(), AwsError> {
+async fn put_document(c: &Clients, arn: &str) -> Result<(), OpError> {
     let versions = c
         .iam
         .list_policy_versions()
@@ -159,7 +160,7 @@ async fn delete_version(c: &Clients, arn: &str, version: &str) -> Result<(), Aws
 /// Deletes the system's boundary when it is ours and no role uses it any
 /// more. Returns why it was kept otherwise: roles it still bounds (a query
 /// group of another configuration), whose nodes must not lose it.
-pub async fn delete(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
+pub async fn delete(c: &Clients, system: &str) -> Result<Option<String>, OpError> {
     let arn = arn(c, system).await?;
     let name = rules::node_boundary_name(system);
     if find(c, &arn).await?.is_none() {

@@ -2,6 +2,8 @@
 //! its target group and listener on the client port; found by name and
 //! identity tags, made or repaired, attached to the group, and deleted.
 
+use crate::aws::error::code;
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -9,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::sdk;
 use super::GroupState;
 use crate::aws::wait::{Poll, Waiter};
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{tags, Clients, Found};
 use crate::resources::ownership;
 use crate::rules;
 
@@ -37,7 +39,7 @@ impl Endpoint {
 
 /// The group's endpoint as it exists (parts may be missing). During a
 /// refresh it comes from the snapshot; otherwise see [`read_endpoint`].
-pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
+pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, OpError> {
     let name = rules::load_balancer_name(system, group);
     if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
         let mut e = Endpoint::default();
@@ -57,7 +59,7 @@ pub(super) async fn read_endpoint(
     c: &Clients,
     system: &str,
     group: &str,
-) -> Result<(Endpoint, tags::Tags, tags::Tags), AwsError> {
+) -> Result<(Endpoint, tags::Tags, tags::Tags), OpError> {
     let name = rules::load_balancer_name(system, group);
     let mut e = Endpoint::default();
     let lbs = c
@@ -111,7 +113,7 @@ pub(super) async fn read_endpoint(
 
 /// The endpoint's parts that exist and are ours; an error when a part of
 /// its name exists that is not.
-async fn our_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, AwsError> {
+async fn our_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, OpError> {
     let name = rules::load_balancer_name(system, group);
     let (e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
     if !e.load_balancer_arn.is_empty() {
@@ -152,7 +154,7 @@ pub async fn ensure_endpoint(
     vpc_id: &str,
     subnet_ids: &[String],
     t: &tags::Tags,
-) -> Result<Endpoint, AwsError> {
+) -> Result<Endpoint, OpError> {
     use aws_sdk_elasticloadbalancingv2::types::{
         Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
         TargetTypeEnum,
@@ -221,7 +223,7 @@ pub async fn ensure_endpoint(
 
 /// Registers the group's nodes in its endpoint's target group, unless they
 /// are already (a group whose attachment was removed outside Terraform).
-pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Result<(), AwsError> {
+pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Result<(), OpError> {
     if g.target_group_arns.contains(&e.target_group_arn) {
         return Ok(());
     }
@@ -241,7 +243,7 @@ pub async fn delete_endpoint(
     system: &str,
     group: &str,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let name = rules::load_balancer_name(system, group);
     let (mut e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
     if !e.load_balancer_arn.is_empty()
@@ -281,12 +283,12 @@ pub async fn delete_endpoint(
                 {
                     Ok(_) => Ok(Poll::Done(())),
                     Err(err) if err.is_not_found() => Ok(Poll::Done(())),
-                    Err(err) if err.code_is(&["ResourceInUse"]) => Ok(Poll::Pending),
+                    Err(err) if err.code_is(&[code::RESOURCE_IN_USE]) => Ok(Poll::Pending),
                     Err(err) => Err(err),
                 }
             })
             .await
-            .map_err(AwsError::from)?;
+            .map_err(OpError::from)?;
     }
     Ok(())
 }

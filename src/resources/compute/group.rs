@@ -3,6 +3,7 @@
 //! time onto a new launch template version, waited for until its nodes are
 //! in service, and deleted with its launch template and node role.
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag as AsgTag};
@@ -15,7 +16,7 @@ use super::launch_template::{
     root_device_of, TAG_NODE_CONFIG,
 };
 use super::role::delete_role;
-use super::{gone, i32_of, sdk, GroupState, Instance};
+use super::{i32_of, sdk, GroupState, Instance};
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found, Lookup};
 use crate::resources::journal;
@@ -46,7 +47,7 @@ pub struct GroupSpec<'a> {
 async fn describe_asg(
     c: &Clients,
     asg: &str,
-) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
+) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, OpError> {
     let out = c
         .autoscaling
         .describe_auto_scaling_groups()
@@ -66,7 +67,7 @@ pub async fn read_group(
     c: &Clients,
     system: &str,
     group: &str,
-) -> Result<Option<GroupState>, AwsError> {
+) -> Result<Option<GroupState>, OpError> {
     let asg_name = rules::asg_name(system, group);
     // During a refresh, from the batched snapshot (see aws::snapshot).
     if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
@@ -160,7 +161,7 @@ fn group_state(
 }
 
 /// A group's network as its Auto Scaling group has it: (VPC, subnets).
-pub async fn network_of(c: &Clients, g: &GroupState) -> Result<(String, Vec<String>), AwsError> {
+pub async fn network_of(c: &Clients, g: &GroupState) -> Result<(String, Vec<String>), OpError> {
     let vpc = match g.subnet_ids.first() {
         Some(s) => vpc_of_subnet(c, s).await?,
         None => String::new(),
@@ -169,7 +170,7 @@ pub async fn network_of(c: &Clients, g: &GroupState) -> Result<(String, Vec<Stri
 }
 
 /// The VPC of a subnet.
-pub async fn vpc_of_subnet(c: &Clients, subnet: &str) -> Result<String, AwsError> {
+pub async fn vpc_of_subnet(c: &Clients, subnet: &str) -> Result<String, OpError> {
     let out = c
         .ec2
         .describe_subnets()
@@ -192,7 +193,7 @@ pub async fn group_tags(
     system: &str,
     group: &str,
     lookup: Lookup,
-) -> Result<Option<tags::Tags>, AwsError> {
+) -> Result<Option<tags::Tags>, OpError> {
     let asg = rules::asg_name(system, group);
     if lookup == Lookup::Plan && !c.has_written() {
         // A plan: one batched look at the system's groups, shared by all.
@@ -231,7 +232,7 @@ pub async fn foreign_group(
     c: &Clients,
     system: &str,
     group: &str,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     let asg = rules::asg_name(system, group);
     Ok(describe_asg(c, &asg).await?.and_then(|g| {
         ownership::check(
@@ -242,12 +243,12 @@ pub async fn foreign_group(
             Some(group),
         )
         .err()
-        .map(|e| e.message)
+        .map(|e| e.to_string())
     }))
 }
 
 /// Creates the launch template and Auto Scaling group unless they exist.
-pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsError> {
+pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, OpError> {
     let lt_name = rules::launch_template_name(s.system, s.group);
     let profile = rules::instance_profile_name(s.system, s.group);
     let lt_id = match our_launch_template(c, s.system, s.group).await? {
@@ -290,7 +291,7 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                 Err(e) if e.is_already_exists() => {
                     our_launch_template(c, s.system, s.group).await?.ok_or(e)?
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     };
@@ -340,14 +341,12 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, AwsE
                 );
                 match created {
                     Ok(()) => Ok(Poll::Done(())),
-                    Err(e) if e.message.contains("Invalid IAM Instance Profile") => {
-                        Ok(Poll::Pending)
-                    }
+                    Err(e) if e.is_invalid_instance_profile() => Ok(Poll::Pending),
                     Err(e) => Err(e),
                 }
             })
             .await
-            .map_err(AwsError::from)?;
+            .map_err(OpError::from)?;
     }
     Ok(lt_id)
 }
@@ -372,7 +371,7 @@ pub async fn set_capacity(
     min: i64,
     max: i64,
     desired: i64,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     c.autoscaling
         .update_auto_scaling_group()
         .auto_scaling_group_name(asg)
@@ -386,7 +385,7 @@ pub async fn set_capacity(
 }
 
 /// Brings the group's tags (and its launch template's) to `new`.
-pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Result<(), AwsError> {
+pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Result<(), OpError> {
     let (mut removed, changed) = tags::diff(&st.tags, new);
     removed.retain(|k| k != rules::TAG_CREATED);
     if !removed.is_empty() {
@@ -453,7 +452,7 @@ pub async fn roll(
     group: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let Some(st) = read_group(c, system, group).await? else {
         return Ok(());
     };
@@ -475,7 +474,7 @@ pub async fn roll(
             .await
             .map_err(sdk);
         match terminated {
-            Err(e) if !(e.is_not_found() || gone(&e)) => return Err(e),
+            Err(e) if !(e.is_not_found() || e.is_autoscaling_not_found()) => return Err(e.into()),
             _ => {}
         }
         let what = format!("instance {id} of {} to be replaced", st.asg_name);
@@ -491,10 +490,10 @@ pub async fn roll(
                         .count();
                     gone && i64::try_from(n).unwrap_or(0) >= s.desired
                 });
-                Ok::<_, AwsError>(if done { Poll::Done(()) } else { Poll::Pending })
+                Ok::<_, OpError>(if done { Poll::Done(()) } else { Poll::Pending })
             })
             .await
-            .map_err(AwsError::from)?;
+            .map_err(OpError::from)?;
     }
     Ok(())
 }
@@ -503,7 +502,7 @@ pub async fn roll(
 async fn instance_fingerprints(
     c: &Clients,
     ids: &[String],
-) -> Result<Vec<(String, String)>, AwsError> {
+) -> Result<Vec<(String, String)>, OpError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -540,7 +539,7 @@ pub async fn delete_group(
     group: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let asg = rules::asg_name(system, group);
     journal::forget(&asg);
     let ours = describe_asg(c, &asg).await?.is_some_and(|g| {
@@ -563,20 +562,20 @@ pub async fn delete_group(
             .map_err(sdk);
         // A delete retried after its response was lost finds nothing: done.
         match deleted {
-            Err(e) if !(e.is_not_found() || gone(&e)) => return Err(e),
+            Err(e) if !(e.is_not_found() || e.is_autoscaling_not_found()) => return Err(e.into()),
             _ => {}
         }
         let what = format!("Auto Scaling group {asg} to be deleted");
         Waiter::new(timeout)
             .until(&what, cancel, || async {
-                Ok::<_, AwsError>(if describe_asg(c, &asg).await?.is_none() {
+                Ok::<_, OpError>(if describe_asg(c, &asg).await?.is_none() {
                     Poll::Done(())
                 } else {
                     Poll::Pending
                 })
             })
             .await
-            .map_err(AwsError::from)?;
+            .map_err(OpError::from)?;
     }
     delete_endpoint(c, system, group, cancel).await?;
     let lt_name = rules::launch_template_name(system, group);
@@ -603,7 +602,7 @@ pub async fn wait_in_service(
     desired: i64,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let what = format!(
         "{} nodes of {} to be in service",
         desired,
@@ -621,16 +620,16 @@ pub async fn wait_in_service(
                 i64::try_from(n).unwrap_or(0) == desired
                     && i64::try_from(s.instances.len()).unwrap_or(0) == desired
             });
-            Ok::<_, AwsError>(if ready { Poll::Done(()) } else { Poll::Pending })
+            Ok::<_, OpError>(if ready { Poll::Done(()) } else { Poll::Pending })
         })
         .await
-        .map_err(AwsError::from)
+        .map_err(OpError::from)
 }
 
 /// The image of a group's nodes: its latest launch template version's, or,
 /// when that version has none (made outside Terraform), the system's primary
 /// group's, else the region's default image (what a create uses).
-pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<String, AwsError> {
+pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<String, OpError> {
     if !g.image_id.is_empty() {
         return Ok(g.image_id.clone());
     }

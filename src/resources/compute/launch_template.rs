@@ -2,6 +2,7 @@
 //! volume on the image's own root device, the node configuration in user
 //! data, and the fingerprint that tells nodes of an older version apart.
 
+use crate::resources::error::OpError;
 use aws_sdk_ec2::types::{
     Filter, InstanceType, LaunchTemplateBlockDeviceMappingRequest,
     LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
@@ -12,7 +13,7 @@ use aws_sdk_ec2::types::{
 
 use super::sdk;
 use super::GroupState;
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{tags, Clients, Found};
 use crate::resources::node::NodeConfig;
 use crate::resources::ownership;
 use crate::rules;
@@ -30,7 +31,7 @@ pub(super) struct FoundTemplate {
 pub(super) async fn find_launch_template(
     c: &Clients,
     name: &str,
-) -> Result<Option<FoundTemplate>, AwsError> {
+) -> Result<Option<FoundTemplate>, OpError> {
     let out = c
         .ec2
         .describe_launch_templates()
@@ -60,7 +61,7 @@ pub(super) async fn our_launch_template(
     c: &Clients,
     system: &str,
     group: &str,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     let name = rules::launch_template_name(system, group);
     match find_launch_template(c, &name).await? {
         Some(t) => {
@@ -72,7 +73,7 @@ pub(super) async fn our_launch_template(
 }
 
 /// The default machine image: the newest Amazon Linux (2023, else 2) x86_64.
-pub async fn default_image(c: &Clients) -> Result<String, AwsError> {
+pub async fn default_image(c: &Clients) -> Result<String, OpError> {
     for pattern in [
         "al2023-ami-2023.*-x86_64",
         "amzn2-ami-hvm-*-x86_64-gp2",
@@ -99,16 +100,15 @@ pub async fn default_image(c: &Clients) -> Result<String, AwsError> {
             return Ok(img.to_string());
         }
     }
-    Err(AwsError::new(
-        None,
-        format!("no Amazon Linux image found in {}; set image_id", c.region),
-    ))
+    Err(OpError::NoImage {
+        region: c.region.clone(),
+    })
 }
 
 /// The root device name of an image (`/dev/xvda` on Amazon Linux,
 /// `/dev/sda1` on many others): the encrypted volume mapping must name it,
 /// or a custom image boots from an unencrypted root volume of its own.
-pub(super) async fn root_device_of(c: &Clients, image: &str) -> Result<String, AwsError> {
+pub(super) async fn root_device_of(c: &Clients, image: &str) -> Result<String, OpError> {
     let out = c
         .ec2
         .describe_images()
@@ -213,7 +213,7 @@ pub async fn new_version(
     node: &NodeConfig,
     security_group_id: &str,
     t: &tags::Tags,
-) -> Result<i64, AwsError> {
+) -> Result<i64, OpError> {
     let profile = rules::instance_profile_name(&node.system, &node.group);
     let data = launch_data(
         instance_type,

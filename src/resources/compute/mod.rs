@@ -51,11 +51,6 @@ where
     AwsError::from_sdk(e)
 }
 
-/// Auto Scaling's "not found" is a ValidationError naming what is missing.
-fn gone(e: &AwsError) -> bool {
-    e.code_is(&["ValidationError"]) && e.message.contains("not found")
-}
-
 fn i32_of(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }

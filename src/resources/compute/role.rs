@@ -3,6 +3,8 @@
 //! user's `iam_policy`), drift read from the refresh snapshot and its repair,
 //! and deletion once the profile and policies are detached.
 
+use crate::aws::error::code;
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -21,7 +23,7 @@ pub const NODE_POLICY_NAME: &str = "datomic-node";
 /// The node's own permissions: its system's bucket and table, nothing else.
 /// The bucket statement holds only for a bucket of the system's account
 /// (`s3:ResourceAccount`), whoever names a bucket like it elsewhere.
-pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<String, AwsError> {
+pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<String, OpError> {
     let partition = "aws";
     let account = c.account().await?;
     Ok(serde_json::json!({
@@ -46,7 +48,7 @@ pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<Strin
 }
 
 /// The `datomic-node` policy of every node role of `system`.
-pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, AwsError> {
+pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, OpError> {
     let bucket = crate::resources::storage::bucket_name(c, system).await?;
     node_policy(c, &bucket, &rules::table_name(system)).await
 }
@@ -58,7 +60,7 @@ pub async fn node_role_name_as_read(
     c: &Clients,
     system: &str,
     group: &str,
-) -> Result<String, AwsError> {
+) -> Result<String, OpError> {
     let role = rules::node_role_name(system, group);
     if c.has_written() {
         return Ok(role);
@@ -86,7 +88,7 @@ pub async fn node_role_drift(
     system: &str,
     group: &str,
     expected_policy: &str,
-) -> Result<Vec<String>, AwsError> {
+) -> Result<Vec<String>, OpError> {
     if c.has_written() {
         return Ok(Vec::new());
     }
@@ -137,7 +139,7 @@ fn is_our_inline_policy(name: &str) -> bool {
 async fn read_role_policies(
     c: &Clients,
     role: &str,
-) -> Result<Option<crate::aws::snapshot::RolePolicies>, AwsError> {
+) -> Result<Option<crate::aws::snapshot::RolePolicies>, OpError> {
     let Some(r) = c
         .iam
         .get_role()
@@ -192,7 +194,7 @@ async fn get_role_policy_doc(
     c: &Clients,
     role: &str,
     name: &str,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     Ok(c.iam
         .get_role_policy()
         .role_name(role)
@@ -211,7 +213,7 @@ pub async fn get_role_policy(
     system: &str,
     group: &str,
     name: &str,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     let role = rules::node_role_name(system, group);
     Ok(get_role_policy_doc(c, &role, name)
         .await?
@@ -229,7 +231,7 @@ pub async fn ensure_role(
     t: &tags::Tags,
     policy: &str,
     cancel: &CancellationToken,
-) -> Result<String, AwsError> {
+) -> Result<String, OpError> {
     let role = rules::node_role_name(system, group);
     let profile = rules::instance_profile_name(system, group);
     let found = c
@@ -346,7 +348,7 @@ pub async fn ensure_role(
                     .map_err(sdk)
                 {
                     Ok(_) => Ok(Poll::Done(())),
-                    Err(e) if e.code_is(&["LimitExceeded"]) => {
+                    Err(e) if e.code_is(&[code::LIMIT_EXCEEDED]) => {
                         let holds = instance_profile(c, &profile).await?.map(|p| {
                             p.roles()
                                 .iter()
@@ -371,7 +373,7 @@ pub async fn ensure_role(
             },
         )
         .await
-        .map_err(AwsError::from)?;
+        .map_err(OpError::from)?;
     }
     Ok(role)
 }
@@ -400,7 +402,7 @@ pub async fn repair_node_role(
     t: &tags::Tags,
     policy: &str,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let role = ensure_role(c, system, group, t, policy, cancel).await?;
     let names = c
         .iam
@@ -454,7 +456,7 @@ pub async fn put_role_policy(
     group: &str,
     name: &str,
     doc: &str,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     c.iam
         .put_role_policy()
         .role_name(rules::node_role_name(system, group))
@@ -471,7 +473,7 @@ pub async fn delete_role_policy(
     system: &str,
     group: &str,
     name: &str,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     c.iam
         .delete_role_policy()
         .role_name(rules::node_role_name(system, group))
@@ -485,7 +487,7 @@ pub async fn delete_role_policy(
 
 /// Deletes the node role and instance profile, each only when its identity
 /// tags make it this group's.
-pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), AwsError> {
+pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), OpError> {
     let role = rules::node_role_name(system, group);
     let profile = rules::instance_profile_name(system, group);
     let role_ours = match c

@@ -1,14 +1,16 @@
 //! A query group's target-tracking scaling policy on average CPU.
 
 use super::sdk;
-use crate::aws::{AwsError, Clients};
+use crate::aws::error::code;
+use crate::aws::Clients;
+use crate::resources::error::OpError;
 use crate::rules;
 
 /// The target-tracking policy a query group's `autoscaling` block makes.
 pub const SCALING_POLICY_NAME: &str = "datomic-target-cpu";
 
 /// Creates or updates the group's target-tracking policy on average CPU.
-pub async fn put_cpu_target(c: &Clients, asg: &str, target: f64) -> Result<(), AwsError> {
+pub async fn put_cpu_target(c: &Clients, asg: &str, target: f64) -> Result<(), OpError> {
     use aws_sdk_autoscaling::types::{
         MetricType, PredefinedMetricSpecification, TargetTrackingConfiguration,
     };
@@ -31,7 +33,7 @@ pub async fn put_cpu_target(c: &Clients, asg: &str, target: f64) -> Result<(), A
     Ok(())
 }
 
-pub async fn delete_cpu_target(c: &Clients, asg: &str) -> Result<(), AwsError> {
+pub async fn delete_cpu_target(c: &Clients, asg: &str) -> Result<(), OpError> {
     match c
         .autoscaling
         .delete_policy()
@@ -44,17 +46,17 @@ pub async fn delete_cpu_target(c: &Clients, asg: &str) -> Result<(), AwsError> {
         Err(e) => {
             let e = sdk(e);
             // Auto Scaling says ValidationError for a policy that is not there.
-            if e.is_not_found() || e.code_is(&["ValidationError"]) {
+            if e.is_not_found() || e.code_is(&[code::VALIDATION_ERROR]) {
                 Ok(())
             } else {
-                Err(e)
+                Err(e.into())
             }
         }
     }
 }
 
 /// The target of the group's CPU target-tracking policy, if it has one.
-pub async fn cpu_target(c: &Clients, asg: &str) -> Result<Option<f64>, AwsError> {
+pub async fn cpu_target(c: &Clients, asg: &str) -> Result<Option<f64>, OpError> {
     if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
         return Ok(snap
             .targets

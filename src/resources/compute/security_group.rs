@@ -3,6 +3,7 @@
 //! the system's subnets and the clients the configuration lists; deleted once
 //! the nodes' network interfaces are gone.
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
@@ -16,7 +17,7 @@ use crate::rules;
 /// The nodes' security group of a group (to carry it over to a new launch
 /// template version), or the system's node security group when its latest
 /// version has none (made outside Terraform).
-pub async fn of_group(c: &Clients, g: &GroupState, system: &str) -> Result<String, AwsError> {
+pub async fn of_group(c: &Clients, g: &GroupState, system: &str) -> Result<String, OpError> {
     if !g.security_group_id.is_empty() {
         return Ok(g.security_group_id.clone());
     }
@@ -24,7 +25,7 @@ pub async fn of_group(c: &Clients, g: &GroupState, system: &str) -> Result<Strin
 }
 
 /// The system's node security group, by its name and identity tags.
-pub async fn find(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
+pub async fn find(c: &Clients, system: &str) -> Result<Option<String>, OpError> {
     let out = c
         .ec2
         .describe_security_groups()
@@ -59,7 +60,7 @@ pub async fn ensure(
     system: &str,
     vpc: &str,
     t: &tags::Tags,
-) -> Result<String, AwsError> {
+) -> Result<String, OpError> {
     use aws_sdk_ec2::types::{
         Filter, IpPermission, ResourceType, TagSpecification, UserIdGroupPair,
     };
@@ -110,7 +111,7 @@ pub async fn ensure(
         Ok(id) => id,
         // A create retried after a lost response: it is there.
         Err(e) if e.is_already_exists() => find(c, system).await?.ok_or(e)?,
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let authorized = c
         .ec2
@@ -143,7 +144,7 @@ pub async fn sync_health_rules(
     c: &Clients,
     sg: &str,
     subnet_ids: &[String],
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     use aws_sdk_ec2::types::{IpPermission, IpRange};
     if subnet_ids.is_empty() {
         return Ok(());
@@ -193,7 +194,7 @@ pub async fn sync_health_rules(
 }
 
 /// Client access rules of the nodes' security group: (CIDR blocks, security groups).
-pub async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), AwsError> {
+pub async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<String>), OpError> {
     // A group just created may not be found yet (eventual consistency).
     let out = eventual::new_object(&format!("security group {sg}"), || async {
         c.ec2
@@ -245,7 +246,7 @@ pub async fn sync_client_rules(
     sg: &str,
     want_cidrs: &[String],
     want_groups: &[String],
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, UserIdGroupPair};
     let (cidrs, groups) = client_rules(c, sg).await?;
     let perm = |add_cidrs: Vec<&String>, add_groups: Vec<&String>| {
@@ -318,7 +319,7 @@ pub async fn delete(
     system: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     if let Some(sg) = find(c, system).await? {
         let sg = eventual::Network::SecurityGroup(&sg);
         eventual::delete_network(c, sg, timeout, cancel).await?;

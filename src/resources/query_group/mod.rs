@@ -9,6 +9,7 @@ mod model;
 mod plan;
 mod schema;
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use super::lifecycle::{self, Creates};
 use super::model::{timeout as timeout_of, Model, Op};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{states, tags, AwsError, Clients, Lookup};
+use crate::aws::{states, tags, Clients, Lookup};
 use crate::plugin::value::Number;
 use crate::plugin::{Ctx, Diagnostics, Plan, Resource, Schema, Value};
 use crate::rules::{self, Topology};
@@ -63,7 +64,7 @@ pub async fn system_topology(
     c: &Clients,
     system: &str,
     lookup: Lookup,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     Ok(compute::group_tags(c, system, rules::PRIMARY_GROUP, lookup)
         .await?
         .map(|t| t.get(rules::TAG_TOPOLOGY).cloned().unwrap_or_default()))
@@ -74,7 +75,7 @@ async fn check_system(
     c: &Clients,
     system: &str,
     lookup: Lookup,
-) -> Result<Option<rules::Violation>, AwsError> {
+) -> Result<Option<rules::Violation>, OpError> {
     match system_topology(c, system, lookup).await? {
         None => Ok(Some(rules::Violation::new(
             attr::SYSTEM,
@@ -168,14 +169,13 @@ impl Creates for QueryGroupResource {
         ctx: &Ctx<Clients>,
         planned: &QueryGroupModel,
         state: &mut QueryGroupModel,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), OpError> {
         let (system, name, app) = (planned.system(), planned.name(), planned.application());
         let timeout = timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT);
         let Some(primary) = compute::read_group(c, &system, rules::PRIMARY_GROUP).await? else {
-            return Err(AwsError::new(
-                None,
-                format!("system {system:?} does not exist"),
-            ));
+            return Err(OpError::Vanished(format!(
+                "system {system:?} does not exist"
+            )));
         };
         let st = storage::find(c, &system).await?;
         // The system's network, as its primary group runs in it (ours or the user's).
@@ -242,7 +242,7 @@ impl Creates for QueryGroupResource {
         &self,
         c: &Clients,
         state: &QueryGroupModel,
-    ) -> Result<Option<QueryGroupModel>, AwsError> {
+    ) -> Result<Option<QueryGroupModel>, OpError> {
         QueryGroupResource::read_model(self, c, state, true).await
     }
 
@@ -255,7 +255,7 @@ impl QueryGroupResource {
     /// Reads the query group named by `state`'s `system` and `name` (or `id`)
     /// as this resource's state; `Value::Null` when it does not exist.
     /// Shared with the `datomic_query_group` data source.
-    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, OpError> {
         let prior = QueryGroupModel::from_value(state);
         Ok(self
             .read_model(c, &prior, !state.is_null())
@@ -271,7 +271,7 @@ impl QueryGroupResource {
         c: &Clients,
         state: &QueryGroupModel,
         exists: bool,
-    ) -> Result<Option<QueryGroupModel>, AwsError> {
+    ) -> Result<Option<QueryGroupModel>, OpError> {
         let (system, name) = match (state.system.clone(), state.name.clone()) {
             (Some(s), Some(n)) => (s, n),
             _ => match state.id.as_deref().map(rules::parse_query_group_id) {
@@ -330,7 +330,7 @@ impl QueryGroupResource {
         ctx: &Ctx<Clients>,
         planned: &QueryGroupModel,
         repair_role: bool,
-    ) -> Result<Value, AwsError> {
+    ) -> Result<Value, OpError> {
         let (system, name, app) = (planned.system(), planned.name(), planned.application());
         let timeout = timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT);
         let Some(g) = compute::read_group(c, &system, &name).await? else {

@@ -5,12 +5,14 @@
 
 use super::super::journal;
 use super::Named;
+use crate::aws::error::code;
 use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
 /// The system's bucket name: it carries the account id, so that no other
 /// account can guess it and take it first.
-pub async fn bucket_name(c: &Clients, system: &str) -> Result<String, AwsError> {
+pub async fn bucket_name(c: &Clients, system: &str) -> Result<String, OpError> {
     Ok(rules::bucket_name(system, &c.account().await?))
 }
 
@@ -24,7 +26,7 @@ pub fn known_bucket_name(c: &Clients, system: &str) -> Option<String> {
 /// for ours; one of this account is ours only by its tags, or when this
 /// working directory's journal says it created it (a create interrupted
 /// before the tags were set).
-pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, AwsError> {
+pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, OpError> {
     let account = c.account().await?;
     if let Err(e) =
         c.s3.head_bucket()
@@ -40,10 +42,10 @@ pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, AwsE
                 "The S3 bucket \"{bucket}\" exists but is not owned by this AWS account ({account}): S3 bucket names are global, and the provider never writes to a bucket of another account. Allowed: another system name, or ask the bucket's owner to delete it."
             )));
         }
-        if e.is_not_found() || e.message.contains("404") {
+        if e.is_http_not_found() {
             return Ok(Named::Missing);
         }
-        return Err(e);
+        return Err(e.into());
     }
     let tags = tags(c, bucket).await?;
     Ok(match rules::ownership(&tags, system, None) {
@@ -60,7 +62,7 @@ pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, AwsE
 }
 
 /// A bucket's tags (none when it has no tag set).
-pub async fn tags(c: &Clients, bucket: &str) -> Result<tags::Tags, AwsError> {
+pub async fn tags(c: &Clients, bucket: &str) -> Result<tags::Tags, OpError> {
     let account = c.account().await?;
     match c
         .s3
@@ -77,10 +79,10 @@ pub async fn tags(c: &Clients, bucket: &str) -> Result<tags::Tags, AwsError> {
             .collect()),
         Err(e) => {
             let e = AwsError::from_sdk(e);
-            if e.code_is(&["NoSuchTagSet"]) {
+            if e.code_is(&[code::NO_SUCH_TAG_SET]) {
                 Ok(tags::Tags::new())
             } else {
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -113,7 +115,7 @@ pub async fn create(
     bucket: &str,
     t: &tags::Tags,
     create: bool,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     use aws_sdk_s3::types::{
         BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
         ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
@@ -137,22 +139,22 @@ pub async fn create(
             Ok(_) => {}
             // A create retried after its response was lost, or a bucket made
             // meanwhile: ours only if [`find`] says so.
-            Err(e) if e.code_is(&["BucketAlreadyOwnedByYou"]) => {
-                if let Named::NotOurs(why) = find(c, system, bucket).await? {
-                    return Err(AwsError::new(e.code.as_deref(), why));
+            Err(e) if e.code_is(&[code::BUCKET_ALREADY_OWNED_BY_YOU]) => {
+                if let Named::NotOurs(detail) = find(c, system, bucket).await? {
+                    return Err(NotOurs { detail }.into());
                 }
             }
-            Err(e) if e.code_is(&["BucketAlreadyExists"]) => {
+            Err(e) if e.code_is(&[code::BUCKET_ALREADY_EXISTS]) => {
                 journal::forget(bucket);
-                return Err(AwsError::new(
-                    e.code.as_deref(),
-                    format!("The S3 bucket \"{bucket}\" already exists in another AWS account (S3 bucket names are global), so it cannot be this system's: the provider never writes to it. Allowed: another system name."),
-                ));
+                return Err(NotOurs {
+                    detail: format!("The S3 bucket \"{bucket}\" already exists in another AWS account (S3 bucket names are global), so it cannot be this system's: the provider never writes to it. Allowed: another system name."),
+                }
+                .into());
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
-    let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
+    let bad = |e: aws_sdk_s3::error::BuildError| OpError::request("S3", e);
     let sse = ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
@@ -228,9 +230,9 @@ pub async fn create(
 }
 
 /// Sets the bucket's tags to `t` (S3 replaces the whole set).
-pub async fn put_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), AwsError> {
+pub async fn put_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), OpError> {
     use aws_sdk_s3::types::{Tag, Tagging};
-    let bad = |e: aws_sdk_s3::error::BuildError| AwsError::new(None, e.to_string());
+    let bad = |e: aws_sdk_s3::error::BuildError| OpError::request("S3", e);
     let tag_set = t
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
@@ -252,7 +254,7 @@ pub async fn put_tags(c: &Clients, bucket: &str, t: &tags::Tags) -> Result<(), A
 
 /// Empties the bucket (every version) and deletes it; a bucket already gone
 /// counts as deleted.
-pub async fn delete(c: &Clients, bucket: &str) -> Result<(), AwsError> {
+pub async fn delete(c: &Clients, bucket: &str) -> Result<(), OpError> {
     let account = c.account().await?;
     empty(c, bucket, &account).await?;
     c.s3.delete_bucket()
@@ -266,7 +268,7 @@ pub async fn delete(c: &Clients, bucket: &str) -> Result<(), AwsError> {
 }
 
 /// Deletes every object version and delete marker (the bucket is versioned).
-async fn empty(c: &Clients, bucket: &str, account: &str) -> Result<(), AwsError> {
+async fn empty(c: &Clients, bucket: &str, account: &str) -> Result<(), OpError> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     loop {
         let out =
@@ -297,7 +299,7 @@ async fn empty(c: &Clients, bucket: &str, account: &str) -> Result<(), AwsError>
         let del = Delete::builder()
             .set_objects(Some(keys))
             .build()
-            .map_err(|e| AwsError::new(None, e.to_string()))?;
+            .map_err(|e| OpError::request("S3", e))?;
         c.s3.delete_objects()
             .bucket(bucket)
             .expected_bucket_owner(account)

@@ -9,7 +9,8 @@
 //! its find, ensure and delete; this module puts them together, and tags
 //! them all alike.
 
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{tags, Clients};
+use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
 mod bucket;
@@ -42,10 +43,7 @@ enum Named {
 /// The storage of `system` as it exists now: the parts that exist and are
 /// the system's (by identity tags). Also what was found with the system's
 /// names that is not its own, for a create to refuse.
-async fn find_with_strangers(
-    c: &Clients,
-    system: &str,
-) -> Result<(Storage, Vec<String>), AwsError> {
+async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<String>), OpError> {
     let mut s = Storage::default();
     let mut strangers = Vec::new();
     if let Some((vpc, subnets)) = network::find(c, system).await? {
@@ -72,7 +70,7 @@ async fn find_with_strangers(
 
 /// The storage of `system` as it exists now (parts may be missing; objects
 /// with its names that are not its own are not part of it).
-pub async fn find(c: &Clients, system: &str) -> Result<Storage, AwsError> {
+pub async fn find(c: &Clients, system: &str) -> Result<Storage, OpError> {
     Ok(find_with_strangers(c, system).await?.0)
 }
 
@@ -85,10 +83,13 @@ pub async fn ensure(
     t: &tags::Tags,
     network: Option<(String, Vec<String>)>,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Result<(Storage, bool), AwsError> {
+) -> Result<(Storage, bool), OpError> {
     let (mut s, strangers) = find_with_strangers(c, system).await?;
     if !strangers.is_empty() {
-        return Err(AwsError::new(None, strangers.join(" ")));
+        return Err(NotOurs {
+            detail: strangers.join(" "),
+        }
+        .into());
     }
     let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
     if let Some((vpc, subnets)) = network {
@@ -117,7 +118,7 @@ async fn ensure_data(
     t: &tags::Tags,
     s: &mut Storage,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     // Always (re)applied: the bucket may remain from a create interrupted
     // before its settings or tags were set, and an adopted table may lack
     // its protection.
@@ -168,7 +169,7 @@ pub async fn differing_tags(
     network_managed: bool,
     expected: &tags::Tags,
     identity: &[&str],
-) -> Result<Option<(String, tags::Tags)>, AwsError> {
+) -> Result<Option<(String, tags::Tags)>, OpError> {
     let expected_network = without_name(expected);
     for (object, now) in tags_now(c, s, network_managed).await? {
         let own = tags::user_tags(&now, identity);
@@ -189,7 +190,7 @@ async fn tags_now(
     c: &Clients,
     s: &Storage,
     network_managed: bool,
-) -> Result<Vec<(Tagged, tags::Tags)>, AwsError> {
+) -> Result<Vec<(Tagged, tags::Tags)>, OpError> {
     let mut out = Vec::new();
     if network_managed && !s.vpc_id.is_empty() {
         let ids: Vec<String> = std::iter::once(s.vpc_id.clone())
@@ -219,7 +220,7 @@ pub async fn retag(
     s: &Storage,
     network_managed: bool,
     want: &tags::Tags,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let want_network = without_name(want);
     for (object, now) in tags_now(c, s, network_managed).await? {
         let target = if matches!(object, Tagged::Network(_)) {
@@ -252,7 +253,7 @@ pub async fn delete(
     system: &str,
     timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Result<Vec<String>, AwsError> {
+) -> Result<Vec<String>, OpError> {
     // Only what is the system's by its identity tags: find leaves the rest out.
     let s = find(c, system).await?;
     let mut kept = Vec::new();

@@ -2,6 +2,8 @@
 //! zones, found by identity tags, made when missing and deleted with the
 //! storage; or a VPC and subnets the user brings, checked and never changed.
 
+use crate::aws::error::code;
+use crate::resources::error::OpError;
 use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
 
 use crate::aws::{tags, AwsError, Clients, Found, Lookup};
@@ -25,7 +27,7 @@ fn system_filters(system: &str) -> [Filter; 2] {
 
 /// The system's network: its VPC and one of its subnets per availability
 /// zone (`None`: it has no VPC).
-pub async fn find(c: &Clients, system: &str) -> Result<Option<(String, Vec<String>)>, AwsError> {
+pub async fn find(c: &Clients, system: &str) -> Result<Option<(String, Vec<String>)>, OpError> {
     let Some(vpc) = find_vpc(c, system).await? else {
         return Ok(None);
     };
@@ -34,13 +36,13 @@ pub async fn find(c: &Clients, system: &str) -> Result<Option<(String, Vec<Strin
 }
 
 /// The system's VPC (the first by id, should a retried create have made two).
-pub async fn find_vpc(c: &Clients, system: &str) -> Result<Option<String>, AwsError> {
+pub async fn find_vpc(c: &Clients, system: &str) -> Result<Option<String>, OpError> {
     Ok(vpc_ids(c, system).await?.into_iter().next())
 }
 
 /// The ids of the VPCs tagged as `system`'s, sorted (more than one only after
 /// a create retried when its response was lost).
-async fn vpc_ids(c: &Clients, system: &str) -> Result<Vec<String>, AwsError> {
+async fn vpc_ids(c: &Clients, system: &str) -> Result<Vec<String>, OpError> {
     let out = c
         .ec2
         .describe_vpcs()
@@ -64,7 +66,7 @@ pub async fn find_subnets(
     c: &Clients,
     system: &str,
     vpc_id: &str,
-) -> Result<Vec<(String, String)>, AwsError> {
+) -> Result<Vec<(String, String)>, OpError> {
     let out = c
         .ec2
         .describe_subnets()
@@ -130,7 +132,7 @@ pub async fn check_existing_network(
     vpc_id: &str,
     subnet_ids: &[String],
     lookup: Lookup,
-) -> Result<Option<(&'static str, String)>, AwsError> {
+) -> Result<Option<(&'static str, String)>, OpError> {
     let ec2 = lookup.ec2(c);
     match ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
         Ok(o) if o.vpcs().iter().any(|v| v.vpc_id() == Some(vpc_id)) => {}
@@ -140,7 +142,7 @@ pub async fn check_existing_network(
             if e.is_not_found() {
                 return Ok(Some(("vpc_id", missing_vpc(c, vpc_id))));
             }
-            return Err(e);
+            return Err(e.into());
         }
     }
     Ok(check_subnets(ec2, vpc_id, subnet_ids)
@@ -159,7 +161,7 @@ async fn check_subnets(
     ec2: &aws_sdk_ec2::Client,
     vpc_id: &str,
     subnet_ids: &[String],
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     let out = match ec2
         .describe_subnets()
         .set_subnet_ids(Some(subnet_ids.to_vec()))
@@ -174,7 +176,7 @@ async fn check_subnets(
                     "Not every subnet of {subnet_ids:?} exists: {e}"
                 )));
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     let mut zones = std::collections::BTreeSet::new();
@@ -210,7 +212,7 @@ pub async fn ensure(
     system: &str,
     t: &tags::Tags,
     vpc_id: &str,
-) -> Result<(String, Vec<String>), AwsError> {
+) -> Result<(String, Vec<String>), OpError> {
     let vpc_id = if vpc_id.is_empty() {
         c.ec2
             .create_vpc()
@@ -237,13 +239,10 @@ pub async fn ensure(
         .take(2)
         .collect();
     if zones.len() < 2 {
-        return Err(AwsError::new(
-            None,
-            format!(
-                "region {} has fewer than 2 availability zones; a Datomic system spreads over 2",
-                c.region
-            ),
-        ));
+        return Err(OpError::Unsupported(format!(
+            "region {} has fewer than 2 availability zones; a Datomic system spreads over 2",
+            c.region
+        )));
     }
     let mut created = false;
     for (i, zone) in zones.iter().enumerate() {
@@ -266,7 +265,7 @@ pub async fn ensure(
             .map_err(AwsError::from_sdk);
         // Retried after a lost response: the subnet is there already.
         match result {
-            Err(e) if !e.code_is(&["InvalidSubnet.Conflict"]) => return Err(e),
+            Err(e) if !e.code_is(&[code::SUBNET_CONFLICT]) => return Err(e.into()),
             _ => {}
         }
         created = true;
@@ -291,7 +290,7 @@ pub async fn ensure(
 
 /// The system's VPC after a create: if a retried create made two, the
 /// extra one (empty) is deleted.
-async fn dedupe_vpcs(c: &Clients, system: &str) -> Result<String, AwsError> {
+async fn dedupe_vpcs(c: &Clients, system: &str) -> Result<String, OpError> {
     let mut it = vpc_ids(c, system).await?.into_iter();
     let keep = it.next().ok_or_else(|| {
         AwsError::new(
@@ -330,7 +329,7 @@ fn spec(rt: ResourceType, t: &tags::Tags) -> TagSpecification {
 pub async fn tags(
     c: &Clients,
     ids: Vec<String>,
-) -> Result<std::collections::BTreeMap<String, tags::Tags>, AwsError> {
+) -> Result<std::collections::BTreeMap<String, tags::Tags>, OpError> {
     let mut by_id: std::collections::BTreeMap<String, tags::Tags> = ids
         .iter()
         .map(|id| (id.clone(), tags::Tags::new()))
@@ -367,7 +366,7 @@ pub async fn retag(
     id: &str,
     changed: &tags::Tags,
     removed: &[String],
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     if !changed.is_empty() {
         c.ec2
             .create_tags()
@@ -403,7 +402,7 @@ pub async fn delete(
     vpc_id: &str,
     timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Option<String>, OpError> {
     use crate::aws::eventual::{delete_network, Network};
     let subnets: Vec<String> = find_subnets(c, system, vpc_id)
         .await?
@@ -425,7 +424,7 @@ pub async fn delete(
 }
 
 /// Subnets in the system's VPC that are not the system's (added by someone).
-async fn other_subnets(c: &Clients, vpc: &str, ours: &[String]) -> Result<Vec<String>, AwsError> {
+async fn other_subnets(c: &Clients, vpc: &str, ours: &[String]) -> Result<Vec<String>, OpError> {
     let out = c
         .ec2
         .describe_subnets()

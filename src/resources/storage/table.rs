@@ -4,6 +4,7 @@
 //! in a storage delete the user asked for. One DescribeTable ([`describe`])
 //! serves the finder and the waits.
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -28,7 +29,7 @@ pub struct Described {
 
 /// The table as DynamoDB describes it now. A missing table is an error
 /// (not found): [`Found::found`] makes it `None` where absence is an answer.
-async fn describe(c: &Clients, table: &str) -> Result<Described, AwsError> {
+async fn describe(c: &Clients, table: &str) -> Result<Described, OpError> {
     let out = c
         .dynamodb
         .describe_table()
@@ -52,7 +53,7 @@ async fn describe(c: &Clients, table: &str) -> Result<Described, AwsError> {
 }
 
 /// The system's table, with its ARN when it exists.
-pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, String), AwsError> {
+pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, String), OpError> {
     let Some(arn) = describe(c, table).await.found()?.map(|d| d.arn) else {
         return Ok((Named::Missing, String::new()));
     };
@@ -70,7 +71,7 @@ pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, Stri
 }
 
 /// A table's tags.
-pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
+pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
     let mut t = tags::Tags::new();
     let mut next: Option<String> = None;
     loop {
@@ -93,7 +94,7 @@ pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
 }
 
 /// The ARN of the storage's table: the one found with it, or described now.
-pub async fn arn(c: &Clients, s: &Storage) -> Result<String, AwsError> {
+pub async fn arn(c: &Clients, s: &Storage) -> Result<String, OpError> {
     if !s.table_arn.is_empty() {
         return Ok(s.table_arn.clone());
     }
@@ -103,12 +104,12 @@ pub async fn arn(c: &Clients, s: &Storage) -> Result<String, AwsError> {
 /// Creates the table: pay per request, encrypted, deletion protection on,
 /// tagged (one already there, from a create retried after a lost response,
 /// is no error).
-pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), AwsError> {
+pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), OpError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
         SseSpecification,
     };
-    let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| OpError::request("DynamoDB", e);
     let created = c
         .dynamodb
         .create_table()
@@ -135,7 +136,7 @@ pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), AwsE
         .await
         .map(|_| ())
         .map_err(AwsError::from_sdk);
-    AwsError::tolerate_exists(created)
+    Ok(AwsError::tolerate_exists(created)?)
 }
 
 /// Keeps the table's data safe: deletion protection on (lifted only inside
@@ -143,7 +144,7 @@ pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), AwsE
 /// (re)applied to an adopted table. Waits for the table to be ACTIVE first,
 /// as DynamoDB refuses backups settings while it is being created: the
 /// system's create goes on with an ACTIVE table.
-pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Result<(), AwsError> {
+pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Result<(), OpError> {
     use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
     // The look that saw it ACTIVE says whether it is protected.
     let seen = wait_active(c, table, ACTIVE_TIMEOUT, cancel).await?;
@@ -169,7 +170,7 @@ pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Re
         .and_then(|p| p.point_in_time_recovery_status())
         .is_some_and(|s| s.as_str() == "ENABLED");
     if !pitr_on {
-        let bad = |e: aws_sdk_dynamodb::error::BuildError| AwsError::new(None, e.to_string());
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| OpError::request("DynamoDB", e);
         c.dynamodb
             .update_continuous_backups()
             .table_name(table)
@@ -192,7 +193,7 @@ pub async fn retag(
     arn: &str,
     changed: &tags::Tags,
     removed: Vec<String>,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     if !changed.is_empty() {
         c.dynamodb
             .tag_resource()
@@ -222,7 +223,7 @@ pub async fn delete(
     table: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     // Deletion protection is lifted here only: the user asked for it.
     let lifted = c
         .dynamodb
@@ -248,7 +249,7 @@ pub async fn delete(
 
 /// The table's status as a step of its state machine, with what was seen
 /// (`None`: no such table).
-async fn status(c: &Clients, table: &str) -> Result<(Seen, Option<Described>), AwsError> {
+async fn status(c: &Clients, table: &str) -> Result<(Seen, Option<Described>), OpError> {
     let seen = describe(c, table).await.found()?;
     let status = seen.as_ref().and_then(|d| d.status.as_deref());
     Ok((states::table_state(status), seen))
@@ -262,24 +263,21 @@ async fn wait_active(
     table: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<Described, AwsError> {
+) -> Result<Described, OpError> {
     let what = format!("DynamoDB table {table} to be ACTIVE");
     Waiter::new(timeout)
         .until(&what, cancel, || async {
             match status(c, table).await? {
                 (Seen::Ready, Some(seen)) => Ok(Poll::Done(seen)),
-                (Seen::Failed, seen) => Err(AwsError::new(
-                    None,
-                    format!(
-                        "DynamoDB table {table} is {}",
-                        seen.and_then(|d| d.status).as_deref().unwrap_or("?")
-                    ),
-                )),
-                _ => Ok(Poll::Pending),
+                (Seen::Failed, seen) => Ok(Poll::Stuck(format!(
+                    "DynamoDB table {table} is {}",
+                    seen.and_then(|d| d.status).as_deref().unwrap_or("?")
+                ))),
+                _ => Ok::<_, OpError>(Poll::Pending),
             }
         })
         .await
-        .map_err(AwsError::from)
+        .map_err(OpError::from)
 }
 
 /// Waits until the table is gone (`DELETING` until then).
@@ -288,15 +286,15 @@ async fn wait_deleted(
     table: &str,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), AwsError> {
+) -> Result<(), OpError> {
     let what = format!("DynamoDB table {table} to be deleted");
     Waiter::new(timeout)
         .until(&what, cancel, || async {
-            Ok::<_, AwsError>(match status(c, table).await?.0 {
+            Ok::<_, OpError>(match status(c, table).await?.0 {
                 Seen::Gone => Poll::Done(()),
                 _ => Poll::Pending,
             })
         })
         .await
-        .map_err(AwsError::from)
+        .map_err(OpError::from)
 }

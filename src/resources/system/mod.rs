@@ -9,6 +9,7 @@ mod plan;
 mod read;
 mod schema;
 
+use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ use super::lifecycle::{self, Creates};
 use super::model::{timeout as timeout_of, Model, Op};
 use super::node::NodeConfig;
 use super::storage;
-use crate::aws::{states, tags, AwsError, Clients, Lookup};
+use crate::aws::{states, tags, Clients, Lookup};
 use crate::plugin::{AttrPath, Ctx, Diagnostics, Plan, Resource, Schema, Value};
 use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
 
@@ -190,7 +191,7 @@ impl Creates for SystemResource {
         ctx: &Ctx<Clients>,
         planned: &SystemModel,
         state: &mut SystemModel,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), OpError> {
         let name = planned.name();
         let topology = planned.topology.clone().unwrap_or_default();
         let app = planned.application();
@@ -288,7 +289,7 @@ impl Creates for SystemResource {
         &self,
         c: &Clients,
         state: &SystemModel,
-    ) -> Result<Option<SystemModel>, AwsError> {
+    ) -> Result<Option<SystemModel>, OpError> {
         SystemResource::read_model(self, c, state, true).await
     }
 
@@ -301,7 +302,7 @@ impl SystemResource {
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
     /// state; `Value::Null` when its primary compute group does not exist.
     /// Shared with the `datomic_system` data source.
-    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, AwsError> {
+    pub(crate) async fn do_read(&self, c: &Clients, state: &Value) -> Result<Value, OpError> {
         let prior = SystemModel::from_value(state);
         Ok(self
             .read_model(c, &prior, !state.is_null())
@@ -318,7 +319,7 @@ impl SystemResource {
         prior: &SystemModel,
         planned: &SystemModel,
         repair_role: bool,
-    ) -> Result<Value, AwsError> {
+    ) -> Result<Value, OpError> {
         let name = planned.name();
         let topology = planned.topology.clone().unwrap_or_default();
         let app = planned.application();
@@ -534,7 +535,7 @@ impl Resource<Clients> for SystemResource {
             if !prior.retains_storage() {
                 kept = storage::delete(c, &name, timeout, &ctx.cancel).await?;
             }
-            Ok::<_, AwsError>((boundary_kept, kept))
+            Ok::<_, OpError>((boundary_kept, kept))
         })
         .await;
         match result {

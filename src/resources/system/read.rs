@@ -1,10 +1,11 @@
 //! Reading a `datomic_system` back from AWS into its model.
 
+use crate::resources::error::OpError;
 use std::collections::BTreeMap;
 
 use super::model::SystemModel;
 use super::{SystemResource, IDENTITY_KEYS};
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{tags, Clients};
 use crate::resources::common::read_tags_of;
 use crate::resources::compute::{self, security_group};
 use crate::resources::storage;
@@ -41,7 +42,7 @@ impl SystemResource {
         c: &Clients,
         name: &str,
         state: &SystemModel,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<bool, OpError> {
         if compute::has_leftovers(c, name, PRIMARY_GROUP).await?
             || security_group::find(c, name).await?.is_some()
         {
@@ -63,7 +64,7 @@ impl SystemResource {
         c: &Clients,
         state: &SystemModel,
         exists: bool,
-    ) -> Result<Option<SystemModel>, AwsError> {
+    ) -> Result<Option<SystemModel>, OpError> {
         let name = state
             .id
             .clone()
