@@ -1,15 +1,18 @@
-//! The one create path of the compute-group resources (a system's primary
-//! group, a query group): check nothing live is taken over, run the create
-//! under its timeout and StopProvider, then end in a read, as the AWS
-//! provider's Create ends in Read. A create cut short keeps in state what it
-//! made, so Terraform taints it and the next apply finishes or replaces it.
+//! The one create path and the one update path of the compute-group
+//! resources (a system's primary group, a query group). A create checks
+//! nothing live is taken over, runs under its timeout and StopProvider, then
+//! ends in a read, as the AWS provider's Create ends in Read. A create cut
+//! short keeps in state what it made, so Terraform taints it and the next
+//! apply finishes or replaces it. An update runs the same way and ends in the
+//! same read; when the compute group is gone it re-runs the create, which
+//! adopts what still exists.
 
 use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::common::{aws_error, cancellable, writer};
+use super::common::{aws_error, cancellable, is_unknown, writer};
 use super::compute;
 use super::model::Model;
 use crate::aws::{Clients, Lookup};
@@ -68,6 +71,72 @@ pub trait Creates: Sync {
     /// What the state keeps from the plan rather than from AWS (arguments AWS
     /// does not return as written).
     fn keep_planned(&self, read: &mut Self::Model, planned: &Self::Model);
+}
+
+/// What an update found.
+pub enum Updated {
+    /// AWS now matches the plan.
+    Done,
+    /// The compute group's Auto Scaling group is gone (half made, or deleted
+    /// outside Terraform): the update re-runs the create.
+    GroupGone,
+}
+
+/// What a resource gives the update path, beyond what it gives the create.
+#[async_trait]
+pub trait Updates: Creates {
+    /// The computed attribute a plan leaves unknown when the last read found
+    /// the node role changed outside Terraform (the update repairs it).
+    const NODE_ROLE_ATTR: &'static str;
+
+    /// The update's deadline (`timeouts.update`).
+    fn update_timeout(&self, planned: &Self::Model) -> Duration;
+
+    /// Changes the AWS objects from `prior` to `planned`.
+    async fn do_update(
+        &self,
+        c: &Clients,
+        ctx: &Ctx<Clients>,
+        prior: &Self::Model,
+        planned: &Self::Model,
+        repair_role: bool,
+    ) -> Result<Updated, OpError>;
+}
+
+/// Updates the resource to its plan and reads it back as its state. On
+/// failure the prior state stays: what changed is found again by the next
+/// refresh.
+pub async fn update<R: Updates>(
+    r: &R,
+    ctx: &Ctx<Clients>,
+    prior: &Value,
+    planned: &Value,
+    diags: &mut Diagnostics,
+) -> Value {
+    let Some(c) = writer(ctx, diags) else {
+        return prior.clone();
+    };
+    let repair_role = is_unknown(planned, R::NODE_ROLE_ATTR);
+    let (prior_m, planned) = (R::Model::from_value(prior), R::Model::from_value(planned));
+    let run = async {
+        let mut state = r.started(&planned);
+        match r.do_update(c, ctx, &prior_m, &planned, repair_role).await? {
+            Updated::Done => {}
+            Updated::GroupGone => r.do_create(c, ctx, &planned, &mut state).await?,
+        }
+        r.read_model(c, &state).await
+    };
+    match cancellable(&ctx.cancel, ("update", r.update_timeout(&planned)), run).await {
+        Ok(Some(mut v)) => {
+            r.keep_planned(&mut v, &planned);
+            v.to_value()
+        }
+        Ok(None) => prior.clone(),
+        Err(e) => {
+            aws_error(diags, &format!("updating {}", r.what(&prior_m)), e);
+            prior.clone()
+        }
+    }
 }
 
 /// Creates the resource a plan describes and reads it back as its state.

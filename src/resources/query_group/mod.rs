@@ -18,7 +18,7 @@ pub use self::model::{attr, Autoscaling, QueryGroupModel};
 use self::schema::schema;
 use super::common::*;
 use super::compute::{self, GroupSpec};
-use super::lifecycle::{self, Creates};
+use super::lifecycle::{self, Creates, Updated, Updates};
 use super::model::{timeout as timeout_of, Model, Op};
 use super::node::NodeConfig;
 use super::storage;
@@ -321,6 +321,15 @@ impl QueryGroupResource {
         v.node_role_name = Some(compute::node_role_name_as_read(c, &system, &name).await?);
         Ok(Some(v))
     }
+}
+
+#[async_trait]
+impl Updates for QueryGroupResource {
+    const NODE_ROLE_ATTR: &'static str = attr::NODE_ROLE_NAME;
+
+    fn update_timeout(&self, planned: &QueryGroupModel) -> Duration {
+        timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT)
+    }
 
     /// `repair_role`: the last read found the node role changed outside
     /// Terraform (the plan has `node_role_name` unknown).
@@ -328,21 +337,14 @@ impl QueryGroupResource {
         &self,
         c: &Clients,
         ctx: &Ctx<Clients>,
+        _prior: &QueryGroupModel,
         planned: &QueryGroupModel,
         repair_role: bool,
-    ) -> Result<Value, OpError> {
+    ) -> Result<Updated, OpError> {
         let (system, name, app) = (planned.system(), planned.name(), planned.application());
         let timeout = timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT);
         let Some(g) = compute::read_group(c, &system, &name).await? else {
-            // Its Auto Scaling group is gone (half made, or deleted outside
-            // Terraform): re-run the create, which adopts what exists.
-            let mut state = planned.clone();
-            self.do_create(c, ctx, planned, &mut state).await?;
-            let read = self.read_model(c, &state, true).await?;
-            return Ok(read.map_or(Value::Null, |mut v| {
-                keep_planned(&mut v, planned);
-                v.to_value()
-            }));
+            return Ok(Updated::GroupGone);
         };
         let (tags_all, full) = all_tags(c, planned);
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -401,11 +403,7 @@ impl QueryGroupResource {
         // Always: nodes left on an older configuration by an interrupted
         // update are replaced too (nothing happens when all are current).
         compute::roll(c, &system, &name, timeout, &ctx.cancel).await?;
-        let read = self.read_model(c, planned, true).await?;
-        Ok(read.map_or(Value::Null, |mut v| {
-            keep_planned(&mut v, planned);
-            v.to_value()
-        }))
+        Ok(Updated::Done)
     }
 }
 
@@ -474,35 +472,7 @@ impl Resource<Clients> for QueryGroupResource {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        let Some(c) = writer(ctx, diags) else {
-            return prior.clone();
-        };
-        let repair_role = is_unknown(planned, attr::NODE_ROLE_NAME);
-        let planned = QueryGroupModel::from_value(planned);
-        match cancellable(
-            &ctx.cancel,
-            (
-                Op::Update.name(),
-                timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT),
-            ),
-            self.do_update(c, ctx, &planned, repair_role),
-        )
-        .await
-        {
-            Ok(v) if !v.is_null() => v,
-            Ok(_) => prior.clone(),
-            Err(e) => {
-                aws_error(
-                    diags,
-                    &format!(
-                        "updating Datomic query group ({})",
-                        QueryGroupModel::from_value(prior).id.unwrap_or_default()
-                    ),
-                    e,
-                );
-                prior.clone()
-            }
-        }
+        lifecycle::update(self, ctx, prior, planned, diags).await
     }
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {

@@ -19,7 +19,7 @@ use self::read::client_config;
 use self::schema::schema;
 use super::common::*;
 use super::compute::{self, security_group, GroupSpec};
-use super::lifecycle::{self, Creates};
+use super::lifecycle::{self, Creates, Updated, Updates};
 use super::model::{timeout as timeout_of, Model, Op};
 use super::node::NodeConfig;
 use super::storage;
@@ -215,16 +215,7 @@ impl Creates for SystemResource {
 
         let sg = security_group::ensure(c, &name, &st.vpc_id, &full).await?;
         state.security_group_id = Some(sg.clone());
-        security_group::sync_client_rules(
-            c,
-            &sg,
-            &planned.client_cidr_blocks.clone().unwrap_or_default(),
-            &planned
-                .client_security_group_ids
-                .clone()
-                .unwrap_or_default(),
-        )
-        .await?;
+        sync_client_access(c, &sg, planned).await?;
         security_group::sync_health_rules(c, &sg, &st.subnet_ids).await?;
         let role = compute::ensure_role(
             c,
@@ -309,6 +300,15 @@ impl SystemResource {
             .await?
             .map_or(Value::Null, |m| m.to_value()))
     }
+}
+
+#[async_trait]
+impl Updates for SystemResource {
+    const NODE_ROLE_ATTR: &'static str = attr::NODE_ROLE_NAME;
+
+    fn update_timeout(&self, planned: &SystemModel) -> Duration {
+        timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT)
+    }
 
     /// `repair_role`: the last read found the node role changed outside
     /// Terraform (the plan has `node_role_name` unknown).
@@ -319,22 +319,14 @@ impl SystemResource {
         prior: &SystemModel,
         planned: &SystemModel,
         repair_role: bool,
-    ) -> Result<Value, OpError> {
+    ) -> Result<Updated, OpError> {
         let name = planned.name();
         let topology = planned.topology.clone().unwrap_or_default();
         let app = planned.application();
         let (tags_all, full) = all_tags(c, planned, &name, &app, &topology);
         let timeout = timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT);
         let Some(g) = compute::read_group(c, &name, PRIMARY_GROUP).await? else {
-            // Its Auto Scaling group is gone (half made, or deleted outside
-            // Terraform): re-run the create, which adopts what exists.
-            let mut state = planned.clone();
-            self.do_create(c, ctx, planned, &mut state).await?;
-            let read = self.read_model(c, &state, true).await?;
-            return Ok(read.map_or(Value::Null, |mut v| {
-                keep_planned(&mut v, planned);
-                v.to_value()
-            }));
+            return Ok(Updated::GroupGone);
         };
         let instance_type = planned.instance_type.clone().unwrap_or_default();
         let image = match planned.image_id.clone().filter(|i| !i.is_empty()) {
@@ -383,16 +375,7 @@ impl SystemResource {
         }
         let sg = security_group::of_group(c, &g, &name).await?;
         if !sg.is_empty() {
-            security_group::sync_client_rules(
-                c,
-                &sg,
-                &planned.client_cidr_blocks.clone().unwrap_or_default(),
-                &planned
-                    .client_security_group_ids
-                    .clone()
-                    .unwrap_or_default(),
-            )
-            .await?;
+            sync_client_access(c, &sg, planned).await?;
         }
         // Repairs a load balancer, listener or target group deleted outside Terraform.
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
@@ -410,13 +393,23 @@ impl SystemResource {
         // Always: nodes left on an older configuration by an interrupted
         // update are replaced too (nothing happens when all are current).
         compute::roll(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
-        let mut v = self
-            .read_model(c, planned, true)
-            .await?
-            .unwrap_or_else(|| prior.clone());
-        keep_planned(&mut v, planned);
-        Ok(v.to_value())
+        Ok(Updated::Done)
     }
+}
+
+/// Opens the system's security group to the clients the plan names, and
+/// closes it to the others.
+async fn sync_client_access(c: &Clients, sg: &str, planned: &SystemModel) -> Result<(), OpError> {
+    security_group::sync_client_rules(
+        c,
+        sg,
+        &planned.client_cidr_blocks.clone().unwrap_or_default(),
+        &planned
+            .client_security_group_ids
+            .clone()
+            .unwrap_or_default(),
+    )
+    .await
 }
 
 #[async_trait]
@@ -492,34 +485,7 @@ impl Resource<Clients> for SystemResource {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        let Some(c) = writer(ctx, diags) else {
-            return prior.clone();
-        };
-        let repair_role = is_unknown(planned, attr::NODE_ROLE_NAME);
-        let (prior_m, planned) = (
-            SystemModel::from_value(prior),
-            SystemModel::from_value(planned),
-        );
-        match cancellable(
-            &ctx.cancel,
-            (
-                Op::Update.name(),
-                timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT),
-            ),
-            self.do_update(c, ctx, &prior_m, &planned, repair_role),
-        )
-        .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                aws_error(
-                    diags,
-                    &format!("updating Datomic system ({})", prior_m.name()),
-                    e,
-                );
-                prior.clone()
-            }
-        }
+        lifecycle::update(self, ctx, prior, planned, diags).await
     }
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {
