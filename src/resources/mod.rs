@@ -13,6 +13,7 @@ pub mod model;
 pub mod node;
 pub mod ownership;
 pub mod query_group;
+pub mod repair;
 pub mod storage;
 pub mod system;
 

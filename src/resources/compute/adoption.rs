@@ -39,18 +39,6 @@ pub async fn has_leftovers(c: &Clients, system: &str, group: &str) -> Result<boo
     Ok(!e.load_balancer_arn.is_empty() && is_group_of(&lb_tags, system, group))
 }
 
-/// A group read back without its Auto Scaling group but with leftovers
-/// stays in state with an empty `autoscaling_group_name`, so that destroy
-/// cleans up; the next plan repairs it in place (the update re-runs the
-/// create, which finds and adopts what exists: no delete, no data lost).
-pub fn plan_repair_if_half_made(plan: &mut crate::plugin::Plan) {
-    if !plan.is_create() && plan.prior_get("autoscaling_group_name").as_str() == Some("") {
-        plan.set("autoscaling_group_name", crate::plugin::Value::Unknown);
-        // A new Auto Scaling group: a new ARN.
-        plan.set("arn", crate::plugin::Value::Unknown);
-    }
-}
-
 /// Marks the group's create as finished (see [`rules::TAG_CREATED`]), with
 /// a token this working directory remembers first (see [`journal`]).
 pub async fn mark_created(c: &Clients, asg: &str) -> Result<(), OpError> {

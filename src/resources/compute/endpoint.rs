@@ -125,16 +125,6 @@ async fn our_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint
     Ok(e)
 }
 
-/// Plans the repair of an endpoint found missing by the last read.
-pub fn plan_endpoint_repair(plan: &mut crate::plugin::Plan) {
-    if !plan.is_create() && plan.prior_get("endpoint").as_str() == Some("") {
-        plan.set("endpoint", crate::plugin::Value::Unknown);
-        if plan.planned.get("client_config").is_some() {
-            plan.set("client_config", crate::plugin::Value::Unknown);
-        }
-    }
-}
-
 fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
     t.iter()
         .map(|(k, v)| {

@@ -20,13 +20,8 @@ pub mod role;
 pub mod scaling_policy;
 pub mod security_group;
 
-pub use adoption::{
-    check_not_taken, has_leftovers, mark_created, plan_repair_if_half_made, tracked,
-};
-pub use endpoint::{
-    attach_endpoint, delete_endpoint, ensure_endpoint, find_endpoint, plan_endpoint_repair,
-    Endpoint,
-};
+pub use adoption::{check_not_taken, has_leftovers, mark_created, tracked};
+pub use endpoint::{attach_endpoint, delete_endpoint, ensure_endpoint, find_endpoint, Endpoint};
 pub use group::{
     delete_group, ensure_group, foreign_group, group_tags, image_of, network_of, read_group, roll,
     set_capacity, update_tags, vpc_of_subnet, wait_in_service, GroupSpec,
@@ -34,8 +29,8 @@ pub use group::{
 pub use launch_template::{default_image, fingerprint, new_version, TAG_NODE_CONFIG};
 pub use role::{
     delete_role, delete_role_policy, ensure_role, get_role_policy, node_policy, node_role_drift,
-    node_role_name_as_read, plan_role_repair, put_role_policy, repair_node_role,
-    system_node_policy, NODE_POLICY_NAME,
+    node_role_name_as_read, put_role_policy, repair_node_role, system_node_policy,
+    NODE_POLICY_NAME,
 };
 pub use scaling_policy::{cpu_target, delete_cpu_target, put_cpu_target, SCALING_POLICY_NAME};
 

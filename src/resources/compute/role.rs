@@ -55,7 +55,7 @@ pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, OpE
 
 /// `node_role_name` as a read reports it: the role's name, or "" when the
 /// role drifted from what the provider gives it (see [`node_role_drift`]),
-/// so that the next plan repairs it ([`plan_role_repair`]).
+/// so that the next plan repairs it (`resources::repair`).
 pub async fn node_role_name_as_read(
     c: &Clients,
     system: &str,
@@ -119,14 +119,6 @@ pub async fn node_role_drift(
     }
     drift.sort();
     Ok(drift)
-}
-
-/// A node role found drifted by the last read has an empty `node_role_name`:
-/// the plan shows it as known after apply, and the update repairs the role.
-pub fn plan_role_repair(plan: &mut crate::plugin::Plan) {
-    if !plan.is_create() && plan.prior_get("node_role_name").as_str() == Some("") {
-        plan.set("node_role_name", crate::plugin::Value::Unknown);
-    }
 }
 
 /// Inline policies the provider puts on node roles: the nodes' own and each

@@ -161,9 +161,8 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
         }
     }
     plan_tags_all(plan, ctx.data.as_deref().map(|c| &c.default_tags));
-    compute::plan_endpoint_repair(plan);
-    compute::plan_repair_if_half_made(plan);
-    compute::plan_role_repair(plan);
+    // What the last read found broken outside Terraform: repaired in place.
+    crate::resources::repair::plan(plan);
     // Never take over a live system of another state (an interrupted
     // create of this one is adopted instead).
     if plan.is_create() {
