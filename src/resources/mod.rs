@@ -12,6 +12,7 @@ pub mod model;
 pub mod node;
 pub mod ownership;
 pub mod query_group;
+pub mod secrets;
 pub mod storage;
 pub mod system;
 
