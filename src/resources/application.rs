@@ -600,6 +600,26 @@ mod tests {
     }
 
     #[test]
+    fn a_state_of_the_previous_build_decodes_without_the_secret_attributes() {
+        let old = br#"{"id":"prod/primary/tx","name":"tx","system":"prod","compute_group":null,"revision":"r1","transaction_functions":null,"iam_policy":null,"launch_template_version":3,"timeouts":null}"#;
+        let mut d = Diagnostics::new();
+        let v = crate::plugin::upgrade::upgrade_state(
+            TYPE_NAME,
+            &schema(),
+            &Default::default(),
+            0,
+            old,
+            &mut d,
+        );
+        assert!(!d.has_error(), "{d:?}");
+        let m = ApplicationModel::from_value(&v.unwrap_or(Value::Null));
+        assert_eq!(m.revision.as_deref(), Some("r1"));
+        assert_eq!(m.launch_template_version, Some(3));
+        assert_eq!(m.secret_parameters_wo, None);
+        assert_eq!(m.secret_parameters_wo_version, None);
+    }
+
+    #[test]
     fn secret_names_and_values_are_checked_without_quoting_values() {
         let r = ApplicationResource::new();
         let base = vec![
