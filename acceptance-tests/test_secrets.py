@@ -94,6 +94,9 @@ def test_secret_parameters_in_ssm_never_in_state(tf: Terraform, aws: Emulator) -
     view = AwsView(aws)
     ssm = aws.boto3("ssm")
     tf.env["TF_VAR_db_password"] = PASSWORD
+    # The provider's own logs, at their most verbose, must not hold a value either.
+    log = tf.workdir / "provider.log"
+    tf.env.update({"TF_LOG_PROVIDER": "trace", "TF_LOG_PATH": str(log)})
     all_values = [PASSWORD, API_KEY_1, API_KEY_2]
 
     # Two secrets, version 1.
@@ -116,6 +119,9 @@ def test_secret_parameters_in_ssm_never_in_state(tf: Terraform, aws: Emulator) -
         "datomic_application.app"]
     assert app["secret_parameters_wo"] is None and app["secret_parameters_wo_version"] == 1
     assert_nowhere_in_terraform(tf, all_values)
+    logged = log.read_text()
+    assert "secret_parameters" in logged or "datomic_application" in logged, "the provider logged nothing"
+    assert not any(v in logged for v in all_values), "a secret value is in the provider's logs"
     node = assert_not_in_user_data(view, all_values)
     assert node["secret_parameters_path"] == PATH and node["secret_parameters_version"] == 1, node
     policy = view.role_policy(ROLE, POLICY)
