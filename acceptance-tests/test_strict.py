@@ -292,6 +292,7 @@ INVALID = [
     ("iam", lambda c: c.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3 GetObject", "Resource": "*"}]})),
      "MalformedPolicyDocument", "invalid action"),
+    ("ssm", lambda c: c.describe_parameters(MaxResults=51), "ValidationException", "less than or equal to 50"),
 ]
 
 

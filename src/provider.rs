@@ -22,6 +22,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "elbv2",
     "iam",
     "s3",
+    "ssm",
     "sts",
 ];
 

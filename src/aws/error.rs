@@ -45,6 +45,11 @@ pub mod code {
     /// EC2: the ingress rule exists already.
     pub const PERMISSION_DUPLICATE: &str = "InvalidPermission.Duplicate";
 
+    /// SSM: no such parameter (a read or delete).
+    pub const PARAMETER_NOT_FOUND: &str = "ParameterNotFound";
+    /// SSM: no such parameter (a tag look-up).
+    pub const INVALID_RESOURCE_ID: &str = "InvalidResourceId";
+
     /// Auto Scaling's message for a group, policy or configuration that does
     /// not exist (its code is [`VALIDATION_ERROR`]).
     pub const AUTOSCALING_NOT_FOUND_NEEDLE: &str = "not found";

@@ -62,6 +62,8 @@ pub struct Clients {
     /// an unreachable endpoint fails `plan` in seconds.
     sts_check: aws_sdk_sts::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// SSM Parameter Store: applications' secret parameters.
+    pub ssm: aws_sdk_ssm::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -157,6 +159,7 @@ impl Clients {
             sts: client!(aws_sdk_sts, "sts"),
             sts_check,
             elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
+            ssm: client!(aws_sdk_ssm, "ssm"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

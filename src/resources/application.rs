@@ -1,7 +1,9 @@
 //! `datomic_application`: one application revision deployed to one compute
 //! group. Deploying writes a new launch template version carrying the
 //! revision and replaces the group's nodes one at a time; the application's
-//! IAM policy goes inline on the group's node role.
+//! IAM policy goes inline on the group's node role. Its secret parameters
+//! (write-only) go to SSM Parameter Store (see `secrets`); the nodes learn
+//! only where they are.
 
 use crate::resources::error::OpError;
 use std::time::Duration;
@@ -11,9 +13,10 @@ use async_trait::async_trait;
 use super::common::*;
 use super::compute;
 use super::model::{
-    model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Model, Op, Str,
+    model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Map, Model, Op, Str,
     Timeouts,
 };
+use super::secrets;
 use crate::aws::{Clients, Lookup};
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
@@ -50,6 +53,8 @@ pub mod attr {
     pub const TRANSACTION_FUNCTIONS: &str = "transaction_functions";
     pub const IAM_POLICY: &str = "iam_policy";
     pub const LAUNCH_TEMPLATE_VERSION: &str = "launch_template_version";
+    pub const SECRET_PARAMETERS_WO: &str = "secret_parameters_wo";
+    pub const SECRET_PARAMETERS_WO_VERSION: &str = "secret_parameters_wo_version";
     pub const TIMEOUTS: &str = "timeouts";
 }
 
@@ -64,6 +69,8 @@ model! {
         transaction_functions: List = attr::TRANSACTION_FUNCTIONS,
         iam_policy: Str = attr::IAM_POLICY,
         launch_template_version: Int = attr::LAUNCH_TEMPLATE_VERSION,
+        secret_parameters_wo: Map = attr::SECRET_PARAMETERS_WO,
+        secret_parameters_wo_version: Int = attr::SECRET_PARAMETERS_WO_VERSION,
         timeouts: BlockOf<Timeouts> = attr::TIMEOUTS,
     }
 }
@@ -89,8 +96,20 @@ fn schema() -> Schema {
             .attr(Attribute::optional(attr::TRANSACTION_FUNCTIONS, Type::list(Type::String), "Fully qualified names (`namespace/name`) of the transaction functions the application provides. Only the primary compute group runs transaction functions."))
             .attr(Attribute::optional(attr::IAM_POLICY, Type::String, "An IAM policy document (JSON) with the application's own permissions, put inline on the group's node role. Checked at plan time, so that the nodes cannot reach past it: an `Allow` statement may not use `NotAction` or `NotResource`, grant `*` or `*:*` actions on any resource, grant IAM writes (IAM actions other than `iam:Get*`, `iam:List*`, `iam:Generate*` and `iam:Simulate*`; wildcards that can match a write count as writes) or grant `iam:PassRole` on every role (`*`, `arn:aws:iam::<account>:role/*`; name explicit role ARNs or a path instead). Actions match case-insensitively, as IAM's do; `Deny` statements are not limited."))
             .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_VERSION, Type::Number, "The launch template version that carries this deployment."))
+            .attr(Attribute::optional(attr::SECRET_PARAMETERS_WO, Type::map(Type::String), "Secret settings of the application (passwords, keys): names to values, stored by the provider as SSM Parameter Store `SecureString` parameters `/datomic-shared/<system>/<group>/<name>/<NAME>` (`<group>` is `primary` for the primary compute group), where Datomic ions read parameters (`ion/get-params`). The nodes are told only that path, and the node role may read (and decrypt, through SSM only) exactly the parameters under it. The values never reach the state, the plan or the launch template. They are written when the application is created and whenever `secret_parameters_wo_version` changes (a changed value alone is not seen); secrets removed from the map are deleted then; all are deleted on destroy. Read and import cannot know the values: parameters changed or deleted outside Terraform are not drift (change the version to write them again). A parameter at that path that does not carry this application's identity tags is never overwritten or deleted: it is an error. Names: 1-128 letters, digits, `_`, `.` or `-`; values: 1-4096 characters.").sensitive().write_only())
+            .attr(secrets_version_attr())
             .block(attr::TIMEOUTS, Nesting::Single, timeouts_block(&[timeouts_attr::CREATE, timeouts_attr::UPDATE, timeouts_attr::DELETE], "30m")),
     )
+}
+
+/// The framework's `<name>_version` companion, saying what a change does here.
+fn secrets_version_attr() -> Attribute {
+    let mut a = Attribute::write_only_version(
+        attr::SECRET_PARAMETERS_WO_VERSION,
+        attr::SECRET_PARAMETERS_WO,
+    );
+    a.description.push_str(" A change also replaces the group's nodes one at a time, so that they read the new values at start.");
+    a
 }
 
 fn group_of(v: &Value) -> String {
@@ -150,6 +169,44 @@ impl ApplicationResource {
         let mut node = g.node.clone();
         node.revision = planned.revision.clone();
         node.transaction_functions = planned.transaction_functions.clone().unwrap_or_default();
+        let owner = secrets::Owner {
+            system: &system,
+            group: &group,
+            application: &name,
+        };
+        let wanted = planned
+            .secret_parameters_wo
+            .clone()
+            .filter(|m| !m.is_empty());
+        let version = planned.secret_parameters_wo_version;
+        // Written at create and when the version changes (the values are never
+        // stored, so that is the only change Terraform can see); removed when
+        // unset. SSM is never called for an application without secrets.
+        let had = node.secret_parameters_path.is_some();
+        let write = match &wanted {
+            Some(_) => op == Op::Create || !had || node.secret_parameters_version != version,
+            None => had,
+        };
+        if write {
+            let result = match &wanted {
+                Some(m) => secrets::sync(c, owner, m, attr::SECRET_PARAMETERS_WO).await?,
+                None => secrets::delete_all(c, owner).await.map(Ok)?,
+            };
+            if let Err(v) = result {
+                return Ok(Err(v));
+            }
+        }
+        node.secret_parameters_path = wanted.as_ref().map(|_| owner.path());
+        node.secret_parameters_version = version;
+        let secrets_policy = rules::secrets_policy_name(&name);
+        match &node.secret_parameters_path {
+            Some(path) => {
+                let doc = rules::secrets_policy("aws", &c.region, &c.account().await?, path);
+                compute::put_role_policy(c, &system, &group, &secrets_policy, &doc).await?
+            }
+            None if had => compute::delete_role_policy(c, &system, &group, &secrets_policy).await?,
+            None => {}
+        }
         let policy_name = rules::application_policy_name(&name);
         match &planned.iam_policy {
             Some(doc) => compute::put_role_policy(c, &system, &group, &policy_name, doc).await?,
@@ -226,6 +283,9 @@ impl ApplicationResource {
             (None, _) => None,
         };
         v.launch_template_version = Some(g.launch_template_version);
+        // The values are write-only: only their version can be read back.
+        v.secret_parameters_wo = None;
+        v.secret_parameters_wo_version = g.node.secret_parameters_version;
         Ok(Some(v))
     }
 }
@@ -278,6 +338,9 @@ impl Resource<Clients> for ApplicationResource {
         }
         if let Some(p) = str_attr(config, attr::IAM_POLICY) {
             check_all(diags, rules::check_iam_policy(&p));
+        }
+        if let Some(m) = map_attr(config, attr::SECRET_PARAMETERS_WO) {
+            check_all(diags, rules::check_secret_parameters(&m));
         }
         validate_timeouts(config, diags);
     }
@@ -420,6 +483,7 @@ impl Resource<Clients> for ApplicationResource {
                 timeout_of(&prior.timeouts, Op::Delete, DEFAULT_TIMEOUT),
             ),
             async {
+                let mut had_secrets = prior.secret_parameters_wo_version.is_some();
                 compute::delete_role_policy(
                     c,
                     &system,
@@ -429,10 +493,13 @@ impl Resource<Clients> for ApplicationResource {
                 .await?;
                 // Undeploy: a new version without the revision (nodes need no replacement).
                 if let Some(g) = compute::read_group(c, &system, &group).await? {
-                    if g.node.revision.is_some() {
+                    had_secrets |= g.node.secret_parameters_path.is_some();
+                    if g.node.revision.is_some() || g.node.secret_parameters_path.is_some() {
                         let mut node = g.node.clone();
                         node.revision = None;
                         node.transaction_functions.clear();
+                        node.secret_parameters_path = None;
+                        node.secret_parameters_version = None;
                         let sg = compute::security_group::of_group(c, &g, &system).await?;
                         let image = compute::image_of(c, &g, &system).await?;
                         compute::new_version(
@@ -446,6 +513,17 @@ impl Resource<Clients> for ApplicationResource {
                         )
                         .await?;
                     }
+                }
+                // After the nodes stopped being told where they are.
+                if had_secrets {
+                    let owner = secrets::Owner {
+                        system: &system,
+                        group: &group,
+                        application: &name,
+                    };
+                    secrets::delete_all(c, owner).await?;
+                    let policy = rules::secrets_policy_name(&name);
+                    compute::delete_role_policy(c, &system, &group, &policy).await?;
                 }
                 Ok::<_, OpError>(())
             },
@@ -501,6 +579,74 @@ mod tests {
     fn the_model_covers_the_schema() {
         let empty = Value::null_object(&schema().ty());
         assert_eq!(ApplicationModel::from_value(&empty).to_value(), empty);
+    }
+
+    #[test]
+    fn secrets_are_write_only_sensitive_and_versioned() {
+        let s = schema();
+        let find = |n: &str| s.block.attributes.iter().find(|a| a.name == n);
+        let wo = find(attr::SECRET_PARAMETERS_WO).expect("secret_parameters_wo");
+        assert!(wo.write_only && wo.sensitive && wo.optional && !wo.computed);
+        let version = find(attr::SECRET_PARAMETERS_WO_VERSION).expect("its version");
+        assert!(version.optional && !version.write_only && !version.computed);
+        assert!(crate::plugin::write_only::misuses(&s).is_empty());
+        // A state written before the attributes existed decodes with them null.
+        let old = ApplicationModel::from_value(&Value::null_object(&s.ty()));
+        assert_eq!(old.secret_parameters_wo, None);
+        assert_eq!(old.secret_parameters_wo_version, None);
+    }
+
+    #[test]
+    fn a_state_of_the_previous_build_decodes_without_the_secret_attributes() {
+        let old = br#"{"id":"prod/primary/tx","name":"tx","system":"prod","compute_group":null,"revision":"r1","transaction_functions":null,"iam_policy":null,"launch_template_version":3,"timeouts":null}"#;
+        let mut d = Diagnostics::new();
+        let v = crate::plugin::upgrade::upgrade_state(
+            TYPE_NAME,
+            &schema(),
+            &Default::default(),
+            0,
+            old,
+            &mut d,
+        );
+        assert!(!d.has_error(), "{d:?}");
+        let m = ApplicationModel::from_value(&v.unwrap_or(Value::Null));
+        assert_eq!(m.revision.as_deref(), Some("r1"));
+        assert_eq!(m.launch_template_version, Some(3));
+        assert_eq!(m.secret_parameters_wo, None);
+        assert_eq!(m.secret_parameters_wo_version, None);
+    }
+
+    #[test]
+    fn secret_names_and_values_are_checked_without_quoting_values() {
+        let r = ApplicationResource::new();
+        let base = vec![
+            ("system", Value::string("prod")),
+            ("name", Value::string("web")),
+            ("revision", Value::string("r1")),
+        ];
+        let secrets = |pairs: &[(&str, &str)]| {
+            Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Value::string(*v)))
+                    .collect(),
+            )
+        };
+        let mut ok = base.clone();
+        ok.push((
+            "secret_parameters_wo",
+            secrets(&[("DB_PASSWORD", "hunter2")]),
+        ));
+        assert!(errors_at(&r, &config(&ok)).is_empty());
+        let mut bad = base.clone();
+        bad.push((
+            "secret_parameters_wo",
+            secrets(&[("no/slash", "hunter2"), ("EMPTY", "")]),
+        ));
+        let mut d = Diagnostics::new();
+        r.validate(&config(&bad), &mut d);
+        assert_eq!(d.iter().count(), 2);
+        assert!(!format!("{:?}", d.iter().collect::<Vec<_>>()).contains("hunter2"));
     }
 
     #[test]

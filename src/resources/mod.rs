@@ -14,6 +14,7 @@ pub mod node;
 pub mod ownership;
 pub mod query_group;
 pub mod repair;
+pub mod secrets;
 pub mod storage;
 pub mod system;
 

@@ -23,6 +23,16 @@ pub struct NodeConfig {
     pub transaction_functions: Vec<String>,
     pub bucket: String,
     pub table: String,
+    /// Where the application's secret parameters are in SSM Parameter Store
+    /// (never the values); only when it has some, so that launch templates
+    /// made before secrets existed read back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_parameters_path: Option<String>,
+    /// The application's `secret_parameters_wo_version`: a change makes a
+    /// new launch template version, so the nodes are replaced and read the
+    /// new values, and read gets it back from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_parameters_version: Option<i64>,
 }
 
 const MARK: &str = "DATOMIC_NODE_CONFIG";
@@ -76,5 +86,27 @@ mod tests {
             Some("dev-db")
         );
         assert_eq!(NodeConfig::from_user_data("not base64!"), None);
+    }
+
+    #[test]
+    fn the_secrets_path_only_when_there_are_secrets() {
+        let mut c = NodeConfig {
+            system: "prod".into(),
+            group: "primary".into(),
+            application: "tx".into(),
+            ..Default::default()
+        };
+        // Launch templates written before secrets existed read back as they were.
+        let before = c.to_user_data();
+        let json = serde_json::to_string(&c).unwrap_or_default();
+        assert!(!json.contains("secret"), "{json}");
+        assert_eq!(NodeConfig::from_user_data(&before), Some(c.clone()));
+        c.secret_parameters_path = Some("/datomic-shared/prod/primary/tx/".into());
+        c.secret_parameters_version = Some(2);
+        assert_eq!(
+            NodeConfig::from_user_data(&c.to_user_data()),
+            Some(c.clone())
+        );
+        assert_ne!(c.to_user_data(), before);
     }
 }

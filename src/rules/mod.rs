@@ -46,6 +46,8 @@
 //!   `Allow` never with `NotAction`/`NotResource`, `*`/`*:*` actions, IAM
 //!   writes or `iam:PassRole` on every role (see `iam_policy.rs`).
 //! - Parameters ([`check_parameters`] -> `parameters["KEY"]`): environment variable names.
+//! - Secret parameters ([`check_secret_parameters`] -> `secret_parameters_wo["KEY"]`):
+//!   SSM name segments, values of 1-4096 characters; kept under [`secrets_path`].
 //! - Tags ([`check_tags`] -> `tags["KEY"]`): AWS tag limits; `aws:` and `datomic:` prefixes reserved.
 //!
 //! # Naming and ids
@@ -91,6 +93,7 @@ mod ids;
 mod names;
 mod ownership;
 mod parameters;
+mod secrets;
 mod sizes;
 mod tags;
 mod topology;
@@ -124,6 +127,10 @@ pub use ownership::{
     TAG_GROUP, TAG_MANAGED_BY, TAG_RETAIN_STORAGE, TAG_REVISION, TAG_SYSTEM, TAG_TOPOLOGY,
 };
 pub use parameters::{check_parameters, MAX_PARAMETER_NAME_LEN};
+pub use secrets::{
+    check_secret_parameters, secret_parameter_name, secrets_path, secrets_policy,
+    secrets_policy_name, MAX_SECRET_NAME_LEN, MAX_SECRET_VALUE_LEN, SECRETS_ROOT,
+};
 pub use sizes::{
     allowed_instance_types, check_instance_type, default_instance_type,
     instance_size_table_markdown, ComputeRole, InstanceSizeRule, INSTANCE_SIZES,

@@ -27,8 +27,20 @@ resource "datomic_application" "tx" {
   ]
 }
 
+# The stage database's password: an ephemeral variable (Terraform 1.11 or
+# later), set with TF_VAR_web_stage_db_password or from a secrets manager's
+# ephemeral resource. It is never stored in the plan or the state.
+variable "web_stage_db_password" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+
 # The "web" application's stage revision, on the stage query group, with
-# its own permissions on the group's node role.
+# its own permissions on the group's node role, and its secrets in SSM
+# Parameter Store (/datomic-shared/prod/stage/web/DB_PASSWORD), which the
+# application reads with ion/get-params. Change the version to write new
+# values.
 resource "datomic_application" "web_stage" {
   system        = datomic_system.prod.name
   compute_group = datomic_query_group.stage.name
@@ -43,4 +55,9 @@ resource "datomic_application" "web_stage" {
       Resource = "arn:aws:sqs:us-east-1:123456789012:web-stage-events"
     }]
   })
+
+  secret_parameters_wo = {
+    DB_PASSWORD = var.web_stage_db_password
+  }
+  secret_parameters_wo_version = 1
 }
