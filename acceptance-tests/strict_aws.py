@@ -15,6 +15,10 @@ more forgiving than AWS (see the project's emulator notes):
   Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
   and RunInstances refuse it ("Invalid IAM Instance Profile name").
+- policy_propagation: for `consistency_window` seconds after an IAM managed policy is
+  created, a role cannot be given it: CreateRole with it as PermissionsBoundary,
+  PutRolePermissionsBoundary and AttachRolePolicy answer NoSuchEntity ("... does not
+  exist or is not attachable"), as IAM does while the policy propagates.
 
 Each rule is a flag of `Strict`, all on by default; `DATOMIC_STRICT=0` turns them all
 off (moto as it is), `=1` on.
@@ -48,6 +52,9 @@ class Strict:
     consistency: bool = True
     consistency_window: float = 1.0  # a new object is not visible to reads yet
     profile_window: float = 1.5  # a new instance profile is not usable by EC2 yet
+    # a new managed policy cannot be a role's boundary or attached policy yet (for
+    # consistency_window seconds)
+    policy_propagation: bool = True
     validation: bool = True  # requests checked against AWS's API models (strict_models.py)
     # time: state changes take time, AWS's durations scaled down about 60 times
     time: bool = True
@@ -59,7 +66,8 @@ class Strict:
 
     @classmethod
     def off(cls) -> "Strict":
-        return cls(dependencies=False, consistency=False, validation=False, time=False)
+        return cls(dependencies=False, consistency=False, policy_propagation=False, validation=False,
+                   time=False)
 
     @classmethod
     def from_env(cls, default: bool) -> "Strict":
@@ -256,6 +264,8 @@ class StrictLayer:
             r = self._consistency(call, p)
         if r is None and self.config.consistency:
             r = self._already_exists(call, p)
+        if r is None and self.config.policy_propagation:
+            r = self._policy_propagation(call, p)
         if r is not None:
             with self._lock:
                 self.refusals.append((call.service, call.action, r))
@@ -311,8 +321,9 @@ class StrictLayer:
         if self.config.time:
             status, headers, data = self._time(call, p, (status, headers, data))
             text = data.decode("utf-8", "replace")
-        if self.config.consistency:
+        if self.config.consistency or self.config.policy_propagation:
             self._record_created(call, p, text, now)
+        if self.config.consistency:
             if call.service == "autoscaling" and call.action == "DescribeAutoScalingGroups":
                 hidden = text
                 for start, end in reversed(top_members(text, "AutoScalingGroups")):
@@ -422,6 +433,8 @@ class StrictLayer:
                         ("profile-use", p.get("InstanceProfileName") or "")]
             elif call.action == "AddRoleToInstanceProfile":
                 keys = [("profile-use", p.get("InstanceProfileName") or "")]
+            elif call.action == "CreatePolicy":
+                keys = [("policy", _first("Arn", text) or "")]
         elif call.service == "autoscaling" and call.action == "CreateAutoScalingGroup":
             keys = [("asg", p.get("AutoScalingGroupName") or "")]
         with self._lock:
@@ -487,6 +500,24 @@ class StrictLayer:
                                "You must use a valid fully-formed launch template. Value "
                                f"({profile}) for parameter iamInstanceProfile.name is invalid. "
                                "Invalid IAM Instance Profile name")
+        return None
+
+    def _policy_propagation(self, call: Any, p: Params) -> Refusal | None:
+        """IAM refuses a managed policy made a moment ago as a role's permissions boundary
+        or attached policy (moto accepts it at once)."""
+        if call.service != "iam":
+            return None
+        w = self.config.consistency_window
+        if call.action in ("CreateRole", "PutRolePermissionsBoundary"):
+            arn = p.get("PermissionsBoundary") or ""
+            if arn and self._fresh("policy", arn, w):
+                return Refusal("policy_propagation", "NoSuchEntity", 404,
+                               f"Scope ARN: {arn} does not exist or is not attachable.")
+        elif call.action == "AttachRolePolicy":
+            arn = p.get("PolicyArn") or ""
+            if arn and self._fresh("policy", arn, w):
+                return Refusal("policy_propagation", "NoSuchEntity", 404,
+                               f"Policy {arn} does not exist or is not attachable.")
         return None
 
     # time

@@ -379,3 +379,70 @@ def test_node_roles_are_bounded_and_the_boundary_is_ours(tf: Terraform, aws: Emu
     assert len(versions) == 1, versions
     tf.destroy()
     assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn
+
+
+def default_document(iam: Any, arn: str) -> dict:
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+    return doc if isinstance(doc, dict) else json.loads(doc)
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(900)
+def test_boundary_document_changed_by_hand_is_drift_that_apply_puts_back(tf: Terraform, aws: Emulator) -> None:
+    """The boundary's document changed out of band (a new default version that allows
+    IAM writes) shows in the next plan, on every node role it bounds; apply puts ours
+    back as the default version, the plan after it is empty. Three query groups made
+    at once on a system whose boundary drifted repair it once between them, within
+    IAM's five versions, and tag it as the system's, never as one group's."""
+    iam = aws.boto3("iam", via_proxy=False)
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/datomic/drift--node-boundary"
+    tf.write(provider_hcl() + system_hcl("drift", "production"))
+    tf.apply()
+    ours = default_document(iam, arn)
+    widened = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+    def widen() -> None:
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        if len(versions) >= 5:
+            oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+            iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(widened), SetAsDefault=True)
+
+    widen()
+    plan = tf.plan_json()
+    change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
+    assert change["actions"] == ["update"], change
+    tf.apply()
+    assert default_document(iam, arn) == ours
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, res.describe()
+
+    # Drifted again (five versions), then three query groups made at once: each finds
+    # the document changed and repairs it; none fails on IAM's five versions or on a
+    # version another one deleted.
+    for _ in range(4):
+        widen()
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 5
+    groups = "".join(f"""
+resource "datomic_query_group" "q{i}" {{
+  system           = datomic_system.main.name
+  name             = "q{i}"
+  application_name = "app{i}"
+}}
+""" for i in range(3))
+    tf.write(provider_hcl() + system_hcl("drift", "production") + groups)
+    # Without a refresh the system is not updated first: the three groups race.
+    before = len(aws.writes("iam"))
+    tf.apply("-refresh=false")
+    made = [(c.status, c.fault) for c in aws.writes("iam")[before:] if c.action == "CreatePolicyVersion"]
+    assert any(status == 200 for status, _ in made), made
+    assert default_document(iam, arn) == ours
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) <= 5
+    ptags = tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
+    assert ptags.get("datomic:system") == "drift", ptags
+    assert "datomic:group" not in ptags and "datomic:application" not in ptags, ptags
+    res = tf.plan("-detailed-exitcode")
+    assert res.rc == 0, res.describe()
+    tf.destroy()
+    assert not [p for p in iam.list_policies(Scope="Local")["Policies"] if p["Arn"] == arn]

@@ -249,6 +249,38 @@ def test_new_instance_profile_is_refused_by_ec2_and_auto_scaling_at_first(strict
         "CreateAutoScalingGroup", "RunInstances"}
 
 
+def test_new_managed_policy_is_refused_as_a_boundary_at_first(strict: Emulator) -> None:
+    """IAM needs a few seconds before a new managed policy can be a role's permissions
+    boundary or attached policy; moto takes it at once."""
+    boundary = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    iam, iam_direct = client(strict, "iam", True), client(strict, "iam", False)
+    arn = iam.create_policy(PolicyName="new-boundary", PolicyDocument=boundary)["Policy"]["Arn"]
+    iam_direct.create_role(RoleName="moto-role", AssumeRolePolicyDocument=POLICY, PermissionsBoundary=arn)
+    iam_direct.put_role_permissions_boundary(RoleName="moto-role", PermissionsBoundary=arn)
+    iam_direct.attach_role_policy(RoleName="moto-role", PolicyArn=arn)
+    iam_direct.create_role(RoleName="plain-role", AssumeRolePolicyDocument=POLICY)
+    assert code_of(lambda: iam.create_role(RoleName="new-role", AssumeRolePolicyDocument=POLICY,
+                                           PermissionsBoundary=arn)) == "NoSuchEntity"
+    assert code_of(lambda: iam.put_role_permissions_boundary(RoleName="plain-role",
+                                                             PermissionsBoundary=arn)) == "NoSuchEntity"
+    assert code_of(lambda: iam.attach_role_policy(RoleName="plain-role", PolicyArn=arn)) == "NoSuchEntity"
+    refused = [c for c in strict.calls() if c.fault == "strict:policy_propagation"]
+    assert [c.action for c in refused] == ["CreateRole", "PutRolePermissionsBoundary", "AttachRolePolicy"]
+    assert all(c.status == 404 for c in refused)
+    time.sleep(FAST.consistency_window + 0.1)
+    iam.create_role(RoleName="new-role", AssumeRolePolicyDocument=POLICY, PermissionsBoundary=arn)
+    iam.put_role_permissions_boundary(RoleName="plain-role", PermissionsBoundary=arn)
+    iam.attach_role_policy(RoleName="plain-role", PolicyArn=arn)
+    # the rule is a switch of its own
+    old = strict.proxy.set_strict(dataclasses.replace(FAST, policy_propagation=False))
+    try:
+        other = iam.create_policy(PolicyName="other-boundary", PolicyDocument=boundary)["Policy"]["Arn"]
+        iam.create_role(RoleName="other-role", AssumeRolePolicyDocument=POLICY, PermissionsBoundary=other)
+    finally:
+        strict.proxy.set_strict(old)
+
+
 def test_strict_off_is_moto(aws: Emulator) -> None:
     old = aws.proxy.set_strict(Strict.off())
     try:

@@ -10,6 +10,13 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub mod code {
     /// IAM: no such role, policy or instance profile.
     pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+    /// IAM: a request refused as invalid (also, with
+    /// [`NOT_ATTACHABLE_NEEDLE`], a managed policy not usable yet).
+    pub const INVALID_INPUT: &str = "InvalidInput";
+    /// IAM: a managed policy just made and not yet usable (or missing).
+    pub const NOT_ATTACHABLE_NEEDLE: &str = "does not exist or is not attachable";
+    /// IAM: another write of the same entity is under way.
+    pub const CONCURRENT_MODIFICATION: &str = "ConcurrentModification";
     /// IAM: a delete refused while something is still attached.
     pub const DELETE_CONFLICT: &str = "DeleteConflict";
     /// IAM: e.g. five versions of a managed policy already.

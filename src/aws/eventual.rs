@@ -5,7 +5,9 @@
 //!   deleted): retried with backoff until the delete timeout, and the error at
 //!   the timeout names the object and what still depends on it;
 //! - reads right after a create answered "not found" (eventual consistency):
-//!   retried for a bounded time (`RetryWhenNewResourceNotFound`).
+//!   retried for a bounded time (`RetryWhenNewResourceNotFound`);
+//! - calls naming an IAM managed policy made a moment ago (a role's
+//!   permissions boundary) answered "no such policy": retried likewise.
 //!
 //! Both stop at once when Terraform cancels (StopProvider), and report their
 //! wait to the operation's steps (see [`super::step`]), so that a timeout of
@@ -180,6 +182,54 @@ where
     r
 }
 
+/// One attempt of a call retried while AWS does not see a new object yet.
+enum Attempt<T> {
+    Done(T),
+    /// Not seen yet; AWS's answer, when it was an error.
+    Pending(Option<AwsError>),
+}
+
+/// Runs `op` until it is done, pausing with `backoff` while it is pending,
+/// for at most `timeout`; `give_up` makes the error at the timeout from the
+/// last pending answer. The loop shared by [`until_found`] and
+/// [`until_usable`].
+async fn while_pending<T, F, Fut, G>(
+    waiting: &str,
+    timeout: Duration,
+    mut backoff: Backoff,
+    cancel: &CancellationToken,
+    mut op: F,
+    give_up: G,
+) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<T>, AwsError>>,
+    G: FnOnce(Option<AwsError>) -> WaitError<AwsError>,
+{
+    let start = Instant::now();
+    let mut reported = false;
+    let r = loop {
+        let last = match op().await {
+            Ok(Attempt::Done(t)) => break Ok(t),
+            Ok(Attempt::Pending(last)) => last,
+            Err(e) => break Err(WaitError::Failed(e)),
+        };
+        if !reported {
+            super::step::wait(Some(waiting));
+            reported = true;
+        }
+        match pause(start, timeout, backoff.pause(), cancel).await {
+            Ok(()) => continue,
+            Err(Stop::Cancelled) => break Err(WaitError::Cancelled(waiting.to_string())),
+            Err(Stop::Deadline) => break Err(give_up(last)),
+        }
+    };
+    if reported {
+        super::step::wait(None);
+    }
+    r
+}
+
 /// Runs `op` (a read right after a create) until it finds the object: AWS
 /// may answer "not found" for a while, as an error (`*.NotFound`,
 /// `NoSuchEntity`) or as an empty answer (`Ok(None)`). Gives up after
@@ -188,7 +238,7 @@ where
 pub async fn until_found<T, F, Fut>(
     what: &str,
     timeout: Duration,
-    mut backoff: Backoff,
+    backoff: Backoff,
     cancel: &CancellationToken,
     mut op: F,
 ) -> Result<T, WaitError<AwsError>>
@@ -196,34 +246,101 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, AwsError>>,
 {
-    let start = Instant::now();
     let waiting = format!("{what} to be visible after its creation");
-    let mut reported = false;
-    let r = loop {
-        match op().await.found() {
-            Ok(Some(Some(t))) => break Ok(t),
-            Ok(_) => {}
-            Err(e) => break Err(WaitError::Failed(e)),
-        }
-        if !reported {
-            super::step::wait(Some(&waiting));
-            reported = true;
-        }
-        match pause(start, timeout, backoff.pause(), cancel).await {
-            Ok(()) => continue,
-            Err(Stop::Cancelled) => break Err(WaitError::Cancelled(waiting)),
-            Err(Stop::Deadline) => {
-                break Err(WaitError::Timeout(
-                    timeout,
-                    format!("{what}, created, to be visible to AWS's reads"),
-                ))
+    while_pending(
+        &waiting,
+        timeout,
+        backoff,
+        cancel,
+        || {
+            let attempt = op();
+            async move {
+                match attempt.await.found()? {
+                    Some(Some(t)) => Ok(Attempt::Done(t)),
+                    _ => Ok(Attempt::Pending(None)),
+                }
             }
-        }
-    };
-    if reported {
-        super::step::wait(None);
-    }
-    r
+        },
+        |_| {
+            WaitError::Timeout(
+                timeout,
+                format!("{what}, created, to be visible to AWS's reads"),
+            )
+        },
+    )
+    .await
+}
+
+/// Whether AWS refused a call because an IAM managed policy it names does
+/// not exist, or not yet: IAM answers `NoSuchEntity` (or `InvalidInput`,
+/// "... does not exist or is not attachable") for a few seconds after the
+/// policy is made.
+pub fn policy_not_usable_yet(e: &AwsError) -> bool {
+    e.code_is(&[code::NO_SUCH_ENTITY])
+        || (e.code_is(&[code::INVALID_INPUT]) && e.message.contains(code::NOT_ATTACHABLE_NEEDLE))
+}
+
+/// Runs `op` (a call naming an IAM managed policy made a moment ago, e.g. a
+/// `CreateRole` with it as permissions boundary) while AWS answers that the
+/// policy does not exist ([`policy_not_usable_yet`]), for at most `timeout`.
+/// At the timeout, AWS's own last answer, said to be so after the wait: the
+/// policy really is missing. Only for a policy the caller just made or found:
+/// a policy long gone must not cost the wait.
+pub async fn until_usable<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    backoff: Backoff,
+    cancel: &CancellationToken,
+    mut op: F,
+) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let waiting = format!("{what} to be usable after its creation");
+    while_pending(
+        &waiting,
+        timeout,
+        backoff,
+        cancel,
+        || {
+            let attempt = op();
+            async move {
+                match attempt.await {
+                    Ok(t) => Ok(Attempt::Done(t)),
+                    Err(e) if policy_not_usable_yet(&e) => Ok(Attempt::Pending(Some(e))),
+                    Err(e) => Err(e),
+                }
+            }
+        },
+        |last| {
+            // AWS's own last answer, said to be so after the wait.
+            match last {
+                Some(last) => WaitError::Failed(AwsError::new(
+                    last.code.as_deref(),
+                    format!(
+                        "{what} is still refused after {}s of retries: {}",
+                        timeout.as_secs(),
+                        last.message
+                    ),
+                )),
+                None => WaitError::Timeout(timeout, format!("{what} to be usable")),
+            }
+        },
+    )
+    .await
+}
+
+/// [`until_usable`] with the propagation timeout, inside an operation run by
+/// `resources::common::cancellable` (which stops it at the operation's
+/// timeout or on StopProvider).
+pub async fn new_policy<T, F, Fut>(what: &str, op: F) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let never = CancellationToken::new();
+    until_usable(what, PROPAGATION_TIMEOUT, READ_BACKOFF, &never, op).await
 }
 
 /// [`until_found`] with the propagation timeout, for reads right after a
@@ -528,5 +645,73 @@ mod tests {
         )
         .await;
         assert!(matches!(r, Err(WaitError::Failed(e)) if e.code_is(&["AccessDenied"])));
+    }
+
+    #[tokio::test]
+    async fn a_call_naming_a_new_policy_is_retried_until_iam_knows_it() {
+        let tries = Cell::new(0);
+        let r = until_usable(
+            "IAM role r",
+            Duration::from_secs(5),
+            FAST,
+            &CancellationToken::new(),
+            || {
+                tries.set(tries.get() + 1);
+                let n = tries.get();
+                async move {
+                    match n {
+                        1 => Err(AwsError::new(
+                            Some("NoSuchEntity"),
+                            "Scope ARN: arn:aws:iam::1:policy/b does not exist or is not attachable.",
+                        )),
+                        2 => Err(AwsError::new(
+                            Some("InvalidInput"),
+                            "Policy arn:aws:iam::1:policy/b does not exist or is not attachable.",
+                        )),
+                        _ => Ok(n),
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(r.ok(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_policy_never_usable_is_aws_s_error_after_the_wait() {
+        let r: Result<(), _> = until_usable(
+            "IAM role r",
+            Duration::from_millis(20),
+            FAST,
+            &CancellationToken::new(),
+            || async {
+                Err(AwsError::new(
+                    Some("NoSuchEntity"),
+                    "Scope ARN: arn:aws:iam::1:policy/b does not exist or is not attachable.",
+                ))
+            },
+        )
+        .await;
+        let Err(WaitError::Failed(e)) = r else {
+            panic!("gives up with AWS's last answer: {r:?}")
+        };
+        assert_eq!(e.code.as_deref(), Some("NoSuchEntity"));
+        assert!(e.message.contains("still refused"), "{}", e.message);
+        assert!(e.message.contains("policy/b"), "{}", e.message);
+        // Other refusals (a bad input of ours) are not waited on.
+        let tries = Cell::new(0);
+        let r: Result<(), _> = until_usable(
+            "IAM role r",
+            Duration::from_secs(5),
+            FAST,
+            &CancellationToken::new(),
+            || {
+                tries.set(tries.get() + 1);
+                async { Err(AwsError::new(Some("InvalidInput"), "ARN x is not valid.")) }
+            },
+        )
+        .await;
+        assert!(matches!(r, Err(WaitError::Failed(e)) if e.code_is(&["InvalidInput"])));
+        assert_eq!(tries.get(), 1);
     }
 }

@@ -1,8 +1,9 @@
 //! One batched look at the objects a refresh reads, taken once per provider
 //! process and shared by every concurrent read that follows: all Auto Scaling
 //! groups carrying a tag key, the latest version of every launch template,
-//! their scaling policies, load balancers, target groups and the IAM roles
-//! with their policies (one GetAccountAuthorizationDetails listing). A refresh of N
+//! their scaling policies, load balancers, target groups, the IAM roles
+//! with their policies and the account's own managed policies (one
+//! GetAccountAuthorizationDetails listing). A refresh of N
 //! groups then costs a few paginated calls instead of several calls per group.
 //!
 //! It is a refresh-time view only: once the process writes anything
@@ -29,6 +30,9 @@ pub struct Snapshot {
     pub target_groups: HashMap<String, String>,
     /// IAM roles by name: their trust policy, inline and attached policies.
     pub roles: HashMap<String, RolePolicies>,
+    /// The account's own managed policies by ARN: their default version's
+    /// document (URL-encoded as IAM returns it).
+    pub policies: HashMap<String, String>,
     /// How many AWS calls it took (for logs and benchmarks).
     pub calls: usize,
 }
@@ -59,9 +63,11 @@ impl Snapshot {
             target_groups(c),
             roles(c),
         )?;
+        let ((roles, policies), iam_calls) = roles;
         Ok(Snapshot {
-            calls: groups.1 + versions.1 + targets.1 + lbs.1 + tgs.1 + roles.1,
-            roles: roles.0,
+            calls: groups.1 + versions.1 + targets.1 + lbs.1 + tgs.1 + iam_calls,
+            roles,
+            policies,
             groups: groups.0,
             latest_versions: versions.0,
             targets: targets.0,
@@ -188,13 +194,16 @@ async fn target_groups(c: &Clients) -> Listed<HashMap<String, String>> {
     Ok((out, calls))
 }
 
-async fn roles(c: &Clients) -> Listed<HashMap<String, RolePolicies>> {
+type RolesAndPolicies = (HashMap<String, RolePolicies>, HashMap<String, String>);
+
+async fn roles(c: &Clients) -> Listed<RolesAndPolicies> {
     use aws_sdk_iam::types::EntityType;
-    let (mut out, mut calls) = (HashMap::new(), 0);
+    let (mut out, mut policies, mut calls) = (HashMap::new(), HashMap::new(), 0);
     let mut pages = c
         .iam
         .get_account_authorization_details()
         .filter(EntityType::Role)
+        .filter(EntityType::LocalManagedPolicy)
         .max_items(1000)
         .into_paginator()
         .send();
@@ -232,6 +241,16 @@ async fn roles(c: &Clients) -> Listed<HashMap<String, RolePolicies>> {
                 },
             );
         }
+        for p in page.policies() {
+            let default = p
+                .policy_version_list()
+                .iter()
+                .find(|v| v.is_default_version())
+                .and_then(|v| v.document());
+            if let (Some(arn), Some(doc)) = (p.arn(), default) {
+                policies.insert(arn.to_string(), doc.to_string());
+            }
+        }
     }
-    Ok((out, calls))
+    Ok(((out, policies), calls))
 }

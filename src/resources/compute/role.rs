@@ -79,8 +79,9 @@ pub async fn node_role_name_as_read(
 
 /// What differs on a group's node role from what the provider gives it: its
 /// trust policy, its `datomic-node` policy, its permissions boundary (see
-/// [`super::boundary`]), inline policies that are neither that nor an
-/// application's (`datomic-app-*`), attached managed policies.
+/// [`super::boundary`]) or that boundary's document, inline policies that
+/// are neither that nor an application's (`datomic-app-*`), attached managed
+/// policies.
 /// Empty when it is as it should be, or when it cannot be told: after this
 /// process's own writes (IAM is eventually consistent) or without the role.
 pub async fn node_role_drift(
@@ -104,8 +105,11 @@ pub async fn node_role_drift(
     if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
         drift.push("its trust policy".to_string());
     }
-    if r.boundary.as_deref() != Some(super::boundary::arn(c, system).await?.as_str()) {
+    let boundary = super::boundary::arn(c, system).await?;
+    if r.boundary.as_deref() != Some(boundary.as_str()) {
         drift.push("its permissions boundary".to_string());
+    } else if super::boundary::document_drifted(c, &boundary).await? {
+        drift.push("its permissions boundary's document".to_string());
     }
     match r.inline.get(NODE_POLICY_NAME) {
         Some(doc) if same_policy(doc, expected_policy) => {}
@@ -256,19 +260,27 @@ pub async fn ensure_role(
         )?;
     }
     let boundary = super::boundary::ensure(c, system, t).await?;
+    // A boundary made a moment ago may be refused for a few seconds
+    // (NoSuchEntity): `use_new` retries those calls then.
+    let what = format!("the boundary {} of IAM role {role}", boundary.arn);
     match found {
         Some(r) => {
             let bound = r
                 .permissions_boundary()
                 .and_then(|b| b.permissions_boundary_arn());
-            if bound != Some(boundary.as_str()) {
-                c.iam
-                    .put_role_permissions_boundary()
-                    .role_name(&role)
-                    .permissions_boundary(&boundary)
-                    .send()
-                    .await
-                    .map_err(sdk)?;
+            if bound != Some(boundary.arn.as_str()) {
+                boundary
+                    .use_new(&what, || async {
+                        c.iam
+                            .put_role_permissions_boundary()
+                            .role_name(&role)
+                            .permissions_boundary(&boundary.arn)
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(sdk)
+                    })
+                    .await?;
             }
             let trust = r.assume_role_policy_document().unwrap_or_default();
             if !same_policy(trust, ASSUME_ROLE_POLICY) {
@@ -281,21 +293,29 @@ pub async fn ensure_role(
                     .map_err(sdk)?;
             }
         }
-        None => AwsError::tolerate_exists(
-            c.iam
-                .create_role()
-                .role_name(&role)
-                .assume_role_policy_document(ASSUME_ROLE_POLICY)
-                .permissions_boundary(&boundary)
-                .description(format!(
-                    "Nodes of Datomic compute group {group} of system {system}"
-                ))
-                .set_tags(Some(tags::iam(t)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk),
-        )?,
+        // EntityAlreadyExists: an earlier attempt (the SDK's retry) made it
+        // and its answer was lost.
+        None => {
+            boundary
+                .use_new(&what, || async {
+                    AwsError::tolerate_exists(
+                        c.iam
+                            .create_role()
+                            .role_name(&role)
+                            .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                            .permissions_boundary(&boundary.arn)
+                            .description(format!(
+                                "Nodes of Datomic compute group {group} of system {system}"
+                            ))
+                            .set_tags(Some(tags::iam(t)))
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(sdk),
+                    )
+                })
+                .await?
+        }
     }
     c.iam
         .put_role_policy()
