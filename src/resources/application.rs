@@ -5,7 +5,6 @@
 //! (write-only) go to SSM Parameter Store (see `secrets`); the nodes learn
 //! only where they are.
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +21,7 @@ use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
     Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
 };
+use crate::resources::error::OpError;
 use crate::rules::{self, PRIMARY_GROUP};
 
 pub const TYPE_NAME: &str = "datomic_application";
@@ -147,6 +147,39 @@ async fn check_target(
 const NOT_FOUND: &str = "Compute group not found";
 
 impl ApplicationResource {
+    /// The create and the update: deploys the plan under the operation's
+    /// timeout and StopProvider, ending in a read. On failure the state is
+    /// `unchanged` (null for a create, the prior state for an update).
+    async fn run_deploy(
+        &self,
+        ctx: &Ctx<Clients>,
+        planned: &Value,
+        op: Op,
+        unchanged: Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let Some(c) = writer(ctx, diags) else {
+            return unchanged;
+        };
+        let planned = ApplicationModel::from_value(planned);
+        let deadline = (
+            op.name(),
+            timeout_of(&planned.timeouts, op, DEFAULT_TIMEOUT),
+        );
+        match cancellable(&ctx.cancel, deadline, self.deploy(c, ctx, &planned, op)).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(v)) => {
+                violation(diags, &v);
+                unchanged
+            }
+            Err(e) => {
+                let name = planned.name.unwrap_or_default();
+                aws_error(diags, &format!("deploying Datomic application ({name})"), e);
+                unchanged
+            }
+        }
+    }
+
     async fn deploy(
         &self,
         c: &Clients,
@@ -381,37 +414,8 @@ impl Resource<Clients> for ApplicationResource {
     }
 
     async fn create(&self, ctx: &Ctx<Clients>, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(c) = writer(ctx, diags) else {
-            return Value::Null;
-        };
-        let planned = ApplicationModel::from_value(planned);
-        match cancellable(
-            &ctx.cancel,
-            (
-                Op::Create.name(),
-                timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT),
-            ),
-            self.deploy(c, ctx, &planned, Op::Create),
-        )
-        .await
-        {
-            Ok(Ok(v)) => v,
-            Ok(Err(v)) => {
-                violation(diags, &v);
-                Value::Null
-            }
-            Err(e) => {
-                aws_error(
-                    diags,
-                    &format!(
-                        "deploying Datomic application ({})",
-                        planned.name.unwrap_or_default()
-                    ),
-                    e,
-                );
-                Value::Null
-            }
-        }
+        self.run_deploy(ctx, planned, Op::Create, Value::Null, diags)
+            .await
     }
 
     async fn read(&self, ctx: &Ctx<Clients>, state: &Value, diags: &mut Diagnostics) -> Value {
@@ -437,37 +441,8 @@ impl Resource<Clients> for ApplicationResource {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        let Some(c) = writer(ctx, diags) else {
-            return prior.clone();
-        };
-        let planned = ApplicationModel::from_value(planned);
-        match cancellable(
-            &ctx.cancel,
-            (
-                Op::Update.name(),
-                timeout_of(&planned.timeouts, Op::Update, DEFAULT_TIMEOUT),
-            ),
-            self.deploy(c, ctx, &planned, Op::Update),
-        )
-        .await
-        {
-            Ok(Ok(v)) => v,
-            Ok(Err(v)) => {
-                violation(diags, &v);
-                prior.clone()
-            }
-            Err(e) => {
-                aws_error(
-                    diags,
-                    &format!(
-                        "deploying Datomic application ({})",
-                        planned.name.unwrap_or_default()
-                    ),
-                    e,
-                );
-                prior.clone()
-            }
-        }
+        self.run_deploy(ctx, planned, Op::Update, prior.clone(), diags)
+            .await
     }
 
     async fn delete(&self, ctx: &Ctx<Clients>, prior: &Value, diags: &mut Diagnostics) {

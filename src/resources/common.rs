@@ -1,12 +1,12 @@
 //! Glue shared by the resources: reading typed values out of configurations,
 //! turning rule violations into diagnostics, timeouts and tags.
 
-use crate::resources::error::OpError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::aws::wait;
 use crate::plugin::{AttrPath, Diagnostics, Value};
+use crate::resources::error::OpError;
 use crate::rules::{self, Violation};
 
 pub fn str_attr(v: &Value, attr: &str) -> Option<String> {

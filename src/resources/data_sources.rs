@@ -1,7 +1,6 @@
 //! Data sources: look up an existing Datomic system or query group by name,
 //! e.g. from another Terraform state, with the resources' own read code.
 
-use crate::resources::error::OpError;
 use async_trait::async_trait;
 
 use super::common::*;
@@ -11,6 +10,7 @@ use crate::aws::Clients;
 use crate::plugin::{
     AttrPath, Attribute, Block, Ctx, DataSource, Diagnostics, Resource, Schema, Type, Value,
 };
+use crate::resources::error::OpError;
 use crate::rules;
 
 /// `data "datomic_system"`: a system by name.

@@ -7,7 +7,6 @@
 //! same read; when the compute group is gone it re-runs the create, which
 //! adopts what still exists.
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +16,7 @@ use super::compute;
 use super::model::Model;
 use crate::aws::{Clients, Lookup};
 use crate::plugin::{AttrPath, Ctx, Diagnostics, Value};
+use crate::resources::error::OpError;
 
 /// What a resource gives the create path.
 #[async_trait]

@@ -3,7 +3,6 @@
 //! time onto a new launch template version, waited for until its nodes are
 //! in service, and deleted with its launch template and node role.
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag as AsgTag};
@@ -19,6 +18,7 @@ use super::role::delete_role;
 use super::{i32_of, sdk, GroupState, Instance};
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found, Lookup};
+use crate::resources::error::OpError;
 use crate::resources::journal;
 use crate::resources::node::NodeConfig;
 use crate::resources::ownership;

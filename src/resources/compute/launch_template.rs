@@ -2,7 +2,6 @@
 //! volume on the image's own root device, the node configuration in user
 //! data, and the fingerprint that tells nodes of an older version apart.
 
-use crate::resources::error::OpError;
 use aws_sdk_ec2::types::{
     Filter, InstanceType, LaunchTemplateBlockDeviceMappingRequest,
     LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
@@ -14,6 +13,7 @@ use aws_sdk_ec2::types::{
 use super::sdk;
 use super::GroupState;
 use crate::aws::{tags, Clients, Found};
+use crate::resources::error::OpError;
 use crate::resources::node::NodeConfig;
 use crate::resources::ownership;
 use crate::rules;

@@ -3,7 +3,6 @@
 //! the system's subnets and the clients the configuration lists; deleted once
 //! the nodes' network interfaces are gone.
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
@@ -11,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::GroupState;
 use crate::aws::{eventual, tags, AwsError, Clients};
+use crate::resources::error::OpError;
 use crate::resources::ownership;
 use crate::rules;
 

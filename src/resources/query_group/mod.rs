@@ -9,7 +9,6 @@ mod model;
 mod plan;
 mod schema;
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +24,7 @@ use super::storage;
 use crate::aws::{states, tags, Clients, Lookup};
 use crate::plugin::value::Number;
 use crate::plugin::{Ctx, Diagnostics, Plan, Resource, Schema, Value};
+use crate::resources::error::OpError;
 use crate::rules::{self, Topology};
 
 pub const TYPE_NAME: &str = "datomic_query_group";

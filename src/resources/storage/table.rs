@@ -4,7 +4,6 @@
 //! in a storage delete the user asked for. One DescribeTable ([`describe`])
 //! serves the finder and the waits.
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -13,6 +12,7 @@ use super::{Named, Storage};
 use crate::aws::states::{self, Seen};
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::error::OpError;
 use crate::rules;
 
 /// How long a new table may take to become ACTIVE (DynamoDB: seconds to minutes).

@@ -9,7 +9,6 @@ mod plan;
 mod read;
 mod schema;
 
-use crate::resources::error::OpError;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +24,7 @@ use super::node::NodeConfig;
 use super::storage;
 use crate::aws::{states, tags, Clients, Lookup};
 use crate::plugin::{AttrPath, Ctx, Diagnostics, Plan, Resource, Schema, Value};
+use crate::resources::error::OpError;
 use crate::rules::{self, ComputeRole, Topology, PRIMARY_GROUP};
 
 pub const TYPE_NAME: &str = "datomic_system";

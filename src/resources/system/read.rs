@@ -1,6 +1,5 @@
 //! Reading a `datomic_system` back from AWS into its model.
 
-use crate::resources::error::OpError;
 use std::collections::BTreeMap;
 
 use super::model::SystemModel;
@@ -8,6 +7,7 @@ use super::{SystemResource, IDENTITY_KEYS};
 use crate::aws::{tags, Clients};
 use crate::resources::common::read_tags_of;
 use crate::resources::compute::{self, security_group};
+use crate::resources::error::OpError;
 use crate::resources::storage;
 use crate::rules::{self, PRIMARY_GROUP};
 
