@@ -147,6 +147,7 @@ where
     DFut: Future<Output = Result<Vec<String>, AwsError>>,
 {
     let start = Instant::now();
+    let mut shown: Option<String> = None;
     let r = loop {
         let refused = match op().await {
             Err(e) if e.code_is(codes) => e,
@@ -159,6 +160,11 @@ where
         } else {
             format!("{what} to lose its dependents ({})", left.join(", "))
         };
+        // One wait reported, its text brought up to date (others of the
+        // operation may be reported beside it).
+        if let Some(before) = shown.replace(waiting.clone()) {
+            super::step::wait_done(&before);
+        }
         super::step::wait(Some(&waiting));
         match pause(start, timeout, backoff.pause(), cancel).await {
             Ok(()) => continue,
@@ -181,7 +187,9 @@ where
             }
         }
     };
-    super::step::wait(None);
+    if let Some(w) = shown {
+        super::step::wait_done(&w);
+    }
     r
 }
 
@@ -229,7 +237,7 @@ where
         }
     };
     if reported {
-        super::step::wait(None);
+        super::step::wait_done(&waiting);
     }
     r
 }
