@@ -216,9 +216,9 @@ impl Creates for SystemResource {
         let nodes = planned.node_count.unwrap_or(1);
         let (mut state_sg, mut state_role) = (None, None);
         let compute = async {
-            // Three independent chains: the security group and its rules, the
-            // node role and image, and the load balancer (needing only the
-            // subnets, it provisions beside the others).
+            // Three independent chains: the security group, the node role and
+            // image, and the load balancer (needing only the subnets, it
+            // provisions beside the others).
             let (sg, role_image, ep) = tokio::join!(
                 async {
                     let made = security_group::ensure(c, &name, &st.vpc_id, &full).await?;
