@@ -144,6 +144,7 @@ where
     DFut: Future<Output = Result<Vec<String>, AwsError>>,
 {
     let start = Instant::now();
+    let mut shown: Option<String> = None;
     let r = loop {
         let refused = match op().await {
             Err(e) if e.code_is(codes) => e,
@@ -156,6 +157,11 @@ where
         } else {
             format!("{what} to lose its dependents ({})", left.join(", "))
         };
+        // One wait reported, its text brought up to date (others of the
+        // operation may be reported beside it).
+        if let Some(before) = shown.replace(waiting.clone()) {
+            super::step::wait_done(&before);
+        }
         super::step::wait(Some(&waiting));
         match pause(start, timeout, backoff.pause(), cancel).await {
             Ok(()) => continue,
@@ -178,7 +184,9 @@ where
             }
         }
     };
-    super::step::wait(None);
+    if let Some(w) = shown {
+        super::step::wait_done(&w);
+    }
     r
 }
 
@@ -225,7 +233,7 @@ where
         }
     };
     if reported {
-        super::step::wait(None);
+        super::step::wait_done(waiting);
     }
     r
 }

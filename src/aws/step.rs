@@ -24,8 +24,10 @@ tokio::task_local! {
 
 #[derive(Default, Debug)]
 struct Seen {
-    /// The wait in progress, e.g. "Auto Scaling group prod-primary to have 2 nodes InService".
-    wait: Option<String>,
+    /// The waits in progress, e.g. "Auto Scaling group prod-primary to have 2
+    /// nodes InService" (more than one when an operation waits for several
+    /// things at once).
+    wait: Vec<String>,
     /// The latest AWS call, e.g. "Auto Scaling CreateAutoScalingGroup".
     call: Option<String>,
 }
@@ -44,7 +46,8 @@ impl Steps {
     /// "AWS call in flight: <call>", or None when it made no call.
     pub fn describe(&self) -> Option<String> {
         let seen = self.0.lock().ok()?;
-        match (&seen.wait, &seen.call) {
+        let wait = (!seen.wait.is_empty()).then(|| seen.wait.join(" and "));
+        match (wait, &seen.call) {
             (Some(w), Some(c)) => Some(format!("waiting for {w} (latest AWS call: {c})")),
             (Some(w), None) => Some(format!("waiting for {w}")),
             (None, Some(c)) => Some(format!("AWS call in flight: {c}")),
@@ -66,9 +69,21 @@ pub fn call(service: &str, operation: &str) {
     with_current(|s| s.call = Some(format!("{service} {operation}")));
 }
 
-/// Records the start (`Some`) or the end (`None`) of a wait.
+/// Records the start (`Some`) of a wait, or the end (`None`) of every wait.
 pub fn wait(what: Option<&str>) {
-    with_current(|s| s.wait = what.map(str::to_string));
+    with_current(|s| match what {
+        Some(w) => s.wait.push(w.to_string()),
+        None => s.wait.clear(),
+    });
+}
+
+/// Records the end of the wait `what` (others of the operation go on).
+pub fn wait_done(what: &str) {
+    with_current(|s| {
+        if let Some(i) = s.wait.iter().position(|w| w == what) {
+            s.wait.remove(i);
+        }
+    });
 }
 
 /// The SDK interceptor that reports every call to the current [`Steps`].
@@ -131,6 +146,17 @@ mod tests {
             .describe()
             .unwrap_or_default()
             .contains("CreateAutoScalingGroup"));
+        // Two waits at once: both are named until each ends.
+        steps
+            .scope(async {
+                wait(Some("table t to be ACTIVE"));
+                wait_done("Auto Scaling group p-primary to have 1 node InService");
+            })
+            .await;
+        assert_eq!(
+            steps.describe().as_deref(),
+            Some("waiting for table t to be ACTIVE (latest AWS call: Auto Scaling CreateAutoScalingGroup)")
+        );
         steps.scope(async { wait(None) }).await;
         assert_eq!(
             steps.describe().as_deref(),

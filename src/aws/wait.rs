@@ -36,29 +36,54 @@ pub enum Poll<T> {
 
 /// How long and how often to poll, and how many polls in a row must see the
 /// target state (more than one rides out a read that lags a write).
+///
+/// The interval starts short and grows (as terraform-provider-aws's waiters
+/// back off): a state AWS reaches in a second is seen within a second, and a
+/// wait of minutes costs a poll every [`MAX_INTERVAL`], fewer calls than a
+/// fixed short interval (AWS throttles describes per account).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waiter {
     pub timeout: Duration,
+    /// The first interval: each next one a quarter longer, up to `max_interval`.
     pub interval: Duration,
+    pub max_interval: Duration,
     pub hits: u32,
 }
 
+/// The first interval of [`Waiter::new`].
+pub const FIRST_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest interval of [`Waiter::new`].
+pub const MAX_INTERVAL: Duration = Duration::from_secs(5);
+
 impl Waiter {
-    /// Every two seconds, done at the first poll that sees the target.
+    /// Polls after 0.5 s, then ever less often, up to every 5 s (reached
+    /// after about 20 s); done at the first poll that sees the target.
     pub const fn new(timeout: Duration) -> Self {
         Waiter {
             timeout,
-            interval: Duration::from_secs(2),
+            interval: FIRST_INTERVAL,
+            max_interval: MAX_INTERVAL,
             hits: 1,
         }
     }
 
+    /// Polls at a fixed interval.
     pub const fn every(self, interval: Duration) -> Self {
-        Waiter { interval, ..self }
+        Waiter {
+            interval,
+            max_interval: interval,
+            ..self
+        }
     }
 
     pub const fn hits(self, hits: u32) -> Self {
         Waiter { hits, ..self }
+    }
+
+    /// The interval after `now`: a quarter longer (a state seen at most a
+    /// quarter of its wait late), capped.
+    fn next_interval(&self, now: Duration) -> Duration {
+        (now + now / 4).min(self.max_interval.max(self.interval))
     }
 
     /// Polls `f` until it is `Done` on `hits` consecutive polls.
@@ -77,7 +102,7 @@ impl Waiter {
         // lasts; a wait cut short by the operation's deadline stays reported.
         super::step::wait(Some(what));
         let r = poll_until(what, self, cancel, f).await;
-        super::step::wait(None);
+        super::step::wait_done(what);
         r
     }
 }
@@ -95,6 +120,7 @@ where
 {
     let start = Instant::now();
     let mut seen = 0;
+    let mut interval = w.interval;
     loop {
         match f().await.map_err(WaitError::Failed)? {
             Poll::Done(t) => {
@@ -111,8 +137,9 @@ where
         }
         tokio::select! {
             _ = cancel.cancelled() => return Err(WaitError::Cancelled(what.to_string())),
-            _ = tokio::time::sleep(w.interval) => {}
+            _ = tokio::time::sleep(interval) => {}
         }
+        interval = w.next_interval(interval);
     }
 }
 
@@ -186,6 +213,23 @@ mod tests {
             .until("y", &cancel, || async { Ok(Poll::Pending) })
             .await;
         assert!(matches!(r, Err(WaitError::Timeout(..))));
+    }
+
+    #[test]
+    fn intervals_back_off_to_their_cap() {
+        let w = Waiter::new(Duration::from_secs(60));
+        let mut i = w.interval;
+        let mut seen = vec![i];
+        for _ in 0..12 {
+            i = w.next_interval(i);
+            seen.push(i);
+        }
+        assert_eq!(seen[0], Duration::from_millis(500));
+        assert_eq!(seen[1], Duration::from_millis(625));
+        assert!(seen.windows(2).all(|p| p[0] <= p[1]));
+        assert_eq!(seen[12], MAX_INTERVAL);
+        let fixed = w.every(Duration::from_secs(2));
+        assert_eq!(fixed.next_interval(fixed.interval), Duration::from_secs(2));
     }
 
     #[tokio::test]

@@ -234,6 +234,19 @@ pub async fn delete_endpoint(
     group: &str,
     cancel: &CancellationToken,
 ) -> Result<(), OpError> {
+    let tg = delete_load_balancer(c, system, group).await?;
+    delete_target_group(c, system, group, &tg, cancel).await
+}
+
+/// Deletes the endpoint's load balancer (its listener goes with it), when it
+/// is ours; AWS deletes it while its targets still drain. Returns the ARN of
+/// the endpoint's target group when it is ours ("" otherwise), for
+/// [`delete_target_group`] once nothing uses it.
+pub async fn delete_load_balancer(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<String, OpError> {
     let name = rules::load_balancer_name(system, group);
     let (mut e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
     if !e.load_balancer_arn.is_empty()
@@ -255,30 +268,42 @@ pub async fn delete_endpoint(
             .map_err(sdk)
             .found()?;
     }
-    if !e.target_group_arn.is_empty() {
-        // A target group is in use until its load balancer is gone.
-        let what = format!(
-            "target group {} to be deleted",
-            rules::load_balancer_name(system, group)
-        );
-        Waiter::new(Duration::from_secs(300))
-            .until(&what, cancel, || async {
-                match c
-                    .elbv2
-                    .delete_target_group()
-                    .target_group_arn(&e.target_group_arn)
-                    .send()
-                    .await
-                    .map_err(sdk)
-                {
-                    Ok(_) => Ok(Poll::Done(())),
-                    Err(err) if err.is_not_found() => Ok(Poll::Done(())),
-                    Err(err) if err.code_is(&[code::RESOURCE_IN_USE]) => Ok(Poll::Pending),
-                    Err(err) => Err(err),
-                }
-            })
-            .await
-            .map_err(OpError::from)?;
+    Ok(e.target_group_arn)
+}
+
+/// Deletes the endpoint's target group `arn` (none when ""), retrying while
+/// it is in use (until its load balancer is gone).
+pub async fn delete_target_group(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    arn: &str,
+    cancel: &CancellationToken,
+) -> Result<(), OpError> {
+    if arn.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // A target group is in use until its load balancer is gone.
+    let what = format!(
+        "target group {} to be deleted",
+        rules::load_balancer_name(system, group)
+    );
+    Waiter::new(Duration::from_secs(300))
+        .until(&what, cancel, || async {
+            match c
+                .elbv2
+                .delete_target_group()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .map_err(sdk)
+            {
+                Ok(_) => Ok(Poll::Done(())),
+                Err(err) if err.is_not_found() => Ok(Poll::Done(())),
+                Err(err) if err.code_is(&[code::RESOURCE_IN_USE]) => Ok(Poll::Pending),
+                Err(err) => Err(err),
+            }
+        })
+        .await
+        .map_err(OpError::from)
 }

@@ -9,7 +9,7 @@ use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag as AsgTag};
 use aws_sdk_ec2::types::{ResourceType, TagSpecification};
 use tokio_util::sync::CancellationToken;
 
-use super::endpoint::delete_endpoint;
+use super::endpoint::{delete_load_balancer, delete_target_group};
 use super::launch_template::{
     default_image, find_launch_template, fingerprint, launch_data, our_launch_template,
     root_device_of, TAG_NODE_CONFIG,
@@ -565,6 +565,11 @@ pub async fn delete_group(
             Err(e) if !(e.is_not_found() || e.is_autoscaling_not_found()) => return Err(e.into()),
             _ => {}
         }
+    }
+    let group_gone = async {
+        if !ours {
+            return Ok(());
+        }
         let what = format!("Auto Scaling group {asg} to be deleted");
         Waiter::new(timeout)
             .until(&what, cancel, || async {
@@ -575,9 +580,13 @@ pub async fn delete_group(
                 })
             })
             .await
-            .map_err(OpError::from)?;
-    }
-    delete_endpoint(c, system, group, cancel).await?;
+            .map_err(OpError::from)
+    };
+    // The load balancer goes while the nodes are terminated (AWS lets it, and
+    // its network interfaces start lingering sooner); the target group once
+    // both are gone, as the group and the listener use it until then.
+    let (target_group, ()) = tokio::try_join!(delete_load_balancer(c, system, group), group_gone)?;
+    delete_target_group(c, system, group, &target_group, cancel).await?;
     let lt_name = rules::launch_template_name(system, group);
     if let Some(lt) = find_launch_template(c, &lt_name).await?.filter(|t| {
         ownership::may_delete("launch template", &lt_name, &t.tags, system, Some(group))

@@ -54,13 +54,14 @@ pub async fn find(c: &Clients, system: &str) -> Result<Option<String>, OpError> 
 }
 
 /// Finds or makes the system's node security group (refusing one with our
-/// name and a stranger's tags), which admits the system's own nodes.
+/// name and a stranger's tags), which admits the system's own nodes. Also
+/// says whether this call created it (then it has no client rules yet).
 pub async fn ensure(
     c: &Clients,
     system: &str,
     vpc: &str,
     t: &tags::Tags,
-) -> Result<String, OpError> {
+) -> Result<(String, bool), OpError> {
     use aws_sdk_ec2::types::{
         Filter, IpPermission, ResourceType, TagSpecification, UserIdGroupPair,
     };
@@ -86,6 +87,7 @@ pub async fn ensure(
         }
         None => None,
     };
+    let fresh = found.is_none();
     let created = match found {
         // Found (e.g. a create interrupted before its ingress rule): the rule
         // below is (re)applied all the same.
@@ -107,10 +109,11 @@ pub async fn ensure(
             .map_err(AwsError::from_sdk)
             .map(|out| out.group_id().unwrap_or_default().to_string()),
     };
-    let id = match created {
-        Ok(id) => id,
-        // A create retried after a lost response: it is there.
-        Err(e) if e.is_already_exists() => find(c, system).await?.ok_or(e)?,
+    let (id, fresh) = match created {
+        Ok(id) => (id, fresh),
+        // A create retried after a lost response: it is there, maybe with
+        // rules of that first try.
+        Err(e) if e.is_already_exists() => (find(c, system).await?.ok_or(e)?, false),
         Err(e) => return Err(e.into()),
     };
     let authorized = c
@@ -130,7 +133,7 @@ pub async fn ensure(
         .map(|_| ())
         .map_err(AwsError::from_sdk);
     AwsError::tolerate_exists(authorized)?;
-    Ok(id)
+    Ok((id, fresh))
 }
 
 /// Description of the rules that admit the load balancers' health checks.
@@ -247,8 +250,31 @@ pub async fn sync_client_rules(
     want_cidrs: &[String],
     want_groups: &[String],
 ) -> Result<(), OpError> {
+    let now = client_rules(c, sg).await?;
+    write_client_rules(c, sg, now, want_cidrs, want_groups).await
+}
+
+/// Adds the client access rules to a security group this create just made:
+/// it has none, and is not read back (AWS may not find it yet).
+pub async fn add_client_rules(
+    c: &Clients,
+    sg: &str,
+    want_cidrs: &[String],
+    want_groups: &[String],
+) -> Result<(), OpError> {
+    write_client_rules(c, sg, (Vec::new(), Vec::new()), want_cidrs, want_groups).await
+}
+
+/// Revokes and authorizes what takes the client rules from `now` (CIDR
+/// blocks, security groups) to the wanted ones.
+async fn write_client_rules(
+    c: &Clients,
+    sg: &str,
+    (cidrs, groups): (Vec<String>, Vec<String>),
+    want_cidrs: &[String],
+    want_groups: &[String],
+) -> Result<(), OpError> {
     use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, UserIdGroupPair};
-    let (cidrs, groups) = client_rules(c, sg).await?;
     let perm = |add_cidrs: Vec<&String>, add_groups: Vec<&String>| {
         let (v6, v4): (Vec<&String>, Vec<&String>) =
             add_cidrs.into_iter().partition(|x| x.contains(':'));

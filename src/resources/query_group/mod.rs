@@ -183,16 +183,29 @@ impl Creates for QueryGroupResource {
         let sg = compute::security_group::of_group(c, &primary, &system).await?;
         let (tags_all, full) = all_tags(c, planned);
         state.tags_all = Some(tags_all);
-        let role = compute::ensure_role(
-            c,
-            &system,
-            &name,
-            &full,
-            &compute::node_policy(c, &st.bucket, &st.table).await?,
-            &ctx.cancel,
-        )
-        .await?;
-        state.node_role_name = Some(role);
+        // The load balancer needs only the subnets: it provisions beside the role.
+        let (role, ep) = tokio::join!(
+            async {
+                compute::ensure_role(
+                    c,
+                    &system,
+                    &name,
+                    &full,
+                    &compute::node_policy(c, &st.bucket, &st.table).await?,
+                    &ctx.cancel,
+                )
+                .await
+            },
+            compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full)
+        );
+        if let Ok(role) = &role {
+            state.node_role_name = Some(role.clone());
+        }
+        if let Ok(ep) = &ep {
+            state.endpoint = Some(ep.dns_name.clone());
+        }
+        role?;
+        let ep = ep?;
         let node = NodeConfig {
             system: system.clone(),
             group: name.clone(),
@@ -206,8 +219,6 @@ impl Creates for QueryGroupResource {
         let max = planned.max_size.unwrap_or(1);
         let desired = planned.desired_capacity.unwrap_or(min);
         let instance_type = planned.instance_type.clone().unwrap_or_default();
-        let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
-        state.endpoint = Some(ep.dns_name.clone());
         let lt = compute::ensure_group(
             c,
             &GroupSpec {

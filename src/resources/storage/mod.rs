@@ -77,6 +77,11 @@ pub async fn find(c: &Clients, system: &str) -> Result<Storage, OpError> {
 /// Creates whatever part of the storage is missing; returns the whole and
 /// whether anything already existed (adopted from a retained system). With
 /// `network` (a VPC and subnets the user brings) no network is created.
+///
+/// A new table is left `CREATING`: nothing of the compute needs it active
+/// (the node policy names it), so the create calls [`protect`] beside the
+/// compute and waits for it before it returns. Adopted storage is protected
+/// here, before it is retagged.
 pub async fn ensure(
     c: &Clients,
     system: &str,
@@ -92,21 +97,20 @@ pub async fn ensure(
         .into());
     }
     let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
-    if let Some((vpc, subnets)) = network {
-        s.vpc_id = vpc;
-        s.subnet_ids = subnets;
-        ensure_data(c, system, t, &mut s, cancel).await?;
-        if adopted {
-            retag(c, &s, false, t).await?;
+    let managed = network.is_none();
+    // The network and the data depend on each other in nothing: made at once.
+    let found_vpc = s.vpc_id.clone();
+    let net = async {
+        match network {
+            Some(given) => Ok(given),
+            None => network::ensure(c, system, t, &found_vpc).await,
         }
-        return Ok((s, adopted));
-    }
-
-    (s.vpc_id, s.subnet_ids) = network::ensure(c, system, t, &s.vpc_id).await?;
-    ensure_data(c, system, t, &mut s, cancel).await?;
+    };
+    ((s.vpc_id, s.subnet_ids), ()) = tokio::try_join!(net, ensure_data(c, system, t, &mut s))?;
     if adopted {
+        protect(c, &s, cancel).await?;
         // What a previous system retained carries its tags: make them this one's.
-        retag(c, &s, true, t).await?;
+        retag(c, &s, managed, t).await?;
     }
     Ok((s, adopted))
 }
@@ -117,11 +121,9 @@ async fn ensure_data(
     system: &str,
     t: &tags::Tags,
     s: &mut Storage,
-    cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
     // Always (re)applied: the bucket may remain from a create interrupted
-    // before its settings or tags were set, and an adopted table may lack
-    // its protection.
+    // before its settings or tags were set.
     let bucket = bucket_name(c, system).await?;
     bucket::create(c, system, &bucket, t, s.bucket.is_empty()).await?;
     s.bucket = bucket;
@@ -130,7 +132,18 @@ async fn ensure_data(
         table::create(c, &table, t).await?;
         s.table = table.clone();
     }
-    table::protect(c, &table, cancel).await
+    Ok(())
+}
+
+/// Waits for the table to be `ACTIVE` and keeps its data safe (deletion
+/// protection and point-in-time recovery, (re)applied: an adopted table, or
+/// one of an interrupted create, may lack them).
+pub async fn protect(
+    c: &Clients,
+    s: &Storage,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), OpError> {
+    table::protect(c, &s.table, cancel).await
 }
 
 /// One object of a system's storage that carries the system's tags.
@@ -244,27 +257,50 @@ pub async fn retag(
     Ok(())
 }
 
-/// Deletes the storage (only when the user opted out of retaining it).
-/// Subnets and VPC wait out `DependencyViolation` (network interfaces of
-/// nodes and load balancers just deleted) until `timeout`. Returns what it
-/// kept although asked to delete it, and why (for a warning).
-pub async fn delete(
+// A storage delete (only when the user opted out of retaining it) runs in
+// three parts, each when nothing needs it any more: the table at once, the
+// bucket once no node can write to it, the network once the network
+// interfaces of the nodes and load balancers are gone.
+
+/// Deletes the table, when it is the system's (by its identity tags), and
+/// waits until it is gone. It depends on no other object: a destroy deletes
+/// it beside the compute (nodes being terminated lose it a little sooner).
+pub async fn delete_table(
+    c: &Clients,
+    system: &str,
+    timeout: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), OpError> {
+    let table = rules::table_name(system);
+    if table::find(c, system, &table).await?.0 == Named::Ours {
+        table::delete(c, &table, timeout, cancel).await?;
+    }
+    Ok(())
+}
+
+/// Empties and deletes the bucket, when it is the system's (by its identity
+/// tags). Only once the system's nodes are gone: one still running could
+/// write to it after it was emptied (then S3 refuses the delete).
+pub async fn delete_bucket(c: &Clients, system: &str) -> Result<(), OpError> {
+    let bucket = bucket_name(c, system).await?;
+    if bucket::find(c, system, &bucket).await? == Named::Ours {
+        bucket::delete(c, &bucket).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the VPC and subnets when the provider made them (by their
+/// identity tags), once nothing uses them: after the compute is gone.
+/// Returns what it kept although asked to delete it, and why.
+pub async fn delete_network(
     c: &Clients,
     system: &str,
     timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Vec<String>, OpError> {
-    // Only what is the system's by its identity tags: find leaves the rest out.
-    let s = find(c, system).await?;
     let mut kept = Vec::new();
-    if !s.table.is_empty() {
-        table::delete(c, &s.table, timeout, cancel).await?;
-    }
-    if !s.bucket.is_empty() {
-        bucket::delete(c, &s.bucket).await?;
-    }
-    if !s.vpc_id.is_empty() {
-        kept.extend(network::delete(c, system, &s.vpc_id, timeout, cancel).await?);
+    if let Some((vpc, _)) = network::find(c, system).await? {
+        kept.extend(network::delete(c, system, &vpc, timeout, cancel).await?);
     }
     Ok(kept)
 }

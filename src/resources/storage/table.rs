@@ -143,7 +143,8 @@ pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), OpEr
 /// a storage delete the user asked for) and point-in-time recovery, both
 /// (re)applied to an adopted table. Waits for the table to be ACTIVE first,
 /// as DynamoDB refuses backups settings while it is being created: the
-/// system's create goes on with an ACTIVE table.
+/// system's create runs this beside its compute and returns once the table
+/// is ACTIVE and protected.
 pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Result<(), OpError> {
     use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
     // The look that saw it ACTIVE says whether it is protected.

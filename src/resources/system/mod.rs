@@ -213,66 +213,122 @@ impl Creates for SystemResource {
         state.table_name = Some(st.table.clone());
         state.tags_all = Some(tags_all);
 
-        let sg = security_group::ensure(c, &name, &st.vpc_id, &full).await?;
-        state.security_group_id = Some(sg.clone());
-        sync_client_access(c, &sg, planned).await?;
-        security_group::sync_health_rules(c, &sg, &st.subnet_ids).await?;
-        let role = compute::ensure_role(
-            c,
-            &name,
-            PRIMARY_GROUP,
-            &full,
-            &compute::node_policy(c, &st.bucket, &st.table).await?,
-            &ctx.cancel,
-        )
-        .await?;
-        state.node_role_name = Some(role);
-
-        let image = match planned.image_id.clone() {
-            Some(i) => i,
-            None => compute::default_image(c).await?,
-        };
-        state.image_id = Some(image.clone());
         let instance_type = planned.instance_type.clone().unwrap_or_default();
         let nodes = planned.node_count.unwrap_or(1);
-        let ep =
-            compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &st.vpc_id, &st.subnet_ids, &full)
+        let (mut state_sg, mut state_role) = (None, None);
+        let compute = async {
+            // Three independent chains: the security group, the node role and
+            // image, and the load balancer (needing only the subnets, it
+            // provisions beside the others).
+            let (sg, role_image, ep) = tokio::join!(
+                async {
+                    let made = security_group::ensure(c, &name, &st.vpc_id, &full).await?;
+                    state_sg.replace(made.0.clone());
+                    Ok::<_, OpError>(made)
+                },
+                async {
+                    let role = compute::ensure_role(
+                        c,
+                        &name,
+                        PRIMARY_GROUP,
+                        &full,
+                        &compute::node_policy(c, &st.bucket, &st.table).await?,
+                        &ctx.cancel,
+                    )
+                    .await?;
+                    state_role.replace(role);
+                    let image = match planned.image_id.clone() {
+                        Some(i) => i,
+                        None => compute::default_image(c).await?,
+                    };
+                    Ok::<_, OpError>(image)
+                },
+                compute::ensure_endpoint(
+                    c,
+                    &name,
+                    PRIMARY_GROUP,
+                    &st.vpc_id,
+                    &st.subnet_ids,
+                    &full
+                )
+            );
+            // What was made goes to the state, also when another chain failed.
+            if let Some(sg) = state_sg.take() {
+                state.security_group_id = Some(sg);
+            }
+            if let Some(role) = state_role.take() {
+                state.node_role_name = Some(role);
+            }
+            if let Ok(image) = &role_image {
+                state.image_id = Some(image.clone());
+            }
+            if let Ok(ep) = &ep {
+                state.endpoint = Some(ep.dns_name.clone());
+                state.client_config = Some(client_config(c, &name, &ep.dns_name));
+            }
+            let ((sg, fresh), image, ep) = (sg?, role_image?, ep?);
+            // The rules go beside the nodes' launch: they apply to the nodes'
+            // network interfaces whenever they come.
+            let sg_rules = async {
+                let (cidrs, groups) = client_access(planned);
+                if fresh {
+                    // Just made: no rules to read (AWS may not find it yet).
+                    security_group::add_client_rules(c, &sg, &cidrs, &groups).await?;
+                } else {
+                    security_group::sync_client_rules(c, &sg, &cidrs, &groups).await?;
+                }
+                security_group::sync_health_rules(c, &sg, &st.subnet_ids).await
+            };
+            let launch = async {
+                let node = NodeConfig {
+                    system: name.clone(),
+                    group: PRIMARY_GROUP.into(),
+                    topology: Some(topology.clone()),
+                    application: app.clone(),
+                    bucket: st.bucket.clone(),
+                    table: st.table.clone(),
+                    ..Default::default()
+                };
+                let lt = compute::ensure_group(
+                    c,
+                    &GroupSpec {
+                        system: &name,
+                        group: PRIMARY_GROUP,
+                        instance_type: &instance_type,
+                        image_id: &image,
+                        min: nodes,
+                        max: nodes,
+                        desired: nodes,
+                        node: &node,
+                        security_group_id: &sg,
+                        subnet_ids: &st.subnet_ids,
+                        target_group_arn: &ep.target_group_arn,
+                        tags: &full,
+                        cancel: &ctx.cancel,
+                    },
+                )
                 .await?;
-        state.endpoint = Some(ep.dns_name.clone());
-        state.client_config = Some(client_config(c, &name, &ep.dns_name));
-        let node = NodeConfig {
-            system: name.clone(),
-            group: PRIMARY_GROUP.into(),
-            topology: Some(topology.clone()),
-            application: app.clone(),
-            bucket: st.bucket.clone(),
-            table: st.table.clone(),
-            ..Default::default()
+                state.launch_template_id = Some(lt);
+                state.autoscaling_group_name = Some(rules::asg_name(&name, PRIMARY_GROUP));
+                compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel)
+                    .await?;
+                // Both provisioned meanwhile (AWS: minutes): usually ready by now.
+                states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel)
+                    .await?;
+                Ok::<_, OpError>(())
+            };
+            tokio::try_join!(sg_rules, launch)?;
+            Ok::<_, OpError>(())
         };
-        let lt = compute::ensure_group(
-            c,
-            &GroupSpec {
-                system: &name,
-                group: PRIMARY_GROUP,
-                instance_type: &instance_type,
-                image_id: &image,
-                min: nodes,
-                max: nodes,
-                desired: nodes,
-                node: &node,
-                security_group_id: &sg,
-                subnet_ids: &st.subnet_ids,
-                target_group_arn: &ep.target_group_arn,
-                tags: &full,
-                cancel: &ctx.cancel,
-            },
-        )
-        .await?;
-        state.launch_template_id = Some(lt);
-        state.autoscaling_group_name = Some(rules::asg_name(&name, PRIMARY_GROUP));
-        compute::wait_in_service(c, &name, PRIMARY_GROUP, nodes, timeout, &ctx.cancel).await?;
-        // Both provisioned meanwhile (AWS: minutes): usually ready by now.
-        states::load_balancer_active(c, &ep.load_balancer_arn, timeout, &ctx.cancel).await?;
+        // A new table becomes ACTIVE (and is protected) beside the compute,
+        // which needs only its name; the create returns with both ready.
+        let table = async {
+            if adopted {
+                return Ok(()); // protected by storage::ensure
+            }
+            storage::protect(c, &st, &ctx.cancel).await
+        };
+        tokio::try_join!(compute, table)?;
         compute::mark_created(c, &rules::asg_name(&name, PRIMARY_GROUP)).await
     }
 
@@ -400,16 +456,19 @@ impl Updates for SystemResource {
 /// Opens the system's security group to the clients the plan names, and
 /// closes it to the others.
 async fn sync_client_access(c: &Clients, sg: &str, planned: &SystemModel) -> Result<(), OpError> {
-    security_group::sync_client_rules(
-        c,
-        sg,
-        &planned.client_cidr_blocks.clone().unwrap_or_default(),
-        &planned
+    let (cidrs, groups) = client_access(planned);
+    security_group::sync_client_rules(c, sg, &cidrs, &groups).await
+}
+
+/// The clients the plan lets reach the system: CIDR blocks and security groups.
+fn client_access(planned: &SystemModel) -> (Vec<String>, Vec<String>) {
+    (
+        planned.client_cidr_blocks.clone().unwrap_or_default(),
+        planned
             .client_security_group_ids
             .clone()
             .unwrap_or_default(),
     )
-    .await
 }
 
 #[async_trait]
@@ -493,13 +552,38 @@ impl Resource<Clients> for SystemResource {
         let prior = SystemModel::from_value(prior);
         let name = prior.name();
         let timeout = timeout_of(&prior.timeouts, Op::Delete, DEFAULT_TIMEOUT);
+        let delete_storage = !prior.retains_storage();
         let result = cancellable(&ctx.cancel, (Op::Delete.name(), timeout), async {
-            compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
-            security_group::delete(c, &name, timeout, &ctx.cancel).await?;
-            let boundary_kept = compute::boundary::delete(c, &name).await?;
+            let compute = async {
+                compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
+                // The nodes are gone: the bucket goes while their network
+                // interfaces linger (which the security group waits out).
+                let bucket = async {
+                    if delete_storage {
+                        storage::delete_bucket(c, &name).await
+                    } else {
+                        Ok(())
+                    }
+                };
+                tokio::try_join!(
+                    security_group::delete(c, &name, timeout, &ctx.cancel),
+                    bucket
+                )?;
+                compute::boundary::delete(c, &name).await
+            };
+            // The table depends on nothing: it goes beside the compute.
+            let table = async {
+                if delete_storage {
+                    storage::delete_table(c, &name, timeout, &ctx.cancel).await
+                } else {
+                    Ok(())
+                }
+            };
+            let (boundary_kept, ()) = tokio::try_join!(compute, table)?;
             let mut kept = Vec::new();
-            if !prior.retains_storage() {
-                kept = storage::delete(c, &name, timeout, &ctx.cancel).await?;
+            if delete_storage {
+                // Once the compute's network interfaces are gone.
+                kept = storage::delete_network(c, &name, timeout, &ctx.cancel).await?;
             }
             Ok::<_, OpError>((boundary_kept, kept))
         })
