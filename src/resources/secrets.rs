@@ -53,18 +53,6 @@ impl Owner<'_> {
     }
 }
 
-fn sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug,
-{
-    AwsError::from_sdk(e)
-}
-
 /// SSM's "no such parameter" for tag look-ups and deletes.
 fn absent(e: &AwsError) -> bool {
     e.is_not_found() || e.code_is(&[code::INVALID_RESOURCE_ID, code::PARAMETER_NOT_FOUND])
@@ -79,7 +67,7 @@ async fn tags_of(c: &Clients, name: &str) -> Result<Option<tags::Tags>, AwsError
         .resource_id(name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
     {
         Ok(out) => Ok(Some(
             out.tag_list()
@@ -110,7 +98,7 @@ async fn names_under(c: &Clients, path: &str) -> Result<Vec<String>, OpError> {
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(AwsError::from_sdk)?;
         names.extend(
             out.parameters()
                 .iter()
@@ -186,7 +174,7 @@ pub async fn sync(
             }
             put.overwrite(false).set_tags(Some(tag_list))
         };
-        put.send().await.map_err(sdk)?;
+        put.send().await.map_err(AwsError::from_sdk)?;
     }
     for name in names_under(c, &path).await? {
         let key = name.strip_prefix(&path).unwrap_or(&name);
@@ -226,7 +214,7 @@ async fn delete_if_ours(c: &Clients, owner: Owner<'_>, name: &str) -> Result<(),
         .name(name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
     {
         Err(e) if !absent(&e) => Err(e.into()),
         _ => Ok(()),

@@ -105,7 +105,16 @@ fn tls_only_policy(bucket: &str) -> String {
     .to_string()
 }
 
-/// Creates the bucket (when `create`), then sets its encryption, public
+/// What a look-up found of the system's bucket before [`create`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// No bucket yet: [`create`] makes it.
+    Missing,
+    /// The system's own (by its tags): [`create`] only sets its settings.
+    Ours,
+}
+
+/// Creates the bucket (when `Existing::Missing`), then sets its encryption, public
 /// access block, ownership (bucket owner enforced), versioning, TLS-only
 /// policy and tags: idempotent PUTs, safe to repeat. Every call names the
 /// account as the bucket's expected owner.
@@ -114,7 +123,7 @@ pub async fn create(
     system: &str,
     bucket: &str,
     t: &tags::Tags,
-    create: bool,
+    found: Existing,
 ) -> Result<(), OpError> {
     use aws_sdk_s3::types::{
         BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -131,7 +140,7 @@ pub async fn create(
                 .build(),
         );
     }
-    if create {
+    if found == Existing::Missing {
         // Its tags come after the create: until then, this working
         // directory's journal is what says the bucket is ours.
         journal::remember(bucket);

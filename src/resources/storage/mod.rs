@@ -97,7 +97,11 @@ pub async fn ensure(
         .into());
     }
     let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
-    let managed = network.is_none();
+    let owner = if network.is_none() {
+        NetworkOwner::Provider
+    } else {
+        NetworkOwner::User
+    };
     // The network and the data depend on each other in nothing: made at once.
     let found_vpc = s.vpc_id.clone();
     let net = async {
@@ -110,7 +114,7 @@ pub async fn ensure(
     if adopted {
         protect(c, &s, cancel).await?;
         // What a previous system retained carries its tags: make them this one's.
-        retag(c, &s, managed, t).await?;
+        retag(c, &s, owner, t).await?;
     }
     Ok((s, adopted))
 }
@@ -125,7 +129,12 @@ async fn ensure_data(
     // Always (re)applied: the bucket may remain from a create interrupted
     // before its settings or tags were set.
     let bucket = bucket_name(c, system).await?;
-    bucket::create(c, system, &bucket, t, s.bucket.is_empty()).await?;
+    let found = if s.bucket.is_empty() {
+        bucket::Existing::Missing
+    } else {
+        bucket::Existing::Ours
+    };
+    bucket::create(c, system, &bucket, t, found).await?;
     s.bucket = bucket;
     let table = rules::table_name(system);
     if s.table.is_empty() {
@@ -174,17 +183,39 @@ fn without_name(t: &tags::Tags) -> tags::Tags {
         .collect()
 }
 
+/// Who made the system's VPC and subnets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkOwner {
+    /// The provider: tagged as the system's, retagged and deleted with the
+    /// rest of its storage.
+    Provider,
+    /// The user (`vpc_id` and `subnet_ids`): never retagged nor deleted.
+    User,
+}
+
+impl NetworkOwner {
+    /// From the state's `network_managed` (unknown: the provider, as for
+    /// states written before it existed).
+    pub fn of_state(network_managed: Option<bool>) -> Self {
+        if network_managed.unwrap_or(true) {
+            NetworkOwner::Provider
+        } else {
+            NetworkOwner::User
+        }
+    }
+}
+
 /// The first object of the storage whose tags, but for the `identity` keys,
 /// are not `expected` (tags changed by hand): its description and its tags.
 pub async fn differing_tags(
     c: &Clients,
     s: &Storage,
-    network_managed: bool,
+    network: NetworkOwner,
     expected: &tags::Tags,
     identity: &[&str],
 ) -> Result<Option<(String, tags::Tags)>, OpError> {
     let expected_network = without_name(expected);
-    for (object, now) in tags_now(c, s, network_managed).await? {
+    for (object, now) in tags_now(c, s, network).await? {
         let own = tags::user_tags(&now, identity);
         let want = match object {
             Tagged::Network(_) => &expected_network,
@@ -202,10 +233,10 @@ pub async fn differing_tags(
 async fn tags_now(
     c: &Clients,
     s: &Storage,
-    network_managed: bool,
+    network: NetworkOwner,
 ) -> Result<Vec<(Tagged, tags::Tags)>, OpError> {
     let mut out = Vec::new();
-    if network_managed && !s.vpc_id.is_empty() {
+    if network == NetworkOwner::Provider && !s.vpc_id.is_empty() {
         let ids: Vec<String> = std::iter::once(s.vpc_id.clone())
             .chain(s.subnet_ids.iter().cloned())
             .collect();
@@ -231,11 +262,11 @@ async fn tags_now(
 pub async fn retag(
     c: &Clients,
     s: &Storage,
-    network_managed: bool,
+    network: NetworkOwner,
     want: &tags::Tags,
 ) -> Result<(), OpError> {
     let want_network = without_name(want);
-    for (object, now) in tags_now(c, s, network_managed).await? {
+    for (object, now) in tags_now(c, s, network).await? {
         let target = if matches!(object, Tagged::Network(_)) {
             &want_network
         } else {

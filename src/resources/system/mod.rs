@@ -426,8 +426,8 @@ impl Updates for SystemResource {
                 table: planned.table_name.clone().unwrap_or_default(),
                 ..Default::default()
             };
-            let managed = planned.network_managed.unwrap_or(true);
-            storage::retag(c, &st, managed, &full).await?;
+            let network = storage::NetworkOwner::of_state(planned.network_managed);
+            storage::retag(c, &st, network, &full).await?;
         }
         let sg = security_group::of_group(c, &g, &name).await?;
         if !sg.is_empty() {

@@ -110,9 +110,10 @@ impl SystemResource {
         // Only in a refresh: after this process's own writes the tags are what
         // it wrote, and AWS's tagging APIs are eventually consistent.
         if !c.has_written() && state.tags_all.as_ref() == Some(&tags_all) {
-            let managed = !st.vpc_id.is_empty();
+            // `find` sees only a network tagged as the system's: the provider's.
+            let network = storage::NetworkOwner::Provider;
             if let Some((object, own)) =
-                storage::differing_tags(c, &st, managed, &tags_all, IDENTITY_KEYS).await?
+                storage::differing_tags(c, &st, network, &tags_all, IDENTITY_KEYS).await?
             {
                 crate::plugin::log::info(
                     "storage tags differ from the system's",
