@@ -55,7 +55,7 @@ const DATA_SOURCE_EXAMPLES: &[(&str, &str)] = &[
 const SUBDIRS: &[&str] = &["resources", "data-sources", "functions"];
 
 /// Writes the docs into `dir` (usually `docs`), creating it as needed, and
-/// removes pages of objects that no longer exist (`*.md` of [`SUBDIRS`]).
+/// removes pages of objects that no longer exist (`*.md` of the generated subdirectories).
 pub fn generate(dir: &Path) -> io::Result<()> {
     let pages = pages()?;
     let wanted: BTreeSet<&str> = pages.iter().map(|(p, _)| p.as_str()).collect();

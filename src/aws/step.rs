@@ -42,8 +42,8 @@ impl Steps {
         CURRENT.scope(self.clone(), f).await
     }
 
-    /// Where the operation was: "waiting for <wait> (latest AWS call: <call>)",
-    /// "AWS call in flight: <call>", or None when it made no call.
+    /// Where the operation was: `waiting for WAIT (latest AWS call: CALL)`,
+    /// `AWS call in flight: CALL`, or None when it made no call.
     pub fn describe(&self) -> Option<String> {
         let seen = self.0.lock().ok()?;
         let wait = (!seen.wait.is_empty()).then(|| seen.wait.join(" and "));

@@ -148,7 +148,7 @@ pub use topology::{check_query_group_target, check_topology_change, parse_topolo
 pub struct Violation {
     /// Top-level attribute the problem is attached to, e.g. "instance_type".
     pub attribute: &'static str,
-    /// Element index inside a list attribute (e.g. transaction_functions[2]), if any.
+    /// Element index inside a list attribute (e.g. `transaction_functions[2]`), if any.
     pub index: Option<usize>,
     /// Map key inside a map attribute (e.g. parameters["FOO"]), if any.
     pub key: Option<String>,

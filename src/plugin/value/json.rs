@@ -159,7 +159,7 @@ pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
 }
 
 /// Encodes `value` as JSON according to `ty` (same conformance rules as
-/// [`encode_msgpack`]). Unknown values are an error.
+/// `encode_msgpack`). Unknown values are an error.
 pub fn encode_json(value: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let json = value_to_json(value, ty, &Path::ROOT, 0)?;
     Ok(serde_json::to_vec(&json)?)

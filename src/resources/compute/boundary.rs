@@ -63,7 +63,7 @@ async fn policy_tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
 pub struct Boundary {
     pub arn: String,
     /// Made a moment ago (by this call or another group's): IAM may refuse
-    /// it for a few seconds as a role's boundary ([`use_new`]).
+    /// it for a few seconds as a role's boundary ([`Boundary::use_new`]).
     pub fresh: bool,
 }
 
@@ -102,7 +102,7 @@ fn now_secs() -> i64 {
 
 /// Finds or makes the system's boundary. One with our name and a stranger's
 /// tags stops the create; one of ours whose document was changed by hand
-/// gets ours back as its default version ([`put_document`]). `t` are the
+/// gets ours back as its default version (`put_document`). `t` are the
 /// tags of the group being made: the boundary carries them without the
 /// group's identity, as it belongs to the whole system.
 pub async fn ensure(c: &Clients, system: &str, t: &tags::Tags) -> Result<Boundary, OpError> {

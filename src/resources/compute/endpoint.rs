@@ -38,7 +38,7 @@ impl Endpoint {
 }
 
 /// The group's endpoint as it exists (parts may be missing). During a
-/// refresh it comes from the snapshot; otherwise see [`read_endpoint`].
+/// refresh it comes from the snapshot; otherwise see `read_endpoint`.
 pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, OpError> {
     let name = rules::load_balancer_name(system, group);
     if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {

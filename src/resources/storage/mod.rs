@@ -5,7 +5,7 @@
 //! but not our tags is never adopted, changed or deleted (see
 //! [`super::ownership`]), and the bucket must belong to the account.
 //!
-//! One file per AWS object ([`network`], [`bucket`], [`table`]), each with
+//! One file per AWS object (`network.rs`, `bucket.rs`, `table.rs`), each with
 //! its find, ensure and delete; this module puts them together, and tags
 //! them all alike.
 
