@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -92,11 +93,15 @@ def test_critical_paths_come_from_the_strict_layer_s_durations() -> None:
     assert apply.seconds > 0 and destroy.seconds > 0
     assert all(step for step in apply.steps + destroy.steps)
     # every duration doubled: both paths double (nothing fixed in between)
-    doubled = Strict(**{f: 2 * getattr(Strict(), f) for f in (
-        "eni_linger", "consistency_window", "profile_window", "lb_provisioning", "instance_pending",
-        "in_service", "group_deleting", "table_status")})
+    doubled = bench.scaled(Strict(), 2)
+    assert all(getattr(doubled, f) == 2 * getattr(Strict(), f) for f in bench.DURATIONS)
+    assert doubled.policy_propagation and doubled.validation  # only durations change
     a2, d2 = bench.critical_paths(doubled)
     assert (a2.seconds, d2.seconds) == pytest.approx((2 * apply.seconds, 2 * destroy.seconds))
+    # the system's role waits for its new permissions boundary; the query groups' do not
+    no_boundary_wait = dataclasses.replace(Strict(), policy_propagation=False)
+    assert apply.seconds - bench.critical_paths(no_boundary_wait)[0].seconds == pytest.approx(
+        Strict().consistency_window)
     # a load balancer slower than everything else: the system, then the query groups, each waits for one
     slow_lb = Strict(lb_provisioning=100.0)
     assert bench.critical_paths(slow_lb)[0].seconds == pytest.approx(200.0)
