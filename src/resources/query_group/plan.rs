@@ -152,3 +152,171 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::schema;
+    use super::*;
+    use crate::plugin::plan::plan_change;
+    use crate::plugin::{AttrPath, PathStepExt};
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = Value::null_object(&schema().ty());
+        for (k, x) in pairs {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    fn autoscaling(target: Value) -> Value {
+        Value::Object(
+            [(
+                attr::autoscaling::TARGET_CPU_UTILIZATION.to_string(),
+                target,
+            )]
+            .into(),
+        )
+    }
+
+    fn validated(pairs: &[(&str, Value)]) -> Diagnostics {
+        let mut all = vec![
+            (attr::SYSTEM, Value::string("prod")),
+            (attr::NAME, Value::string("q")),
+        ];
+        all.extend(pairs.iter().cloned());
+        let mut d = Diagnostics::new();
+        validate(&config(&all), &mut d);
+        d
+    }
+
+    fn errors_at(d: &Diagnostics) -> Vec<String> {
+        d.iter()
+            .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
+            .collect()
+    }
+
+    #[test]
+    fn the_cpu_target_is_read_only_from_a_set_block() {
+        assert_eq!(cpu_target_of(&config(&[])), None);
+        let v = config(&[(attr::AUTOSCALING, autoscaling(Value::int(60)))]);
+        assert_eq!(cpu_target_of(&v), Some(60.0));
+        let v = config(&[(attr::AUTOSCALING, autoscaling(Value::Unknown))]);
+        assert_eq!(cpu_target_of(&v), None);
+    }
+
+    #[test]
+    fn an_autoscaling_target_is_checked_inside_its_block() {
+        assert!(!validated(&[(attr::AUTOSCALING, autoscaling(Value::int(100)))]).has_error());
+        for bad in [0, 101] {
+            let d = validated(&[(attr::AUTOSCALING, autoscaling(Value::int(bad)))]);
+            let paths: Vec<_> = d.iter().filter_map(|x| x.path.clone()).collect();
+            assert_eq!(
+                paths,
+                vec![AttrPath::root(attr::AUTOSCALING)
+                    .attr(attr::autoscaling::TARGET_CPU_UTILIZATION)],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn autoscaling_and_a_desired_capacity_conflict() {
+        let d = validated(&[
+            (attr::AUTOSCALING, autoscaling(Value::int(60))),
+            (attr::MAX_SIZE, Value::int(4)),
+            (attr::DESIRED_CAPACITY, Value::int(2)),
+        ]);
+        assert_eq!(errors_at(&d), vec![attr::DESIRED_CAPACITY.to_string()]);
+        // An unknown desired capacity is set too.
+        let d = validated(&[
+            (attr::AUTOSCALING, autoscaling(Value::int(60))),
+            (attr::DESIRED_CAPACITY, Value::Unknown),
+        ]);
+        assert_eq!(errors_at(&d), vec![attr::DESIRED_CAPACITY.to_string()]);
+    }
+
+    #[test]
+    fn capacity_is_checked_with_defaults_and_only_when_known() {
+        // max_size unset is 1: a desired capacity of 2 does not fit.
+        let d = validated(&[(attr::DESIRED_CAPACITY, Value::int(2))]);
+        assert_eq!(errors_at(&d), vec![attr::DESIRED_CAPACITY.to_string()]);
+        // min_size unset is 1: max_size 1 fits it.
+        assert!(!validated(&[(attr::MAX_SIZE, Value::int(1))]).has_error());
+        // One unknown size: the others cannot be compared with it yet.
+        let d = validated(&[
+            (attr::MIN_SIZE, Value::Unknown),
+            (attr::MAX_SIZE, Value::int(2)),
+            (attr::DESIRED_CAPACITY, Value::int(5)),
+        ]);
+        assert!(!d.has_error(), "{:?}", errors_at(&d));
+    }
+
+    async fn planned(prior: &Value, proposed: &Value, cfg: &Value) -> Plan {
+        let ctx = Ctx {
+            data: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let mut p = plan_change(&schema(), prior, proposed, cfg);
+        let mut d = Diagnostics::new();
+        modify_plan(&ctx, &mut p, &mut d).await;
+        assert!(!d.has_error());
+        p
+    }
+
+    #[tokio::test]
+    async fn desired_capacity_follows_config_or_falls_back_to_min() {
+        let base = [
+            (attr::SYSTEM, Value::string("p")),
+            (attr::NAME, Value::string("q")),
+            (attr::MIN_SIZE, Value::int(2)),
+            (attr::MAX_SIZE, Value::int(4)),
+        ];
+        // The config's value, whatever the prior.
+        let mut pairs = base.to_vec();
+        pairs.push((attr::DESIRED_CAPACITY, Value::int(3)));
+        let cfg = config(&pairs);
+        let p = planned(&Value::Null, &cfg, &cfg).await;
+        assert_eq!(p.get(attr::DESIRED_CAPACITY), &Value::int(3));
+
+        // A prior outside [min, max] (the sizes changed): min_size.
+        let cfg = config(&base);
+        let mut prior = config(&base);
+        prior.set_attr(attr::DESIRED_CAPACITY, Value::int(7));
+        let mut proposed = cfg.clone();
+        proposed.set_attr(attr::DESIRED_CAPACITY, Value::int(7));
+        let p = planned(&prior, &proposed, &cfg).await;
+        assert_eq!(p.get(attr::DESIRED_CAPACITY), &Value::int(2));
+        // At max exactly: kept.
+        prior.set_attr(attr::DESIRED_CAPACITY, Value::int(4));
+        proposed.set_attr(attr::DESIRED_CAPACITY, Value::int(4));
+        let p = planned(&prior, &proposed, &cfg).await;
+        assert_eq!(p.get(attr::DESIRED_CAPACITY), &Value::int(4));
+
+        // An unknown size: the capacity is known only at apply.
+        let mut pairs = base.to_vec();
+        pairs[3] = (attr::MAX_SIZE, Value::Unknown);
+        let cfg = config(&pairs);
+        let p = planned(&Value::Null, &cfg, &cfg).await;
+        assert_eq!(p.get(attr::DESIRED_CAPACITY), &Value::Unknown);
+    }
+
+    #[tokio::test]
+    async fn the_id_and_application_follow_the_names() {
+        let cfg = config(&[
+            (attr::SYSTEM, Value::string("p")),
+            (attr::NAME, Value::string("q")),
+            (attr::APPLICATION_NAME, Value::string("app")),
+        ]);
+        let p = planned(&Value::Null, &cfg, &cfg).await;
+        assert_eq!(p.get(attr::ID), &Value::string("p/q"));
+        assert_eq!(p.get(attr::APPLICATION_NAME), &Value::string("app"));
+        // An unknown name: the id is left as planned (unknown).
+        let cfg = config(&[
+            (attr::SYSTEM, Value::string("p")),
+            (attr::NAME, Value::Unknown),
+        ]);
+        let p = planned(&Value::Null, &cfg, &cfg).await;
+        assert_eq!(p.get(attr::ID), &Value::Unknown);
+        assert_eq!(p.get(attr::APPLICATION_NAME), &Value::Unknown);
+    }
+}

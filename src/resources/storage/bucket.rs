@@ -48,9 +48,23 @@ pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, OpEr
         return Err(e.into());
     }
     let tags = tags(c, bucket).await?;
-    Ok(match rules::ownership(&tags, system, None) {
+    Ok(named_by_tags(&tags, system, bucket, || {
+        journal::recall(bucket).is_some()
+    }))
+}
+
+/// Whose a bucket of this account is: the system's by its identity tags,
+/// or when it has none and `created_here` (this working directory's journal
+/// says its create was cut short before its tags).
+fn named_by_tags(
+    tags: &tags::Tags,
+    system: &str,
+    bucket: &str,
+    created_here: impl FnOnce() -> bool,
+) -> Named {
+    match rules::ownership(tags, system, None) {
         rules::Ownership::Ours => Named::Ours,
-        _ if tags.is_empty() && journal::recall(bucket).is_some() => Named::Ours,
+        _ if tags.is_empty() && created_here() => Named::Ours,
         rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
             "S3 bucket",
             bucket,
@@ -58,7 +72,7 @@ pub async fn find(c: &Clients, system: &str, bucket: &str) -> Result<Named, OpEr
             None,
             &found,
         )),
-    })
+    }
 }
 
 /// A bucket's tags (none when it has no tag set).
@@ -105,6 +119,28 @@ fn tls_only_policy(bucket: &str) -> String {
     .to_string()
 }
 
+/// The bucket's default encryption: S3-managed keys (AES-256).
+fn encryption() -> Result<aws_sdk_s3::types::ServerSideEncryptionConfiguration, OpError> {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let bad = |e: aws_sdk_s3::error::BuildError| OpError::request("S3", e);
+    ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build(),
+        )
+        .build()
+        .map_err(bad)
+}
+
 /// What a look-up found of the system's bucket before [`create`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
@@ -128,8 +164,7 @@ pub async fn create(
     use aws_sdk_s3::types::{
         BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
         ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule, VersioningConfiguration,
+        VersioningConfiguration,
     };
     let account = c.account().await?;
     let mut req = c.s3.create_bucket().bucket(bucket);
@@ -164,23 +199,10 @@ pub async fn create(
         }
     }
     let bad = |e: aws_sdk_s3::error::BuildError| OpError::request("S3", e);
-    let sse = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256)
-                        .build()
-                        .map_err(bad)?,
-                )
-                .build(),
-        )
-        .build()
-        .map_err(bad)?;
     c.s3.put_bucket_encryption()
         .bucket(bucket)
         .expected_bucket_owner(&account)
-        .server_side_encryption_configuration(sse)
+        .server_side_encryption_configuration(encryption()?)
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
@@ -316,5 +338,83 @@ async fn empty(c: &Clients, bucket: &str, account: &str) -> Result<(), OpError> 
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours(system: &str) -> tags::Tags {
+        [
+            (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE),
+            (rules::TAG_SYSTEM, system),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn a_bucket_is_the_systems_by_its_tags_or_the_journal_when_untagged() {
+        let never = || -> bool { panic!("the journal is asked only of an untagged bucket") };
+        assert_eq!(named_by_tags(&ours("s"), "s", "b", never), Named::Ours);
+        // Another system's tags: the journal does not make it ours.
+        let Named::NotOurs(why) = named_by_tags(&ours("t"), "s", "b", never) else {
+            panic!("another system's bucket is not ours");
+        };
+        assert!(why.contains("S3 bucket \"b\""), "{why}");
+        assert!(why.contains("datomic:system=\"t\""), "{why}");
+        // Untagged: ours only when this working directory created it.
+        assert_eq!(
+            named_by_tags(&tags::Tags::new(), "s", "b", || true),
+            Named::Ours
+        );
+        assert!(matches!(
+            named_by_tags(&tags::Tags::new(), "s", "b", || false),
+            Named::NotOurs(_)
+        ));
+        // Tagged by someone else (no identity tags): never the journal's.
+        let other: tags::Tags = [("team".to_string(), "x".to_string())].into();
+        assert!(matches!(
+            named_by_tags(&other, "s", "b", never),
+            Named::NotOurs(_)
+        ));
+    }
+
+    #[test]
+    fn the_policy_refuses_every_request_without_tls() {
+        let p: serde_json::Value =
+            serde_json::from_str(&tls_only_policy("datomic-s-1")).expect("JSON");
+        assert_eq!(p["Version"], "2012-10-17");
+        let statements = p["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1);
+        let st = &statements[0];
+        assert_eq!(st["Effect"], "Deny");
+        assert_eq!(st["Principal"], "*");
+        assert_eq!(st["Action"], "s3:*");
+        assert_eq!(
+            st["Resource"],
+            serde_json::json!(["arn:aws:s3:::datomic-s-1", "arn:aws:s3:::datomic-s-1/*"])
+        );
+        assert_eq!(
+            st["Condition"]["Bool"]["aws:SecureTransport"],
+            serde_json::json!("false")
+        );
+    }
+
+    #[test]
+    fn the_bucket_is_encrypted_with_s3_managed_keys() {
+        let sse = encryption().expect("a valid configuration");
+        let rules = sse.rules();
+        assert_eq!(rules.len(), 1);
+        let by_default = rules[0]
+            .apply_server_side_encryption_by_default()
+            .expect("a default encryption");
+        assert_eq!(
+            by_default.sse_algorithm(),
+            &aws_sdk_s3::types::ServerSideEncryption::Aes256
+        );
+        assert_eq!(by_default.kms_master_key_id(), None);
     }
 }

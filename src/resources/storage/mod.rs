@@ -30,6 +30,25 @@ pub struct Storage {
     pub table_arn: String,
 }
 
+impl Storage {
+    /// Whether any part exists (left by a previous system: adopted).
+    fn has_any(&self) -> bool {
+        !self.vpc_id.is_empty() || !self.bucket.is_empty() || !self.table.is_empty()
+    }
+}
+
+/// A create refuses the system's names when objects of another carry them:
+/// one error that names them all.
+fn refuse_strangers(strangers: &[String]) -> Result<(), OpError> {
+    if strangers.is_empty() {
+        return Ok(());
+    }
+    Err(NotOurs {
+        detail: strangers.join(" "),
+    }
+    .into())
+}
+
 /// An S3 bucket or DynamoDB table looked up by its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Named {
@@ -90,13 +109,8 @@ pub async fn ensure(
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(Storage, bool), OpError> {
     let (mut s, strangers) = find_with_strangers(c, system).await?;
-    if !strangers.is_empty() {
-        return Err(NotOurs {
-            detail: strangers.join(" "),
-        }
-        .into());
-    }
-    let adopted = !s.vpc_id.is_empty() || !s.bucket.is_empty() || !s.table.is_empty();
+    refuse_strangers(&strangers)?;
+    let adopted = s.has_any();
     let owner = if network.is_none() {
         NetworkOwner::Provider
     } else {
@@ -214,18 +228,36 @@ pub async fn differing_tags(
     expected: &tags::Tags,
     identity: &[&str],
 ) -> Result<Option<(String, tags::Tags)>, OpError> {
+    let now = tags_now(c, s, network).await?;
+    Ok(first_differing(now, expected, identity).map(|(object, own)| (object.describe(s), own)))
+}
+
+/// The first object whose own tags (but for the `identity` keys) are not
+/// `expected` (`Name` aside on the network), with those tags.
+fn first_differing(
+    now: Vec<(Tagged, tags::Tags)>,
+    expected: &tags::Tags,
+    identity: &[&str],
+) -> Option<(Tagged, tags::Tags)> {
     let expected_network = without_name(expected);
-    for (object, now) in tags_now(c, s, network).await? {
+    now.into_iter().find_map(|(object, now)| {
         let own = tags::user_tags(&now, identity);
-        let want = match object {
-            Tagged::Network(_) => &expected_network,
-            _ => expected,
-        };
-        if &own != want {
-            return Ok(Some((object.describe(s), own)));
-        }
+        let want = target_of(&object, expected, &expected_network);
+        (&own != want).then_some((object, own))
+    })
+}
+
+/// The tags an object is brought to: `want`, but for the network's `Name`.
+fn target_of<'a>(
+    object: &Tagged,
+    want: &'a tags::Tags,
+    want_network: &'a tags::Tags,
+) -> &'a tags::Tags {
+    if matches!(object, Tagged::Network(_)) {
+        want_network
+    } else {
+        want
     }
-    Ok(None)
 }
 
 /// The tags each object of the storage has now, the network's only when the
@@ -267,11 +299,7 @@ pub async fn retag(
 ) -> Result<(), OpError> {
     let want_network = without_name(want);
     for (object, now) in tags_now(c, s, network).await? {
-        let target = if matches!(object, Tagged::Network(_)) {
-            &want_network
-        } else {
-            want
-        };
+        let target = target_of(&object, want, &want_network);
         let (removed, changed) = tags::diff(&now, target);
         if removed.is_empty() && changed.is_empty() {
             continue;
@@ -334,4 +362,195 @@ pub async fn delete_network(
         kept.extend(network::delete(c, system, &vpc, timeout, cancel).await?);
     }
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(pairs: &[(&str, &str)]) -> tags::Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn storage() -> Storage {
+        Storage {
+            vpc_id: "vpc-1".into(),
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            bucket: "datomic-s-123".into(),
+            table: "datomic-s".into(),
+            table_arn: String::new(),
+        }
+    }
+
+    #[test]
+    fn any_found_part_makes_the_storage_adopted() {
+        assert!(!Storage::default().has_any());
+        // Subnets alone are never found without their VPC: not counted.
+        let subnets_only = Storage {
+            subnet_ids: vec!["subnet-a".into()],
+            ..Storage::default()
+        };
+        assert!(!subnets_only.has_any());
+        for s in [
+            Storage {
+                vpc_id: "vpc-1".into(),
+                ..Storage::default()
+            },
+            Storage {
+                bucket: "b".into(),
+                ..Storage::default()
+            },
+            Storage {
+                table: "t".into(),
+                ..Storage::default()
+            },
+        ] {
+            assert!(s.has_any(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn strangers_refuse_the_create_in_one_error() {
+        assert!(refuse_strangers(&[]).is_ok());
+        let e = refuse_strangers(&["The bucket is not ours.".into(), "Nor the table.".into()])
+            .expect_err("strangers refuse");
+        assert!(matches!(e, OpError::NotOurs(_)), "{e:?}");
+        assert_eq!(e.to_string(), "The bucket is not ours. Nor the table.");
+    }
+
+    #[test]
+    fn the_network_is_compared_without_its_name() {
+        let all = t(&[("Name", "datomic-s"), ("team", "data"), ("name", "lower")]);
+        assert_eq!(
+            without_name(&all),
+            t(&[("team", "data"), ("name", "lower")])
+        );
+        assert_eq!(without_name(&tags::Tags::new()), tags::Tags::new());
+    }
+
+    #[test]
+    fn the_network_is_the_providers_unless_the_state_says_otherwise() {
+        assert_eq!(NetworkOwner::of_state(None), NetworkOwner::Provider);
+        assert_eq!(NetworkOwner::of_state(Some(true)), NetworkOwner::Provider);
+        assert_eq!(NetworkOwner::of_state(Some(false)), NetworkOwner::User);
+    }
+
+    #[test]
+    fn objects_are_described_by_kind() {
+        let s = storage();
+        assert_eq!(
+            Tagged::Network("subnet-a".into()).describe(&s),
+            "network object subnet-a"
+        );
+        assert_eq!(Tagged::Bucket.describe(&s), "S3 bucket datomic-s-123");
+        // The table by its name, not by the ARN it is tagged by.
+        assert_eq!(
+            Tagged::Table("arn:aws:dynamodb:x:1:table/datomic-s".into()).describe(&s),
+            "DynamoDB table datomic-s"
+        );
+    }
+
+    #[test]
+    fn only_the_network_is_retagged_without_name() {
+        let want = t(&[("Name", "n"), ("team", "data")]);
+        let want_network = without_name(&want);
+        assert_eq!(
+            target_of(&Tagged::Network("vpc-1".into()), &want, &want_network),
+            &t(&[("team", "data")])
+        );
+        assert_eq!(target_of(&Tagged::Bucket, &want, &want_network), &want);
+        assert_eq!(
+            target_of(&Tagged::Table("arn".into()), &want, &want_network),
+            &want
+        );
+    }
+
+    #[test]
+    fn the_first_object_with_other_tags_is_the_drift() {
+        let identity = [rules::TAG_SYSTEM, rules::TAG_MANAGED_BY];
+        let expected = t(&[("Name", "mine"), ("team", "data")]);
+        let with_identity = |pairs: &[(&str, &str)]| {
+            let mut x = t(pairs);
+            x.insert(rules::TAG_SYSTEM.into(), "s".into());
+            x.insert(rules::TAG_MANAGED_BY.into(), "terraform".into());
+            x.insert("aws:cloudformation:stack".into(), "x".into());
+            x
+        };
+        // Identity and AWS keys aside, every object as expected (the
+        // network without the `Name` it is read without): no drift.
+        let same = vec![
+            (
+                Tagged::Network("vpc-1".into()),
+                with_identity(&[("team", "data")]),
+            ),
+            (
+                Tagged::Bucket,
+                with_identity(&[("Name", "mine"), ("team", "data")]),
+            ),
+            (
+                Tagged::Table("arn".into()),
+                with_identity(&[("Name", "mine"), ("team", "data")]),
+            ),
+        ];
+        assert_eq!(first_differing(same, &expected, &identity), None);
+        assert_eq!(first_differing(Vec::new(), &expected, &identity), None);
+
+        // Two objects changed by hand: the first is reported, with its own tags.
+        let drifted = vec![
+            (
+                Tagged::Network("vpc-1".into()),
+                with_identity(&[("team", "data")]),
+            ),
+            (
+                Tagged::Bucket,
+                with_identity(&[("Name", "mine"), ("team", "ops")]),
+            ),
+            (Tagged::Table("arn".into()), with_identity(&[])),
+        ];
+        assert_eq!(
+            first_differing(drifted, &expected, &identity),
+            Some((Tagged::Bucket, t(&[("Name", "mine"), ("team", "ops")])))
+        );
+
+        // A network object with an extra tag differs too.
+        let extra = vec![(
+            Tagged::Network("subnet-a".into()),
+            with_identity(&[("team", "data"), ("cost", "1")]),
+        )];
+        assert_eq!(
+            first_differing(extra, &expected, &identity),
+            Some((
+                Tagged::Network("subnet-a".into()),
+                t(&[("team", "data"), ("cost", "1")])
+            ))
+        );
+    }
+
+    #[test]
+    fn a_retag_removes_and_sets_only_what_differs() {
+        let want = t(&[("Name", "n"), ("team", "data"), ("env", "prod")]);
+        let want_network = without_name(&want);
+        // The network as read (no `Name`): the `Name` of `want` is not written.
+        let now = t(&[("team", "ops"), ("old", "x"), ("aws:reserved", "y")]);
+        let (removed, changed) = tags::diff(
+            &now,
+            target_of(&Tagged::Network("vpc-1".into()), &want, &want_network),
+        );
+        assert_eq!(removed, vec!["old".to_string()]);
+        assert_eq!(changed, t(&[("team", "data"), ("env", "prod")]));
+        // The table gets the `Name` too.
+        let (removed, changed) = tags::diff(
+            &now,
+            target_of(&Tagged::Table("arn".into()), &want, &want_network),
+        );
+        assert_eq!(removed, vec!["old".to_string()]);
+        assert_eq!(changed, want);
+        // Nothing to write when it has the tags already.
+        let (removed, changed) =
+            tags::diff(&want, target_of(&Tagged::Bucket, &want, &want_network));
+        assert!(removed.is_empty() && changed.is_empty());
+    }
 }

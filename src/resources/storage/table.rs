@@ -37,8 +37,12 @@ async fn describe(c: &Clients, table: &str) -> Result<Described, OpError> {
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    let t = out.table();
-    Ok(Described {
+    Ok(described(out.table()))
+}
+
+/// What a DescribeTable answer says (fields DynamoDB left out: empty, off).
+fn described(t: Option<&aws_sdk_dynamodb::types::TableDescription>) -> Described {
+    Described {
         arn: t
             .and_then(|t| t.table_arn())
             .unwrap_or_default()
@@ -49,7 +53,7 @@ async fn describe(c: &Clients, table: &str) -> Result<Described, OpError> {
         deletion_protection: t
             .and_then(|t| t.deletion_protection_enabled())
             .unwrap_or(false),
-    })
+    }
 }
 
 /// The system's table, with its ARN when it exists.
@@ -57,7 +61,12 @@ pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, Stri
     let Some(arn) = describe(c, table).await.found()?.map(|d| d.arn) else {
         return Ok((Named::Missing, String::new()));
     };
-    let named = match rules::ownership(&tags(c, &arn).await?, system, None) {
+    Ok((named_by_tags(&tags(c, &arn).await?, system, table), arn))
+}
+
+/// Whose a table is: the system's by its identity tags only.
+fn named_by_tags(tags: &tags::Tags, system: &str, table: &str) -> Named {
+    match rules::ownership(tags, system, None) {
         rules::Ownership::Ours => Named::Ours,
         rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
             "DynamoDB table",
@@ -66,8 +75,7 @@ pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, Stri
             None,
             &found,
         )),
-    };
-    Ok((named, arn))
+    }
 }
 
 /// A table's tags.
@@ -165,12 +173,7 @@ pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Re
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    let pitr_on = backups
-        .continuous_backups_description()
-        .and_then(|d| d.point_in_time_recovery_description())
-        .and_then(|p| p.point_in_time_recovery_status())
-        .is_some_and(|s| s.as_str() == "ENABLED");
-    if !pitr_on {
+    if !pitr_on(&backups) {
         let bad = |e: aws_sdk_dynamodb::error::BuildError| OpError::request("DynamoDB", e);
         c.dynamodb
             .update_continuous_backups()
@@ -186,6 +189,17 @@ pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Re
             .map_err(AwsError::from_sdk)?;
     }
     Ok(())
+}
+
+/// Whether point-in-time recovery is on (not said: off, so it is set).
+fn pitr_on(
+    backups: &aws_sdk_dynamodb::operation::describe_continuous_backups::DescribeContinuousBackupsOutput,
+) -> bool {
+    backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .is_some_and(|s| s.as_str() == "ENABLED")
 }
 
 /// Writes the `changed` tags of the table (by ARN) and removes the `removed` ones.
@@ -298,4 +312,83 @@ async fn wait_deleted(
         })
         .await
         .map_err(OpError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::describe_continuous_backups::DescribeContinuousBackupsOutput;
+    use aws_sdk_dynamodb::types::{
+        ContinuousBackupsDescription, ContinuousBackupsStatus, PointInTimeRecoveryDescription,
+        PointInTimeRecoveryStatus, TableDescription, TableStatus,
+    };
+
+    #[test]
+    fn a_table_is_the_systems_by_its_tags_only() {
+        let ours: tags::Tags = [
+            (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE),
+            (rules::TAG_SYSTEM, "s"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(named_by_tags(&ours, "s", "datomic-s"), Named::Ours);
+        let Named::NotOurs(why) = named_by_tags(&ours, "t", "datomic-t") else {
+            panic!("another system's table is not ours");
+        };
+        assert!(why.contains("DynamoDB table \"datomic-t\""), "{why}");
+        // Untagged (no journal for tables): never ours.
+        let Named::NotOurs(why) = named_by_tags(&tags::Tags::new(), "s", "datomic-s") else {
+            panic!("an untagged table is not ours");
+        };
+        assert!(why.contains("identity tags are none"), "{why}");
+    }
+
+    #[test]
+    fn a_description_gives_arn_status_and_protection() {
+        let t = TableDescription::builder()
+            .table_arn("arn:aws:dynamodb:eu-west-1:1:table/datomic-s")
+            .table_status(TableStatus::Creating)
+            .deletion_protection_enabled(true)
+            .build();
+        assert_eq!(
+            described(Some(&t)),
+            Described {
+                arn: "arn:aws:dynamodb:eu-west-1:1:table/datomic-s".into(),
+                status: Some("CREATING".into()),
+                deletion_protection: true,
+            }
+        );
+        // What DynamoDB leaves out: no ARN, no status, unprotected.
+        assert_eq!(
+            described(Some(&TableDescription::builder().build())),
+            Described::default()
+        );
+        assert_eq!(described(None), Described::default());
+    }
+
+    #[test]
+    fn point_in_time_recovery_is_on_only_when_said_enabled() {
+        let with = |status: Option<PointInTimeRecoveryStatus>| {
+            DescribeContinuousBackupsOutput::builder()
+                .continuous_backups_description(
+                    ContinuousBackupsDescription::builder()
+                        .continuous_backups_status(ContinuousBackupsStatus::Enabled)
+                        .set_point_in_time_recovery_description(Some(
+                            PointInTimeRecoveryDescription::builder()
+                                .set_point_in_time_recovery_status(status)
+                                .build(),
+                        ))
+                        .build()
+                        .expect("a description"),
+                )
+                .build()
+        };
+        assert!(pitr_on(&with(Some(PointInTimeRecoveryStatus::Enabled))));
+        assert!(!pitr_on(&with(Some(PointInTimeRecoveryStatus::Disabled))));
+        assert!(!pitr_on(&with(None)));
+        assert!(!pitr_on(
+            &DescribeContinuousBackupsOutput::builder().build()
+        ));
+    }
 }

@@ -235,3 +235,285 @@ pub(super) fn plan_destroy(prior: &Value, diags: &mut Diagnostics) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::schema;
+    use super::*;
+    use crate::plugin::diag::Severity;
+    use crate::plugin::plan::plan_change;
+    use crate::plugin::PathStepExt;
+
+    fn config(pairs: &[(&str, Value)]) -> Value {
+        let mut v = Value::null_object(&schema().ty());
+        for (k, x) in pairs {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    fn strings(items: &[&str]) -> Vec<Value> {
+        items.iter().map(|s| Value::string(*s)).collect()
+    }
+
+    /// The attributes of the diagnostics of one severity, in order.
+    fn at(d: &Diagnostics, severity: Severity) -> Vec<String> {
+        d.iter()
+            .filter(|x| x.severity == severity)
+            .map(|x| x.path.as_ref().map(|p| p.first_attr()).unwrap_or_default())
+            .collect()
+    }
+
+    fn validated(pairs: &[(&str, Value)]) -> Diagnostics {
+        let mut all = vec![
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::string("production")),
+        ];
+        all.extend(pairs.iter().cloned());
+        let mut d = Diagnostics::new();
+        validate(&config(&all), &mut d);
+        d
+    }
+
+    #[test]
+    fn an_existing_network_needs_both_ids_and_two_subnets() {
+        let two = Value::List(strings(&["subnet-a", "subnet-b"]));
+        let d = validated(&[(attr::VPC_ID, Value::string("vpc-1"))]);
+        assert_eq!(at(&d, Severity::Error), vec![attr::VPC_ID]);
+        let d = validated(&[(attr::SUBNET_IDS, two.clone())]);
+        assert_eq!(at(&d, Severity::Error), vec![attr::SUBNET_IDS]);
+        let d = validated(&[
+            (attr::VPC_ID, Value::string("vpc-1")),
+            (attr::SUBNET_IDS, Value::List(strings(&["subnet-a"]))),
+        ]);
+        assert_eq!(at(&d, Severity::Error), vec![attr::SUBNET_IDS]);
+        assert!(d.iter().any(|x| x.summary == "Too few subnets"));
+        let d = validated(&[
+            (attr::VPC_ID, Value::string("vpc-1")),
+            (attr::SUBNET_IDS, two),
+        ]);
+        assert!(!d.has_error(), "{:?}", at(&d, Severity::Error));
+        // Unknown ids (from another resource) are set: no error yet.
+        let d = validated(&[
+            (attr::VPC_ID, Value::Unknown),
+            (attr::SUBNET_IDS, Value::Unknown),
+        ]);
+        assert!(!d.has_error());
+    }
+
+    #[test]
+    fn client_access_is_checked_on_the_attribute_and_open_blocks_warned() {
+        let d = validated(&[(
+            attr::CLIENT_CIDR_BLOCKS,
+            Value::Set(strings(&["10.0.0.0/8", "0.0.0.0/0"])),
+        )]);
+        assert!(!d.has_error());
+        assert_eq!(at(&d, Severity::Warning), vec![attr::CLIENT_CIDR_BLOCKS]);
+
+        let d = validated(&[(
+            attr::CLIENT_CIDR_BLOCKS,
+            Value::Set(strings(&["10.0.0.0/8", "10.0.0.1"])),
+        )]);
+        assert_eq!(at(&d, Severity::Error), vec![attr::CLIENT_CIDR_BLOCKS]);
+        // A set element has no index: the error is on the attribute itself.
+        let path = d.iter().find_map(|x| x.path.clone()).expect("a path");
+        assert_eq!(
+            path,
+            crate::plugin::AttrPath::root(attr::CLIENT_CIDR_BLOCKS)
+        );
+
+        let d = validated(&[(
+            attr::CLIENT_SECURITY_GROUP_IDS,
+            Value::Set(strings(&["sg-0123456789abcdef0", "group"])),
+        )]);
+        assert_eq!(
+            at(&d, Severity::Error),
+            vec![attr::CLIENT_SECURITY_GROUP_IDS]
+        );
+    }
+
+    #[test]
+    fn unknown_values_are_not_validated() {
+        let mut d = Diagnostics::new();
+        validate(
+            &config(&[
+                (attr::NAME, Value::Unknown),
+                (attr::TOPOLOGY, Value::Unknown),
+                // Only wrong for a topology, which is unknown.
+                (attr::INSTANCE_TYPE, Value::string("t2.small")),
+                (attr::NODE_COUNT, Value::int(1)),
+                (attr::TAGS, Value::Unknown),
+            ]),
+            &mut d,
+        );
+        assert!(!d.has_error(), "{:?}", at(&d, Severity::Error));
+    }
+
+    async fn planned(prior: &Value, cfg: &Value) -> (Plan, Diagnostics) {
+        let ctx = Ctx {
+            data: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let mut proposed = cfg.clone();
+        if !prior.is_null() {
+            for a in &schema().block.attributes {
+                if a.computed && cfg.get(a.name).is_none_or(Value::is_null) {
+                    proposed.set_attr(a.name, prior.get(a.name).cloned().unwrap_or(Value::Null));
+                }
+            }
+        }
+        let mut p = plan_change(&schema(), prior, &proposed, cfg);
+        let mut d = Diagnostics::new();
+        modify_plan(&ctx, &mut p, &mut d).await;
+        (p, d)
+    }
+
+    #[tokio::test]
+    async fn a_create_knows_the_derived_names_but_the_bucket() {
+        let cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::string("production")),
+            (attr::APPLICATION_NAME, Value::string("app")),
+        ]);
+        let (p, d) = planned(&Value::Null, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get(attr::ID), &Value::string("s"));
+        assert_eq!(p.get(attr::APPLICATION_NAME), &Value::string("app"));
+        assert_eq!(
+            p.get(attr::AUTOSCALING_GROUP_NAME),
+            &Value::string(rules::asg_name("s", PRIMARY_GROUP))
+        );
+        assert_eq!(
+            p.get(attr::NODE_ROLE_NAME),
+            &Value::string(rules::node_role_name("s", PRIMARY_GROUP))
+        );
+        assert_eq!(
+            p.get(attr::TABLE_NAME),
+            &Value::string(rules::table_name("s"))
+        );
+        // Without clients the account, and so the bucket's name, is unknown.
+        assert_eq!(p.get(attr::BUCKET_NAME), &Value::Unknown);
+        // No vpc_id: the provider makes the network.
+        assert_eq!(p.get(attr::NETWORK_MANAGED), &Value::bool(true));
+    }
+
+    #[tokio::test]
+    async fn a_network_given_is_not_managed_and_an_unknown_one_not_yet_known() {
+        let mut cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::string("solo")),
+            (attr::VPC_ID, Value::string("vpc-1")),
+            (
+                attr::SUBNET_IDS,
+                Value::List(strings(&["subnet-a", "subnet-b"])),
+            ),
+        ]);
+        let (p, _) = planned(&Value::Null, &cfg).await;
+        assert_eq!(p.get(attr::NETWORK_MANAGED), &Value::bool(false));
+        cfg.set_attr(attr::VPC_ID, Value::Unknown);
+        let (p, _) = planned(&Value::Null, &cfg).await;
+        assert_eq!(p.get(attr::NETWORK_MANAGED), &Value::Unknown);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_topology_leaves_its_defaults_unknown() {
+        let cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::Unknown),
+        ]);
+        let (p, d) = planned(&Value::Null, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get(attr::INSTANCE_TYPE), &Value::Unknown);
+        assert_eq!(p.get(attr::NODE_COUNT), &Value::Unknown);
+        // What the config sets stays.
+        let cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::Unknown),
+            (attr::INSTANCE_TYPE, Value::string("i3.xlarge")),
+            (attr::NODE_COUNT, Value::int(3)),
+        ]);
+        let (p, _) = planned(&Value::Null, &cfg).await;
+        assert_eq!(p.get(attr::INSTANCE_TYPE), &Value::string("i3.xlarge"));
+        assert_eq!(p.get(attr::NODE_COUNT), &Value::int(3));
+    }
+
+    #[tokio::test]
+    async fn an_instance_type_of_the_config_is_checked_against_the_topology() {
+        let cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::string("production")),
+            (attr::INSTANCE_TYPE, Value::string("t2.small")),
+        ]);
+        let (_, d) = planned(&Value::Null, &cfg).await;
+        assert_eq!(at(&d, Severity::Error), vec![attr::INSTANCE_TYPE]);
+        let cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::string("production")),
+            (attr::INSTANCE_TYPE, Value::string("i3.xlarge")),
+        ]);
+        let (p, d) = planned(&Value::Null, &cfg).await;
+        assert!(!d.has_error());
+        assert_eq!(p.get(attr::INSTANCE_TYPE), &Value::string("i3.xlarge"));
+    }
+
+    #[tokio::test]
+    async fn an_image_lost_outside_terraform_is_planned_unknown() {
+        let cfg = config(&[
+            (attr::NAME, Value::string("s")),
+            (attr::TOPOLOGY, Value::string("solo")),
+        ]);
+        let (p, _) = planned(&Value::Null, &cfg).await;
+        let mut prior = p.planned.clone();
+        prior.set_attr(attr::TAGS_ALL, Value::Map(Default::default()));
+        prior.set_attr(attr::IMAGE_ID, Value::string(""));
+        let (p, _) = planned(&prior, &cfg).await;
+        assert_eq!(p.get(attr::IMAGE_ID), &Value::Unknown);
+        prior.set_attr(attr::IMAGE_ID, Value::string("ami-1"));
+        let (p, _) = planned(&prior, &cfg).await;
+        assert_eq!(p.get(attr::IMAGE_ID), &Value::string("ami-1"));
+    }
+
+    fn destroy_warning(pairs: &[(&str, Value)]) -> (String, String) {
+        let mut all = vec![
+            (attr::NAME, Value::string("s")),
+            (attr::VPC_ID, Value::string("vpc-1")),
+            (attr::BUCKET_NAME, Value::string("bucket-1")),
+            (attr::TABLE_NAME, Value::string("table-1")),
+        ];
+        all.extend(pairs.iter().cloned());
+        let mut d = Diagnostics::new();
+        plan_destroy(&config(&all), &mut d);
+        let w: Vec<_> = d.iter().collect();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].severity, Severity::Warning);
+        (w[0].summary.clone(), w[0].detail.clone())
+    }
+
+    #[test]
+    fn a_destroy_says_what_storage_it_keeps_or_deletes() {
+        // retain_storage unset (states before it): kept, named.
+        let (summary, detail) = destroy_warning(&[]);
+        assert_eq!(summary, "Destroying Datomic system \"s\" keeps its storage");
+        for part in ["VPC vpc-1", "S3 bucket bucket-1", "DynamoDB table table-1"] {
+            assert!(detail.contains(part), "{detail}");
+        }
+        let (summary, _) = destroy_warning(&[(attr::RETAIN_STORAGE, Value::bool(true))]);
+        assert!(summary.ends_with("keeps its storage"));
+
+        let (summary, detail) = destroy_warning(&[(attr::RETAIN_STORAGE, Value::bool(false))]);
+        assert_eq!(
+            summary,
+            "Destroying Datomic system \"s\" deletes its storage"
+        );
+        assert!(detail.contains("the VPC, S3 bucket"), "{detail}");
+
+        // A network the user brought is kept, and said so.
+        let (summary, detail) = destroy_warning(&[
+            (attr::RETAIN_STORAGE, Value::bool(false)),
+            (attr::NETWORK_MANAGED, Value::bool(false)),
+        ]);
+        assert!(summary.ends_with("deletes its storage"));
+        assert!(!detail.contains("the VPC, S3 bucket"), "{detail}");
+        assert!(detail.contains("(VPC vpc-1) is kept"), "{detail}");
+    }
+}

@@ -20,6 +20,40 @@ fn read_set(prior: Option<&Vec<String>>, items: &[String]) -> Option<Vec<String>
     }
 }
 
+/// The system's topology as its group says it: its tag, else its nodes'
+/// configuration, else from its size (more than one node: production).
+fn topology_of(g: &compute::GroupState) -> String {
+    g.tags
+        .get(crate::rules::TAG_TOPOLOGY)
+        .cloned()
+        .or_else(|| g.node.topology.clone())
+        .unwrap_or_else(|| {
+            if g.desired > 1 {
+                "production".into()
+            } else {
+                "solo".into()
+            }
+        })
+}
+
+/// The application as its group says it: its tag, else its nodes' configuration.
+fn application_of(g: &compute::GroupState) -> String {
+    g.tags
+        .get(rules::TAG_APPLICATION)
+        .cloned()
+        .unwrap_or_else(|| g.node.application.clone())
+}
+
+/// `retain_storage` as read: the group's tag says it (anything but "false"
+/// retains); without the tag, the state's, else retained.
+fn retain_storage_of(tag: Option<&str>, state: Option<bool>) -> Option<bool> {
+    match tag {
+        Some("false") => Some(false),
+        Some(_) => Some(true),
+        None => state.or(Some(true)),
+    }
+}
+
 /// What a client library needs to reach the system.
 pub(super) fn client_config(c: &Clients, system: &str, endpoint: &str) -> BTreeMap<String, String> {
     [
@@ -90,18 +124,7 @@ impl SystemResource {
             (st.vpc_id.clone(), st.subnet_ids.clone())
         };
         let mut v = state.clone();
-        let topology = g
-            .tags
-            .get(crate::rules::TAG_TOPOLOGY)
-            .cloned()
-            .or_else(|| g.node.topology.clone())
-            .unwrap_or_else(|| {
-                if g.desired > 1 {
-                    "production".into()
-                } else {
-                    "solo".into()
-                }
-            });
+        let topology = topology_of(&g);
         let mut tags_all = tags::user_tags(&g.tags, IDENTITY_KEYS);
         // Tags changed by hand on the storage are drift too. When the group's
         // tags are still those of the state, the first storage object whose
@@ -127,19 +150,12 @@ impl SystemResource {
         v.topology = Some(topology);
         v.instance_type = Some(g.instance_type.clone());
         v.node_count = Some(g.desired);
-        let app = g
-            .tags
-            .get(rules::TAG_APPLICATION)
-            .cloned()
-            .unwrap_or_else(|| g.node.application.clone());
-        v.application_name = Some(app);
+        v.application_name = Some(application_of(&g));
         v.image_id = Some(g.image_id.clone());
-        match g.tags.get(rules::TAG_RETAIN_STORAGE).map(String::as_str) {
-            Some("false") => v.retain_storage = Some(false),
-            Some(_) => v.retain_storage = Some(true),
-            None if v.retain_storage.is_none() => v.retain_storage = Some(true),
-            None => {}
-        }
+        v.retain_storage = retain_storage_of(
+            g.tags.get(rules::TAG_RETAIN_STORAGE).map(String::as_str),
+            v.retain_storage,
+        );
         v.tags = read_tags_of(state.tags.as_ref(), &tags_all, &c.default_tags);
         v.tags_all = Some(tags_all);
         v.vpc_id = Some(vpc_id);
@@ -163,5 +179,107 @@ impl SystemResource {
         v.endpoint = Some(ep.usable_dns().to_string());
         v.client_config = Some(client_config(c, &name, ep.usable_dns()));
         Ok(Some(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(pairs: &[(&str, &str)]) -> tags::Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_set_reads_back_null_only_when_empty_and_null_before() {
+        let items = vec!["10.0.0.0/8".to_string()];
+        assert_eq!(read_set(None, &[]), None);
+        assert_eq!(read_set(Some(&Vec::new()), &[]), Some(Vec::new()));
+        // Rules removed outside Terraform: an empty set, drift from the prior.
+        assert_eq!(read_set(Some(&items), &[]), Some(Vec::new()));
+        assert_eq!(read_set(None, &items), Some(items.clone()));
+    }
+
+    #[test]
+    fn the_topology_comes_from_the_tag_then_the_nodes_then_the_size() {
+        let mut g = compute::GroupState {
+            desired: 1,
+            ..Default::default()
+        };
+        assert_eq!(topology_of(&g), "solo");
+        g.desired = 2;
+        assert_eq!(topology_of(&g), "production");
+        g.node.topology = Some("solo".into());
+        assert_eq!(topology_of(&g), "solo");
+        g.tags = t(&[(rules::TAG_TOPOLOGY, "production")]);
+        g.desired = 1;
+        assert_eq!(topology_of(&g), "production");
+    }
+
+    #[test]
+    fn the_application_comes_from_the_tag_then_the_nodes() {
+        let mut g = compute::GroupState::default();
+        g.node.application = "from-nodes".into();
+        assert_eq!(application_of(&g), "from-nodes");
+        g.tags = t(&[(rules::TAG_APPLICATION, "from-tag")]);
+        assert_eq!(application_of(&g), "from-tag");
+    }
+
+    #[test]
+    fn retain_storage_follows_the_groups_tag() {
+        assert_eq!(retain_storage_of(Some("false"), Some(true)), Some(false));
+        assert_eq!(retain_storage_of(Some("true"), Some(false)), Some(true));
+        // Anything but "false" keeps the data.
+        assert_eq!(retain_storage_of(Some("no"), None), Some(true));
+        assert_eq!(retain_storage_of(Some(""), None), Some(true));
+        // No tag (a group made before it): the state's, else retained.
+        assert_eq!(retain_storage_of(None, Some(false)), Some(false));
+        assert_eq!(retain_storage_of(None, None), Some(true));
+    }
+
+    #[test]
+    fn tags_read_back_without_the_default_tags() {
+        let defaults = t(&[("env", "prod")]);
+        let all = t(&[("env", "prod"), ("team", "data")]);
+        assert_eq!(
+            read_tags_of(None, &all, &defaults),
+            Some(t(&[("team", "data")]))
+        );
+        // Only default tags and no tags written: null, as the user wrote.
+        assert_eq!(read_tags_of(None, &defaults, &defaults), None);
+        // A default tag the user also wrote stays in `tags`.
+        assert_eq!(
+            read_tags_of(Some(&t(&[("env", "prod")])), &all, &defaults),
+            Some(all.clone())
+        );
+        // A default tag changed by hand is the user's to see.
+        let changed = t(&[("env", "dev")]);
+        assert_eq!(
+            read_tags_of(None, &changed, &defaults),
+            Some(changed.clone())
+        );
+    }
+
+    #[test]
+    fn the_client_config_names_region_system_endpoint_and_port() {
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let c = Clients::new(&sdk, &BTreeMap::new(), BTreeMap::new());
+        let cfg = client_config(&c, "s", "internal-s.elb.amazonaws.com");
+        let want: BTreeMap<String, String> = [
+            ("endpoint", "internal-s.elb.amazonaws.com".to_string()),
+            ("port", rules::CLIENT_PORT.to_string()),
+            ("region", "eu-west-1".to_string()),
+            ("system", "s".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(cfg, want);
     }
 }
