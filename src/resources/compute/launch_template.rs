@@ -296,7 +296,7 @@ mod tests {
             .image_id("ami-1")
             .root_device_name("/dev/sda1")
             .build();
-        assert_eq!(root_device(&[sda.clone()]), "/dev/sda1");
+        assert_eq!(root_device(std::slice::from_ref(&sda)), "/dev/sda1");
         assert_eq!(root_device(&[image(Some("ami-2"), None), sda]), "/dev/sda1");
         assert_eq!(root_device(&[image(Some("ami-2"), None)]), "/dev/xvda");
         assert_eq!(root_device(&[]), DEFAULT_ROOT_DEVICE);
