@@ -76,20 +76,117 @@ pub async fn check_not_taken(
         return Ok(None);
     };
     let asg = rules::asg_name(system, group);
-    let Some(created) = t.get(rules::TAG_CREATED) else {
-        return Ok(None);
-    };
-    if journal::recall(&asg).as_deref() == Some(created.as_str()) {
-        crate::plugin::log::info(
-            "adopting a group this working directory finished creating but never recorded in the state",
-            &[("autoscaling_group", &asg)],
-        );
-        return Ok(None);
+    match verdict(&t, || journal::recall(&asg)) {
+        Verdict::Interrupted => Ok(None),
+        Verdict::FinishedHere => {
+            crate::plugin::log::info(
+                "adopting a group this working directory finished creating but never recorded in the state",
+                &[("autoscaling_group", &asg)],
+            );
+            Ok(None)
+        }
+        Verdict::Taken => Ok(Some(taken_message(system, group))),
     }
-    Ok(Some(format!(
+}
+
+/// What a create makes of an existing group of its name (see
+/// [`check_not_taken`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// No created tag: the remains of an interrupted create, adopted.
+    Interrupted,
+    /// Its created tag holds the token this working directory remembers.
+    FinishedHere,
+    /// Finished elsewhere: refused.
+    Taken,
+}
+
+/// The verdict on a group's tags `t`; `recall` (the journal's token) is
+/// only asked when the group has a created tag.
+fn verdict(t: &tags::Tags, recall: impl FnOnce() -> Option<String>) -> Verdict {
+    let Some(created) = t.get(rules::TAG_CREATED) else {
+        return Verdict::Interrupted;
+    };
+    if recall().as_deref() == Some(created.as_str()) {
+        Verdict::FinishedHere
+    } else {
+        Verdict::Taken
+    }
+}
+
+/// Why a create of a group whose finished twin exists is refused.
+fn taken_message(system: &str, group: &str) -> String {
+    format!(
         "The Auto Scaling group {} already exists and belongs to a finished {}: it is managed by another Terraform state, or was left out of this one. The provider never takes over a live compute group. Allowed: a name no live group uses, or importing this one (terraform import <address> {}).",
-        asg,
+        rules::asg_name(system, group),
         rules::group_label(system, group),
         if group == rules::PRIMARY_GROUP { rules::system_id(system) } else { rules::query_group_id(system, group) }
-    )))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn created(token: &str) -> tags::Tags {
+        [(rules::TAG_CREATED.to_string(), token.to_string())]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_group_without_created_tag_is_adopted_without_asking_the_journal() {
+        let asked = Cell::new(false);
+        let v = verdict(&tags::Tags::new(), || {
+            asked.set(true);
+            Some("t".into())
+        });
+        assert_eq!(v, Verdict::Interrupted);
+        assert!(!asked.get());
+    }
+
+    #[test]
+    fn a_group_finished_here_is_adopted() {
+        assert_eq!(
+            verdict(&created("tok-1"), || Some("tok-1".into())),
+            Verdict::FinishedHere
+        );
+    }
+
+    #[test]
+    fn a_group_finished_elsewhere_is_taken() {
+        assert_eq!(
+            verdict(&created("tok-1"), || Some("tok-2".into())),
+            Verdict::Taken
+        );
+        assert_eq!(verdict(&created("tok-1"), || None), Verdict::Taken);
+        // An empty token is no match for a journal without an entry.
+        assert_eq!(verdict(&created(""), || None), Verdict::Taken);
+    }
+
+    #[test]
+    fn other_tags_never_make_a_group_adoptable() {
+        let mut t = created("tok-1");
+        t.insert(rules::TAG_MANAGED_BY.into(), rules::MANAGED_BY_VALUE.into());
+        t.insert("team".into(), "tok-1".into());
+        assert_eq!(verdict(&t, || Some("tok-2".into())), Verdict::Taken);
+    }
+
+    #[test]
+    fn the_refusal_names_the_group_and_its_import_id() {
+        let m = taken_message("s", rules::PRIMARY_GROUP);
+        assert!(
+            m.contains(&rules::asg_name("s", rules::PRIMARY_GROUP)),
+            "{m}"
+        );
+        assert!(
+            m.contains(&rules::group_label("s", rules::PRIMARY_GROUP)),
+            "{m}"
+        );
+        assert!(m.ends_with("(terraform import <address> s)."), "{m}");
+        let m = taken_message("s", "q1");
+        assert!(m.contains(&rules::group_label("s", "q1")), "{m}");
+        assert!(m.ends_with("(terraform import <address> s/q1)."), "{m}");
+    }
 }

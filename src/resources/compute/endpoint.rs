@@ -42,15 +42,21 @@ impl Endpoint {
 pub async fn find_endpoint(c: &Clients, system: &str, group: &str) -> Result<Endpoint, OpError> {
     let name = rules::load_balancer_name(system, group);
     if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
-        let mut e = Endpoint::default();
-        if let Some((dns, arn)) = snap.load_balancers.get(&name) {
-            e.dns_name = dns.clone();
-            e.load_balancer_arn = arn.clone();
-        }
-        e.target_group_arn = snap.target_groups.get(&name).cloned().unwrap_or_default();
-        return Ok(e);
+        return Ok(from_snapshot(&snap, &name));
     }
     Ok(read_endpoint(c, system, group).await?.0)
+}
+
+/// The endpoint of load balancer and target group name `name` in a refresh's
+/// snapshot; missing parts left empty.
+fn from_snapshot(snap: &crate::aws::snapshot::Snapshot, name: &str) -> Endpoint {
+    let mut e = Endpoint::default();
+    if let Some((dns, arn)) = snap.load_balancers.get(name) {
+        e.dns_name = dns.clone();
+        e.load_balancer_arn = arn.clone();
+    }
+    e.target_group_arn = snap.target_groups.get(name).cloned().unwrap_or_default();
+    e
 }
 
 /// The endpoint's parts found by name, read from AWS, with the tags of each
@@ -90,25 +96,36 @@ pub(super) async fn read_endpoint(
         .filter(|a| !a.is_empty())
         .cloned()
         .collect();
+    if arns.is_empty() {
+        return Ok((e, tags::Tags::new(), tags::Tags::new()));
+    }
+    let out = c
+        .elbv2
+        .describe_tags()
+        .set_resource_arns(Some(arns))
+        .send()
+        .await
+        .map_err(sdk)?;
+    let (lb_tags, tg_tags) = tags_of_parts(&e, out.tag_descriptions());
+    Ok((e, lb_tags, tg_tags))
+}
+
+/// The tags of the endpoint's load balancer and target group among tag
+/// descriptions (empty for a part not described); others' are ignored.
+fn tags_of_parts(
+    e: &Endpoint,
+    descriptions: &[aws_sdk_elasticloadbalancingv2::types::TagDescription],
+) -> (tags::Tags, tags::Tags) {
     let (mut lb_tags, mut tg_tags) = (tags::Tags::new(), tags::Tags::new());
-    if !arns.is_empty() {
-        let out = c
-            .elbv2
-            .describe_tags()
-            .set_resource_arns(Some(arns))
-            .send()
-            .await
-            .map_err(sdk)?;
-        for d in out.tag_descriptions() {
-            let t = tags::from_elb(d.tags());
-            match d.resource_arn() {
-                Some(a) if a == e.load_balancer_arn => lb_tags = t,
-                Some(a) if a == e.target_group_arn => tg_tags = t,
-                _ => {}
-            }
+    for d in descriptions {
+        let t = tags::from_elb(d.tags());
+        match d.resource_arn() {
+            Some(a) if a == e.load_balancer_arn => lb_tags = t,
+            Some(a) if a == e.target_group_arn => tg_tags = t,
+            _ => {}
         }
     }
-    Ok((e, lb_tags, tg_tags))
+    (lb_tags, tg_tags)
 }
 
 /// The endpoint's parts that exist and are ours; an error when a part of
@@ -247,18 +264,8 @@ pub async fn delete_load_balancer(
     system: &str,
     group: &str,
 ) -> Result<String, OpError> {
-    let name = rules::load_balancer_name(system, group);
-    let (mut e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
-    if !e.load_balancer_arn.is_empty()
-        && !ownership::may_delete("load balancer", &name, &lb_tags, system, Some(group))
-    {
-        e.load_balancer_arn.clear();
-    }
-    if !e.target_group_arn.is_empty()
-        && !ownership::may_delete("target group", &name, &tg_tags, system, Some(group))
-    {
-        e.target_group_arn.clear();
-    }
+    let (e, lb_tags, tg_tags) = read_endpoint(c, system, group).await?;
+    let e = deletable(e, &lb_tags, &tg_tags, system, group);
     if !e.load_balancer_arn.is_empty() {
         c.elbv2
             .delete_load_balancer()
@@ -269,6 +276,29 @@ pub async fn delete_load_balancer(
             .found()?;
     }
     Ok(e.target_group_arn)
+}
+
+/// The parts of an endpoint a delete may touch: those whose tags (load
+/// balancer's, target group's) make them the group's; others' ARNs cleared.
+fn deletable(
+    mut e: Endpoint,
+    lb_tags: &tags::Tags,
+    tg_tags: &tags::Tags,
+    system: &str,
+    group: &str,
+) -> Endpoint {
+    let name = rules::load_balancer_name(system, group);
+    if !e.load_balancer_arn.is_empty()
+        && !ownership::may_delete("load balancer", &name, lb_tags, system, Some(group))
+    {
+        e.load_balancer_arn.clear();
+    }
+    if !e.target_group_arn.is_empty()
+        && !ownership::may_delete("target group", &name, tg_tags, system, Some(group))
+    {
+        e.target_group_arn.clear();
+    }
+    e
 }
 
 /// Deletes the endpoint's target group `arn` (none when ""), retrying while
@@ -306,4 +336,126 @@ pub async fn delete_target_group(
         })
         .await
         .map_err(OpError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::types::{Tag, TagDescription};
+
+    fn identity(system: &str, group: &str) -> tags::Tags {
+        [
+            (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE),
+            (rules::TAG_SYSTEM, system),
+            (rules::TAG_GROUP, group),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn endpoint(lb: &str, tg: &str) -> Endpoint {
+        Endpoint {
+            dns_name: "lb.example".into(),
+            load_balancer_arn: lb.into(),
+            target_group_arn: tg.into(),
+        }
+    }
+
+    fn described(arn: &str, k: &str, v: &str) -> TagDescription {
+        TagDescription::builder()
+            .resource_arn(arn)
+            .tags(Tag::builder().key(k).value(v).build())
+            .build()
+    }
+
+    #[test]
+    fn the_dns_name_is_usable_only_with_both_parts() {
+        assert_eq!(endpoint("arn:lb", "arn:tg").usable_dns(), "lb.example");
+        assert_eq!(endpoint("arn:lb", "").usable_dns(), "");
+        assert_eq!(endpoint("", "arn:tg").usable_dns(), "");
+        assert_eq!(Endpoint::default().usable_dns(), "");
+    }
+
+    #[test]
+    fn elb_tags_carry_every_tag() {
+        let out = elb_tags(&identity("s", "q"));
+        assert_eq!(out.len(), 3);
+        assert!(out
+            .iter()
+            .any(|t| t.key() == Some(rules::TAG_GROUP) && t.value() == Some("q")));
+        assert!(elb_tags(&tags::Tags::new()).is_empty());
+    }
+
+    #[test]
+    fn the_snapshot_gives_the_parts_it_has() {
+        let mut snap = crate::aws::snapshot::Snapshot::default();
+        snap.load_balancers
+            .insert("n".into(), ("n.elb".into(), "arn:lb".into()));
+        snap.target_groups.insert("n".into(), "arn:tg".into());
+        snap.target_groups.insert("other".into(), "arn:tg2".into());
+        let e = from_snapshot(&snap, "n");
+        assert_eq!(e.dns_name, "n.elb");
+        assert_eq!(e.load_balancer_arn, "arn:lb");
+        assert_eq!(e.target_group_arn, "arn:tg");
+        let only_tg = from_snapshot(&snap, "other");
+        assert_eq!(only_tg.load_balancer_arn, "");
+        assert_eq!(only_tg.dns_name, "");
+        assert_eq!(only_tg.target_group_arn, "arn:tg2");
+        let none = from_snapshot(&snap, "missing");
+        assert!(none.load_balancer_arn.is_empty() && none.target_group_arn.is_empty());
+    }
+
+    #[test]
+    fn tags_go_to_the_part_of_their_arn_others_ignored() {
+        let e = endpoint("arn:lb", "arn:tg");
+        let (lb, tg) = tags_of_parts(
+            &e,
+            &[
+                described("arn:tg", "t", "2"),
+                described("arn:other", "x", "9"),
+                described("arn:lb", "l", "1"),
+            ],
+        );
+        assert_eq!(lb.get("l").map(String::as_str), Some("1"));
+        assert_eq!(lb.len(), 1);
+        assert_eq!(tg.get("t").map(String::as_str), Some("2"));
+        assert_eq!(tg.len(), 1);
+        let (lb, tg) = tags_of_parts(&e, &[]);
+        assert!(lb.is_empty() && tg.is_empty());
+    }
+
+    #[test]
+    fn a_missing_load_balancer_never_takes_tags_of_a_description_without_arn() {
+        // No load balancer: its ARN is "", which no description's may match.
+        let e = endpoint("", "arn:tg");
+        let d = TagDescription::builder()
+            .tags(Tag::builder().key("k").value("v").build())
+            .build();
+        let (lb, tg) = tags_of_parts(&e, &[d]);
+        assert!(lb.is_empty() && tg.is_empty());
+    }
+
+    #[test]
+    fn a_delete_touches_only_the_groups_parts() {
+        let ours = identity("s", "q");
+        let e = deletable(endpoint("arn:lb", "arn:tg"), &ours, &ours, "s", "q");
+        assert_eq!(
+            (e.load_balancer_arn.as_str(), e.target_group_arn.as_str()),
+            ("arn:lb", "arn:tg")
+        );
+        // Another group's load balancer, a stranger's target group.
+        let e = deletable(
+            endpoint("arn:lb", "arn:tg"),
+            &identity("s", "other"),
+            &tags::Tags::new(),
+            "s",
+            "q",
+        );
+        assert_eq!(e.load_balancer_arn, "");
+        assert_eq!(e.target_group_arn, "");
+        let e = deletable(endpoint("arn:lb", ""), &ours, &tags::Tags::new(), "s", "q");
+        assert_eq!(e.load_balancer_arn, "arn:lb");
+        assert_eq!(e.target_group_arn, "");
+    }
 }

@@ -386,8 +386,7 @@ pub async fn set_capacity(
 
 /// Brings the group's tags (and its launch template's) to `new`.
 pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Result<(), OpError> {
-    let (mut removed, changed) = tags::diff(&st.tags, new);
-    removed.retain(|k| k != rules::TAG_CREATED);
+    let (removed, changed) = tag_changes(&st.tags, new);
     if !removed.is_empty() {
         c.autoscaling
             .delete_tags()
@@ -441,6 +440,14 @@ pub async fn update_tags(c: &Clients, st: &GroupState, new: &tags::Tags) -> Resu
     Ok(())
 }
 
+/// The tag keys to remove and the tags to set that take `old` to `new`; the
+/// created marker stays (it is not in the configuration's tags).
+fn tag_changes(old: &tags::Tags, new: &tags::Tags) -> (Vec<String>, tags::Tags) {
+    let (mut removed, changed) = tags::diff(old, new);
+    removed.retain(|k| k != rules::TAG_CREATED);
+    (removed, changed)
+}
+
 /// Replaces the group's nodes that were launched with another configuration
 /// than the latest launch template version, one at a time: terminate one
 /// (Auto Scaling launches its replacement from the latest version), wait
@@ -458,12 +465,7 @@ pub async fn roll(
     };
     let current = fingerprint(&st.instance_type, &st.image_id, &st.node);
     let ids: Vec<String> = st.instances.iter().map(|i| i.id.clone()).collect();
-    let old: Vec<String> = instance_fingerprints(c, &ids)
-        .await?
-        .into_iter()
-        .filter(|(_, fp)| *fp != current)
-        .map(|(id, _)| id)
-        .collect();
+    let old = outdated(instance_fingerprints(c, &ids).await?, &current);
     for id in old {
         let terminated = c
             .autoscaling
@@ -481,21 +483,43 @@ pub async fn roll(
         Waiter::new(timeout)
             .until(&what, cancel, || async {
                 let now = read_group(c, system, group).await?;
-                let done = now.is_some_and(|s| {
-                    let gone = !s.instances.iter().any(|i| i.id == id);
-                    let n = s
-                        .instances
-                        .iter()
-                        .filter(|i| i.lifecycle == "InService")
-                        .count();
-                    gone && i64::try_from(n).unwrap_or(0) >= s.desired
-                });
+                let done = now.is_some_and(|s| replaced(&s, &id));
                 Ok::<_, OpError>(if done { Poll::Done(()) } else { Poll::Pending })
             })
             .await
             .map_err(OpError::from)?;
     }
     Ok(())
+}
+
+/// The instances a roll replaces, in the order AWS listed them: those whose
+/// fingerprint is not `current` (an untagged one included).
+fn outdated(fingerprints: Vec<(String, String)>, current: &str) -> Vec<String> {
+    fingerprints
+        .into_iter()
+        .filter(|(_, fp)| fp != current)
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// How many of the group's nodes are in service.
+fn in_service_count(s: &GroupState) -> i64 {
+    let n = s
+        .instances
+        .iter()
+        .filter(|i| i.lifecycle == "InService")
+        .count();
+    i64::try_from(n).unwrap_or(0)
+}
+
+/// Whether a roll's terminated node `id` is gone and the group whole again.
+fn replaced(s: &GroupState, id: &str) -> bool {
+    !s.instances.iter().any(|i| i.id == id) && in_service_count(s) >= s.desired
+}
+
+/// Whether the group has exactly `desired` nodes, all in service.
+fn all_in_service(s: &GroupState, desired: i64) -> bool {
+    in_service_count(s) == desired && i64::try_from(s.instances.len()).unwrap_or(0) == desired
 }
 
 /// The fingerprint tag of each of the group's instances.
@@ -620,15 +644,7 @@ pub async fn wait_in_service(
     Waiter::new(timeout)
         .until(&what, cancel, || async {
             let st = read_group(c, system, group).await?;
-            let ready = st.is_some_and(|s| {
-                let n = s
-                    .instances
-                    .iter()
-                    .filter(|i| i.lifecycle == "InService")
-                    .count();
-                i64::try_from(n).unwrap_or(0) == desired
-                    && i64::try_from(s.instances.len()).unwrap_or(0) == desired
-            });
+            let ready = st.is_some_and(|s| all_in_service(&s, desired));
             Ok::<_, OpError>(if ready { Poll::Done(()) } else { Poll::Pending })
         })
         .await
@@ -650,4 +666,235 @@ pub async fn image_of(c: &Clients, g: &GroupState, system: &str) -> Result<Strin
         }
     }
     default_image(c).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_autoscaling::types::{
+        AutoScalingGroup, Instance as AsgInstance, LaunchTemplateSpecification as AsgLt,
+        LifecycleState, TagDescription,
+    };
+    use aws_sdk_ec2::types::{LaunchTemplateVersion, ResponseLaunchTemplateData};
+
+    fn identity(system: &str, group: &str) -> tags::Tags {
+        [
+            (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE),
+            (rules::TAG_SYSTEM, system),
+            (rules::TAG_GROUP, group),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn node(id: &str, lifecycle: &str) -> Instance {
+        Instance {
+            id: id.into(),
+            lifecycle: lifecycle.into(),
+        }
+    }
+
+    fn group_of(desired: i64, instances: Vec<Instance>) -> GroupState {
+        GroupState {
+            desired,
+            instances,
+            ..Default::default()
+        }
+    }
+
+    fn fps(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_roll_replaces_only_nodes_of_another_fingerprint_in_listed_order() {
+        let old = outdated(
+            fps(&[
+                ("i-3", "old"),
+                ("i-1", "new"),
+                ("i-2", "older"),
+                ("i-4", ""),
+            ]),
+            "new",
+        );
+        assert_eq!(old, vec!["i-3", "i-2", "i-4"]);
+    }
+
+    #[test]
+    fn a_roll_of_an_up_to_date_or_empty_group_replaces_nothing() {
+        assert!(outdated(fps(&[("i-1", "new"), ("i-2", "new")]), "new").is_empty());
+        assert!(outdated(Vec::new(), "new").is_empty());
+    }
+
+    #[test]
+    fn a_replaced_node_is_gone_and_the_group_whole_again() {
+        let whole = group_of(2, vec![node("i-2", "InService"), node("i-9", "InService")]);
+        assert!(replaced(&whole, "i-1"));
+        // The old node still listed (terminating): not yet.
+        let lingering = group_of(
+            2,
+            vec![
+                node("i-1", "Terminating"),
+                node("i-2", "InService"),
+                node("i-9", "InService"),
+            ],
+        );
+        assert!(!replaced(&lingering, "i-1"));
+        // Its replacement still pending: not yet.
+        let pending = group_of(2, vec![node("i-2", "InService"), node("i-9", "Pending")]);
+        assert!(!replaced(&pending, "i-1"));
+        // More in service than desired (a scale-in to come) is whole.
+        let more = group_of(1, vec![node("i-2", "InService"), node("i-9", "InService")]);
+        assert!(replaced(&more, "i-1"));
+    }
+
+    #[test]
+    fn in_service_means_exactly_desired_nodes_all_in_service() {
+        let two = group_of(2, vec![node("a", "InService"), node("b", "InService")]);
+        assert!(all_in_service(&two, 2));
+        assert!(!all_in_service(&two, 1));
+        assert!(!all_in_service(&two, 3));
+        let one_pending = group_of(2, vec![node("a", "InService"), node("b", "Pending")]);
+        assert!(!all_in_service(&one_pending, 2));
+        let extra = group_of(
+            2,
+            vec![
+                node("a", "InService"),
+                node("b", "InService"),
+                node("c", "Terminating"),
+            ],
+        );
+        assert!(!all_in_service(&extra, 2));
+        assert!(all_in_service(&group_of(0, Vec::new()), 0));
+        assert!(!all_in_service(&group_of(1, Vec::new()), 1));
+    }
+
+    #[test]
+    fn a_tag_update_never_removes_the_created_marker() {
+        let mut old = identity("s", "primary");
+        old.insert(rules::TAG_CREATED.into(), "token".into());
+        old.insert("team".into(), "a".into());
+        old.insert("gone".into(), "x".into());
+        let mut new = identity("s", "primary");
+        new.insert("team".into(), "b".into());
+        let (removed, changed) = tag_changes(&old, &new);
+        assert_eq!(removed, vec!["gone"]);
+        assert_eq!(
+            changed,
+            [("team".to_string(), "b".to_string())]
+                .into_iter()
+                .collect()
+        );
+    }
+
+    #[test]
+    fn group_ownership_needs_system_and_group() {
+        let t = identity("s", "q1");
+        assert!(is_group_of(&t, "s", "q1"));
+        assert!(!is_group_of(&t, "s", "q2"));
+        assert!(!is_group_of(&t, "other", "q1"));
+        let mut foreign = t.clone();
+        foreign.insert(rules::TAG_MANAGED_BY.into(), "someone-else".into());
+        assert!(!is_group_of(&foreign, "s", "q1"));
+        assert!(!is_group_of(&tags::Tags::new(), "s", "q1"));
+    }
+
+    #[test]
+    fn asg_tags_propagate_to_nodes_and_name_the_group() {
+        let out = asg_tags("s-primary", &identity("s", "primary"));
+        assert_eq!(out.len(), 3);
+        for t in &out {
+            assert_eq!(t.propagate_at_launch(), Some(true));
+            assert_eq!(t.resource_id(), Some("s-primary"));
+            assert_eq!(t.resource_type(), Some("auto-scaling-group"));
+        }
+        assert!(out
+            .iter()
+            .any(|t| t.key() == Some(rules::TAG_GROUP) && t.value() == Some("primary")));
+        assert!(asg_tags("x", &tags::Tags::new()).is_empty());
+    }
+
+    fn asg(t: &tags::Tags) -> AutoScalingGroup {
+        let mut b = AutoScalingGroup::builder()
+            .auto_scaling_group_name("s-primary")
+            .auto_scaling_group_arn("arn:asg")
+            .min_size(1)
+            .max_size(3)
+            .desired_capacity(2)
+            .vpc_zone_identifier("subnet-a, subnet-b,,")
+            .target_group_arns("arn:tg")
+            .launch_template(AsgLt::builder().launch_template_id("lt-1").build())
+            .instances(
+                AsgInstance::builder()
+                    .instance_id("i-1")
+                    .lifecycle_state(LifecycleState::InService)
+                    .build(),
+            )
+            .instances(AsgInstance::builder().instance_id("i-2").build());
+        for (k, v) in t {
+            b = b.tags(TagDescription::builder().key(k).value(v).build());
+        }
+        b.build()
+    }
+
+    #[test]
+    fn group_state_reads_the_group_and_its_latest_version() {
+        let version = LaunchTemplateVersion::builder()
+            .version_number(7)
+            .launch_template_data(
+                ResponseLaunchTemplateData::builder()
+                    .instance_type(aws_sdk_ec2::types::InstanceType::from("t3.large"))
+                    .image_id("ami-1")
+                    .security_group_ids("sg-1")
+                    .security_group_ids("sg-2")
+                    .build(),
+            )
+            .build();
+        let st = group_state(
+            &asg(&identity("s", "primary")),
+            Some(&version),
+            "s",
+            "primary",
+        )
+        .expect("our group");
+        assert_eq!(st.asg_name, rules::asg_name("s", "primary"));
+        assert_eq!(st.arn, "arn:asg");
+        assert_eq!((st.min, st.max, st.desired), (1, 3, 2));
+        assert_eq!(st.subnet_ids, vec!["subnet-a", "subnet-b"]);
+        assert_eq!(st.target_group_arns, vec!["arn:tg"]);
+        assert_eq!(st.instances.len(), 2);
+        assert_eq!(st.instances[0].id, "i-1");
+        assert_eq!(st.instances[0].lifecycle, "InService");
+        assert_eq!(st.instances[1].lifecycle, "");
+        assert_eq!(st.launch_template_id, "lt-1");
+        assert_eq!(st.launch_template_version, 7);
+        assert_eq!(st.instance_type, "t3.large");
+        assert_eq!(st.image_id, "ami-1");
+        // The first security group is the nodes'.
+        assert_eq!(st.security_group_id, "sg-1");
+        // No user data: the default node configuration.
+        assert_eq!(st.node, NodeConfig::default());
+    }
+
+    #[test]
+    fn group_state_without_a_version_leaves_the_template_data_empty() {
+        let st =
+            group_state(&asg(&identity("s", "primary")), None, "s", "primary").expect("our group");
+        assert_eq!(st.launch_template_id, "lt-1");
+        assert_eq!(st.launch_template_version, 0);
+        assert!(st.instance_type.is_empty() && st.image_id.is_empty());
+        assert!(st.security_group_id.is_empty());
+    }
+
+    #[test]
+    fn a_group_of_our_name_with_foreign_tags_is_not_ours() {
+        assert!(group_state(&asg(&identity("s", "q1")), None, "s", "primary").is_none());
+        let mut t = identity("s", "primary");
+        t.remove(rules::TAG_MANAGED_BY);
+        assert!(group_state(&asg(&t), None, "s", "primary").is_none());
+        assert!(group_state(&asg(&tags::Tags::new()), None, "s", "primary").is_none());
+    }
 }

@@ -87,22 +87,27 @@ pub async fn default_image(c: &Clients) -> Result<String, OpError> {
             .send()
             .await
             .map_err(sdk)?;
-        let newest = out
-            .images()
-            .iter()
-            .filter(|i| i.image_id().is_some())
-            .max_by(|a, b| {
-                a.creation_date()
-                    .unwrap_or_default()
-                    .cmp(b.creation_date().unwrap_or_default())
-            });
-        if let Some(img) = newest.and_then(|i| i.image_id()) {
-            return Ok(img.to_string());
+        if let Some(img) = newest_image(out.images()) {
+            return Ok(img);
         }
     }
     Err(OpError::NoImage {
         region: c.region.clone(),
     })
+}
+
+/// The newest of images (by creation date) that has an id.
+fn newest_image(images: &[aws_sdk_ec2::types::Image]) -> Option<String> {
+    images
+        .iter()
+        .filter(|i| i.image_id().is_some())
+        .max_by(|a, b| {
+            a.creation_date()
+                .unwrap_or_default()
+                .cmp(b.creation_date().unwrap_or_default())
+        })
+        .and_then(|i| i.image_id())
+        .map(str::to_string)
 }
 
 /// The root device name of an image (`/dev/xvda` on Amazon Linux,
@@ -117,13 +122,15 @@ pub(super) async fn root_device_of(c: &Clients, image: &str) -> Result<String, O
         .await
         .map_err(sdk)
         .found()?;
-    Ok(out
-        .and_then(|o| {
-            o.images()
-                .iter()
-                .find_map(|i| i.root_device_name().map(str::to_string))
-        })
-        .unwrap_or_else(|| DEFAULT_ROOT_DEVICE.to_string()))
+    Ok(root_device(out.as_ref().map_or(&[], |o| o.images())))
+}
+
+/// The first root device name images give, else [`DEFAULT_ROOT_DEVICE`].
+fn root_device(images: &[aws_sdk_ec2::types::Image]) -> String {
+    images
+        .iter()
+        .find_map(|i| i.root_device_name().map(str::to_string))
+        .unwrap_or_else(|| DEFAULT_ROOT_DEVICE.to_string())
 }
 
 /// The root device of Amazon Linux, the default image's family: what a
@@ -236,4 +243,159 @@ pub async fn new_version(
         .launch_template_version()
         .and_then(|v| v.version_number())
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::Image;
+
+    fn image(id: Option<&str>, created: Option<&str>) -> Image {
+        Image::builder()
+            .set_image_id(id.map(str::to_string))
+            .set_creation_date(created.map(str::to_string))
+            .build()
+    }
+
+    fn node() -> NodeConfig {
+        NodeConfig {
+            system: "s".into(),
+            group: "primary".into(),
+            application: "app".into(),
+            bucket: "b".into(),
+            table: "t".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_newest_image_with_an_id_is_chosen() {
+        let images = [
+            image(Some("ami-old"), Some("2024-01-01T00:00:00.000Z")),
+            image(None, Some("2026-01-01T00:00:00.000Z")),
+            image(Some("ami-new"), Some("2025-06-01T00:00:00.000Z")),
+            image(Some("ami-undated"), None),
+        ];
+        assert_eq!(newest_image(&images).as_deref(), Some("ami-new"));
+        assert_eq!(newest_image(&[]), None);
+        assert_eq!(newest_image(&[image(None, Some("2025"))]), None);
+    }
+
+    #[test]
+    fn of_images_made_at_the_same_time_the_last_listed_is_chosen() {
+        let images = [
+            image(Some("ami-a"), Some("2025-06-01T00:00:00.000Z")),
+            image(Some("ami-b"), Some("2025-06-01T00:00:00.000Z")),
+        ];
+        assert_eq!(newest_image(&images).as_deref(), Some("ami-b"));
+    }
+
+    #[test]
+    fn the_root_device_is_the_images_else_amazon_linuxs() {
+        let sda = Image::builder()
+            .image_id("ami-1")
+            .root_device_name("/dev/sda1")
+            .build();
+        assert_eq!(root_device(std::slice::from_ref(&sda)), "/dev/sda1");
+        assert_eq!(root_device(&[image(Some("ami-2"), None), sda]), "/dev/sda1");
+        assert_eq!(root_device(&[image(Some("ami-2"), None)]), "/dev/xvda");
+        assert_eq!(root_device(&[]), DEFAULT_ROOT_DEVICE);
+    }
+
+    #[test]
+    fn the_fingerprint_is_stable_and_tells_configurations_apart() {
+        let n = node();
+        let fp = fingerprint("t3.large", "ami-1", &n);
+        assert_eq!(fp.len(), 16);
+        assert_eq!(fp, fingerprint("t3.large", "ami-1", &n));
+        assert_ne!(fp, fingerprint("t3.xlarge", "ami-1", &n));
+        assert_ne!(fp, fingerprint("t3.large", "ami-2", &n));
+        let mut other = n.clone();
+        other.revision = Some("r2".into());
+        assert_ne!(fp, fingerprint("t3.large", "ami-1", &other));
+        // The separator keeps the fields apart.
+        assert_ne!(fingerprint("ab", "c", &n), fingerprint("a", "bc", &n));
+    }
+
+    #[test]
+    fn launch_data_encrypts_the_images_root_device_and_requires_imdsv2() {
+        let d = launch_data(
+            "t3.large",
+            "ami-1",
+            "/dev/sda1",
+            "profile-1",
+            "sg-1",
+            &node(),
+            &tags::Tags::new(),
+        );
+        assert_eq!(d.image_id(), Some("ami-1"));
+        assert_eq!(d.instance_type().map(|t| t.as_str()), Some("t3.large"));
+        assert_eq!(
+            d.iam_instance_profile().and_then(|p| p.name()),
+            Some("profile-1")
+        );
+        assert_eq!(d.security_group_ids(), ["sg-1"]);
+        let m = d.metadata_options().expect("metadata options");
+        assert_eq!(
+            m.http_tokens(),
+            Some(&LaunchTemplateHttpTokensState::Required)
+        );
+        assert_eq!(m.http_put_response_hop_limit(), Some(1));
+        let [bd] = d.block_device_mappings() else {
+            panic!("one block device mapping");
+        };
+        assert_eq!(bd.device_name(), Some("/dev/sda1"));
+        let ebs = bd.ebs().expect("an EBS volume");
+        assert_eq!(ebs.encrypted(), Some(true));
+        assert_eq!(ebs.delete_on_termination(), Some(true));
+        assert_eq!(ebs.volume_type(), Some(&VolumeType::Gp3));
+        assert_eq!(ebs.volume_size(), Some(30));
+        assert_eq!(d.user_data(), Some(node().to_user_data().as_str()));
+    }
+
+    #[test]
+    fn node_tags_carry_name_fingerprint_and_revision_but_not_the_created_marker() {
+        let mut n = node();
+        n.revision = Some("r7".into());
+        let t: tags::Tags = [
+            (rules::TAG_CREATED, "token"),
+            ("team", "a"),
+            ("Name", "users-name"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let d = launch_data("t3.large", "ami-1", "/dev/xvda", "p", "sg", &n, &t);
+        let [spec] = d.tag_specifications() else {
+            panic!("one tag specification");
+        };
+        assert_eq!(spec.resource_type(), Some(&ResourceType::Instance));
+        let got: tags::Tags = tags::from_ec2(spec.tags());
+        let want: tags::Tags = [
+            ("team", "a".to_string()),
+            ("Name", rules::asg_name("s", "primary")),
+            (rules::TAG_REVISION, "r7".to_string()),
+            (TAG_NODE_CONFIG, fingerprint("t3.large", "ami-1", &n)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn without_a_revision_nodes_get_no_revision_tag() {
+        let d = launch_data(
+            "t3.large",
+            "ami-1",
+            "/dev/xvda",
+            "p",
+            "sg",
+            &node(),
+            &tags::Tags::new(),
+        );
+        let got = tags::from_ec2(d.tag_specifications()[0].tags());
+        assert!(!got.contains_key(rules::TAG_REVISION));
+        assert_eq!(got.len(), 2);
+    }
 }

@@ -101,15 +101,23 @@ pub async fn node_role_drift(
     let Some(r) = found else {
         return Ok(Vec::new());
     };
-    let mut drift = Vec::new();
-    if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
-        drift.push("its trust policy".to_string());
-    }
+    let mut drift = policy_drift(&r, expected_policy);
     let boundary = super::boundary::arn(c, system).await?;
     if r.boundary.as_deref() != Some(boundary.as_str()) {
         drift.push("its permissions boundary".to_string());
     } else if super::boundary::document_drifted(c, &boundary).await? {
         drift.push("its permissions boundary's document".to_string());
+    }
+    drift.sort();
+    Ok(drift)
+}
+
+/// What differs on a role's policies, its boundary aside (see
+/// [`node_role_drift`]), unsorted.
+fn policy_drift(r: &crate::aws::snapshot::RolePolicies, expected_policy: &str) -> Vec<String> {
+    let mut drift = Vec::new();
+    if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
+        drift.push("its trust policy".to_string());
     }
     match r.inline.get(NODE_POLICY_NAME) {
         Some(doc) if same_policy(doc, expected_policy) => {}
@@ -121,8 +129,7 @@ pub async fn node_role_drift(
     for arn in &r.attached {
         drift.push(format!("attached policy {arn}"));
     }
-    drift.sort();
-    Ok(drift)
+    drift
 }
 
 /// Inline policies the provider puts on node roles: the nodes' own and each
@@ -582,4 +589,91 @@ pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), O
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::snapshot::RolePolicies;
+
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+    fn as_made() -> RolePolicies {
+        RolePolicies {
+            trust: ASSUME_ROLE_POLICY.to_string(),
+            inline: [(NODE_POLICY_NAME.to_string(), POLICY.to_string())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_role_as_made_has_no_drift() {
+        assert!(policy_drift(&as_made(), POLICY).is_empty());
+    }
+
+    #[test]
+    fn url_encoded_and_reformatted_documents_are_no_drift() {
+        let mut r = as_made();
+        // IAM's way: URL-encoded, other spacing and key order.
+        r.trust = "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ec2.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%2C%20%22Version%22%3A%222012-10-17%22%7D".into();
+        r.inline.insert(
+            NODE_POLICY_NAME.into(),
+            serde_json::to_string_pretty(
+                &serde_json::from_str::<serde_json::Value>(POLICY).unwrap_or_default(),
+            )
+            .unwrap_or_default(),
+        );
+        assert!(policy_drift(&r, POLICY).is_empty());
+    }
+
+    #[test]
+    fn a_changed_trust_or_node_policy_is_drift() {
+        let mut r = as_made();
+        r.trust = ASSUME_ROLE_POLICY.replace("ec2.amazonaws.com", "lambda.amazonaws.com");
+        assert_eq!(policy_drift(&r, POLICY), vec!["its trust policy"]);
+        let mut r = as_made();
+        r.inline
+            .insert(NODE_POLICY_NAME.into(), POLICY.replace("GetObject", "*"));
+        assert_eq!(policy_drift(&r, POLICY), vec!["its datomic-node policy"]);
+        // Unreadable documents are drift too.
+        let mut r = as_made();
+        r.trust = "not json".into();
+        assert_eq!(policy_drift(&r, POLICY), vec!["its trust policy"]);
+    }
+
+    #[test]
+    fn a_missing_node_policy_is_drift() {
+        let mut r = as_made();
+        r.inline.clear();
+        assert_eq!(policy_drift(&r, POLICY), vec!["its datomic-node policy"]);
+    }
+
+    #[test]
+    fn foreign_inline_and_attached_policies_are_drift_applications_are_not() {
+        let mut r = as_made();
+        r.inline
+            .insert(rules::application_policy_name("shop"), "{}".into());
+        r.inline.insert("admin".into(), "{}".into());
+        r.attached = vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()];
+        let mut d = policy_drift(&r, POLICY);
+        d.sort();
+        assert_eq!(
+            d,
+            vec![
+                "attached policy arn:aws:iam::aws:policy/AdministratorAccess",
+                "inline policy admin",
+            ]
+        );
+    }
+
+    #[test]
+    fn our_inline_policies_are_the_nodes_and_the_applications() {
+        assert!(is_our_inline_policy(NODE_POLICY_NAME));
+        assert!(is_our_inline_policy(&rules::application_policy_name("a")));
+        assert!(!is_our_inline_policy("datomic-nodes"));
+        assert!(!is_our_inline_policy("admin"));
+        assert!(!is_our_inline_policy(""));
+    }
 }

@@ -71,12 +71,61 @@ pub async fn cpu_target(c: &Clients, asg: &str) -> Result<Option<f64>, OpError> 
         .send()
         .await
         .map_err(sdk)?;
-    Ok(out
-        .scaling_policies()
+    Ok(target_of(out.scaling_policies()))
+}
+
+/// The target of our policy among a group's policies: the first of
+/// [`SCALING_POLICY_NAME`] that has one; others' never count.
+fn target_of(policies: &[aws_sdk_autoscaling::types::ScalingPolicy]) -> Option<f64> {
+    policies
         .iter()
         .filter(|p| p.policy_name() == Some(SCALING_POLICY_NAME))
         .find_map(|p| {
             p.target_tracking_configuration()
                 .and_then(|t| t.target_value())
-        }))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_autoscaling::types::{ScalingPolicy, TargetTrackingConfiguration};
+
+    fn policy(name: &str, target: Option<f64>) -> ScalingPolicy {
+        let mut p = ScalingPolicy::builder().policy_name(name);
+        if let Some(t) = target {
+            p = p.target_tracking_configuration(
+                TargetTrackingConfiguration::builder()
+                    .target_value(t)
+                    .build(),
+            );
+        }
+        p.build()
+    }
+
+    #[test]
+    fn the_target_is_our_policys() {
+        let ps = [
+            policy("someone-elses", Some(10.0)),
+            policy(SCALING_POLICY_NAME, Some(60.0)),
+        ];
+        assert_eq!(target_of(&ps), Some(60.0));
+    }
+
+    #[test]
+    fn no_target_without_our_policy_or_its_target() {
+        assert_eq!(target_of(&[]), None);
+        assert_eq!(target_of(&[policy("someone-elses", Some(10.0))]), None);
+        assert_eq!(target_of(&[policy(SCALING_POLICY_NAME, None)]), None);
+    }
+
+    #[test]
+    fn of_two_policies_of_our_name_the_first_with_a_target_counts() {
+        let ps = [
+            policy(SCALING_POLICY_NAME, None),
+            policy(SCALING_POLICY_NAME, Some(40.0)),
+            policy(SCALING_POLICY_NAME, Some(70.0)),
+        ];
+        assert_eq!(target_of(&ps), Some(40.0));
+    }
 }

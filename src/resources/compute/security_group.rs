@@ -209,9 +209,15 @@ pub async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<Str
             .map_err(AwsError::from_sdk)
     })
     .await?;
+    Ok(client_rules_of(out.security_groups()))
+}
+
+/// The client access rules among a security group's ingress rules: those on
+/// the client port, health check ranges left out; sorted, no duplicates.
+fn client_rules_of(sgs: &[aws_sdk_ec2::types::SecurityGroup]) -> (Vec<String>, Vec<String>) {
     let mut cidrs = Vec::new();
     let mut groups = Vec::new();
-    for g in out.security_groups() {
+    for g in sgs {
         for p in g.ip_permissions() {
             if p.from_port() != Some(rules::CLIENT_PORT) || p.to_port() != Some(rules::CLIENT_PORT)
             {
@@ -240,7 +246,7 @@ pub async fn client_rules(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<Str
     cidrs.dedup();
     groups.sort();
     groups.dedup();
-    Ok((cidrs, groups))
+    (cidrs, groups)
 }
 
 /// Brings the client access rules to `want_cidrs` and `want_groups`.
@@ -310,10 +316,8 @@ async fn write_client_rules(
             ))
             .build()
     };
-    let add_c: Vec<&String> = want_cidrs.iter().filter(|x| !cidrs.contains(x)).collect();
-    let add_g: Vec<&String> = want_groups.iter().filter(|x| !groups.contains(x)).collect();
-    let del_c: Vec<&String> = cidrs.iter().filter(|x| !want_cidrs.contains(x)).collect();
-    let del_g: Vec<&String> = groups.iter().filter(|x| !want_groups.contains(x)).collect();
+    let (add_c, del_c) = changes(&cidrs, want_cidrs);
+    let (add_g, del_g) = changes(&groups, want_groups);
     if !del_c.is_empty() || !del_g.is_empty() {
         c.ec2
             .revoke_security_group_ingress()
@@ -338,6 +342,14 @@ async fn write_client_rules(
     Ok(())
 }
 
+/// What takes the rules `now` to `want`: (to add, to revoke), each in the
+/// order of its list.
+fn changes<'a>(now: &'a [String], want: &'a [String]) -> (Vec<&'a String>, Vec<&'a String>) {
+    let add = want.iter().filter(|x| !now.contains(x)).collect();
+    let del = now.iter().filter(|x| !want.contains(x)).collect();
+    (add, del)
+}
+
 /// Deletes the system's node security group, if there is one of ours,
 /// retrying while the nodes' network interfaces outlive them.
 pub async fn delete(
@@ -351,4 +363,105 @@ pub async fn delete(
         eventual::delete_network(c, sg, timeout, cancel).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, SecurityGroup, UserIdGroupPair};
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn on_port(from: i32, to: i32) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(from)
+            .to_port(to)
+    }
+
+    #[test]
+    fn changes_add_what_is_missing_and_revoke_what_is_not_wanted() {
+        let now = strings(&["10.0.0.0/16", "192.168.0.0/24"]);
+        let want = strings(&["10.0.0.0/16", "172.16.0.0/12", "::/0"]);
+        let (add, del) = changes(&now, &want);
+        assert_eq!(add, vec!["172.16.0.0/12", "::/0"]);
+        assert_eq!(del, vec!["192.168.0.0/24"]);
+    }
+
+    #[test]
+    fn changes_from_or_to_nothing() {
+        let some = strings(&["sg-1", "sg-2"]);
+        let (add, del) = changes(&[], &some);
+        assert_eq!(add, vec!["sg-1", "sg-2"]);
+        assert!(del.is_empty());
+        let (add, del) = changes(&some, &[]);
+        assert!(add.is_empty());
+        assert_eq!(del, vec!["sg-1", "sg-2"]);
+        let (add, del) = changes(&some, &some);
+        assert!(add.is_empty() && del.is_empty());
+        let (add, del) = changes(&[], &[]);
+        assert!(add.is_empty() && del.is_empty());
+    }
+
+    #[test]
+    fn client_rules_are_those_on_the_client_port_without_health_checks() {
+        let port = rules::CLIENT_PORT;
+        let sg = SecurityGroup::builder()
+            .ip_permissions(
+                on_port(port, port)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.1.0.0/16").build())
+                    .ip_ranges(
+                        IpRange::builder()
+                            .cidr_ip("10.0.1.0/24")
+                            .description(HEALTH_CHECKS)
+                            .build(),
+                    )
+                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2001:db8::/32").build())
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-b").build())
+                    .build(),
+            )
+            .ip_permissions(
+                on_port(port, port)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.1.0.0/16").build())
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-a").build())
+                    .build(),
+            )
+            // The nodes' own rule (all ports) and another port: not client rules.
+            .ip_permissions(
+                on_port(0, 65535)
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-self").build())
+                    .build(),
+            )
+            .ip_permissions(
+                on_port(22, 22)
+                    .ip_ranges(IpRange::builder().cidr_ip("1.2.3.4/32").build())
+                    .build(),
+            )
+            .build();
+        let (cidrs, groups) = client_rules_of(&[sg]);
+        assert_eq!(
+            cidrs,
+            strings(&["0.0.0.0/0", "10.1.0.0/16", "2001:db8::/32"])
+        );
+        assert_eq!(groups, strings(&["sg-a", "sg-b"]));
+    }
+
+    #[test]
+    fn a_range_only_starting_at_the_client_port_is_not_a_client_rule() {
+        let port = rules::CLIENT_PORT;
+        let sg = SecurityGroup::builder()
+            .ip_permissions(
+                on_port(port, port + 1)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.9.0.0/16").build())
+                    .build(),
+            )
+            .build();
+        let (cidrs, groups) = client_rules_of(&[sg]);
+        assert!(cidrs.is_empty() && groups.is_empty());
+        let (cidrs, groups) = client_rules_of(&[]);
+        assert!(cidrs.is_empty() && groups.is_empty());
+    }
 }
