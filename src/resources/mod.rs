@@ -17,6 +17,8 @@ pub mod repair;
 pub mod secrets;
 pub mod storage;
 pub mod system;
+#[cfg(test)]
+pub mod testing;
 
 use std::sync::Arc;
 

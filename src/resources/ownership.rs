@@ -50,12 +50,7 @@ pub fn may_delete(
 mod tests {
     use super::*;
 
-    fn t(pairs: &[(&str, &str)]) -> tags::Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::resources::testing::tags as t;
 
     #[test]
     fn refuses_an_object_with_our_name_but_not_our_tags() {

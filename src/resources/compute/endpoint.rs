@@ -343,16 +343,7 @@ mod tests {
     use super::*;
     use aws_sdk_elasticloadbalancingv2::types::{Tag, TagDescription};
 
-    fn identity(system: &str, group: &str) -> tags::Tags {
-        [
-            (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE),
-            (rules::TAG_SYSTEM, system),
-            (rules::TAG_GROUP, group),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
+    use crate::resources::testing::identity;
 
     fn endpoint(lb: &str, tg: &str) -> Endpoint {
         Endpoint {

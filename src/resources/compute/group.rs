@@ -677,16 +677,7 @@ mod tests {
     };
     use aws_sdk_ec2::types::{LaunchTemplateVersion, ResponseLaunchTemplateData};
 
-    fn identity(system: &str, group: &str) -> tags::Tags {
-        [
-            (rules::TAG_MANAGED_BY, rules::MANAGED_BY_VALUE),
-            (rules::TAG_SYSTEM, system),
-            (rules::TAG_GROUP, group),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
+    use crate::resources::testing::identity;
 
     fn node(id: &str, lifecycle: &str) -> Instance {
         Instance {

@@ -528,11 +528,7 @@ mod tests {
     use crate::plugin::PathStepExt;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut v = Value::null_object(&schema().ty());
-        for (k, x) in pairs {
-            v.set_attr(k, x.clone());
-        }
-        v
+        crate::resources::testing::config(&schema(), pairs)
     }
 
     #[test]

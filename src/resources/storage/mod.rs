@@ -368,12 +368,7 @@ pub async fn delete_network(
 mod tests {
     use super::*;
 
-    fn t(pairs: &[(&str, &str)]) -> tags::Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::resources::testing::tags as t;
 
     fn storage() -> Storage {
         Storage {

@@ -186,12 +186,7 @@ impl SystemResource {
 mod tests {
     use super::*;
 
-    fn t(pairs: &[(&str, &str)]) -> tags::Tags {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::resources::testing::tags as t;
 
     #[test]
     fn a_set_reads_back_null_only_when_empty_and_null_before() {
