@@ -487,6 +487,10 @@ class StrictLayer:
             if a in ("GetRole", "GetRolePolicy", "ListRolePolicies") and self._fresh("role", p.get("RoleName") or "", w):
                 return Refusal("consistency", "NoSuchEntity", 404,
                                f"The role with name {p.get('RoleName')} cannot be found.")
+            if a in ("GetPolicy", "GetPolicyVersion", "ListPolicyVersions", "ListPolicyTags") \
+                    and self._fresh("policy", p.get("PolicyArn") or "", w):
+                return Refusal("consistency", "NoSuchEntity", 404,
+                               f"Policy {p.get('PolicyArn')} was not found.")
             if a == "GetInstanceProfile" and self._fresh("profile", p.get("InstanceProfileName") or "", w):
                 return Refusal("consistency", "NoSuchEntity", 404,
                                f"Instance Profile {p.get('InstanceProfileName')} cannot be found.")

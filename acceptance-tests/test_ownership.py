@@ -16,6 +16,7 @@ An AWS object belongs to a system (and a group) only when its identity tags say 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Callable
 
@@ -377,6 +378,32 @@ def test_node_roles_are_bounded_and_the_boundary_is_ours(tf: Terraform, aws: Emu
     assert len(aws.writes("iam")) == writes_before, [c.action for c in aws.writes("iam")][writes_before:]
     versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     assert len(versions) == 1, versions
+    tf.destroy()
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_boundary_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform, aws: Emulator) -> None:
+    """IAM's reads lag its writes: a policy someone made a moment before our create is not
+    found by GetPolicy, and our CreatePolicy answers EntityAlreadyExists. That answer is
+    not "ours already": the policy is read once IAM shows it, and a stranger's is refused."""
+    iam = aws.boto3("iam", via_proxy=False)
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/datomic/race--node-boundary"
+    tf.write(provider_hcl() + system_hcl("race"))
+    old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=15.0))
+    try:
+        # made through the proxy, so that its reads lag as AWS's do
+        aws.boto3("iam", via_proxy=True).create_policy(
+            PolicyName="race--node-boundary", Path="/datomic/", PolicyDocument=json.dumps(THEIR_POLICY),
+            Tags=[{"Key": "team", "Value": "other"}])
+        refused(tf.apply(check=False), "race--node-boundary")
+    finally:
+        aws.proxy.set_strict(old)
+    creates = [c for c in aws.calls("iam") if c.action == "CreatePolicy"]
+    assert [c.status for c in creates][-1] == 409, "the create did not meet the policy unseen"
+    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("race--")]
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 1
     tf.destroy()
     assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn
 

@@ -19,6 +19,7 @@ from strict_aws import Strict, top_members
 # Test-sized durations, short enough to wait out in a test.
 FAST = Strict(eni_linger=2.0, consistency_window=1.5, profile_window=2.0)
 POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+POLICY_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
 
 
 @pytest.fixture
@@ -203,6 +204,10 @@ def test_new_iam_objects_and_groups_are_not_found_at_first(strict: Emulator) -> 
     iam_direct.get_role(RoleName="new-role")
     assert code_of(lambda: iam.get_role(RoleName="new-role")) == "NoSuchEntity"
     assert code_of(lambda: iam.get_instance_profile(InstanceProfileName="new-profile")) == "NoSuchEntity"
+    policy = iam.create_policy(PolicyName="new-policy", PolicyDocument=POLICY_DOCUMENT)["Policy"]["Arn"]
+    iam_direct.get_policy(PolicyArn=policy)
+    assert code_of(lambda: iam.get_policy(PolicyArn=policy)) == "NoSuchEntity"
+    assert code_of(lambda: iam.list_policy_tags(PolicyArn=policy)) == "NoSuchEntity"
 
     direct, asg, asg_direct = client(strict, "ec2", False), client(strict, "autoscaling", True), \
         client(strict, "autoscaling", False)
@@ -217,6 +222,7 @@ def test_new_iam_objects_and_groups_are_not_found_at_first(strict: Emulator) -> 
     time.sleep(FAST.consistency_window + 0.1)
     iam.get_role(RoleName="new-role")
     iam.get_instance_profile(InstanceProfileName="new-profile")
+    iam.get_policy(PolicyArn=policy)
     groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["new-group"])["AutoScalingGroups"]
     assert [g["AutoScalingGroupName"] for g in groups] == ["new-group"]
     assert len(groups[0]["Instances"]) == 1

@@ -10,6 +10,7 @@ use crate::resources::error::OpError;
 use std::time::Duration;
 
 use aws_sdk_iam::types::{Policy, PolicyUsageType};
+use tokio_util::sync::CancellationToken;
 
 use super::same_policy;
 use super::sdk;
@@ -37,14 +38,19 @@ pub async fn arn(c: &Clients, system: &str) -> Result<String, OpError> {
 }
 
 async fn find(c: &Clients, arn: &str) -> Result<Option<Policy>, OpError> {
+    Ok(get_policy(c, arn).await.found()?.flatten())
+}
+
+/// `GetPolicy`; `Ok(None)` only if IAM answers without the policy.
+async fn get_policy(c: &Clients, arn: &str) -> Result<Option<Policy>, AwsError> {
     Ok(c.iam
         .get_policy()
         .policy_arn(arn)
         .send()
         .await
-        .map_err(sdk)
-        .found()?
-        .and_then(|o| o.policy().cloned()))
+        .map_err(sdk)?
+        .policy()
+        .cloned())
 }
 
 async fn policy_tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
@@ -107,43 +113,58 @@ fn now_secs() -> i64 {
 /// group's identity, as it belongs to the whole system.
 pub async fn ensure(c: &Clients, system: &str, t: &tags::Tags) -> Result<Boundary, OpError> {
     let arn = arn(c, system).await?;
-    let name = rules::node_boundary_name(system);
-    match find(c, &arn).await? {
-        Some(p) => {
-            ownership::check(
-                "IAM policy",
-                &name,
-                &policy_tags(c, &arn).await?,
-                system,
-                None,
-            )?;
-            put_document(c, &arn, p.default_version_id().map(str::to_string)).await?;
-            // Another group of the system may have made it a moment ago.
-            let fresh = p
-                .create_date()
-                .is_some_and(|d| is_fresh(d.secs(), now_secs()));
-            Ok(Boundary { arn, fresh })
-        }
-        None => {
-            let own = system_tags(t);
-            AwsError::tolerate_exists(
-                c.iam
-                    .create_policy()
-                    .policy_name(&name)
-                    .path(rules::NODE_BOUNDARY_PATH)
-                    .description(format!(
-                        "Permissions boundary of the node roles of Datomic system {system}"
-                    ))
-                    .policy_document(DOCUMENT)
-                    .set_tags(Some(tags::iam(&own)))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk),
-            )?;
-            Ok(Boundary { arn, fresh: true })
-        }
+    if let Some(p) = find(c, &arn).await? {
+        return checked(c, system, arn, &p).await;
     }
+    let made = c
+        .iam
+        .create_policy()
+        .policy_name(rules::node_boundary_name(system))
+        .path(rules::NODE_BOUNDARY_PATH)
+        .description(format!(
+            "Permissions boundary of the node roles of Datomic system {system}"
+        ))
+        .policy_document(DOCUMENT)
+        .set_tags(Some(tags::iam(&system_tags(t))))
+        .send()
+        .await
+        .map_err(sdk);
+    match made {
+        Ok(_) => Ok(Boundary { arn, fresh: true }),
+        // Made between our read and our create: by another group of the
+        // system, or by a stranger. Either way it is checked as any boundary
+        // found is, once IAM shows it.
+        Err(e) if e.is_already_exists() => {
+            let p = eventual::until_found(
+                &format!("IAM policy {arn}"),
+                eventual::PROPAGATION_TIMEOUT,
+                eventual::READ_BACKOFF,
+                &CancellationToken::new(),
+                || get_policy(c, &arn),
+            )
+            .await?;
+            checked(c, system, arn, &p).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The boundary `p` found at `arn`, once its tags say it is the system's
+/// (else the create stops), with our document as its default version.
+async fn checked(c: &Clients, system: &str, arn: String, p: &Policy) -> Result<Boundary, OpError> {
+    ownership::check(
+        "IAM policy",
+        &rules::node_boundary_name(system),
+        &policy_tags(c, &arn).await?,
+        system,
+        None,
+    )?;
+    put_document(c, &arn, p.default_version_id().map(str::to_string)).await?;
+    // Another group of the system may have made it a moment ago.
+    let fresh = p
+        .create_date()
+        .is_some_and(|d| is_fresh(d.secs(), now_secs()));
+    Ok(Boundary { arn, fresh })
 }
 
 /// The tags of the boundary: those of the group being made without what
