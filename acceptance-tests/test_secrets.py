@@ -18,7 +18,7 @@ import json
 
 import pytest
 
-from harness import Emulator, Terraform, provider_hcl
+from harness import Emulator, Fault, Terraform, provider_hcl
 from topology_helpers import AwsView, assert_nothing_left, assert_replan_empty, import_round_trip
 
 SYSTEM = "secrets-app"
@@ -190,4 +190,27 @@ def test_secret_parameters_in_ssm_never_in_state(tf: Terraform, aws: Emulator) -
     assert [c for c in aws.calls() if c.service == "ssm"] == []
     tf.destroy()
     assert [c for c in aws.calls() if c.service == "ssm"] == []
+    assert_nothing_left(view, SYSTEM, retained_storage=False)
+
+
+@pytest.mark.aws
+def test_a_put_whose_answer_was_lost_is_not_a_stranger(tf: Terraform, aws: Emulator) -> None:
+    """SSM made the parameter but its answer was lost; the SDK's retry of the create
+    then meets ParameterAlreadyExists. The parameter's tags say it is ours: the apply
+    goes on, and the value is the one asked for."""
+    view = AwsView(aws)
+    ssm = aws.boto3("ssm")
+    tf.env["TF_VAR_db_password"] = PASSWORD
+    tf.write(config({"DB_PASSWORD": "var.db_password"}, 1))
+    tf.init()
+    aws.proxy.inject(Fault("drop_response", service="ssm", action="PutParameter", times=1))
+    tf.apply()
+    puts = [(c.status, c.fault) for c in aws.calls("ssm") if c.action == "PutParameter"]
+    assert puts[0][1] == "drop_response" and any(s == 400 for s, _ in puts[1:]), puts
+    found = parameters(ssm)
+    assert found[PATH + "DB_PASSWORD"]["value"] == PASSWORD
+    assert found[PATH + "DB_PASSWORD"]["tags"].get("datomic:application") == SYSTEM
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+    assert parameters(ssm) == {}
     assert_nothing_left(view, SYSTEM, retained_storage=False)

@@ -54,6 +54,8 @@ pub mod code {
 
     /// SSM: no such parameter (a read or delete).
     pub const PARAMETER_NOT_FOUND: &str = "ParameterNotFound";
+    /// SSM: a parameter of that name exists (a put without Overwrite).
+    pub const PARAMETER_ALREADY_EXISTS: &str = "ParameterAlreadyExists";
     /// SSM: no such parameter (a tag look-up).
     pub const INVALID_RESOURCE_ID: &str = "InvalidResourceId";
 

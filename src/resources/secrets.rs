@@ -5,11 +5,13 @@
 //! or deleted. Values go to SSM and nowhere else: not in errors, not in logs.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+use tokio_util::sync::CancellationToken;
 
 use crate::aws::error::code;
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{eventual, tags, AwsError, Clients};
 use crate::resources::error::OpError;
 use crate::rules::{self, Ownership, Violation};
 
@@ -128,18 +130,7 @@ pub async fn sync(
         let name = rules::secret_parameter_name(&path, key);
         if let Some(t) = tags_of(c, &name).await? {
             if let Err(found) = owner.owns(&t) {
-                return Ok(Err(Violation::new(
-                    attribute,
-                    "Secret parameter belongs to someone else",
-                    rules::not_ours_detail(
-                        "SSM parameter",
-                        &name,
-                        owner.system,
-                        Some(owner.group),
-                        &found,
-                    ),
-                )
-                .at_key(key.clone())));
+                return Ok(Err(not_ours(owner, &name, key, &found, attribute)));
             }
             existing.insert(key.clone());
         }
@@ -147,34 +138,29 @@ pub async fn sync(
     let all_tags = tags::with_identity(&c.default_tags, &owner.identity());
     for (key, value) in desired {
         let name = rules::secret_parameter_name(&path, key);
-        let put = c
-            .ssm
-            .put_parameter()
-            .name(&name)
-            .value(value)
-            .r#type(ParameterType::SecureString)
-            .description(format!(
-                "Secret parameter of Datomic application {} on the {} (terraform-provider-datomic)",
-                owner.application,
-                rules::group_label(owner.system, owner.group)
-            ));
-        // SSM takes tags only when it creates a parameter, never with Overwrite.
-        let put = if existing.contains(key) {
-            put.overwrite(true)
-        } else {
-            let mut tag_list = Vec::new();
-            for (k, v) in &all_tags {
-                tag_list.push(
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| OpError::request("SSM", e))?,
-                );
+        if existing.contains(key) {
+            put(c, owner, &name, value, None).await?;
+            continue;
+        }
+        match put(c, owner, &name, value, Some(&all_tags)).await {
+            // Our own put, retried after its answer was lost, or a parameter
+            // made since we looked: its tags say whose it is.
+            Err(e) if e.code_is(&[code::PARAMETER_ALREADY_EXISTS]) => {
+                let t = eventual::until_found(
+                    &format!("SSM parameter {name}"),
+                    TAGS_VISIBLE_TIMEOUT,
+                    eventual::READ_BACKOFF,
+                    &CancellationToken::new(),
+                    || tags_of(c, &name),
+                )
+                .await?;
+                if let Err(found) = owner.owns(&t) {
+                    return Ok(Err(not_ours(owner, &name, key, &found, attribute)));
+                }
+                put(c, owner, &name, value, None).await?;
             }
-            put.overwrite(false).set_tags(Some(tag_list))
-        };
-        put.send().await.map_err(AwsError::from_sdk)?;
+            other => other?,
+        }
     }
     for name in names_under(c, &path).await? {
         let key = name.strip_prefix(&path).unwrap_or(&name);
@@ -184,6 +170,71 @@ pub async fn sync(
         delete_if_ours(c, owner, &name).await?;
     }
     Ok(Ok(()))
+}
+
+/// How long a parameter SSM says exists may take to show its tags.
+const TAGS_VISIBLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Puts secret parameter `name`: a new one with `new_tags` (SSM takes tags
+/// only when it creates a parameter, never with Overwrite), else overwrites.
+async fn put(
+    c: &Clients,
+    owner: Owner<'_>,
+    name: &str,
+    value: &str,
+    new_tags: Option<&tags::Tags>,
+) -> Result<(), OpError> {
+    let put = c
+        .ssm
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(ParameterType::SecureString)
+        .description(format!(
+            "Secret parameter of Datomic application {} on the {} (terraform-provider-datomic)",
+            owner.application,
+            rules::group_label(owner.system, owner.group)
+        ));
+    let put = match new_tags {
+        None => put.overwrite(true),
+        Some(t) => {
+            let mut tag_list = Vec::new();
+            for (k, v) in t {
+                tag_list.push(
+                    Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| OpError::request("SSM", e))?,
+                );
+            }
+            put.overwrite(false).set_tags(Some(tag_list))
+        }
+    };
+    put.send().await.map_err(AwsError::from_sdk)?;
+    Ok(())
+}
+
+/// The refusal of a stranger's parameter at a secret's name, on its key.
+fn not_ours(
+    owner: Owner<'_>,
+    name: &str,
+    key: &str,
+    found: &str,
+    attribute: &'static str,
+) -> Violation {
+    Violation::new(
+        attribute,
+        "Secret parameter belongs to someone else",
+        rules::not_ours_detail(
+            "SSM parameter",
+            name,
+            owner.system,
+            Some(owner.group),
+            found,
+        ),
+    )
+    .at_key(key.to_string())
 }
 
 /// Deletes every parameter of ours under the owner's path; others' stay.
