@@ -357,6 +357,14 @@ def test_node_roles_are_bounded_and_the_boundary_is_ours(tf: Terraform, aws: Emu
                         ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", [])))], doc
     ptags = tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
     assert ptags.get("datomic:system") == "bound" and "datomic:group" not in ptags, ptags
+    # The system's tags change: the boundary's follow.
+    tf.write(provider_hcl() + system_hcl("bound", body='  tags = { team = "blue" }\n'))
+    tf.apply()
+    ptags = tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
+    assert ptags.get("team") == "blue" and ptags.get("datomic:system") == "bound", ptags
+    tf.write(provider_hcl() + system_hcl("bound"))
+    tf.apply()
+    assert "team" not in tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
 
     iam.delete_role_permissions_boundary(RoleName="bound--primary-node")
     plan = tf.plan_json()

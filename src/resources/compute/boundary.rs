@@ -167,6 +167,39 @@ async fn checked(c: &Clients, system: &str, arn: String, p: &Policy) -> Result<B
     Ok(Boundary { arn, fresh })
 }
 
+/// Gives the system's boundary the system's tags `t` (a system's tags
+/// changed). A boundary that is gone, or not the system's, is left as it
+/// is: the next node role's create makes or refuses it.
+pub async fn retag(c: &Clients, system: &str, t: &tags::Tags) -> Result<(), OpError> {
+    let arn = arn(c, system).await?;
+    let Some(now) = policy_tags(c, &arn).await.found()? else {
+        return Ok(());
+    };
+    if rules::ownership(&now, system, None) != rules::Ownership::Ours {
+        return Ok(());
+    }
+    let (removed, changed) = tags::diff(&now, &system_tags(t));
+    if !changed.is_empty() {
+        c.iam
+            .tag_policy()
+            .policy_arn(&arn)
+            .set_tags(Some(tags::iam(&changed)))
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    if !removed.is_empty() {
+        c.iam
+            .untag_policy()
+            .policy_arn(&arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(sdk)?;
+    }
+    Ok(())
+}
+
 /// The tags of the boundary: those of the group being made without what
 /// names the group (its name, application, revision, creation mark), so
 /// that it says the same whichever group of the system made it.

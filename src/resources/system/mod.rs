@@ -428,6 +428,7 @@ impl Updates for SystemResource {
             };
             let network = storage::NetworkOwner::of_state(planned.network_managed);
             storage::retag(c, &st, network, &full).await?;
+            compute::boundary::retag(c, &name, &full).await?;
         }
         let sg = security_group::of_group(c, &g, &name).await?;
         if !sg.is_empty() {
