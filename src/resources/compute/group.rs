@@ -611,6 +611,8 @@ pub async fn delete_group(
     // both are gone, as the group and the listener use it until then.
     let (target_group, ()) = tokio::try_join!(delete_load_balancer(c, system, group), group_gone)?;
     delete_target_group(c, system, group, &target_group, cancel).await?;
+    // Once the load balancer is gone (its network interfaces linger a while).
+    super::lb_security_group::delete(c, system, group, timeout, cancel).await?;
     let lt_name = rules::launch_template_name(system, group);
     if let Some(lt) = find_launch_template(c, &lt_name).await?.filter(|t| {
         ownership::may_delete("launch template", &lt_name, &t.tags, system, Some(group))
