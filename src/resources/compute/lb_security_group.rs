@@ -79,11 +79,14 @@ async fn by_name(
     name: &str,
     vpc: Option<&str>,
 ) -> Result<Option<SecurityGroup>, AwsError> {
+    let mut filters = vec![Filter::builder().name("group-name").values(name).build()];
+    if let Some(v) = vpc {
+        filters.push(Filter::builder().name("vpc-id").values(v).build());
+    }
     let out = c
         .ec2
         .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(name).build())
-        .set_filters(vpc.map(|v| vec![Filter::builder().name("vpc-id").values(v).build()]))
+        .set_filters(Some(filters))
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
@@ -109,6 +112,94 @@ pub async fn client_access(c: &Clients, sg: &str) -> Result<(Vec<String>, Vec<St
     Ok(sg_rules::client_access_of(&sg_rules::rules_of(
         found.ip_permissions(),
     )))
+}
+
+/// What the nodes' group `nodes` admits besides the nodes themselves and the
+/// system's load balancers' groups (a rule added by hand, or left by an
+/// earlier build): (CIDR blocks, security groups), to read back as client
+/// access the configuration does not list, so that it shows as drift; the
+/// next apply's [`sync`] revokes it. `known`: a load balancer's group known
+/// already (maybe just made, and not yet listed by AWS). During a refresh,
+/// from the snapshot.
+pub async fn node_extras(
+    c: &Clients,
+    system: &str,
+    nodes: &str,
+    known: &str,
+) -> Result<(Vec<String>, Vec<String>), OpError> {
+    if nodes.is_empty() {
+        return Ok(Default::default());
+    }
+    let snap = c.snapshot(rules::TAG_MANAGED_BY).await;
+    let found = match snap.as_ref().and_then(|s| s.security_groups.get(nodes)) {
+        Some(g) => g.clone(),
+        None => read(c, nodes).await?,
+    };
+    let rules = sg_rules::rules_of(found.ip_permissions());
+    let others: Vec<String> = rules
+        .iter()
+        .filter_map(|r| match &r.source {
+            Source::Group(g) if g != nodes && g != known => Some(g.clone()),
+            _ => None,
+        })
+        .collect();
+    // The groups the rules name: from the snapshot, else one listing (by
+    // filter: a group gone or elsewhere is no error).
+    let mut named: Vec<SecurityGroup> = Vec::new();
+    let mut missing = Vec::new();
+    for id in &others {
+        match snap.as_ref().and_then(|s| s.security_groups.get(id)) {
+            Some(g) => named.push(g.clone()),
+            None => missing.push(id.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        let out = c
+            .ec2
+            .describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name("group-id")
+                    .set_values(Some(missing))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        named.extend(out.security_groups().iter().cloned());
+    }
+    let load_balancers: Vec<String> = named
+        .iter()
+        .filter(|g| load_balancer_group_of(g, system).is_some())
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .chain(std::iter::once(known.to_string()))
+        .collect();
+    Ok(extras(&rules, nodes, &load_balancers))
+}
+
+/// The sources of the nodes' rules that are neither the nodes' group itself
+/// (on any port: what earlier builds wrote is no client access) nor one of
+/// `load_balancers`.
+fn extras(rules: &[Rule], nodes: &str, load_balancers: &[String]) -> (Vec<String>, Vec<String>) {
+    let rest: Vec<Rule> = rules
+        .iter()
+        .filter(|r| match &r.source {
+            Source::Group(g) => g != nodes && !load_balancers.contains(g),
+            _ => true,
+        })
+        .cloned()
+        .collect();
+    sg_rules::client_access_of(&rest)
+}
+
+/// The compute group whose load balancer's group `g` is, if its name and
+/// identity tags make it one of the system's.
+fn load_balancer_group_of(g: &SecurityGroup, system: &str) -> Option<String> {
+    let t = tags::from_ec2(g.tags());
+    let group = t.get(rules::TAG_GROUP)?;
+    let named = g.group_name() == Some(&rules::load_balancer_security_group_name(system, group));
+    (named && rules::ownership(&t, system, Some(group)) == rules::Ownership::Ours)
+        .then(|| group.clone())
 }
 
 /// The security group `sg`, waiting out AWS not finding one just made.
@@ -233,15 +324,12 @@ fn split_groups(sgs: &[SecurityGroup], system: &str, nodes: &str) -> (Vec<Rule>,
             node_rules = sg_rules::rules_of(g.ip_permissions());
             continue;
         }
-        let t = tags::from_ec2(g.tags());
-        let Some(group) = t.get(rules::TAG_GROUP) else {
+        let Some(group) = load_balancer_group_of(g, system) else {
             continue;
         };
-        let ours = g.group_name() == Some(&rules::load_balancer_security_group_name(system, group))
-            && rules::ownership(&t, system, Some(group)) == rules::Ownership::Ours;
-        if ours && !id.is_empty() {
+        if !id.is_empty() {
             lbs.push((
-                group.clone(),
+                group,
                 id.to_string(),
                 sg_rules::rules_of(g.ip_permissions()),
             ));
@@ -380,5 +468,39 @@ mod tests {
         assert_eq!(ids, vec![("primary", "sg-p"), ("q", "sg-q")]);
         let (nodes, lbs) = split_groups(&[], "s", "sg-n");
         assert!(nodes.is_empty() && lbs.is_empty());
+    }
+
+    #[test]
+    fn the_nodes_extras_are_what_is_neither_the_nodes_nor_a_load_balancer() {
+        let port = rules::CLIENT_PORT;
+        let rules = sg_rules::rules_of(&[
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(0)
+                .to_port(65535)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-n").build())
+                .build(),
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-lb").build())
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-app").build())
+                .ipv6_ranges(
+                    aws_sdk_ec2::types::Ipv6Range::builder()
+                        .cidr_ipv6("::/0")
+                        .build(),
+                )
+                .build(),
+        ]);
+        let (cidrs, groups) = extras(&rules, "sg-n", &["sg-lb".to_string()]);
+        assert_eq!(cidrs, vec!["::/0".to_string()]);
+        assert_eq!(groups, vec!["sg-app".to_string()]);
+        let (cidrs, groups) = extras(
+            &sg_rules::node_rules("sg-n", &["sg-lb".into()]),
+            "sg-n",
+            &["sg-lb".into()],
+        );
+        assert!(cidrs.is_empty() && groups.is_empty());
     }
 }

@@ -164,8 +164,18 @@ impl SystemResource {
         v.security_group_id = Some(sg.clone());
         // The clients are admitted by the primary load balancer's own group.
         let ep = compute::find_endpoint(c, &name, PRIMARY_GROUP).await?;
-        let (cidrs, groups) =
+        // Beside them, anything else the nodes' group admits is client
+        // access the configuration does not list: drift.
+        let (mut cidrs, mut groups) =
             compute::lb_security_group::client_access(c, &ep.security_group_id).await?;
+        let (more_cidrs, more_groups) =
+            compute::lb_security_group::node_extras(c, &name, &sg, &ep.security_group_id).await?;
+        cidrs.extend(more_cidrs);
+        groups.extend(more_groups);
+        for v in [&mut cidrs, &mut groups] {
+            v.sort();
+            v.dedup();
+        }
         v.client_cidr_blocks = read_set(state.client_cidr_blocks.as_ref(), &cidrs);
         v.client_security_group_ids = read_set(state.client_security_group_ids.as_ref(), &groups);
         v.bucket_name = Some(st.bucket.clone());
