@@ -172,7 +172,7 @@ fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
 }
 
 /// Creates whatever part of the endpoint is missing. A load balancer without
-/// a security group (made by an older provider version) is replaced: AWS
+/// a security group (made by an earlier build) is replaced: AWS
 /// never gives one to a Network Load Balancer made without, and the nodes
 /// admit client traffic only from the load balancers' groups. Its DNS name
 /// changes (the plan showed the endpoint as known after apply).
