@@ -4,7 +4,10 @@ more forgiving than AWS (see the project's emulator notes):
 - dependencies: DeleteSubnet / DeleteSecurityGroup / DeleteVpc answer DependencyViolation
   while network interfaces remain: those of instances not yet terminated, and, for
   `eni_linger` seconds, those of instances just terminated and of load balancers just
-  deleted; DeleteVpc also while non-default security groups or load balancers remain.
+  deleted; DeleteVpc also while non-default security groups or load balancers remain;
+  DeleteSecurityGroup also while a load balancer has the group or another group's rule
+  names it. SetSecurityGroups on a Network Load Balancer made without security groups
+  answers InvalidConfigurationRequest (AWS gives one groups only at creation).
   (moto already answers DeleteRole with policies or instance profiles attached with
   DeleteConflict, DeleteBucket of a non-empty bucket with BucketNotEmpty, and DeleteVpc
   with subnets with DependencyViolation: those are left to moto.)
@@ -260,6 +263,8 @@ class StrictLayer:
                     self.invalid.append((call.service, call.action, bad.message))
         if r is None and self.config.dependencies:
             r = self._dependencies(call, p)
+        if r is None and self.config.dependencies:
+            r = self._network_lb_groups(call, p)
         if r is None and self.config.consistency:
             r = self._consistency(call, p)
         if r is None and self.config.consistency:
@@ -380,6 +385,13 @@ class StrictLayer:
                      for i in self._live_instances().values()
                      if any(g["GroupId"] == group for g in i.get("SecurityGroups", []))
                      for eni in i.get("NetworkInterfaces", [])]
+            users += [f"load balancer {lb['LoadBalancerName']}" for lb in self._load_balancers()
+                      if group in lb.get("SecurityGroups", [])]
+            users += [f"a rule of {g['GroupId']}" for g in self.client("ec2").describe_security_groups()["SecurityGroups"]
+                      if g["GroupId"] != group and any(
+                          u.get("GroupId") == group
+                          for perm in g.get("IpPermissions", []) + g.get("IpPermissionsEgress", [])
+                          for u in perm.get("UserIdGroupPairs", []))]
             users += self._lingering_for(group=group)
             if users:
                 return Refusal("dependencies", "DependencyViolation", 400,
@@ -404,6 +416,21 @@ class StrictLayer:
         if users:
             return Refusal("dependencies", "DependencyViolation", 400,
                            f"The vpc '{vpc}' has dependencies and cannot be deleted.")
+        return None
+
+    def _network_lb_groups(self, call: Any, p: Params) -> Refusal | None:
+        """AWS gives a Network Load Balancer security groups only at creation: one made
+        without can never get any (moto sets them all the same)."""
+        if (call.service, call.action) != ("elasticloadbalancing", "SetSecurityGroups"):
+            return None
+        try:
+            lbs = self.client("elbv2").describe_load_balancers(
+                LoadBalancerArns=[p.get("LoadBalancerArn")])["LoadBalancers"]
+        except Exception:  # noqa: BLE001 - absent: let moto answer
+            return None
+        if lbs and lbs[0].get("Type") == "network" and not lbs[0].get("SecurityGroups"):
+            return Refusal("dependencies", "InvalidConfigurationRequest", 400,
+                           "You cannot set security groups on a Network Load Balancer which was created without any security groups.")
         return None
 
     def _load_balancers(self) -> list[dict]:

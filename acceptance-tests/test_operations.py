@@ -4,7 +4,8 @@
   internal Network Load Balancer whose DNS name is the resource's `endpoint`, a TCP
   listener on 8182 forwarding to a target group (same name) where the group's Auto
   Scaling group registers its nodes; `datomic_system.client_config`; client access
-  (`client_cidr_blocks`, `client_security_group_ids`) on the nodes' security group.
+  (`client_cidr_blocks`, `client_security_group_ids`) on each load balancer's own security
+  group; the nodes' security group admits 8182 from those groups and the nodes only.
 - Scale: a query group's `autoscaling` block (target tracking on average CPU).
 - Existing networks: `vpc_id` + `subnet_ids`, used and never created nor deleted.
 - Safe destroys: the warning of `terraform plan -destroy`, and adoption of retained storage.
@@ -48,8 +49,6 @@ from harness import (
 MakeTf = Callable[..., Terraform]
 
 PORT = 8182
-# The nodes admit the load balancers' health checks from their subnets' CIDR blocks.
-HEALTH_CHECKS = "Datomic load balancer health checks"
 TAG_SYSTEM, TAG_GROUP = "datomic:system", "datomic:group"
 POLICY = "datomic-target-cpu"
 EXAMPLE = REPO_ROOT / "examples" / "operations"
@@ -142,21 +141,32 @@ class View:
         return self.ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
 
     def client_rules(self, group_id: str) -> tuple[set[str], set[str]]:
-        """(CIDR blocks, security group ids) admitted on tcp/8182 by the nodes' group for
-        clients (the load balancers' health-check rules, see health_rules, are not)."""
+        """(CIDR blocks, security group ids) a load balancer's security group admits on
+        tcp/8182 (every rule of it must be on tcp/8182)."""
         cidrs, groups = set(), set()
         for p in self.security_group(group_id)["IpPermissions"]:
-            if (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort")) != ("tcp", PORT, PORT):
-                continue
-            cidrs |= {r["CidrIp"] for r in p.get("IpRanges", []) if r.get("Description") != HEALTH_CHECKS}
+            assert (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort")) == ("tcp", PORT, PORT), p
+            cidrs |= {r["CidrIp"] for r in p.get("IpRanges", [])}
+            cidrs |= {r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])}
             groups |= {g["GroupId"] for g in p.get("UserIdGroupPairs", [])}
         return cidrs, groups
 
-    def health_rules(self, group_id: str) -> set[str]:
-        """CIDR blocks admitted on tcp/8182 for the load balancers' health checks."""
-        return {r["CidrIp"] for p in self.security_group(group_id)["IpPermissions"]
-                if (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort")) == ("tcp", PORT, PORT)
-                for r in p.get("IpRanges", []) if r.get("Description") == HEALTH_CHECKS}
+    def lb_group_id(self, system: str, group: str) -> str:
+        """The id of the group's load balancer's own security group."""
+        found = self.ec2.describe_security_groups(Filters=[
+            {"Name": "group-name", "Values": [f"datomic-{system}--{group}-lb"]}])["SecurityGroups"]
+        assert len(found) == 1, found
+        return found[0]["GroupId"]
+
+    def node_sources(self, group_id: str) -> set[tuple[str, int | None, int | None, str]]:
+        """Every ingress rule of the nodes' group as (protocol, from, to, source)."""
+        out = set()
+        for p in self.security_group(group_id)["IpPermissions"]:
+            key = (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"))
+            out |= {(*key, g["GroupId"]) for g in p.get("UserIdGroupPairs", [])}
+            out |= {(*key, r["CidrIp"]) for r in p.get("IpRanges", [])}
+            out |= {(*key, r["CidrIpv6"]) for r in p.get("Ipv6Ranges", [])}
+        return out
 
     def policies(self, asg_name: str) -> list[dict]:
         return self.asg.describe_policies(AutoScalingGroupName=asg_name)["ScalingPolicies"]
@@ -180,8 +190,9 @@ class View:
             p["InstanceProfileName"] for p in self.iam.list_instance_profiles()["InstanceProfiles"]
             if p["InstanceProfileName"].startswith(prefix)]
         out["security_groups"] = [
-            g["GroupId"] for g in self.ec2.describe_security_groups(
-                Filters=[{"Name": "group-name", "Values": [f"datomic-{system}-nodes"]}])["SecurityGroups"]]
+            g["GroupId"] for g in self.ec2.describe_security_groups()["SecurityGroups"]
+            if g["GroupName"] == f"datomic-{system}-nodes"
+            or (g["GroupName"].startswith(f"datomic-{system}--") and g["GroupName"].endswith("-lb"))]
         out["instances"] = [
             i["InstanceId"] for res in self.ec2.describe_instances(
                 Filters=[{"Name": f"tag:{TAG_SYSTEM}", "Values": [system]}])["Reservations"]
@@ -230,6 +241,12 @@ def check_endpoint(view: View, *, system: str, group: str, endpoint: str, vpc_id
     assert {z["SubnetId"] for z in lb["AvailabilityZones"]} == set(subnet_ids), lb["AvailabilityZones"]
     tags = view.elb_tags(lb["LoadBalancerArn"])
     assert (tags.get(TAG_SYSTEM), tags.get(TAG_GROUP)) == (system, group), tags
+    # its own security group, in the system's VPC, tagged as the group's
+    lb_sg = view.security_group(view.lb_group_id(system, group))
+    assert lb.get("SecurityGroups") == [lb_sg["GroupId"]], lb
+    assert lb_sg["VpcId"] == vpc_id, lb_sg
+    sg_tags = tag_dict(lb_sg.get("Tags"))
+    assert (sg_tags.get(TAG_SYSTEM), sg_tags.get(TAG_GROUP)) == (system, group), sg_tags
 
     tgs = view.elb.describe_target_groups(Names=[name])["TargetGroups"]
     assert len(tgs) == 1, tgs
@@ -323,12 +340,17 @@ output "replica_endpoint" {{
     assert outs["replica_endpoint"] == q["endpoint"]
     assert primary_lb["DNSName"] == outs["client_config"]["endpoint"]
 
-    # no client is admitted by default; the query group's nodes are in the system's
-    # security group, so client rules cover every compute group
-    assert view.client_rules(s["security_group_id"]) == (set(), set())
-    # ...but the load balancers' health checks reach the nodes from the system's subnets.
-    subnet_cidrs = {n["CidrBlock"] for n in view.ec2.describe_subnets(SubnetIds=s["subnet_ids"])["Subnets"]}
-    assert view.health_rules(s["security_group_id"]) == subnet_cidrs
+    # no client is admitted by default, through either load balancer
+    primary_sg = view.lb_group_id(CONNECT_SYSTEM, "primary")
+    replica_sg = view.lb_group_id(CONNECT_SYSTEM, CONNECT_GROUP)
+    assert primary_sg != replica_sg
+    assert view.client_rules(primary_sg) == (set(), set())
+    assert view.client_rules(replica_sg) == (set(), set())
+    # the nodes (the query group's are in the system's security group too) admit 8182,
+    # health checks included, from the load balancers' groups and each other only:
+    # no address range
+    nodes = s["security_group_id"]
+    assert view.node_sources(nodes) == {("tcp", PORT, PORT, g) for g in (nodes, primary_sg, replica_sg)}
     data = view.ec2.describe_launch_template_versions(LaunchTemplateId=q["launch_template_id"], Versions=["$Latest"])[
         "LaunchTemplateVersions"][0]["LaunchTemplateData"]
     node_groups = set(data.get("SecurityGroupIds", [])) | {
@@ -364,9 +386,12 @@ def test_client_access_rules_updated_in_place(tf: Terraform, aws: Emulator) -> N
     tf.write(client_access_hcl(["10.20.0.0/16"], []))
     apply_ok(tf)
     s = state_values(tf)["datomic_system.main"]
-    sg = s["security_group_id"]
-    assert view.security_group(sg)["GroupName"] == "datomic-clients-nodes"
+    nodes_sg = s["security_group_id"]
+    assert view.security_group(nodes_sg)["GroupName"] == "datomic-clients-nodes"
+    # clients are admitted by the load balancer's own group, not the nodes'
+    sg = view.lb_group_id("clients", "primary")
     assert view.client_rules(sg) == ({"10.20.0.0/16"}, set())
+    assert view.node_sources(nodes_sg) == {("tcp", PORT, PORT, g) for g in (nodes_sg, sg)}
     assert_replan_empty(tf, aws)
 
     # The application servers' security group, in the system's VPC.
@@ -379,7 +404,8 @@ def test_client_access_rules_updated_in_place(tf: Terraform, aws: Emulator) -> N
         assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)
         apply_ok(tf)
         now = state_values(tf)["datomic_system.main"]
-        assert now["security_group_id"] == sg
+        assert now["security_group_id"] == nodes_sg
+        assert view.lb_group_id("clients", "primary") == sg
         assert (now["launch_template_id"], now["endpoint"]) == (s["launch_template_id"], s["endpoint"])
         assert view.client_rules(sg) == (set(cidrs), set(groups))
         assert sorted(now["client_cidr_blocks"] or []) == sorted(cidrs)
@@ -387,20 +413,23 @@ def test_client_access_rules_updated_in_place(tf: Terraform, aws: Emulator) -> N
         assert_replan_empty(tf, aws)
 
     change(["10.20.0.0/16", "172.16.5.0/24"], [app_sg])
-    # A rule added behind Terraform's back is drift: the next apply removes it.
-    view.ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": PORT, "ToPort": PORT, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    res = tf.plan("-detailed-exitcode")
-    assert res.rc == 2 and "0.0.0.0/0" in res.stdout, res.describe()
-    apply_ok(tf)
-    assert view.client_rules(sg) == ({"10.20.0.0/16", "172.16.5.0/24"}, {app_sg})
-    assert_replan_empty(tf, aws)
+    # A rule added behind Terraform's back, on the load balancer's group (any port) or
+    # on the nodes', is drift: the next apply removes it.
+    for group, port in ((sg, PORT), (sg, 22), (nodes_sg, PORT)):
+        view.ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        res = tf.plan("-detailed-exitcode")
+        assert res.rc == 2 and "0.0.0.0/0" in res.stdout, res.describe()
+        apply_ok(tf)
+        assert view.client_rules(sg) == ({"10.20.0.0/16", "172.16.5.0/24"}, {app_sg})
+        assert view.node_sources(nodes_sg) == {("tcp", PORT, PORT, g) for g in (nodes_sg, sg)}
+        assert_replan_empty(tf, aws)
     change(["172.16.5.0/24"], [app_sg])  # one block removed
     change([], [])  # emptied: no client rule left
-    # The nodes still admit each other.
-    self_rules = [p for p in view.security_group(sg)["IpPermissions"]
-                  if any(g["GroupId"] == sg for g in p.get("UserIdGroupPairs", []))]
-    assert self_rules, view.security_group(sg)
+    # The nodes still admit each other, on Datomic's port only.
+    self_rules = [p for p in view.security_group(nodes_sg)["IpPermissions"]
+                  if any(g["GroupId"] == nodes_sg for g in p.get("UserIdGroupPairs", []))]
+    assert self_rules and all((p["FromPort"], p["ToPort"]) == (PORT, PORT) for p in self_rules), self_rules
 
     view.ec2.delete_security_group(GroupId=app_sg)
     tf.destroy()
@@ -790,7 +819,7 @@ def test_operations_example(make_tf: MakeTf, aws: Emulator) -> None:
     assert (s["vpc_id"], s["subnet_ids"]) == (vpc, subnets)
     assert set(view.group(f"{name}--primary")["VPCZoneIdentifier"].split(",")) == set(subnets)
     check_endpoint(view, system=name, group="primary", endpoint=s["endpoint"], vpc_id=vpc, subnet_ids=subnets)
-    cidrs, sgs = view.client_rules(s["security_group_id"])
+    cidrs, sgs = view.client_rules(view.lb_group_id(name, "primary"))
     assert cidrs == set(s["client_cidr_blocks"] or []) and cidrs, (cidrs, s["client_cidr_blocks"])
     assert sgs == set(s["client_security_group_ids"] or [])
     scaled = [q for q in groups if q["autoscaling"]]

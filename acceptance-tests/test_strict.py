@@ -123,6 +123,49 @@ def test_subnet_of_a_load_balancer_lingers_after_its_deletion(strict: Emulator) 
     proxied.delete_subnet(SubnetId=subnet)
 
 
+def test_security_group_of_a_load_balancer_or_named_by_a_rule(strict: Emulator) -> None:
+    """AWS keeps a security group while a load balancer has it (and its network
+    interfaces linger after), or another group's rule names it; moto deletes it."""
+    direct, proxied = client(strict, "ec2", False), client(strict, "ec2", True)
+    elb_direct, elb = client(strict, "elbv2", False), client(strict, "elbv2", True)
+    vpc, subnet, _ = network(direct)
+    lb_sg = direct.create_security_group(GroupName="lb", Description="x", VpcId=vpc)["GroupId"]
+    nodes = direct.create_security_group(GroupName="nodes", Description="x", VpcId=vpc)["GroupId"]
+    rule = [{"IpProtocol": "tcp", "FromPort": 8182, "ToPort": 8182, "UserIdGroupPairs": [{"GroupId": lb_sg}]}]
+    direct.authorize_security_group_ingress(GroupId=nodes, IpPermissions=rule)
+    arn = elb_direct.create_load_balancer(Name="lb1", Subnets=[subnet], Type="network", Scheme="internal",
+                                          SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+    assert code_of(lambda: proxied.delete_security_group(GroupId=lb_sg)) == "DependencyViolation"
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+    time.sleep(FAST.eni_linger + 0.2)
+    # the load balancer and its interfaces are gone; the nodes' rule still names the group
+    assert code_of(lambda: proxied.delete_security_group(GroupId=lb_sg)) == "DependencyViolation"
+    proxied.revoke_security_group_ingress(GroupId=nodes, IpPermissions=rule)
+    proxied.delete_security_group(GroupId=lb_sg)
+    # a group naming itself is no obstacle
+    direct.authorize_security_group_ingress(GroupId=nodes, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8182, "ToPort": 8182, "UserIdGroupPairs": [{"GroupId": nodes}]}])
+    proxied.delete_security_group(GroupId=nodes)
+
+
+def test_network_load_balancer_made_without_groups_never_gets_any(strict: Emulator) -> None:
+    direct = client(strict, "ec2", False)
+    elb_direct, elb = client(strict, "elbv2", False), client(strict, "elbv2", True)
+    vpc, subnet, sg = network(direct)
+    bare = elb_direct.create_load_balancer(Name="bare", Subnets=[subnet], Type="network",
+                                           Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    elb_direct.set_security_groups(LoadBalancerArn=bare, SecurityGroups=[sg])  # moto: fine
+    bare2 = elb_direct.create_load_balancer(Name="bare2", Subnets=[subnet], Type="network",
+                                            Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    assert code_of(lambda: elb.set_security_groups(LoadBalancerArn=bare2, SecurityGroups=[sg])) == \
+        "InvalidConfigurationRequest"
+    other = direct.create_security_group(GroupName="other", Description="x", VpcId=vpc)["GroupId"]
+    with_groups = elb_direct.create_load_balancer(Name="grouped", Subnets=[subnet], Type="network",
+                                                  Scheme="internal", SecurityGroups=[sg])
+    elb.set_security_groups(LoadBalancerArn=with_groups["LoadBalancers"][0]["LoadBalancerArn"],
+                            SecurityGroups=[other])
+
+
 def test_vpc_with_a_security_group_left(strict: Emulator) -> None:
     direct, proxied = client(strict, "ec2", False), client(strict, "ec2", True)
     vpc0 = direct.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]

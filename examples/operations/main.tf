@@ -86,8 +86,8 @@ resource "datomic_system" "main" {
   vpc_id     = var.vpc_id
   subnet_ids = var.subnet_ids
 
-  # Who may connect (port 8182). Nobody but the nodes themselves by default;
-  # changes are made in place on the nodes' security group.
+  # Who may connect (port 8182). Nobody by default; changes are made in place
+  # on each load balancer's own security group.
   client_cidr_blocks        = var.client_cidr_blocks
   client_security_group_ids = var.client_security_group_ids
 

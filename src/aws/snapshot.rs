@@ -1,7 +1,8 @@
 //! One batched look at the objects a refresh reads, taken once per provider
 //! process and shared by every concurrent read that follows: all Auto Scaling
 //! groups carrying a tag key, the latest version of every launch template,
-//! their scaling policies, load balancers, target groups, the IAM roles
+//! their scaling policies, load balancers (with their security groups and
+//! those groups' rules), target groups, the IAM roles
 //! with their policies and the account's own managed policies (one
 //! GetAccountAuthorizationDetails listing). A refresh of N
 //! groups then costs a few paginated calls instead of several calls per group.
@@ -12,7 +13,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter as AsgFilter};
-use aws_sdk_ec2::types::LaunchTemplateVersion;
+use aws_sdk_ec2::types::{Filter as Ec2Filter, LaunchTemplateVersion, SecurityGroup};
 
 use super::{AwsError, Clients};
 
@@ -26,6 +27,10 @@ pub struct Snapshot {
     pub targets: HashMap<(String, String), f64>,
     /// DNS name by load balancer name.
     pub load_balancers: HashMap<String, (String, String)>,
+    /// The security groups of each load balancer, by load balancer name.
+    pub load_balancer_groups: HashMap<String, Vec<String>>,
+    /// The security groups carrying the tag key, by id.
+    pub security_groups: HashMap<String, SecurityGroup>,
     /// ARN by target group name.
     pub target_groups: HashMap<String, String>,
     /// IAM roles by name: their trust policy, inline and attached policies.
@@ -52,26 +57,30 @@ pub struct RolePolicies {
 type Listed<T> = Result<(T, usize), AwsError>;
 
 impl Snapshot {
-    /// Loads everything tagged with `tag_key`. The six listings run side by
+    /// Loads everything tagged with `tag_key`. The seven listings run side by
     /// side: a refresh waits for the longest one, not for their sum.
     pub async fn load(c: &Clients, tag_key: &str) -> Result<Snapshot, AwsError> {
-        let (groups, versions, targets, lbs, tgs, roles) = tokio::try_join!(
+        let (groups, versions, targets, lbs, tgs, roles, sgs) = tokio::try_join!(
             groups(c, tag_key),
             latest_versions(c),
             targets(c),
             load_balancers(c),
             target_groups(c),
             roles(c),
+            security_groups(c, tag_key),
         )?;
         let ((roles, policies), iam_calls) = roles;
+        let ((lbs, lb_groups), lb_calls) = lbs;
         Ok(Snapshot {
-            calls: groups.1 + versions.1 + targets.1 + lbs.1 + tgs.1 + iam_calls,
+            calls: groups.1 + versions.1 + targets.1 + lb_calls + tgs.1 + iam_calls + sgs.1,
+            load_balancer_groups: lb_groups,
+            security_groups: sgs.0,
             roles,
             policies,
             groups: groups.0,
             latest_versions: versions.0,
             targets: targets.0,
-            load_balancers: lbs.0,
+            load_balancers: lbs,
             target_groups: tgs.0,
         })
     }
@@ -144,8 +153,13 @@ async fn targets(c: &Clients) -> Listed<HashMap<(String, String), f64>> {
     Ok((out, calls))
 }
 
-async fn load_balancers(c: &Clients) -> Listed<HashMap<String, (String, String)>> {
-    let (mut out, mut calls) = (HashMap::new(), 0);
+type LoadBalancers = (
+    HashMap<String, (String, String)>,
+    HashMap<String, Vec<String>>,
+);
+
+async fn load_balancers(c: &Clients) -> Listed<LoadBalancers> {
+    let (mut out, mut groups, mut calls) = (HashMap::new(), HashMap::new(), 0);
     // 400 per page, the most AWS allows (its default; some emulators use 50).
     let mut pages = c
         .elbv2
@@ -158,6 +172,7 @@ async fn load_balancers(c: &Clients) -> Listed<HashMap<String, (String, String)>
         let page = page.map_err(AwsError::from_sdk)?;
         for lb in page.load_balancers() {
             if let Some(name) = lb.load_balancer_name() {
+                groups.insert(name.to_string(), lb.security_groups().to_vec());
                 out.insert(
                     name.to_string(),
                     (
@@ -165,6 +180,27 @@ async fn load_balancers(c: &Clients) -> Listed<HashMap<String, (String, String)>
                         lb.load_balancer_arn().unwrap_or_default().to_string(),
                     ),
                 );
+            }
+        }
+    }
+    Ok(((out, groups), calls))
+}
+
+async fn security_groups(c: &Clients, tag_key: &str) -> Listed<HashMap<String, SecurityGroup>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c
+        .ec2
+        .describe_security_groups()
+        .filters(Ec2Filter::builder().name("tag-key").values(tag_key).build())
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for g in page.security_groups() {
+            if let Some(id) = g.group_id() {
+                out.insert(id.to_string(), g.clone());
             }
         }
     }

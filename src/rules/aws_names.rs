@@ -45,6 +45,13 @@ pub fn security_group_name(system: &str) -> String {
     format!("datomic-{system}-nodes")
 }
 
+/// A compute group's load balancer's own security group:
+/// `datomic-<system>--<group>-lb` (at most 60 of EC2's 255 characters).
+/// Never the nodes' group's name: that one has no `--`.
+pub fn load_balancer_security_group_name(system: &str, group: &str) -> String {
+    format!("datomic-{}-lb", asg_name(system, group))
+}
+
 /// IAM role of a compute group's nodes: `<system>--<group>-node` (at most 55 of IAM's 64 characters).
 pub fn node_role_name(system: &str, group: &str) -> String {
     node_role_of_group(&asg_name(system, group))
@@ -157,6 +164,7 @@ mod tests {
             for (s2, g2) in pairs.iter().skip(i + 1) {
                 for f in [
                     asg_name,
+                    load_balancer_security_group_name,
                     node_role_name,
                     launch_template_name,
                     load_balancer_name,
@@ -177,6 +185,10 @@ mod tests {
         assert_eq!(asg_name("prod", "analytics"), "prod--analytics");
         assert_eq!(launch_template_name("prod", "analytics"), "prod--analytics");
         assert_eq!(security_group_name("sg-x"), "datomic-sg-x-nodes");
+        assert_eq!(
+            load_balancer_security_group_name("prod", "analytics"),
+            "datomic-prod--analytics-lb"
+        );
         assert_eq!(node_role_name("prod", PRIMARY_GROUP), "prod--primary-node");
         assert_eq!(instance_profile_name("prod", "dev"), "prod--dev-node");
         assert_eq!(application_policy_name("web"), "datomic-app-web");
@@ -209,6 +221,9 @@ mod tests {
             )));
             assert!(launch_template_name(LONGEST_SYSTEM, group).len() <= 128);
             assert!(asg_name(LONGEST_SYSTEM, group).len() <= 255);
+            let lb_sg = load_balancer_security_group_name(LONGEST_SYSTEM, group);
+            assert!(lb_sg.len() <= 255 && !lb_sg.starts_with("sg-"));
+            assert_ne!(lb_sg, security_group_name(LONGEST_SYSTEM));
         }
         assert!(application_policy_name(&longest_app).len() <= 128);
         assert!(security_group_name(LONGEST_SYSTEM).len() <= 255);

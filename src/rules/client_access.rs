@@ -1,5 +1,5 @@
-//! Client access to a system's nodes: CIDR blocks, security group ids and
-//! the client port.
+//! Client access to a system's load balancers (and through them to its
+//! nodes): CIDR blocks, security group ids and the client port.
 
 use super::Violation;
 
@@ -14,7 +14,7 @@ pub fn open_to_everyone(cidr: &str) -> Option<Violation> {
         Violation::new(
             "client_cidr_blocks",
             "Client access open to every address",
-            format!("{cidr:?} admits clients from every address to port {CLIENT_PORT} of the system's nodes. Allowed, but usually a narrower block (the clients' VPC or subnets) or client_security_group_ids is meant."),
+            format!("{cidr:?} admits clients from every address to port {CLIENT_PORT} of the system's load balancers. Allowed, but usually a narrower block (the clients' VPC or subnets) or client_security_group_ids is meant."),
         )
     })
 }

@@ -1,6 +1,7 @@
-//! The client endpoint of a compute group: an internal network load balancer,
-//! its target group and listener on the client port; found by name and
-//! identity tags, made or repaired, attached to the group, and deleted.
+//! The client endpoint of a compute group: an internal network load balancer
+//! with its own security group (`lb_security_group`), its target group and
+//! listener on the client port; found by name and identity tags, made or
+//! repaired, attached to the group, and deleted.
 
 use crate::aws::error::code;
 use crate::resources::error::OpError;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::lb_security_group;
 use super::sdk;
 use super::GroupState;
 use crate::aws::wait::{Poll, Waiter};
@@ -23,13 +25,22 @@ pub struct Endpoint {
     pub dns_name: String,
     pub load_balancer_arn: String,
     pub target_group_arn: String,
+    /// The load balancer's security group ("" for one made without, by an
+    /// earlier build: see [`ensure_endpoint`]).
+    pub security_group_id: String,
+    /// Whether [`ensure_endpoint`] just made the security group (no rules yet).
+    pub new_security_group: bool,
 }
 
 impl Endpoint {
-    /// The DNS name when the load balancer and its target group both exist,
-    /// else "" (which the next plan repairs).
+    /// The DNS name when the load balancer, with its security group, and its
+    /// target group exist, else "" (which the next plan repairs: a load
+    /// balancer without a security group is replaced by one with).
     pub fn usable_dns(&self) -> &str {
-        if self.load_balancer_arn.is_empty() || self.target_group_arn.is_empty() {
+        if self.load_balancer_arn.is_empty()
+            || self.target_group_arn.is_empty()
+            || self.security_group_id.is_empty()
+        {
             ""
         } else {
             &self.dns_name
@@ -55,6 +66,12 @@ fn from_snapshot(snap: &crate::aws::snapshot::Snapshot, name: &str) -> Endpoint 
         e.dns_name = dns.clone();
         e.load_balancer_arn = arn.clone();
     }
+    e.security_group_id = snap
+        .load_balancer_groups
+        .get(name)
+        .and_then(|g| g.first())
+        .cloned()
+        .unwrap_or_default();
     e.target_group_arn = snap.target_groups.get(name).cloned().unwrap_or_default();
     e
 }
@@ -79,6 +96,7 @@ pub(super) async fn read_endpoint(
     if let Some(lb) = lbs.as_ref().and_then(|o| o.load_balancers().first()) {
         e.dns_name = lb.dns_name().unwrap_or_default().to_string();
         e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        e.security_group_id = lb.security_groups().first().cloned().unwrap_or_default();
     }
     let tgs = c
         .elbv2
@@ -153,7 +171,11 @@ fn elb_tags(t: &tags::Tags) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
         .collect()
 }
 
-/// Creates whatever part of the endpoint is missing.
+/// Creates whatever part of the endpoint is missing. A load balancer without
+/// a security group (made by an earlier build) is replaced: AWS
+/// never gives one to a Network Load Balancer made without, and the nodes
+/// admit client traffic only from the load balancers' groups. Its DNS name
+/// changes (the plan showed the endpoint as known after apply).
 pub async fn ensure_endpoint(
     c: &Clients,
     system: &str,
@@ -168,6 +190,23 @@ pub async fn ensure_endpoint(
     };
     let name = rules::load_balancer_name(system, group);
     let mut e = our_endpoint(c, system, group).await?;
+    if !e.load_balancer_arn.is_empty() && e.security_group_id.is_empty() {
+        crate::plugin::log::info(
+            "replacing a load balancer made without a security group",
+            &[("load_balancer", &name)],
+        );
+        c.elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(&e.load_balancer_arn)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+        e.load_balancer_arn.clear();
+        e.dns_name.clear();
+    }
+    let (sg, fresh) = lb_security_group::ensure(c, system, group, vpc_id, t).await?;
+    e.new_security_group = fresh;
     if e.load_balancer_arn.is_empty() {
         let out = c
             .elbv2
@@ -176,6 +215,7 @@ pub async fn ensure_endpoint(
             .r#type(LoadBalancerTypeEnum::Network)
             .scheme(LoadBalancerSchemeEnum::Internal)
             .set_subnets(Some(subnet_ids.to_vec()))
+            .security_groups(&sg)
             .set_tags(Some(elb_tags(t)))
             .send()
             .await
@@ -184,7 +224,18 @@ pub async fn ensure_endpoint(
             e.dns_name = lb.dns_name().unwrap_or_default().to_string();
             e.load_balancer_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         }
+    } else if e.security_group_id != sg {
+        // Its groups changed by hand (AWS lets a load balancer made with
+        // groups have others): ours again.
+        c.elbv2
+            .set_security_groups()
+            .load_balancer_arn(&e.load_balancer_arn)
+            .security_groups(&sg)
+            .send()
+            .await
+            .map_err(sdk)?;
     }
+    e.security_group_id = sg;
     if e.target_group_arn.is_empty() {
         let out = c
             .elbv2
@@ -244,15 +295,18 @@ pub async fn attach_endpoint(c: &Clients, g: &GroupState, e: &Endpoint) -> Resul
     Ok(())
 }
 
-/// Deletes the endpoint (the listener goes with the load balancer).
+/// Deletes the endpoint (the listener goes with the load balancer, its
+/// security group after it).
 pub async fn delete_endpoint(
     c: &Clients,
     system: &str,
     group: &str,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), OpError> {
     let tg = delete_load_balancer(c, system, group).await?;
-    delete_target_group(c, system, group, &tg, cancel).await
+    delete_target_group(c, system, group, &tg, cancel).await?;
+    lb_security_group::delete(c, system, group, timeout, cancel).await
 }
 
 /// Deletes the endpoint's load balancer (its listener goes with it), when it
@@ -350,6 +404,8 @@ mod tests {
             dns_name: "lb.example".into(),
             load_balancer_arn: lb.into(),
             target_group_arn: tg.into(),
+            security_group_id: "sg-lb".into(),
+            new_security_group: false,
         }
     }
 
@@ -366,6 +422,10 @@ mod tests {
         assert_eq!(endpoint("arn:lb", "").usable_dns(), "");
         assert_eq!(endpoint("", "arn:tg").usable_dns(), "");
         assert_eq!(Endpoint::default().usable_dns(), "");
+        // Made by an older version, without a security group: replaced.
+        let mut legacy = endpoint("arn:lb", "arn:tg");
+        legacy.security_group_id.clear();
+        assert_eq!(legacy.usable_dns(), "");
     }
 
     #[test]
@@ -385,7 +445,10 @@ mod tests {
             .insert("n".into(), ("n.elb".into(), "arn:lb".into()));
         snap.target_groups.insert("n".into(), "arn:tg".into());
         snap.target_groups.insert("other".into(), "arn:tg2".into());
+        snap.load_balancer_groups
+            .insert("n".into(), vec!["sg-1".into(), "sg-2".into()]);
         let e = from_snapshot(&snap, "n");
+        assert_eq!(e.security_group_id, "sg-1");
         assert_eq!(e.dns_name, "n.elb");
         assert_eq!(e.load_balancer_arn, "arn:lb");
         assert_eq!(e.target_group_arn, "arn:tg");
@@ -393,6 +456,7 @@ mod tests {
         assert_eq!(only_tg.load_balancer_arn, "");
         assert_eq!(only_tg.dns_name, "");
         assert_eq!(only_tg.target_group_arn, "arn:tg2");
+        assert_eq!(only_tg.security_group_id, "");
         let none = from_snapshot(&snap, "missing");
         assert!(none.load_balancer_arn.is_empty() && none.target_group_arn.is_empty());
     }

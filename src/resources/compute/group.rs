@@ -611,19 +611,25 @@ pub async fn delete_group(
     // both are gone, as the group and the listener use it until then.
     let (target_group, ()) = tokio::try_join!(delete_load_balancer(c, system, group), group_gone)?;
     delete_target_group(c, system, group, &target_group, cancel).await?;
-    let lt_name = rules::launch_template_name(system, group);
-    if let Some(lt) = find_launch_template(c, &lt_name).await?.filter(|t| {
-        ownership::may_delete("launch template", &lt_name, &t.tags, system, Some(group))
-    }) {
-        c.ec2
-            .delete_launch_template()
-            .launch_template_id(&lt.id)
-            .send()
-            .await
-            .map_err(sdk)
-            .found()?;
-    }
-    delete_role(c, system, group).await
+    // The load balancer's security group waits out its network interfaces
+    // beside the rest.
+    let lb_group = super::lb_security_group::delete(c, system, group, timeout, cancel);
+    let rest = async {
+        let lt_name = rules::launch_template_name(system, group);
+        if let Some(lt) = find_launch_template(c, &lt_name).await?.filter(|t| {
+            ownership::may_delete("launch template", &lt_name, &t.tags, system, Some(group))
+        }) {
+            c.ec2
+                .delete_launch_template()
+                .launch_template_id(&lt.id)
+                .send()
+                .await
+                .map_err(sdk)
+                .found()?;
+        }
+        delete_role(c, system, group).await
+    };
+    tokio::try_join!(lb_group, rest).map(|_| ())
 }
 
 /// Waits until the group has `desired` nodes in service, all on `version`

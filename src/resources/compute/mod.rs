@@ -3,8 +3,10 @@
 //! `internal/service/autoscaling/`): the node IAM role and instance profile
 //! (`role`), the launch template (`launch_template`), the Auto Scaling group
 //! with our own one-node-at-a-time rolling replacement (`group`), the load
-//! balancer endpoint (`endpoint`), the scaling policy (`scaling_policy`), the
-//! system's node security group (`security_group`), and what keeps an
+//! balancer endpoint (`endpoint`) and its security group
+//! (`lb_security_group`), the scaling policy (`scaling_policy`), the
+//! system's node security group (`security_group`), the rules of both
+//! (`sg_rules`), and what keeps an
 //! interrupted create recoverable (`adoption`). Inside each: find,
 //! ensure/delete, status, wait.
 
@@ -16,9 +18,11 @@ pub mod boundary;
 pub mod endpoint;
 pub mod group;
 pub mod launch_template;
+pub mod lb_security_group;
 pub mod role;
 pub mod scaling_policy;
 pub mod security_group;
+pub mod sg_rules;
 
 pub use adoption::{check_not_taken, has_leftovers, mark_created, tracked};
 pub use endpoint::{attach_endpoint, delete_endpoint, ensure_endpoint, find_endpoint, Endpoint};

@@ -206,6 +206,7 @@ impl Creates for QueryGroupResource {
         }
         role?;
         let ep = ep?;
+        sync_rules(c, &system, &name, &vpc_id, &sg, &ep).await?;
         let node = NodeConfig {
             system: system.clone(),
             group: name.clone(),
@@ -386,9 +387,10 @@ impl Updates for QueryGroupResource {
         // Repairs a load balancer, listener or target group deleted outside Terraform.
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
         let ep = compute::ensure_endpoint(c, &system, &name, &vpc_id, &subnet_ids, &full).await?;
+        let sg = compute::security_group::of_group(c, &g, &system).await?;
+        sync_rules(c, &system, &name, &vpc_id, &sg, &ep).await?;
         compute::attach_endpoint(c, &g, &ep).await?;
         if template_changed {
-            let sg = compute::security_group::of_group(c, &g, &system).await?;
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
         let min = planned.min_size.unwrap_or(g.min);
@@ -519,6 +521,25 @@ impl Resource<Clients> for QueryGroupResource {
         }
         v
     }
+}
+
+/// The nodes' group `sg` admits the query group's load balancer; that one's
+/// group admits the system's clients (those of its primary load balancer).
+async fn sync_rules(
+    c: &Clients,
+    system: &str,
+    name: &str,
+    vpc: &str,
+    sg: &str,
+    ep: &compute::Endpoint,
+) -> Result<(), OpError> {
+    use compute::lb_security_group::{sync, ClientAccess, Own};
+    let own = Own {
+        group: name,
+        security_group: &ep.security_group_id,
+        fresh: ep.new_security_group,
+    };
+    sync(c, system, vpc, sg, own, ClientAccess::LikePrimary).await
 }
 
 #[cfg(test)]

@@ -266,19 +266,10 @@ impl Creates for SystemResource {
                 state.endpoint = Some(ep.dns_name.clone());
                 state.client_config = Some(client_config(c, &name, &ep.dns_name));
             }
-            let ((sg, fresh), image, ep) = (sg?, role_image?, ep?);
+            let ((sg, _), image, ep) = (sg?, role_image?, ep?);
             // The rules go beside the nodes' launch: they apply to the nodes'
             // network interfaces whenever they come.
-            let sg_rules = async {
-                let (cidrs, groups) = client_access(planned);
-                if fresh {
-                    // Just made: no rules to read (AWS may not find it yet).
-                    security_group::add_client_rules(c, &sg, &cidrs, &groups).await?;
-                } else {
-                    security_group::sync_client_rules(c, &sg, &cidrs, &groups).await?;
-                }
-                security_group::sync_health_rules(c, &sg, &st.subnet_ids).await
-            };
+            let sg_rules = sync_rules(c, &name, &st.vpc_id, &sg, &ep, planned);
             let launch = async {
                 let node = NodeConfig {
                     system: name.clone(),
@@ -431,13 +422,12 @@ impl Updates for SystemResource {
             compute::boundary::retag(c, &name, &full).await?;
         }
         let sg = security_group::of_group(c, &g, &name).await?;
-        if !sg.is_empty() {
-            sync_client_access(c, &sg, planned).await?;
-        }
-        // Repairs a load balancer, listener or target group deleted outside Terraform.
+        // Repairs a load balancer, listener or target group deleted outside
+        // Terraform (or a load balancer without a security group).
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;
         let ep =
             compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &vpc_id, &subnet_ids, &full).await?;
+        sync_rules(c, &name, &vpc_id, &sg, &ep, planned).await?;
         compute::attach_endpoint(c, &g, &ep).await?;
         if template_changed {
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
@@ -454,11 +444,25 @@ impl Updates for SystemResource {
     }
 }
 
-/// Opens the system's security group to the clients the plan names, and
-/// closes it to the others.
-async fn sync_client_access(c: &Clients, sg: &str, planned: &SystemModel) -> Result<(), OpError> {
+/// Opens the system's load balancers' security groups to the clients the
+/// plan names, and closes them to the others; the nodes' group `sg` admits
+/// the load balancers and the nodes themselves.
+async fn sync_rules(
+    c: &Clients,
+    system: &str,
+    vpc: &str,
+    sg: &str,
+    ep: &compute::Endpoint,
+    planned: &SystemModel,
+) -> Result<(), OpError> {
+    use compute::lb_security_group::{sync, ClientAccess, Own};
     let (cidrs, groups) = client_access(planned);
-    security_group::sync_client_rules(c, sg, &cidrs, &groups).await
+    let own = Own {
+        group: PRIMARY_GROUP,
+        security_group: &ep.security_group_id,
+        fresh: ep.new_security_group,
+    };
+    sync(c, system, vpc, sg, own, ClientAccess::Set(&cidrs, &groups)).await
 }
 
 /// The clients the plan lets reach the system: CIDR blocks and security groups.

@@ -162,11 +162,20 @@ impl SystemResource {
         v.network_managed = Some(!st.vpc_id.is_empty());
         v.subnet_ids = Some(subnet_ids);
         v.security_group_id = Some(sg.clone());
-        let (cidrs, groups) = if sg.is_empty() {
-            Default::default()
-        } else {
-            security_group::client_rules(c, &sg).await?
-        };
+        // The clients are admitted by the primary load balancer's own group.
+        let ep = compute::find_endpoint(c, &name, PRIMARY_GROUP).await?;
+        // Beside them, anything else the nodes' group admits is client
+        // access the configuration does not list: drift.
+        let (mut cidrs, mut groups) =
+            compute::lb_security_group::client_access(c, &ep.security_group_id).await?;
+        let (more_cidrs, more_groups) =
+            compute::lb_security_group::node_extras(c, &name, &sg, &ep.security_group_id).await?;
+        cidrs.extend(more_cidrs);
+        groups.extend(more_groups);
+        for v in [&mut cidrs, &mut groups] {
+            v.sort();
+            v.dedup();
+        }
         v.client_cidr_blocks = read_set(state.client_cidr_blocks.as_ref(), &cidrs);
         v.client_security_group_ids = read_set(state.client_security_group_ids.as_ref(), &groups);
         v.bucket_name = Some(st.bucket.clone());
@@ -175,7 +184,6 @@ impl SystemResource {
         v.launch_template_id = Some(g.launch_template_id.clone());
         v.autoscaling_group_name = Some(g.asg_name.clone());
         v.arn = Some(g.arn.clone());
-        let ep = compute::find_endpoint(c, &name, PRIMARY_GROUP).await?;
         v.endpoint = Some(ep.usable_dns().to_string());
         v.client_config = Some(client_config(c, &name, ep.usable_dns()));
         Ok(Some(v))
