@@ -637,6 +637,13 @@ class Emulator:
 # --------------------------------------------------------------------------------------
 
 
+def hosted_zones(route53: Any, system: str) -> list[dict]:
+    """The hosted zones named as `system`'s private zone (`<system>.<REGION>.datomic.net`),
+    whoever made them."""
+    name = f"{system}.{REGION}.datomic.net."
+    return [z for z in route53.list_hosted_zones_by_name(DNSName=name)["HostedZones"] if z["Name"] == name]
+
+
 def lb_name(system: str, group: str) -> str:
     """The load balancer (and target group) name of a compute group, as the provider's
     rules::load_balancer_name derives it: `<system>-<group>` cut to 23 characters, then

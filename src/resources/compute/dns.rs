@@ -143,6 +143,17 @@ pub async fn find_zone(c: &Clients, system: &str) -> Result<Option<String>, OpEr
     })
 }
 
+/// Before a system's create writes anything: an error when a private zone of
+/// its name exists that is not its own.
+pub async fn check_zone_free(c: &Clients, system: &str) -> Result<(), OpError> {
+    match choose(&zones_seen(c, system).await?, system) {
+        ZoneChoice::Stranger(found) => {
+            Err(not_ours(&zone_name(c, system), &found, system, &c.region).into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The CNAME target of `name` in zone `zone_id`, if it has one.
 async fn record_target(c: &Clients, zone_id: &str, name: &str) -> Result<Option<String>, OpError> {
     let out = c

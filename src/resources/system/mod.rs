@@ -148,13 +148,22 @@ impl Creates for SystemResource {
         timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT)
     }
 
-    /// Before any write: a network the user brings must fit.
+    /// Before any write: no private zone of the system's name may be
+    /// another's, and a network the user brings must fit.
     async fn check_before_create(
         &self,
         c: &Clients,
         planned: &SystemModel,
         diags: &mut Diagnostics,
     ) -> bool {
+        if let Err(e) = compute::dns::check_zone_free(c, &planned.name()).await {
+            aws_error(
+                diags,
+                &format!("creating Datomic system ({})", planned.name()),
+                e,
+            );
+            return false;
+        }
         let (Some(vpc), Some(subnets)) = (&planned.vpc_id, &planned.subnet_ids) else {
             return true;
         };
