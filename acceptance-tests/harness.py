@@ -235,6 +235,12 @@ class Fault:
         return self.action.search(call.action) is not None
 
 
+def _wrapped_error(error_type: str, code: str, msg: str) -> bytes:
+    """An error body as Route53 (REST-XML with wrapped errors) gives it."""
+    return (f"<ErrorResponse><Error><Type>{error_type}</Type><Code>{code}</Code><Message>{msg}</Message></Error>"
+            "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>").encode()
+
+
 def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[int, dict[str, str], bytes]:
     """A plausible AWS error answer for `call`, in its protocol's format (for kind
     "error", the code and status of `fault`)."""
@@ -242,6 +248,8 @@ def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[i
         assert fault is not None and fault.code
         code, status = fault.code, fault.status
         msg = fault.message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if call.protocol == "rest" and call.service == "route53":  # REST-XML, errors wrapped
+            return status, {"Content-Type": "text/xml"}, _wrapped_error(fault.error_type, code, msg)
         if call.protocol == "rest":
             body = f"<Error><Code>{code}</Code><Message>{msg}</Message></Error>"
             return status, {"Content-Type": "application/xml"}, body.encode()
@@ -262,6 +270,10 @@ def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[i
         )
         return status, {"Content-Type": "text/xml"}, body.encode()
     throttle = kind == "throttle"
+    if call.protocol == "rest" and call.service == "route53":
+        status, code = (400, "Throttling") if throttle else (int(kind[-3:]), "InternalError")
+        return status, {"Content-Type": "text/xml"}, _wrapped_error("Sender" if throttle else "Receiver", code,
+                                                                    "injected by test proxy")
     if call.protocol == "rest":  # S3
         status, code = (503, "SlowDown") if throttle else (int(kind[-3:]), "InternalError")
         if kind == "error503":
