@@ -15,10 +15,12 @@ more forgiving than AWS (see the project's emulator notes):
   Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
   and RunInstances refuse it ("Invalid IAM Instance Profile name").
-- records: Route53 ChangeResourceRecordSets refuses (InvalidChangeBatch) a CNAME at a name
-  that has records of another type, and another type at a name that has a CNAME (RFC 1034);
-  moto takes both. (moto already answers DeleteHostedZone of a zone with records other
-  than its SOA and NS with HostedZoneNotEmpty.)
+- route53: ChangeResourceRecordSets refuses (InvalidChangeBatch) a CNAME at a name that
+  has records of another type, and another type at a name that has a CNAME (RFC 1034);
+  CreateHostedZone refuses a caller reference used before (HostedZoneAlreadyExists: what
+  a retry of a create whose answer was lost meets); moto takes all of these. (moto already
+  answers DeleteHostedZone of a zone with records other than its SOA and NS with
+  HostedZoneNotEmpty.)
 - policy_propagation: for `consistency_window` seconds after an IAM managed policy is
   created, a role cannot be given it: CreateRole with it as PermissionsBoundary,
   PutRolePermissionsBoundary and AttachRolePolicy answer NoSuchEntity ("... does not
@@ -61,7 +63,7 @@ class Strict:
     # consistency_window seconds)
     policy_propagation: bool = True
     validation: bool = True  # requests checked against AWS's API models (strict_models.py)
-    records: bool = True  # Route53: a CNAME shares its name with no other record
+    route53: bool = True  # CNAMEs share their name with no other record; caller references are unique
     # time: state changes take time, AWS's durations scaled down about 60 times
     time: bool = True
     lb_provisioning: float = 2.0  # AWS: a network load balancer ~3 min `provisioning`
@@ -73,7 +75,7 @@ class Strict:
     @classmethod
     def off(cls) -> "Strict":
         return cls(dependencies=False, consistency=False, policy_propagation=False, validation=False,
-                   time=False, records=False)
+                   time=False, route53=False)
 
     @classmethod
     def from_env(cls, default: bool) -> "Strict":
@@ -275,8 +277,8 @@ class StrictLayer:
             r = self._already_exists(call, p)
         if r is None and self.config.policy_propagation:
             r = self._policy_propagation(call, p)
-        if r is None and self.config.records:
-            r = self._records(call, p)
+        if r is None and self.config.route53:
+            r = self._records(call, p) or self._caller_reference(call, p)
         if r is not None:
             with self._lock:
                 self.refusals.append((call.service, call.action, r))
@@ -333,15 +335,31 @@ class StrictLayer:
                 continue
             others = {t for n, t in existing if n == name and t != rtype}
             if rtype == "CNAME" and others:
-                return Refusal("records", "InvalidChangeBatch", 400,
+                return Refusal("route53", "InvalidChangeBatch", 400,
                                f"[RRSet of type CNAME with DNS name {name} is not permitted as it conflicts "
                                f"with other records with the same DNS name in zone {zone}]")
             if rtype != "CNAME" and "CNAME" in others:
-                return Refusal("records", "InvalidChangeBatch", 400,
+                return Refusal("route53", "InvalidChangeBatch", 400,
                                f"[RRSet of type {rtype} with DNS name {name} is not permitted because a "
                                f"conflicting RRSet of type CNAME with the same DNS name already exists in "
                                f"zone {zone}]")
         return None
+
+    def _caller_reference(self, call: Any, p: Params) -> Refusal | None:
+        """Route53 refuses a CreateHostedZone whose caller reference was used before;
+        moto makes a second zone."""
+        if call.service != "route53" or call.method != "POST" or not _ZONES_PATH.search(call.path):
+            return None
+        try:
+            ref = _child_text(ET.fromstring(p.body), "CallerReference")
+            zones = [z for page in self.client("route53").get_paginator("list_hosted_zones").paginate()
+                     for z in page["HostedZones"]]
+        except Exception:  # noqa: BLE001 - cannot tell: let moto answer
+            return None
+        if not ref or not any(z.get("CallerReference") == ref for z in zones):
+            return None
+        return Refusal("route53", "HostedZoneAlreadyExists", 409,
+                       f"A hosted zone has already been created with the specified caller reference {ref}.")
 
     def prepare(self, call: Any, p: Params) -> Any:
         """What must be known before the call takes effect in moto (returned to `observe`)."""
@@ -735,6 +753,7 @@ class StrictLayer:
 
 
 _RRSET_PATH = re.compile(r"/hostedzone/([^/]+)/rrset/?$")
+_ZONES_PATH = re.compile(r"/hostedzone/?$")
 
 
 def _local(tag: str) -> str:

@@ -533,5 +533,22 @@ def test_a_cname_shares_its_name_with_no_other_record(strict: Emulator) -> None:
                                                    "ResourceRecords": [{"Value": "10.5.0.2"}]}},
         {"Action": "CREATE", "ResourceRecordSet": {"Name": "entry.s.us-east-1.datomic.net", "Type": "CNAME",
                                                    "TTL": 60, "ResourceRecords": [{"Value": "lb.example"}]}}]})
-    refused = [c for c in strict.calls() if c.fault == "strict:records"]
+    refused = [c for c in strict.calls() if c.fault == "strict:route53"]
     assert len(refused) == 2 and all(c.status == 400 for c in refused)
+
+
+def test_a_caller_reference_makes_one_zone(strict: Emulator) -> None:
+    """Route53 refuses a second CreateHostedZone with a caller reference used before (the
+    retry of a create whose answer was lost); moto makes a second zone."""
+    ec2, direct, proxied = client(strict, "ec2", False), client(strict, "route53", False), client(strict, "route53", True)
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+
+    def create(c, ref: str) -> None:  # type: ignore[no-untyped-def]
+        c.create_hosted_zone(Name="r.us-east-1.datomic.net", CallerReference=ref,
+                             HostedZoneConfig={"PrivateZone": True}, VPC={"VPCRegion": REGION, "VPCId": vpc})
+
+    create(direct, "moto-ref")
+    create(direct, "moto-ref")  # moto: a second zone
+    create(proxied, "datomic:r:1")
+    assert code_of(lambda: create(proxied, "datomic:r:1")) == "HostedZoneAlreadyExists"
+    create(proxied, "datomic:r:2")  # another reference: another zone, as AWS does

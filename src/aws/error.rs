@@ -64,8 +64,9 @@ pub mod code {
     pub const INVALID_CHANGE_BATCH: &str = "InvalidChangeBatch";
     /// Route53's message for a DELETE of a record set that does not exist.
     pub const RECORD_NOT_FOUND_NEEDLE: &str = "not found";
-    /// Route53: a hosted zone is being changed by another request.
-    pub const PRIOR_REQUEST_NOT_COMPLETE: &str = "PriorRequestNotComplete";
+    /// Route53: a hosted zone was made with that caller reference already
+    /// (a retried create whose first answer was lost).
+    pub const HOSTED_ZONE_ALREADY_EXISTS: &str = "HostedZoneAlreadyExists";
 
     /// Auto Scaling's message for a group, policy or configuration that does
     /// not exist (its code is [`VALIDATION_ERROR`]).

@@ -360,7 +360,7 @@ pub async fn ensure_zone(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or_default();
-            let out = c
+            let made = c
                 .route53
                 .create_hosted_zone()
                 .name(&name)
@@ -379,7 +379,23 @@ pub async fn ensure_zone(
                 )
                 .send()
                 .await
-                .map_err(sdk)?;
+                .map_err(sdk);
+            let out = match made {
+                Ok(out) => out,
+                // A retry of a create whose answer was lost: the zone exists,
+                // untagged, with our caller reference.
+                Err(e) if e.code_is(&[code::HOSTED_ZONE_ALREADY_EXISTS]) => {
+                    match choose(&zones_seen(c, system).await?, system) {
+                        ZoneChoice::Untagged(id) | ZoneChoice::Ours(id) => {
+                            tag_zone(c, &id, t).await?;
+                            associate(c, &id, vpc_id, cancel).await?;
+                            return Ok(id);
+                        }
+                        _ => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
             let id = out
                 .hosted_zone()
                 .map(|z| bare_zone_id(z.id()))
@@ -638,31 +654,38 @@ pub async fn delete_zone(
     system: &str,
     cancel: &CancellationToken,
 ) -> Result<(), OpError> {
-    let zone = match choose(&zones_seen(c, system).await?, system) {
-        ZoneChoice::Ours(id) | ZoneChoice::Untagged(id) => id,
-        ZoneChoice::Missing | ZoneChoice::Stranger(_) => return Ok(()),
-    };
     let name = zone_name(c, system);
-    let sets = match own_records(c, &zone).await {
-        Err(OpError::Aws(e)) if e.is_not_found() => return Ok(()),
-        other => other?,
-    };
-    delete_sets(
-        c,
-        &zone,
-        sets,
-        &format!("the records of {name} to be deleted"),
-        cancel,
-    )
-    .await?;
-    c.route53
-        .delete_hosted_zone()
-        .id(&zone)
-        .send()
-        .await
-        .map_err(sdk)
-        .found()?;
+    for zone in deletable(&zones_seen(c, system).await?, system) {
+        let sets = match own_records(c, &zone).await {
+            Err(OpError::Aws(e)) if e.is_not_found() => continue,
+            other => other?,
+        };
+        let what = format!("the records of {name} to be deleted");
+        delete_sets(c, &zone, sets, &what, cancel).await?;
+        c.route53
+            .delete_hosted_zone()
+            .id(&zone)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
     Ok(())
+}
+
+/// The zones of the system's name a destroy deletes: those tagged as the
+/// system's, and those its create made but did not tag; never another's.
+fn deletable(zones: &[ZoneSeen], system: &str) -> Vec<String> {
+    zones
+        .iter()
+        .filter(|z| {
+            matches!(
+                choose(std::slice::from_ref(z), system),
+                ZoneChoice::Ours(_) | ZoneChoice::Untagged(_)
+            )
+        })
+        .map(|z| z.id.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -747,6 +770,22 @@ mod tests {
             endpoint_as_read("eu-west-1", "s", PRIMARY_GROUP, lb, false),
             ""
         );
+    }
+
+    #[test]
+    fn a_destroy_deletes_only_the_systems_zones() {
+        let zones = [
+            seen("Z1", "theirs", t(&[("team", "net")])),
+            seen("Z2", "datomic:s:1", identity("s", rules::PRIMARY_GROUP)),
+            seen("Z3", "datomic:s:2", tags::Tags::new()),
+            seen("Z4", "console", tags::Tags::new()),
+            seen("Z5", "datomic:s2:1", tags::Tags::new()),
+        ];
+        assert_eq!(
+            deletable(&zones, "s"),
+            vec!["Z2".to_string(), "Z3".to_string()]
+        );
+        assert!(deletable(&zones[..1], "s").is_empty());
     }
 
     #[test]
