@@ -142,8 +142,15 @@ class Call:
     @property
     def is_write(self) -> bool:
         if self.protocol == "rest":
+            if self.service == "route53" and _ROUTE53_READ_POST.search(self.path):
+                return False  # ListTagsForResources reads by POST
             return self.method not in ("GET", "HEAD", "OPTIONS")
         return not self.action.startswith(_READ_PREFIXES)
+
+
+# Route53's ListTagsForResources (POST /<version>/tags/<resource type>): a read, unlike
+# ChangeTagsForResource (POST /<version>/tags/<resource type>/<id>).
+_ROUTE53_READ_POST = re.compile(r"^/[^/]+/tags/[^/]+/?$")
 
 
 def classify(method: str, raw_path: str, headers: Any, body: bytes) -> Call:

@@ -1001,6 +1001,9 @@ resource "datomic_query_group" "g" {{
     assert {a: counts[a] for a in batch} == {a: 1 for a in batch}, counts
     repeated = {a: n for a, n in counts.items() if n >= groups}
     assert not repeated, f"a refresh read something once per group: {counts}"
+    # The private DNS zones and their names come in the same batch.
+    assert counts["GET /2013-04-01/hostedzone"] == 1, counts
+    assert not [a for a in counts if "hostedzonesbyname" in a], counts
 
     # The batch fails once (access denied to one listing): the groups are read one by one.
     aws.proxy.inject(Fault("error", action="DescribePolicies", code="AccessDenied", status=403, times=1))
