@@ -142,8 +142,15 @@ class Call:
     @property
     def is_write(self) -> bool:
         if self.protocol == "rest":
+            if self.service == "route53" and _ROUTE53_READ_POST.search(self.path):
+                return False  # ListTagsForResources reads by POST
             return self.method not in ("GET", "HEAD", "OPTIONS")
         return not self.action.startswith(_READ_PREFIXES)
+
+
+# Route53's ListTagsForResources (POST /<version>/tags/<resource type>): a read, unlike
+# ChangeTagsForResource (POST /<version>/tags/<resource type>/<id>).
+_ROUTE53_READ_POST = re.compile(r"^/[^/]+/tags/[^/]+/?$")
 
 
 def classify(method: str, raw_path: str, headers: Any, body: bytes) -> Call:
@@ -235,6 +242,12 @@ class Fault:
         return self.action.search(call.action) is not None
 
 
+def _wrapped_error(error_type: str, code: str, msg: str) -> bytes:
+    """An error body as Route53 (REST-XML with wrapped errors) gives it."""
+    return (f"<ErrorResponse><Error><Type>{error_type}</Type><Code>{code}</Code><Message>{msg}</Message></Error>"
+            "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>").encode()
+
+
 def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[int, dict[str, str], bytes]:
     """A plausible AWS error answer for `call`, in its protocol's format (for kind
     "error", the code and status of `fault`)."""
@@ -242,6 +255,8 @@ def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[i
         assert fault is not None and fault.code
         code, status = fault.code, fault.status
         msg = fault.message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if call.protocol == "rest" and call.service == "route53":  # REST-XML, errors wrapped
+            return status, {"Content-Type": "text/xml"}, _wrapped_error(fault.error_type, code, msg)
         if call.protocol == "rest":
             body = f"<Error><Code>{code}</Code><Message>{msg}</Message></Error>"
             return status, {"Content-Type": "application/xml"}, body.encode()
@@ -262,6 +277,10 @@ def error_response(call: Call, kind: str, fault: Fault | None = None) -> tuple[i
         )
         return status, {"Content-Type": "text/xml"}, body.encode()
     throttle = kind == "throttle"
+    if call.protocol == "rest" and call.service == "route53":
+        status, code = (400, "Throttling") if throttle else (int(kind[-3:]), "InternalError")
+        return status, {"Content-Type": "text/xml"}, _wrapped_error("Sender" if throttle else "Receiver", code,
+                                                                    "injected by test proxy")
     if call.protocol == "rest":  # S3
         status, code = (503, "SlowDown") if throttle else (int(kind[-3:]), "InternalError")
         if kind == "error503":
@@ -637,6 +656,13 @@ class Emulator:
 # --------------------------------------------------------------------------------------
 
 
+def hosted_zones(route53: Any, system: str) -> list[dict]:
+    """The hosted zones named as `system`'s private zone (`<system>.<REGION>.datomic.net`),
+    whoever made them."""
+    name = f"{system}.{REGION}.datomic.net."
+    return [z for z in route53.list_hosted_zones_by_name(DNSName=name)["HostedZones"] if z["Name"] == name]
+
+
 def lb_name(system: str, group: str) -> str:
     """The load balancer (and target group) name of a compute group, as the provider's
     rules::load_balancer_name derives it: `<system>-<group>` cut to 23 characters, then
@@ -653,7 +679,7 @@ def lb_name(system: str, group: str) -> str:
 def provider_hcl(endpoint_var: str = "var.aws_endpoint") -> str:
     """The terraform + provider blocks every test config starts with: the provider
     pointed at the emulator (through the proxy) for every service it uses."""
-    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "ssm")
+    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "ssm", "route53")
     endpoints = "\n".join(f"    {s} = {endpoint_var}" for s in services)
     return f"""terraform {{
   required_providers {{

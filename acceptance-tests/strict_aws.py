@@ -18,6 +18,12 @@ more forgiving than AWS (see the project's emulator notes):
   Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
   and RunInstances refuse it ("Invalid IAM Instance Profile name").
+- route53: ChangeResourceRecordSets refuses (InvalidChangeBatch) a CNAME at a name that
+  has records of another type, and another type at a name that has a CNAME (RFC 1034);
+  CreateHostedZone refuses a caller reference used before (HostedZoneAlreadyExists: what
+  a retry of a create whose answer was lost meets); moto takes all of these. (moto already
+  answers DeleteHostedZone of a zone with records other than its SOA and NS with
+  HostedZoneNotEmpty.)
 - policy_propagation: for `consistency_window` seconds after an IAM managed policy is
   created, a role cannot be given it: CreateRole with it as PermissionsBoundary,
   PutRolePermissionsBoundary and AttachRolePolicy answer NoSuchEntity ("... does not
@@ -37,6 +43,7 @@ import re
 import threading
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -59,6 +66,7 @@ class Strict:
     # consistency_window seconds)
     policy_propagation: bool = True
     validation: bool = True  # requests checked against AWS's API models (strict_models.py)
+    route53: bool = True  # CNAMEs share their name with no other record; caller references are unique
     # time: state changes take time, AWS's durations scaled down about 60 times
     time: bool = True
     lb_provisioning: float = 2.0  # AWS: a network load balancer ~3 min `provisioning`
@@ -70,7 +78,7 @@ class Strict:
     @classmethod
     def off(cls) -> "Strict":
         return cls(dependencies=False, consistency=False, policy_propagation=False, validation=False,
-                   time=False)
+                   time=False, route53=False)
 
     @classmethod
     def from_env(cls, default: bool) -> "Strict":
@@ -110,6 +118,7 @@ class Params:
 
     form: dict[str, list[str]] = field(default_factory=dict)
     doc: dict[str, Any] = field(default_factory=dict)
+    body: bytes = b""  # REST protocols: the raw body (Route53's XML)
 
     @classmethod
     def parse(cls, call: Any, raw_path: str, body: bytes) -> "Params":
@@ -120,6 +129,8 @@ class Params:
                 d = {}
             return cls(doc=d if isinstance(d, dict) else {})
         form: dict[str, list[str]] = {}
+        if call.protocol == "rest":
+            return cls(body=body)
         if call.protocol == "query":
             text = body.decode("utf-8", "replace")
             form = urllib.parse.parse_qs(text, keep_blank_values=True)
@@ -271,6 +282,8 @@ class StrictLayer:
             r = self._already_exists(call, p)
         if r is None and self.config.policy_propagation:
             r = self._policy_propagation(call, p)
+        if r is None and self.config.route53:
+            r = self._records(call, p) or self._caller_reference(call, p)
         if r is not None:
             with self._lock:
                 self.refusals.append((call.service, call.action, r))
@@ -293,6 +306,65 @@ class StrictLayer:
             return None
         return Refusal("consistency", "AlreadyExists", 400,
                        f"AutoScalingGroup by this name already exists - A group with the name {name} already exists")
+
+    def _records(self, call: Any, p: Params) -> Refusal | None:
+        """Route53 refuses a CNAME beside other records of its name, and other records
+        beside a CNAME (moto stores both); a DELETE in the same batch frees the name."""
+        m = _RRSET_PATH.search(call.path)
+        if call.service != "route53" or call.method != "POST" or m is None:
+            return None
+        try:
+            root = ET.fromstring(p.body)
+        except ET.ParseError:
+            return None
+        changes = []
+        for ch in root.iter():
+            if _local(ch.tag) != "Change":
+                continue
+            action = _child_text(ch, "Action")
+            rrs = next((c for c in ch if _local(c.tag) == "ResourceRecordSet"), None)
+            if rrs is not None:
+                changes.append((action, _fqdn(_child_text(rrs, "Name")), _child_text(rrs, "Type")))
+        if not changes:
+            return None
+        zone = m.group(1)
+        try:
+            sets = [r for page in self.client("route53").get_paginator("list_resource_record_sets").paginate(
+                HostedZoneId=zone) for r in page["ResourceRecordSets"]]
+        except Exception:  # noqa: BLE001 - cannot tell: let moto answer
+            return None
+        existing = {(_fqdn(r["Name"]), r["Type"]) for r in sets}
+        existing -= {(n, t) for a, n, t in changes if a == "DELETE"}
+        for action, name, rtype in changes:
+            if action not in ("CREATE", "UPSERT"):
+                continue
+            others = {t for n, t in existing if n == name and t != rtype}
+            if rtype == "CNAME" and others:
+                return Refusal("route53", "InvalidChangeBatch", 400,
+                               f"[RRSet of type CNAME with DNS name {name} is not permitted as it conflicts "
+                               f"with other records with the same DNS name in zone {zone}]")
+            if rtype != "CNAME" and "CNAME" in others:
+                return Refusal("route53", "InvalidChangeBatch", 400,
+                               f"[RRSet of type {rtype} with DNS name {name} is not permitted because a "
+                               f"conflicting RRSet of type CNAME with the same DNS name already exists in "
+                               f"zone {zone}]")
+        return None
+
+    def _caller_reference(self, call: Any, p: Params) -> Refusal | None:
+        """Route53 refuses a CreateHostedZone whose caller reference was used before;
+        moto makes a second zone."""
+        if call.service != "route53" or call.method != "POST" or not _ZONES_PATH.search(call.path):
+            return None
+        try:
+            ref = _child_text(ET.fromstring(p.body), "CallerReference")
+            zones = [z for page in self.client("route53").get_paginator("list_hosted_zones").paginate()
+                     for z in page["HostedZones"]]
+        except Exception:  # noqa: BLE001 - cannot tell: let moto answer
+            return None
+        if not ref or not any(z.get("CallerReference") == ref for z in zones):
+            return None
+        return Refusal("route53", "HostedZoneAlreadyExists", 409,
+                       f"A hosted zone has already been created with the specified caller reference {ref}.")
 
     def prepare(self, call: Any, p: Params) -> Any:
         """What must be known before the call takes effect in moto (returned to `observe`)."""
@@ -709,6 +781,25 @@ class StrictLayer:
             prof = (v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}
             return _profile_name(prof.get("Name") or prof.get("Arn") or "")
         return ""
+
+
+_RRSET_PATH = re.compile(r"/hostedzone/([^/]+)/rrset/?$")
+_ZONES_PATH = re.compile(r"/hostedzone/?$")
+
+
+def _local(tag: str) -> str:
+    """An XML tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(e: Any, name: str) -> str:
+    return next(((c.text or "").strip() for c in e if _local(c.tag) == name), "")
+
+
+def _fqdn(name: str) -> str:
+    """A DNS name as Route53 compares them: lower case, with the root's dot."""
+    n = name.strip().lower()
+    return n if n.endswith(".") else n + "."
 
 
 def _profile_name(name_or_arn: str) -> str:

@@ -96,13 +96,13 @@ output "stage" {
     sys_own = own["datomic_system.prod"]
     for attr in ("topology", "instance_type", "node_count", "application_name", "vpc_id",
                  "subnet_ids", "security_group_id", "bucket_name", "table_name", "autoscaling_group_name",
-                 "arn", "node_role_name", "endpoint", "client_config"):
+                 "arn", "node_role_name", "endpoint", "load_balancer_dns_name", "client_config"):
         assert system[attr] == sys_own[attr], (attr, system[attr], sys_own[attr])
     assert system["tags"]["Team"] == "data"
     assert system["endpoint"] and system["client_config"]["endpoint"] == system["endpoint"], system
     qg_own = own["datomic_query_group.stage"]
     for attr in ("application_name", "instance_type", "min_size", "max_size", "desired_capacity",
-                 "autoscaling_group_name", "arn", "node_role_name", "endpoint"):
+                 "autoscaling_group_name", "arn", "node_role_name", "endpoint", "load_balancer_dns_name"):
         assert stage[attr] == qg_own[attr], (attr, stage[attr], qg_own[attr])
     assert stage["parameters"] == {"DATOMIC_DB_NAME": "web-stage"}
 

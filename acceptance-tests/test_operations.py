@@ -1,7 +1,8 @@
 """Operations features end to end, through the real terraform CLI against the emulator:
 
 - Connect: every compute group (the system's primary group and each query group) has an
-  internal Network Load Balancer whose DNS name is the resource's `endpoint`, a TCP
+  internal Network Load Balancer whose DNS name is the resource's `load_balancer_dns_name`
+  (its `endpoint` is the Datomic URL naming it, see test_client_endpoint.py), a TCP
   listener on 8182 forwarding to a target group (same name) where the group's Auto
   Scaling group registers its nodes; `datomic_system.client_config`; client access
   (`client_cidr_blocks`, `client_security_group_ids`) on each load balancer's own security
@@ -41,6 +42,7 @@ from harness import (
     Terraform,
     TerraformError,
     diagnostics_from_doc,
+    hosted_zones,
     lb_name,
     parse_ui_json,
     provider_hcl,
@@ -121,6 +123,7 @@ class View:
         self.iam = aws.boto3("iam")
         self.s3 = aws.boto3("s3")
         self.ddb = aws.boto3("dynamodb")
+        self.route53 = aws.boto3("route53")
 
     def group(self, asg_name: str) -> dict:
         groups = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]
@@ -199,6 +202,7 @@ class View:
             for i in res["Instances"] if i["State"]["Name"] not in ("terminated", "shutting-down")]
         out["load_balancers"] = [lb["LoadBalancerName"] for lb in self.load_balancers()]
         out["target_groups"] = [tg["TargetGroupName"] for tg in self.target_groups()]
+        out["hosted_zones"] = [z["Id"] for z in hosted_zones(self.route53, system)]
         out["vpcs"] = [v["VpcId"] for v in self.ec2.describe_vpcs(
             Filters=[{"Name": f"tag:{TAG_SYSTEM}", "Values": [system]}])["Vpcs"]]
         out["buckets"] = [b["Name"] for b in self.s3.list_buckets().get("Buckets", [])
@@ -321,10 +325,10 @@ output "replica_endpoint" {{
     values = state_values(tf)
     s, q = values["datomic_system.main"], values["datomic_query_group.replica"]
 
-    primary_lb = check_endpoint(view, system=CONNECT_SYSTEM, group="primary", endpoint=s["endpoint"],
+    primary_lb = check_endpoint(view, system=CONNECT_SYSTEM, group="primary", endpoint=s["load_balancer_dns_name"],
                                 vpc_id=s["vpc_id"], subnet_ids=s["subnet_ids"],
                                 lb_name=lb_name(CONNECT_SYSTEM, "primary"))
-    replica_lb = check_endpoint(view, system=CONNECT_SYSTEM, group=CONNECT_GROUP, endpoint=q["endpoint"],
+    replica_lb = check_endpoint(view, system=CONNECT_SYSTEM, group=CONNECT_GROUP, endpoint=q["load_balancer_dns_name"],
                                 vpc_id=s["vpc_id"], subnet_ids=s["subnet_ids"])
     # the long name is shortened, and still tells people whose it is
     assert replica_lb["LoadBalancerName"] == lb_name(CONNECT_SYSTEM, CONNECT_GROUP)
@@ -333,12 +337,15 @@ output "replica_endpoint" {{
     assert len(view.load_balancers()) == 2 and len(view.target_groups()) == 2
 
     # client_config: what a Datomic client takes as is
-    expected = {"region": REGION, "system": CONNECT_SYSTEM, "endpoint": s["endpoint"], "port": str(PORT)}
+    expected = {"server-type": "cloud", "region": REGION, "system": CONNECT_SYSTEM,
+                "endpoint": f"http://entry.{CONNECT_SYSTEM}.{REGION}.datomic.net:{PORT}/"}
     assert s["client_config"] == expected, s["client_config"]
+    assert s["endpoint"] == expected["endpoint"], s["endpoint"]
     outs = tf.outputs()
     assert outs["client_config"] == expected, outs
-    assert outs["replica_endpoint"] == q["endpoint"]
-    assert primary_lb["DNSName"] == outs["client_config"]["endpoint"]
+    assert outs["replica_endpoint"] == q["endpoint"] == \
+        f"http://{CONNECT_GROUP}.{CONNECT_SYSTEM}.{REGION}.datomic.net:{PORT}/"
+    assert primary_lb["DNSName"] == s["load_balancer_dns_name"]
 
     # no client is admitted by default, through either load balancer
     primary_sg = view.lb_group_id(CONNECT_SYSTEM, "primary")
@@ -406,7 +413,8 @@ def test_client_access_rules_updated_in_place(tf: Terraform, aws: Emulator) -> N
         now = state_values(tf)["datomic_system.main"]
         assert now["security_group_id"] == nodes_sg
         assert view.lb_group_id("clients", "primary") == sg
-        assert (now["launch_template_id"], now["endpoint"]) == (s["launch_template_id"], s["endpoint"])
+        assert (now["launch_template_id"], now["endpoint"], now["load_balancer_dns_name"]) == \
+            (s["launch_template_id"], s["endpoint"], s["load_balancer_dns_name"])
         assert view.client_rules(sg) == (set(cidrs), set(groups))
         assert sorted(now["client_cidr_blocks"] or []) == sorted(cidrs)
         assert sorted(now["client_security_group_ids"] or []) == sorted(groups)
@@ -497,7 +505,7 @@ def test_autoscaling_policy(tf: Terraform, aws: Emulator) -> None:
     assert_replan_empty(tf, aws)
     # The new nodes are behind the group's endpoint too.
     s = state_values(tf)["datomic_system.main"]
-    check_endpoint(view, system="elastic", group="web", endpoint=q["endpoint"], vpc_id=s["vpc_id"],
+    check_endpoint(view, system="elastic", group="web", endpoint=q["load_balancer_dns_name"], vpc_id=s["vpc_id"],
                    subnet_ids=s["subnet_ids"], lb_name=lb_name("elastic", "web"))
 
     # The policy deleted behind Terraform's back is drift: the next apply puts it back.
@@ -643,7 +651,7 @@ def test_existing_network_is_used_and_kept(tf: Terraform, aws: Emulator) -> None
     g = view.group("brought--primary")
     assert set(g["VPCZoneIdentifier"].split(",")) == set(subnets), g["VPCZoneIdentifier"]
     assert view.security_group(s["security_group_id"])["VpcId"] == vpc
-    check_endpoint(view, system="brought", group="primary", endpoint=s["endpoint"], vpc_id=vpc,
+    check_endpoint(view, system="brought", group="primary", endpoint=s["load_balancer_dns_name"], vpc_id=vpc,
                    subnet_ids=subnets, lb_name=lb_name("brought", "primary"))
     # no network of its own, and the team's network is as it was (not even tagged)
     assert view.leftovers("brought")["vpcs"] == []
@@ -746,7 +754,7 @@ def test_destroy_warnings_and_adoption(tf: Terraform, aws: Emulator) -> None:
         assert tags.get("owner") == "new", (what, tags)
     assert (again["vpc_id"], again["bucket_name"], again["table_name"], sorted(again["subnet_ids"])) == \
         (s["vpc_id"], s["bucket_name"], s["table_name"], sorted(s["subnet_ids"]))
-    check_endpoint(view, system="keeper", group="primary", endpoint=again["endpoint"], vpc_id=s["vpc_id"],
+    check_endpoint(view, system="keeper", group="primary", endpoint=again["load_balancer_dns_name"], vpc_id=s["vpc_id"],
                    subnet_ids=s["subnet_ids"], lb_name=lb_name("keeper", "primary"))
     assert_replan_empty(tf, aws)
 
@@ -785,7 +793,7 @@ def test_operations_example_is_formatted_and_valid(make_tf: MakeTf) -> None:
     tf = example_tf(make_tf, None)
     text = (tf.workdir / "main.tf").read_text()
     assert text.startswith("# Objective"), "examples/operations/main.tf: the header names no objective"
-    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2"):
+    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53"):
         assert any(ln.split() == [service, "=", "var.aws_endpoint"] for ln in text.splitlines()), service
     doc = tf.validate_json()
     assert doc["valid"], doc
@@ -818,14 +826,14 @@ def test_operations_example(make_tf: MakeTf, aws: Emulator) -> None:
     name = s["name"]
     assert (s["vpc_id"], s["subnet_ids"]) == (vpc, subnets)
     assert set(view.group(f"{name}--primary")["VPCZoneIdentifier"].split(",")) == set(subnets)
-    check_endpoint(view, system=name, group="primary", endpoint=s["endpoint"], vpc_id=vpc, subnet_ids=subnets)
+    check_endpoint(view, system=name, group="primary", endpoint=s["load_balancer_dns_name"], vpc_id=vpc, subnet_ids=subnets)
     cidrs, sgs = view.client_rules(view.lb_group_id(name, "primary"))
     assert cidrs == set(s["client_cidr_blocks"] or []) and cidrs, (cidrs, s["client_cidr_blocks"])
     assert sgs == set(s["client_security_group_ids"] or [])
     scaled = [q for q in groups if q["autoscaling"]]
     assert scaled, groups
     for q in groups:
-        check_endpoint(view, system=name, group=q["name"], endpoint=q["endpoint"], vpc_id=vpc, subnet_ids=subnets)
+        check_endpoint(view, system=name, group=q["name"], endpoint=q["load_balancer_dns_name"], vpc_id=vpc, subnet_ids=subnets)
     for q in scaled:
         cfg = cpu_policy(view, q["autoscaling_group_name"])
         assert cfg["TargetValue"] == float(q["autoscaling"]["target_cpu_utilization"])
@@ -882,7 +890,7 @@ def test_deleted_load_balancer_is_drift_and_repaired(tf: Terraform, aws: Emulato
     tf.write(provider_hcl() + system_hcl("repair", topology="solo", body="  retain_storage = false\n"))
     apply_ok(tf)
     s = state_values(tf)["datomic_system.main"]
-    lb = check_endpoint(view, system="repair", group="primary", endpoint=s["endpoint"], vpc_id=s["vpc_id"],
+    lb = check_endpoint(view, system="repair", group="primary", endpoint=s["load_balancer_dns_name"], vpc_id=s["vpc_id"],
                         subnet_ids=s["subnet_ids"], lb_name=lb_name("repair", "primary"))
     view.elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
@@ -892,7 +900,7 @@ def test_deleted_load_balancer_is_drift_and_repaired(tf: Terraform, aws: Emulato
         f"(clients cannot connect to {s['endpoint']}):\n{res.describe()}")
     apply_ok(tf)
     now = state_values(tf)["datomic_system.main"]
-    check_endpoint(view, system="repair", group="primary", endpoint=now["endpoint"], vpc_id=s["vpc_id"],
+    check_endpoint(view, system="repair", group="primary", endpoint=now["load_balancer_dns_name"], vpc_id=s["vpc_id"],
                    subnet_ids=s["subnet_ids"], lb_name=lb_name("repair", "primary"))
     assert now["client_config"]["endpoint"] == now["endpoint"], now
     assert_replan_empty(tf, aws)
@@ -1022,6 +1030,9 @@ resource "datomic_query_group" "g" {{
     assert {a: counts[a] for a in batch} == {a: 1 for a in batch}, counts
     repeated = {a: n for a, n in counts.items() if n >= groups}
     assert not repeated, f"a refresh read something once per group: {counts}"
+    # The private DNS zones and their names come in the same batch.
+    assert counts["GET /2013-04-01/hostedzone"] == 1, counts
+    assert not [a for a in counts if "hostedzonesbyname" in a], counts
 
     # The batch fails once (access denied to one listing): the groups are read one by one.
     aws.proxy.inject(Fault("error", action="DescribePolicies", code="AccessDenied", status=403, times=1))

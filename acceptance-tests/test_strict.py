@@ -552,3 +552,52 @@ resource "datomic_system" "main" {
     tf.destroy()  # the foreign instance gone: one more run, and nothing is left
     assert ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [sg_id]}])["SecurityGroups"] == []
     assert aws.proxy.strict.totals.get("dependencies", 0) > 0
+
+
+def test_a_cname_shares_its_name_with_no_other_record(strict: Emulator) -> None:
+    """Route53 refuses a CNAME beside another record of its name, and the reverse (moto
+    stores both); a DELETE in the same batch frees the name."""
+    ec2, direct, proxied = client(strict, "ec2", False), client(strict, "route53", False), client(strict, "route53", True)
+    vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    zone = direct.create_hosted_zone(Name="s.us-east-1.datomic.net", CallerReference="strict-cname",
+                                      HostedZoneConfig={"PrivateZone": True},
+                                      VPC={"VPCRegion": REGION, "VPCId": vpc})["HostedZone"]["Id"]
+
+    def change(c, action: str, name: str, rtype: str, value: str) -> None:  # type: ignore[no-untyped-def]
+        c.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+            {"Action": action, "ResourceRecordSet": {"Name": name, "Type": rtype, "TTL": 60,
+                                                     "ResourceRecords": [{"Value": value}]}}]})
+
+    change(direct, "CREATE", "a.s.us-east-1.datomic.net", "A", "10.5.0.1")
+    change(direct, "UPSERT", "a.s.us-east-1.datomic.net", "CNAME", "lb.example")  # moto: fine
+    change(direct, "CREATE", "entry.s.us-east-1.datomic.net", "A", "10.5.0.2")
+    assert code_of(lambda: change(proxied, "UPSERT", "Entry.s.us-east-1.datomic.net.", "CNAME", "lb.example")) \
+        == "InvalidChangeBatch"
+    change(proxied, "UPSERT", "web.s.us-east-1.datomic.net", "CNAME", "lb.example")
+    assert code_of(lambda: change(proxied, "CREATE", "web.s.us-east-1.datomic.net", "A", "10.5.0.3")) \
+        == "InvalidChangeBatch"
+    # Replacing the A record by a CNAME in one batch is fine.
+    proxied.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "DELETE", "ResourceRecordSet": {"Name": "entry.s.us-east-1.datomic.net", "Type": "A", "TTL": 60,
+                                                   "ResourceRecords": [{"Value": "10.5.0.2"}]}},
+        {"Action": "CREATE", "ResourceRecordSet": {"Name": "entry.s.us-east-1.datomic.net", "Type": "CNAME",
+                                                   "TTL": 60, "ResourceRecords": [{"Value": "lb.example"}]}}]})
+    refused = [c for c in strict.calls() if c.fault == "strict:route53"]
+    assert len(refused) == 2 and all(c.status == 400 for c in refused)
+
+
+def test_a_caller_reference_makes_one_zone(strict: Emulator) -> None:
+    """Route53 refuses a second CreateHostedZone with a caller reference used before (the
+    retry of a create whose answer was lost); moto makes a second zone."""
+    ec2, direct, proxied = client(strict, "ec2", False), client(strict, "route53", False), client(strict, "route53", True)
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+
+    def create(c, ref: str) -> None:  # type: ignore[no-untyped-def]
+        c.create_hosted_zone(Name="r.us-east-1.datomic.net", CallerReference=ref,
+                             HostedZoneConfig={"PrivateZone": True}, VPC={"VPCRegion": REGION, "VPCId": vpc})
+
+    create(direct, "moto-ref")
+    create(direct, "moto-ref")  # moto: a second zone
+    create(proxied, "datomic:r:1")
+    assert code_of(lambda: create(proxied, "datomic:r:1")) == "HostedZoneAlreadyExists"
+    create(proxied, "datomic:r:2")  # another reference: another zone, as AWS does

@@ -162,7 +162,7 @@ def test_example_validates(path: str, make_tf: MakeTf, tmp_path: Path) -> None:
         for needle in ('source = "datomic-community/datomic"', 'variable "aws_endpoint" { type = string default = null }',
                        'region = "us-east-1"', "skip_credentials_validation = true", "skip_requesting_account_id = true"):
             assert needle in flat, f"examples/{path}/main.tf lacks {needle!r}"
-        for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2"):
+        for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53"):
             assert any(line.split() == [service, "=", "var.aws_endpoint"] for line in text.splitlines()), \
                 f"examples/{path}/main.tf: endpoint {service} is not var.aws_endpoint"
     if local_module_dirs(tf.workdir):
@@ -193,7 +193,7 @@ def test_solo_getting_started(make_tf: MakeTf, aws: Emulator) -> None:
     assert (s["topology"], s["instance_type"], s["node_count"], s["application_name"]) == ("solo", "t2.small", 1, "starter")
     check_storage(view, s)
     g = check_group(view, "starter", "primary", instance_type="t2.small", sizes=(1, 1, 1),
-                    application="starter", topology="solo", endpoint=s["endpoint"])
+                    application="starter", topology="solo", endpoint=s["load_balancer_dns_name"])
     assert g.tags.get("Stage") == "development"
     assert tf.outputs()["system"]["autoscaling_group_name"] == "starter--primary"
 
@@ -223,7 +223,7 @@ def test_production(make_tf: MakeTf, aws: Emulator) -> None:
     assert (s["topology"], s["instance_type"], s["node_count"]) == ("production", "i3.large", 2)
     check_storage(view, s)
     g = check_group(view, "acme", "primary", instance_type="i3.large", sizes=(2, 2, 2),
-                    application="acme", topology="production", endpoint=s["endpoint"])
+                    application="acme", topology="production", endpoint=s["load_balancer_dns_name"])
     assert sorted(g.asg["VPCZoneIdentifier"].split(",")) == sorted(s["subnet_ids"])
     assert g.tags.get("Stage") == "production"
     assert_replan_empty(tf, aws)
@@ -247,13 +247,13 @@ def test_stages(make_tf: MakeTf, aws: Emulator) -> None:
     values = values_of(tf)
     check_storage(view, values["datomic_system.main"])
     check_group(view, "stages", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="stages",
-                endpoint=values["datomic_system.main"]["endpoint"])
+                endpoint=values["datomic_system.main"]["load_balancer_dns_name"])
     for stage, revision in STAGES.items():
         qg = values[f'datomic_query_group.stage["{stage}"]']
         assert (qg["id"], qg["application_name"], qg["autoscaling_group_name"]) == \
             (f"stages/{stage}", "web", f"stages--{stage}")
         g = check_group(view, "stages", stage, instance_type="t2.medium", sizes=(1, 1, 1), application="web",
-                        parameters={"DATOMIC_DB_NAME": f"web-{stage}"}, revision=revision, endpoint=qg["endpoint"])
+                        parameters={"DATOMIC_DB_NAME": f"web-{stage}"}, revision=revision, endpoint=qg["load_balancer_dns_name"])
         assert g.tags.get("Stage") == stage
         app = values[f'datomic_application.web["{stage}"]']
         assert app["id"] == f"stages/{stage}/web"
@@ -293,7 +293,7 @@ def test_stages_module(make_tf: MakeTf, aws: Emulator) -> None:
     values = values_of(tf)
     check_storage(view, values["datomic_system.main"])
     check_group(view, "web-stages", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web-stages",
-                endpoint=values["datomic_system.main"]["endpoint"])
+                endpoint=values["datomic_system.main"]["load_balancer_dns_name"])
     out = tf.outputs()["stages"]
     assert sorted(out) == sorted(STAGE_MODULE_CALLS)
     for stage, (itype, nodes, revision, extra) in STAGE_MODULE_CALLS.items():
@@ -304,7 +304,7 @@ def test_stages_module(make_tf: MakeTf, aws: Emulator) -> None:
         assert (app["id"], app["compute_group"], app["revision"]) == (f"web-stages/{stage}/web", stage, revision)
         g = check_group(view, "web-stages", stage, instance_type=itype, sizes=(nodes, nodes, nodes), application="web",
                         parameters={"DATOMIC_DB_NAME": f"web-{stage}", **extra}, revision=revision,
-                        endpoint=qg["endpoint"])
+                        endpoint=qg["load_balancer_dns_name"])
         assert g.tags.get("Stage") == stage
         assert app["launch_template_version"] == g.template_version
         assert out[stage] == {"endpoint": qg["endpoint"], "autoscaling_group_name": f"web-stages--{stage}",
@@ -335,9 +335,9 @@ def test_autoscaling(make_tf: MakeTf, aws: Emulator) -> None:
     tf.apply()
     values = values_of(tf)
     check_group(view, "elastic", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web",
-                endpoint=values["datomic_system.main"]["endpoint"])
+                endpoint=values["datomic_system.main"]["load_balancer_dns_name"])
     check_group(view, "elastic", "web", instance_type="m5.large", sizes=(2, 6, 2), application="web",
-                parameters={"DATOMIC_DB_NAME": "web"}, endpoint=values["datomic_query_group.web"]["endpoint"],
+                parameters={"DATOMIC_DB_NAME": "web"}, endpoint=values["datomic_query_group.web"]["load_balancer_dns_name"],
                 target_cpu=60)
     assert values["datomic_query_group.web"]["desired_capacity"] == 2
     assert_replan_empty(tf, aws)
@@ -364,10 +364,10 @@ def test_multiple_applications(make_tf: MakeTf, aws: Emulator) -> None:
     tf.apply()
     values = values_of(tf)
     check_group(view, "multi", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="multi",
-                endpoint=values["datomic_system.main"]["endpoint"])
+                endpoint=values["datomic_system.main"]["load_balancer_dns_name"])
     g = check_group(view, "multi", "analysis", instance_type="i3.xlarge", sizes=(1, 1, 1), application="analysis",
                     parameters={"DATOMIC_DB_NAME": "events"}, revision="a1b2c3d",
-                    endpoint=values["datomic_query_group.analysis"]["endpoint"])
+                    endpoint=values["datomic_query_group.analysis"]["load_balancer_dns_name"])
     assert values["datomic_application.analysis"]["launch_template_version"] == g.template_version
     policy = view.role_policy("multi--analysis-node", "datomic-app-analysis")
     assert policy is not None and policy["Statement"][0]["Action"] == ["s3:GetObject", "s3:ListBucket"], policy
@@ -401,10 +401,10 @@ def test_separate_production(make_tf: MakeTf, aws: Emulator) -> None:
         assert {v.get("system", v.get("name")) for v in values.values()} == {system}, "one system per state"
         check_storage(view, values["module.production.datomic_system.this"])
         check_group(view, system, "primary", instance_type="i3.large", sizes=(2, 2, 2), application="web",
-                    revision=revisions[s], endpoint=values["module.production.datomic_system.this"]["endpoint"])
+                    revision=revisions[s], endpoint=values["module.production.datomic_system.this"]["load_balancer_dns_name"])
         check_group(view, system, "reports", instance_type="t2.medium", sizes=(1, 1, 1), application="reports",
                     parameters={"DATOMIC_DB_NAME": f"{system}-reports"}, revision="r7",
-                    endpoint=values["module.production.datomic_query_group.reports"]["endpoint"])
+                    endpoint=values["module.production.datomic_query_group.reports"]["load_balancer_dns_name"])
         assert tf.outputs()["system"] == {"name": system,
                                           "autoscaling_groups": [f"{system}--primary", f"{system}--reports"]}
     # the two systems share no storage
@@ -494,7 +494,7 @@ def test_separate_state_in_s3(make_tf: MakeTf, aws: Emulator, provider_mirror) -
         system = values[s]["datomic_system.this"]
         check_storage(view, system)
         g = check_group(view, f"isolated-{s}", "primary", instance_type="i3.large", sizes=(2, 2, 2),
-                        application="web", revision=revision, topology="production", endpoint=system["endpoint"])
+                        application="web", revision=revision, topology="production", endpoint=system["load_balancer_dns_name"])
         assert values[s]["datomic_application.web"]["launch_template_version"] == g.template_version
     assert view.group("isolated-b", "primary").tags.get("Follows") == "isolated-a"
     va, vb = values["a"]["datomic_system.this"], values["b"]["datomic_system.this"]
@@ -531,7 +531,7 @@ def check_tx(view: AwsView, tf: Terraform, revision: str) -> dict:
         assert (app["id"], app.get("compute_group")) == (f"{system}/primary/tx", None)
         g = check_group(view, system, "primary", instance_type=itype, sizes=(n, n, n), application="tx",
                         revision=revision, transaction_functions=TX_FUNCTIONS, topology=topology,
-                        endpoint=values[f'datomic_system.this["{system}"]']["endpoint"])
+                        endpoint=values[f'datomic_system.this["{system}"]']["load_balancer_dns_name"])
         assert app["launch_template_version"] == g.template_version
         groups[system] = g
     return groups
@@ -567,12 +567,12 @@ def test_demo(make_tf: MakeTf, aws: Emulator) -> None:
     values = values_of(tf)
     check_storage(view, values["datomic_system.demo"])
     check_group(view, "demo", "primary", instance_type="i3.large", sizes=(2, 2, 2), application="tx",
-                revision="3f2c9a1", transaction_functions=TX_FUNCTIONS, endpoint=values["datomic_system.demo"]["endpoint"])
+                revision="3f2c9a1", transaction_functions=TX_FUNCTIONS, endpoint=values["datomic_system.demo"]["load_balancer_dns_name"])
     check_group(view, "demo", "stage", instance_type="t2.medium", sizes=(1, 1, 1), application="web",
                 parameters={"DATOMIC_DB_NAME": "web-stage"}, revision="r54",
-                endpoint=values["datomic_query_group.stage"]["endpoint"])
+                endpoint=values["datomic_query_group.stage"]["load_balancer_dns_name"])
     check_group(view, "demo", "web", instance_type="m5.large", sizes=(2, 4, 2), application="web",
-                parameters={"DATOMIC_DB_NAME": "web"}, revision="r53", endpoint=values["datomic_query_group.web"]["endpoint"],
+                parameters={"DATOMIC_DB_NAME": "web"}, revision="r53", endpoint=values["datomic_query_group.web"]["load_balancer_dns_name"],
                 target_cpu=60)
     groups = tf.outputs()["compute_groups"]
     assert {k: v["autoscaling_group_name"] for k, v in groups.items()} == \

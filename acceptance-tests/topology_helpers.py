@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from harness import REPO_ROOT, Emulator, Terraform, TerraformError
+from harness import REGION, REPO_ROOT, Emulator, Terraform, TerraformError, hosted_zones
 
 EXAMPLES = REPO_ROOT / "examples"
 TAG_SYSTEM, TAG_GROUP, TAG_APPLICATION, TAG_REVISION = (
@@ -185,6 +185,21 @@ def import_round_trip(tf: Terraform, ignore: Iterable[str] = ("timeouts",)) -> d
 # --------------------------------------------------------------------------------------
 
 
+def dns_target(route53: Any, system: str, group: str) -> str | None:
+    """What the group's name in its system's private zone (`entry` for the primary group)
+    is a CNAME of; None without zone or record."""
+    zones = hosted_zones(route53, system)
+    if not zones:
+        return None
+    assert len(zones) == 1 and zones[0]["Config"]["PrivateZone"], zones
+    name = f"{'entry' if group == 'primary' else group}.{system}.{REGION}.datomic.net."
+    sets = route53.list_resource_record_sets(HostedZoneId=zones[0]["Id"], StartRecordName=name,
+                                             StartRecordType="CNAME", MaxItems="1")["ResourceRecordSets"]
+    if not sets or (sets[0]["Name"], sets[0]["Type"]) != (name, "CNAME"):
+        return None
+    return sets[0]["ResourceRecords"][0]["Value"]
+
+
 def tag_dict(tags: Iterable[dict] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tags or []}
 
@@ -226,6 +241,7 @@ class AwsView:
         self.s3 = aws.boto3("s3")
         self.ddb = aws.boto3("dynamodb")
         self.elb = aws.boto3("elbv2")
+        self.route53 = aws.boto3("route53")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -321,6 +337,7 @@ class AwsView:
                 Filters=[{"Name": f"tag:{TAG_SYSTEM}", "Values": [system]}])["Reservations"]
             for i in res["Instances"] if i["State"]["Name"] not in ("terminated", "shutting-down")]
         out.update(self.elb_objects_of(system))
+        out["hosted_zones"] = [z["Id"] for z in hosted_zones(self.route53, system)]
         out["vpcs"] = self.vpcs(system)
         out["buckets"] = self.buckets(system)
         out["tables"] = self.tables(system)
@@ -430,6 +447,8 @@ def check_group(
         assert (lb["Type"], lb["Scheme"]) == ("network", "internal"), lb
         assert tag_dict(view.elb.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]).get(TAG_SYSTEM) == system
         assert g.asg.get("TargetGroupARNs"), f"{system}-{group}: the Auto Scaling group has no target group"
+        assert dns_target(view.route53, system, group) == endpoint, \
+            f"{system}-{group}: its name in the system's private zone does not point at {endpoint}"
     policies = view.asg.describe_policies(AutoScalingGroupName=f"{system}--{group}")["ScalingPolicies"]
     if target_cpu is None:
         assert policies == [], f"{system}-{group}: unexpected scaling policies {policies}"

@@ -672,7 +672,8 @@ class Bench:
         assert self.em is not None
         for service, read in (("ec2", "describe_vpcs"), ("autoscaling", "describe_auto_scaling_groups"),
                               ("elbv2", "describe_load_balancers"), ("iam", "list_roles"),
-                              ("dynamodb", "list_tables"), ("s3", "list_buckets"), ("sts", "get_caller_identity")):
+                              ("dynamodb", "list_tables"), ("s3", "list_buckets"), ("sts", "get_caller_identity"),
+                              ("route53", "list_hosted_zones")):
             getattr(self.em.boto3(service, via_proxy=True), read)()
             if self.em.proxy is not None and self.em.proxy.strict is not None:
                 self.em.proxy.strict.client(service)
@@ -685,7 +686,7 @@ class Bench:
 
     def left_behind(self, tf: Terraform) -> list[str]:
         """What a destroy left: resources in the state, and on AWS (read around the proxy)
-        Auto Scaling groups, load balancers, VPCs other than the default, tables."""
+        Auto Scaling groups, load balancers, VPCs other than the default, tables, hosted zones."""
         assert self.em is not None
         left = [f"in state: {addr}" for addr in tf.state_list()]
         asg = self.em.boto3("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
@@ -695,6 +696,8 @@ class Bench:
         vpcs = self.em.boto3("ec2").describe_vpcs()["Vpcs"]
         left += [f"VPC {v['VpcId']}" for v in vpcs if not v.get("IsDefault")]
         left += [f"table {t}" for t in self.em.boto3("dynamodb").list_tables()["TableNames"]]
+        zones = self.em.boto3("route53").list_hosted_zones()["HostedZones"]
+        left += [f"hosted zone {z['Name']}" for z in zones]
         return left
 
     def note_rss(self, n: int, label: str, w: RssWatcher) -> None:

@@ -21,6 +21,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "ec2",
     "elbv2",
     "iam",
+    "route53",
     "s3",
     "ssm",
     "sts",

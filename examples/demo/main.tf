@@ -41,6 +41,7 @@ provider "datomic" {
     dynamodb    = var.aws_endpoint
     sts         = var.aws_endpoint
     elbv2       = var.aws_endpoint
+    route53     = var.aws_endpoint
   }
 }
 
@@ -127,7 +128,7 @@ output "system" {
 }
 
 output "compute_groups" {
-  description = "Each compute group: Auto Scaling group, client endpoint (port 8182), instance type, nodes, application and revision."
+  description = "Each compute group: Auto Scaling group, client endpoint URL (a name in the system's private DNS zone), instance type, nodes, application and revision."
   value = {
     primary = {
       autoscaling_group_name = datomic_system.demo.autoscaling_group_name

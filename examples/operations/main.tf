@@ -74,6 +74,7 @@ provider "datomic" {
     dynamodb    = var.aws_endpoint
     sts         = var.aws_endpoint
     elbv2       = var.aws_endpoint
+    route53     = var.aws_endpoint
   }
 }
 
@@ -116,13 +117,15 @@ resource "datomic_query_group" "web" {
   }
 }
 
-# What a Datomic client needs to connect to the primary compute group:
-# { region, system, endpoint, port }.
+# What a Datomic client takes as is to connect through the primary compute
+# group: { server-type, region, system, endpoint }, the endpoint being
+# http://entry.<system>.<region>.datomic.net:8182/ in the system's private zone.
 output "client_config" {
   value = datomic_system.main.client_config
 }
 
-# Clients of the "web" query group connect to its own load balancer.
-output "web_endpoint" {
-  value = "${datomic_query_group.web.endpoint}:8182"
+# Clients of the "web" query group take the same map with its own endpoint,
+# http://web.<system>.<region>.datomic.net:8182/.
+output "web_client_config" {
+  value = merge(datomic_system.main.client_config, { endpoint = datomic_query_group.web.endpoint })
 }

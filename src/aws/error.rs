@@ -59,6 +59,17 @@ pub mod code {
     /// SSM: no such parameter (a tag look-up).
     pub const INVALID_RESOURCE_ID: &str = "InvalidResourceId";
 
+    /// Route53: no such hosted zone (a read, tag look-up or delete).
+    pub const NO_SUCH_HOSTED_ZONE: &str = "NoSuchHostedZone";
+    /// Route53: a change batch refused, e.g. a DELETE of a record that is
+    /// no longer there (with [`RECORD_NOT_FOUND_NEEDLE`]).
+    pub const INVALID_CHANGE_BATCH: &str = "InvalidChangeBatch";
+    /// Route53's message for a DELETE of a record set that does not exist.
+    pub const RECORD_NOT_FOUND_NEEDLE: &str = "not found";
+    /// Route53: a hosted zone was made with that caller reference already
+    /// (a retried create whose first answer was lost).
+    pub const HOSTED_ZONE_ALREADY_EXISTS: &str = "HostedZoneAlreadyExists";
+
     /// Auto Scaling's message for a group, policy or configuration that does
     /// not exist (its code is [`VALIDATION_ERROR`]).
     pub const AUTOSCALING_NOT_FOUND_NEEDLE: &str = "not found";
@@ -172,6 +183,7 @@ impl AwsError {
                     code::NO_SUCH_BUCKET,
                     code::RESOURCE_NOT_FOUND_EXCEPTION,
                     code::SECURITY_GROUP_NOT_FOUND,
+                    code::NO_SUCH_HOSTED_ZONE,
                 ]
                 .contains(&c)
         })

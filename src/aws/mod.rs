@@ -64,6 +64,10 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// SSM Parameter Store: applications' secret parameters.
     pub ssm: aws_sdk_ssm::Client,
+    /// Route53: the system's private DNS zone and its groups' names. A
+    /// global service: the SDK resolves it to `route53.amazonaws.com` and
+    /// signs for `us-east-1` whatever the region (see the test below).
+    pub route53: aws_sdk_route53::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -160,6 +164,7 @@ impl Clients {
             sts_check,
             elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
             ssm: client!(aws_sdk_ssm, "ssm"),
+            route53: client!(aws_sdk_route53, "route53"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),
@@ -327,5 +332,28 @@ impl Clients {
             })
             .await
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_route53::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+
+    #[tokio::test]
+    async fn route53_is_global_signed_for_us_east_1_from_any_region() {
+        let params = Params::builder()
+            .region("eu-west-1")
+            .build()
+            .expect("valid parameters");
+        let e = DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .expect("an endpoint");
+        assert_eq!(e.url(), "https://route53.amazonaws.com");
+        let schemes = format!("{e:?}");
+        assert!(
+            schemes.contains("signingRegion") && schemes.contains("us-east-1"),
+            "{schemes}"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! their scaling policies, load balancers (with their security groups and
 //! those groups' rules), target groups, the IAM roles
 //! with their policies and the account's own managed policies (one
-//! GetAccountAuthorizationDetails listing). A refresh of N
+//! GetAccountAuthorizationDetails listing), and the private hosted zones
+//! named `*.datomic.net` with their tags and, for those carrying the tag key,
+//! their CNAME records. A refresh of N
 //! groups then costs a few paginated calls instead of several calls per group.
 //!
 //! It is a refresh-time view only: once the process writes anything
@@ -38,6 +40,9 @@ pub struct Snapshot {
     /// The account's own managed policies by ARN: their default version's
     /// document (URL-encoded as IAM returns it).
     pub policies: HashMap<String, String>,
+    /// Private hosted zones named `<...>.datomic.net`, by name (lower case,
+    /// without the root's dot).
+    pub zones: HashMap<String, Vec<Zone>>,
     /// How many AWS calls it took (for logs and benchmarks).
     pub calls: usize,
 }
@@ -54,13 +59,27 @@ pub struct RolePolicies {
     pub boundary: Option<String>,
 }
 
+/// A private hosted zone as listed: bare id, caller reference, tags, and
+/// (for one carrying the snapshot's tag key) its CNAME records, name (lower
+/// case, without the root's dot) -> target.
+#[derive(Debug, Default, Clone)]
+pub struct Zone {
+    pub id: String,
+    pub caller_reference: String,
+    pub tags: super::tags::Tags,
+    pub cnames: HashMap<String, String>,
+}
+
+/// The suffix of the zones the snapshot lists (Datomic's).
+const ZONE_SUFFIX: &str = ".datomic.net";
+
 type Listed<T> = Result<(T, usize), AwsError>;
 
 impl Snapshot {
-    /// Loads everything tagged with `tag_key`. The seven listings run side by
+    /// Loads everything tagged with `tag_key`. The eight listings run side by
     /// side: a refresh waits for the longest one, not for their sum.
     pub async fn load(c: &Clients, tag_key: &str) -> Result<Snapshot, AwsError> {
-        let (groups, versions, targets, lbs, tgs, roles, sgs) = tokio::try_join!(
+        let (groups, versions, targets, lbs, tgs, roles, sgs, zones) = tokio::try_join!(
             groups(c, tag_key),
             latest_versions(c),
             targets(c),
@@ -68,13 +87,22 @@ impl Snapshot {
             target_groups(c),
             roles(c),
             security_groups(c, tag_key),
+            zones(c, tag_key),
         )?;
         let ((roles, policies), iam_calls) = roles;
         let ((lbs, lb_groups), lb_calls) = lbs;
         Ok(Snapshot {
-            calls: groups.1 + versions.1 + targets.1 + lb_calls + tgs.1 + iam_calls + sgs.1,
+            calls: groups.1
+                + versions.1
+                + targets.1
+                + lb_calls
+                + tgs.1
+                + iam_calls
+                + sgs.1
+                + zones.1,
             load_balancer_groups: lb_groups,
             security_groups: sgs.0,
+            zones: zones.0,
             roles,
             policies,
             groups: groups.0,
@@ -84,6 +112,89 @@ impl Snapshot {
             target_groups: tgs.0,
         })
     }
+}
+
+/// A DNS name as the snapshot keys it: lower case, without the root's dot.
+pub fn dns_key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+async fn zones(c: &Clients, tag_key: &str) -> Listed<HashMap<String, Vec<Zone>>> {
+    use aws_sdk_route53::types::{RrType, TagResourceType};
+    let mut calls = 0;
+    let mut found: Vec<(String, Zone)> = Vec::new();
+    let mut pages = c.route53.list_hosted_zones().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for z in page.hosted_zones() {
+            let name = dns_key(z.name());
+            if name.ends_with(ZONE_SUFFIX) && z.config().is_some_and(|cfg| cfg.private_zone()) {
+                let zone = Zone {
+                    id: z.id().rsplit('/').next().unwrap_or(z.id()).to_string(),
+                    caller_reference: z.caller_reference().to_string(),
+                    ..Default::default()
+                };
+                found.push((name, zone));
+            }
+        }
+    }
+    // Route53 gives the tags of at most 10 zones per call.
+    for chunk in found.chunks_mut(10) {
+        calls += 1;
+        let ids: Vec<String> = chunk.iter().map(|(_, z)| z.id.clone()).collect();
+        let out = c
+            .route53
+            .list_tags_for_resources()
+            .resource_type(TagResourceType::Hostedzone)
+            .set_resource_ids(Some(ids))
+            .send()
+            .await
+            .map_err(AwsError::from_sdk)?;
+        for set in out.resource_tag_sets() {
+            if let Some((_, z)) = chunk
+                .iter_mut()
+                .find(|(_, z)| Some(z.id.as_str()) == set.resource_id())
+            {
+                z.tags = super::tags::from_route53(set.tags());
+            }
+        }
+    }
+    for (_, z) in found
+        .iter_mut()
+        .filter(|(_, z)| z.tags.contains_key(tag_key))
+    {
+        // No paginator in the SDK: Route53 names where the next page starts.
+        let mut next: Option<(String, RrType)> = None;
+        loop {
+            let mut req = c.route53.list_resource_record_sets().hosted_zone_id(&z.id);
+            if let Some((name, ty)) = next.take() {
+                req = req.start_record_name(name).start_record_type(ty);
+            }
+            calls += 1;
+            let page = req.send().await.map_err(AwsError::from_sdk)?;
+            for r in page.resource_record_sets() {
+                if r.r#type() == &RrType::Cname {
+                    if let Some(v) = r.resource_records().first() {
+                        z.cnames.insert(dns_key(r.name()), v.value().to_string());
+                    }
+                }
+            }
+            match (
+                page.is_truncated(),
+                page.next_record_name(),
+                page.next_record_type(),
+            ) {
+                (true, Some(n), Some(t)) => next = Some((n.to_string(), t.clone())),
+                _ => break,
+            }
+        }
+    }
+    let mut out: HashMap<String, Vec<Zone>> = HashMap::new();
+    for (name, z) in found {
+        out.entry(name).or_default().push(z);
+    }
+    Ok((out, calls))
 }
 
 async fn groups(c: &Clients, tag_key: &str) -> Listed<HashMap<String, AutoScalingGroup>> {

@@ -189,6 +189,18 @@ pub fn from_iam(tags: &[aws_sdk_iam::types::Tag]) -> Tags {
         .collect()
 }
 
+/// A Route53 hosted zone's tags.
+pub fn from_route53(tags: &[aws_sdk_route53::types::Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// A load balancer's or target group's tags.
 pub fn from_elb(tags: &[aws_sdk_elasticloadbalancingv2::types::Tag]) -> Tags {
     tags.iter()

@@ -78,8 +78,9 @@ fn system_schema() -> Schema {
             .attr(computed("launch_template_id", Type::String, "Launch template of the primary compute group."))
             .attr(computed("autoscaling_group_name", Type::String, "Auto Scaling group of the primary compute group."))
             .attr(computed("arn", Type::String, "ARN of the primary compute group's Auto Scaling group."))
-            .attr(computed("endpoint", Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer: clients connect to it on port {}.", rules::CLIENT_PORT)))
-            .attr(computed("client_config", Type::map(Type::String), "What a Datomic client needs to connect to the system, as a map a client configuration can take as is: `region`, `system`, `endpoint`, `port`."))
+            .attr(computed("endpoint", Type::String, &format!("Client endpoint of the primary compute group, as Datomic names it: `http://entry.<name>.<region>.datomic.net:{}/` (a name in the system's Route53 private hosted zone); empty when the load balancer, the zone or the name is missing.", rules::CLIENT_PORT)))
+            .attr(computed("load_balancer_dns_name", Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer (clients connect on port {}).", rules::CLIENT_PORT)))
+            .attr(computed("client_config", Type::map(Type::String), "What a Datomic client takes as is to connect to the system: `server-type` (`cloud`), `region`, `system` and `endpoint` (`http://entry.<name>.<region>.datomic.net:8182/`)."))
             .attr(computed("tags", Type::map(Type::String), "Tags of the primary compute group, including the provider's `default_tags` it was created with (the provider's own `datomic:` tags excluded).")),
     )
 }
@@ -101,7 +102,8 @@ fn query_group_schema() -> Schema {
             .attr(computed("launch_template_id", Type::String, "The group's launch template."))
             .attr(computed("autoscaling_group_name", Type::String, "The group's Auto Scaling group."))
             .attr(computed("arn", Type::String, "ARN of the group's Auto Scaling group."))
-            .attr(computed("endpoint", Type::String, &format!("DNS name of the group's internal Network Load Balancer: clients of its application connect to it on port {}.", rules::CLIENT_PORT)))
+            .attr(computed("endpoint", Type::String, &format!("Client endpoint of the group, as Datomic names it: `http://<name>.<system>.<region>.datomic.net:{}/` (a name in the system's Route53 private hosted zone); empty when the load balancer, the zone or the name is missing.", rules::CLIENT_PORT)))
+            .attr(computed("load_balancer_dns_name", Type::String, &format!("DNS name of the group's internal Network Load Balancer (clients connect on port {}).", rules::CLIENT_PORT)))
             .attr(computed("tags", Type::map(Type::String), "Tags of the group, including the provider's `default_tags` it was created with (the provider's own `datomic:` tags excluded).")),
     )
 }

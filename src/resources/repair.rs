@@ -15,10 +15,12 @@ const NODE_ROLE_NAME: &str = "node_role_name";
 const AUTOSCALING_GROUP_NAME: &str = "autoscaling_group_name";
 /// The ARN of the Auto Scaling group: a new group has a new one.
 const ARN: &str = "arn";
-/// The load balancer, listener or target group is gone: the update makes it again.
+/// The load balancer, listener or target group, the system's DNS zone or the
+/// group's name in it is gone (or points elsewhere): the update makes it again.
 const ENDPOINT: &str = "endpoint";
-/// Built from the endpoint (systems only).
-const CLIENT_CONFIG: &str = "client_config";
+/// The load balancer, listener or target group is gone: a new load balancer
+/// has a new DNS name.
+const LOAD_BALANCER_DNS_NAME: &str = "load_balancer_dns_name";
 
 /// Plans every repair the last read asked for.
 pub fn plan(plan: &mut Plan) {
@@ -27,9 +29,9 @@ pub fn plan(plan: &mut Plan) {
     }
     if marked_broken(plan, ENDPOINT) {
         plan.set(ENDPOINT, Value::Unknown);
-        if plan.planned.get(CLIENT_CONFIG).is_some() {
-            plan.set(CLIENT_CONFIG, Value::Unknown);
-        }
+    }
+    if marked_broken(plan, LOAD_BALANCER_DNS_NAME) {
+        plan.set(LOAD_BALANCER_DNS_NAME, Value::Unknown);
     }
     if marked_broken(plan, AUTOSCALING_GROUP_NAME) {
         plan.set(AUTOSCALING_GROUP_NAME, Value::Unknown);
@@ -71,7 +73,7 @@ mod tests {
     fn what_the_read_marked_broken_becomes_known_after_apply() {
         let prior = object(&[
             (ENDPOINT, ""),
-            (CLIENT_CONFIG, "x"),
+            (LOAD_BALANCER_DNS_NAME, ""),
             (AUTOSCALING_GROUP_NAME, ""),
             (ARN, "arn:old"),
             (NODE_ROLE_NAME, ""),
@@ -80,13 +82,29 @@ mod tests {
         plan(&mut p);
         for a in [
             ENDPOINT,
-            CLIENT_CONFIG,
+            LOAD_BALANCER_DNS_NAME,
             AUTOSCALING_GROUP_NAME,
             ARN,
             NODE_ROLE_NAME,
         ] {
             assert_eq!(p.get(a), &Value::Unknown, "{a}");
         }
+    }
+
+    #[test]
+    fn a_missing_dns_name_keeps_the_load_balancers() {
+        // The zone or record is gone, the load balancer is not: only the
+        // endpoint is made again, and the client configuration never changes.
+        let prior = object(&[
+            (ENDPOINT, ""),
+            (LOAD_BALANCER_DNS_NAME, "lb.example"),
+            ("client_config", "x"),
+        ]);
+        let mut p = plan_from(prior);
+        plan(&mut p);
+        assert_eq!(p.get(ENDPOINT), &Value::Unknown);
+        assert_eq!(p.get(LOAD_BALANCER_DNS_NAME), &Value::string("lb.example"));
+        assert_eq!(p.get("client_config"), &Value::string("x"));
     }
 
     #[test]
@@ -113,16 +131,16 @@ mod tests {
         use crate::resources::{query_group, system};
         let system = system::SystemResource::new();
         let group = query_group::QueryGroupResource::new();
-        for a in [ENDPOINT, AUTOSCALING_GROUP_NAME, ARN, NODE_ROLE_NAME] {
+        for a in [
+            ENDPOINT,
+            LOAD_BALANCER_DNS_NAME,
+            AUTOSCALING_GROUP_NAME,
+            ARN,
+            NODE_ROLE_NAME,
+        ] {
             for (r, s) in [("system", system.schema()), ("query group", group.schema())] {
                 assert!(s.block.attributes.iter().any(|x| x.name == a), "{r} {a}");
             }
         }
-        assert!(system
-            .schema()
-            .block
-            .attributes
-            .iter()
-            .any(|x| x.name == CLIENT_CONFIG));
     }
 }

@@ -80,6 +80,7 @@
 //! - `parameters.rs`: query group parameters.
 //! - `tags.rs`: user tags.
 //! - `client_access.rs`: client CIDR blocks, security groups and port.
+//! - `client_endpoint.rs`: the DNS zone and names, endpoint URLs, client configuration.
 //! - `aws_names.rs`: the AWS names derived from system and group names.
 //! - `ids.rs`: resource ids and import ids.
 //! - `ownership.rs`: identity tags and whether an AWS object is ours.
@@ -88,6 +89,7 @@ mod application;
 mod aws_names;
 mod capacity;
 mod client_access;
+mod client_endpoint;
 mod iam_policy;
 mod ids;
 mod names;
@@ -113,6 +115,10 @@ pub use capacity::{
     MAX_PRODUCTION_NODES, MAX_QUERY_GROUP_SIZE,
 };
 pub use client_access::{check_cidr_block, check_security_group_id, open_to_everyone, CLIENT_PORT};
+pub use client_endpoint::{
+    client_config, dns_zone_name, endpoint_url, group_dns_name, same_dns_name, zone_caller_prefix,
+    zone_caller_reference, ENTRY_RECORD, RECORD_TTL,
+};
 pub use iam_policy::{check_iam_policy, IAM_POLICY_VERSIONS, MAX_IAM_POLICY_CHARS};
 pub use ids::{
     application_id, parse_application_id, parse_query_group_id, parse_system_id, query_group_id,

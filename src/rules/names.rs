@@ -38,6 +38,10 @@ const QUERY_GROUP_NAME_RULE: NameRule = NameRule {
     reserved: &[
         ("datomic", "Datomic advises against it"),
         ("primary", "it names every system's primary compute group"),
+        (
+            "entry",
+            "`entry.<system>.<region>.datomic.net` is the primary compute group's client endpoint, and each query group's is `<group>.<system>.<region>.datomic.net`",
+        ),
     ],
     why: "Query group names follow the system name rule because AWS names are built as \"<system>-<group>\" and must stay valid (IAM role names of at most 64 characters).",
 };
@@ -125,7 +129,7 @@ pub fn check_system_name(name: &str) -> Result<(), Violation> {
     SYSTEM_NAME_RULE.check("name", name)
 }
 
-/// A query group name (attribute `name`); `primary` is reserved.
+/// A query group name (attribute `name`); `primary` and `entry` are reserved.
 pub fn check_query_group_name(name: &str) -> Result<(), Violation> {
     QUERY_GROUP_NAME_RULE.check("name", name)
 }
@@ -211,6 +215,8 @@ mod tests {
         assert!(check_query_group_name("datomic").is_err());
         assert!(check_query_group_name("Analytics").is_err());
         assert!(check_query_group_name("primary-2").is_ok());
+        assert!(check_query_group_name("entry").is_err());
+        assert!(check_query_group_name("entry-2").is_ok());
     }
 
     #[test]

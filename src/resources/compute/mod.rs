@@ -4,17 +4,18 @@
 //! (`role`), the launch template (`launch_template`), the Auto Scaling group
 //! with our own one-node-at-a-time rolling replacement (`group`), the load
 //! balancer endpoint (`endpoint`) and its security group
-//! (`lb_security_group`), the scaling policy (`scaling_policy`), the
-//! system's node security group (`security_group`), the rules of both
-//! (`sg_rules`), and what keeps an
-//! interrupted create recoverable (`adoption`). Inside each: find,
-//! ensure/delete, status, wait.
+//! (`lb_security_group`), the private DNS zone and names clients connect to
+//! (`dns`), the scaling policy (`scaling_policy`), the system's node
+//! security group (`security_group`), the rules of both (`sg_rules`), and
+//! what keeps an interrupted create recoverable (`adoption`). Inside each:
+//! find, ensure/delete, status, wait.
 
 use crate::aws::{tags, AwsError};
 use crate::resources::node::NodeConfig;
 
 pub mod adoption;
 pub mod boundary;
+pub mod dns;
 pub mod endpoint;
 pub mod group;
 pub mod launch_template;

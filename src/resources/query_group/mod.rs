@@ -202,11 +202,14 @@ impl Creates for QueryGroupResource {
             state.node_role_name = Some(role.clone());
         }
         if let Ok(ep) = &ep {
-            state.endpoint = Some(ep.dns_name.clone());
+            state.load_balancer_dns_name = Some(ep.dns_name.clone());
         }
         role?;
         let ep = ep?;
         sync_rules(c, &system, &name, &vpc_id, &sg, &ep).await?;
+        // The group's name in the system's zone: clients' endpoint.
+        compute::dns::ensure_group_record(c, &system, &name, &ep.dns_name, &ctx.cancel).await?;
+        state.endpoint = Some(rules::endpoint_url(&system, &c.region, &name));
         let node = NodeConfig {
             system: system.clone(),
             group: name.clone(),
@@ -329,7 +332,9 @@ impl QueryGroupResource {
         v.launch_template_id = Some(g.launch_template_id.clone());
         v.autoscaling = autoscaling_of(compute::cpu_target(c, &g.asg_name).await?);
         let ep = compute::find_endpoint(c, &system, &name).await?;
-        v.endpoint = Some(ep.usable_dns().to_string());
+        let lb_dns = ep.usable_dns();
+        v.endpoint = Some(compute::dns::read_endpoint(c, &system, &name, lb_dns).await?);
+        v.load_balancer_dns_name = Some(lb_dns.to_string());
         v.node_role_name = Some(compute::node_role_name_as_read(c, &system, &name).await?);
         Ok(Some(v))
     }
@@ -390,6 +395,7 @@ impl Updates for QueryGroupResource {
         let sg = compute::security_group::of_group(c, &g, &system).await?;
         sync_rules(c, &system, &name, &vpc_id, &sg, &ep).await?;
         compute::attach_endpoint(c, &g, &ep).await?;
+        compute::dns::ensure_group_record(c, &system, &name, &ep.dns_name, &ctx.cancel).await?;
         if template_changed {
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
@@ -493,11 +499,14 @@ impl Resource<Clients> for QueryGroupResource {
         let prior = QueryGroupModel::from_value(prior);
         let (system, name) = (prior.system(), prior.name());
         let timeout = timeout_of(&prior.timeouts, Op::Delete, DEFAULT_TIMEOUT);
-        if let Err(e) = cancellable(
-            &ctx.cancel,
-            (Op::Delete.name(), timeout),
-            compute::delete_group(c, &system, &name, timeout, &ctx.cancel),
-        )
+        if let Err(e) = cancellable(&ctx.cancel, (Op::Delete.name(), timeout), async {
+            // Its name goes with its load balancer.
+            tokio::try_join!(
+                compute::delete_group(c, &system, &name, timeout, &ctx.cancel),
+                compute::dns::delete_record(c, &system, &name, &ctx.cancel)
+            )
+            .map(|_| ())
+        })
         .await
         {
             aws_error(

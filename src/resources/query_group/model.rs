@@ -18,6 +18,7 @@ pub mod attr {
     pub const AUTOSCALING_GROUP_NAME: &str = "autoscaling_group_name";
     pub const ARN: &str = "arn";
     pub const ENDPOINT: &str = "endpoint";
+    pub const LOAD_BALANCER_DNS_NAME: &str = "load_balancer_dns_name";
     pub const LAUNCH_TEMPLATE_ID: &str = "launch_template_id";
     pub const NODE_ROLE_NAME: &str = "node_role_name";
     pub const AUTOSCALING: &str = "autoscaling";
@@ -53,6 +54,7 @@ model! {
         autoscaling_group_name: Str = attr::AUTOSCALING_GROUP_NAME,
         arn: Str = attr::ARN,
         endpoint: Str = attr::ENDPOINT,
+        load_balancer_dns_name: Str = attr::LOAD_BALANCER_DNS_NAME,
         launch_template_id: Str = attr::LAUNCH_TEMPLATE_ID,
         node_role_name: Str = attr::NODE_ROLE_NAME,
         autoscaling: Block<Autoscaling> = attr::AUTOSCALING,

@@ -18,10 +18,10 @@ pub(super) fn schema() -> Schema {
         .join(", ");
     Schema::new(
         SCHEMA_VERSION,
-        Block::new("A Datomic query group: an autoscaled compute group of a production system, for a development stage, for elastic scaling, or for another application. It gets its own launch template and Auto Scaling group `<system>--<name>` in the system's network.")
+        Block::new("A Datomic query group: an autoscaled compute group of a production system, for a development stage, for elastic scaling, or for another application. It gets its own launch template and Auto Scaling group `<system>--<name>` in the system's network, an internal load balancer, and the name `<name>` in the system's private DNS zone.")
             .attr(Attribute::computed(attr::ID, Type::String, "`<system>/<name>`.").use_state_for_unknown())
             .attr(Attribute::required(attr::SYSTEM, Type::String, "Name of the production system the group belongs to, usually `datomic_system.x.name`.").requires_replace())
-            .attr(Attribute::required(attr::NAME, Type::String, "The group's name, unique within its system: same rule as system names, and `primary` is reserved.").requires_replace())
+            .attr(Attribute::required(attr::NAME, Type::String, "The group's name, unique within its system: same rule as system names, and `primary` and `entry` are reserved (`entry.<system>.<region>.datomic.net` names the primary compute group).").requires_replace())
             .attr(Attribute::optional_computed(attr::APPLICATION_NAME, Type::String, "The one application this group runs. Defaults to the group's name. Stages of one application share it.").requires_replace())
             .attr(Attribute::optional(attr::INSTANCE_TYPE, Type::String, &format!("Instance type of the nodes: {allowed}.")).default(Value::string(rules::default_instance_type(ComputeRole::QueryGroup))))
             .attr(Attribute::optional(attr::MIN_SIZE, Type::Number, "Minimum number of nodes.").default(Value::int(rules::DEFAULT_MIN_SIZE)))
@@ -32,7 +32,8 @@ pub(super) fn schema() -> Schema {
             .attr(Attribute::computed(attr::TAGS_ALL, Type::map(Type::String), "All tags, including the provider's `default_tags`."))
             .attr(Attribute::computed(attr::AUTOSCALING_GROUP_NAME, Type::String, "The group's Auto Scaling group.").use_state_for_unknown())
             .attr(Attribute::computed(attr::ARN, Type::String, "ARN of the group's Auto Scaling group.").use_state_for_unknown())
-            .attr(Attribute::computed(attr::ENDPOINT, Type::String, &format!("DNS name of the group's internal Network Load Balancer: clients of this group's application connect to it on port {}.", rules::CLIENT_PORT)).use_state_for_unknown())
+            .attr(Attribute::computed(attr::ENDPOINT, Type::String, &format!("Client endpoint of the group, as Datomic names it: `http://<name>.<system>.<region>.datomic.net:{}/`, a name in the system's Route53 private hosted zone that points at the group's load balancer. A Datomic client of this group's application takes the system's `client_config` with this `endpoint`. (Earlier versions of this provider gave the load balancer's DNS name here: it is now `load_balancer_dns_name`.)", rules::CLIENT_PORT)).use_state_for_unknown())
+            .attr(Attribute::computed(attr::LOAD_BALANCER_DNS_NAME, Type::String, &format!("DNS name of the group's internal Network Load Balancer (clients connect on port {}); `endpoint` names it.", rules::CLIENT_PORT)).use_state_for_unknown())
             .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_ID, Type::String, "The group's launch template.").use_state_for_unknown())
             .attr(Attribute::computed(attr::NODE_ROLE_NAME, Type::String, "IAM role of the group's nodes.").use_state_for_unknown())
             .block(attr::AUTOSCALING, Nesting::Single, Block::new("Elastic autoscaling: a target-tracking policy keeps the group's average CPU utilization near the target, between `min_size` and `max_size`. With it, `desired_capacity` is owned by AWS (leave it unset) and never shows as drift. The primary compute group has no such block: Datomic sizes it explicitly.")

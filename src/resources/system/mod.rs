@@ -14,7 +14,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use self::model::{attr, SystemModel};
-use self::read::client_config;
 use self::schema::schema;
 use super::common::*;
 use super::compute::{self, security_group, GroupSpec};
@@ -149,13 +148,22 @@ impl Creates for SystemResource {
         timeout_of(&planned.timeouts, Op::Create, DEFAULT_TIMEOUT)
     }
 
-    /// Before any write: a network the user brings must fit.
+    /// Before any write: no private zone of the system's name may be
+    /// another's, and a network the user brings must fit.
     async fn check_before_create(
         &self,
         c: &Clients,
         planned: &SystemModel,
         diags: &mut Diagnostics,
     ) -> bool {
+        if let Err(e) = compute::dns::check_zone_free(c, &planned.name()).await {
+            aws_error(
+                diags,
+                &format!("creating Datomic system ({})", planned.name()),
+                e,
+            );
+            return false;
+        }
         let (Some(vpc), Some(subnets)) = (&planned.vpc_id, &planned.subnet_ids) else {
             return true;
         };
@@ -263,8 +271,8 @@ impl Creates for SystemResource {
                 state.image_id = Some(image.clone());
             }
             if let Ok(ep) = &ep {
-                state.endpoint = Some(ep.dns_name.clone());
-                state.client_config = Some(client_config(c, &name, &ep.dns_name));
+                state.load_balancer_dns_name = Some(ep.dns_name.clone());
+                state.client_config = Some(rules::client_config(&name, &c.region));
             }
             let ((sg, _), image, ep) = (sg?, role_image?, ep?);
             // The rules go beside the nodes' launch: they apply to the nodes'
@@ -308,7 +316,23 @@ impl Creates for SystemResource {
                     .await?;
                 Ok::<_, OpError>(())
             };
-            tokio::try_join!(sg_rules, launch)?;
+            // Clients' names: the zone needs only the VPC, its `entry` the
+            // load balancer's DNS name.
+            let dns = async {
+                let zone =
+                    compute::dns::ensure_zone(c, &name, &st.vpc_id, &full, &ctx.cancel).await?;
+                compute::dns::ensure_record(
+                    c,
+                    &zone,
+                    &name,
+                    PRIMARY_GROUP,
+                    &ep.dns_name,
+                    &ctx.cancel,
+                )
+                .await
+            };
+            tokio::try_join!(sg_rules, launch, dns)?;
+            state.endpoint = Some(rules::endpoint_url(&name, &c.region, PRIMARY_GROUP));
             Ok::<_, OpError>(())
         };
         // A new table becomes ACTIVE (and is protected) beside the compute,
@@ -429,6 +453,10 @@ impl Updates for SystemResource {
             compute::ensure_endpoint(c, &name, PRIMARY_GROUP, &vpc_id, &subnet_ids, &full).await?;
         sync_rules(c, &name, &vpc_id, &sg, &ep, planned).await?;
         compute::attach_endpoint(c, &g, &ep).await?;
+        // Repairs the zone or its `entry` name, gone or changed outside Terraform.
+        let zone = compute::dns::ensure_zone(c, &name, &vpc_id, &full, &ctx.cancel).await?;
+        compute::dns::ensure_record(c, &zone, &name, PRIMARY_GROUP, &ep.dns_name, &ctx.cancel)
+            .await?;
         if template_changed {
             compute::new_version(c, &g, &instance_type, &image, &node, &sg, &full).await?;
         }
@@ -560,7 +588,11 @@ impl Resource<Clients> for SystemResource {
         let delete_storage = !prior.retains_storage();
         let result = cancellable(&ctx.cancel, (Op::Delete.name(), timeout), async {
             let compute = async {
-                compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel).await?;
+                // The zone names the load balancers: it goes with them.
+                tokio::try_join!(
+                    compute::delete_group(c, &name, PRIMARY_GROUP, timeout, &ctx.cancel),
+                    compute::dns::delete_zone(c, &name, &ctx.cancel)
+                )?;
                 // The nodes are gone: the bucket goes while their network
                 // interfaces linger (which the security group waits out).
                 let bucket = async {

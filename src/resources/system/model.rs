@@ -27,6 +27,7 @@ pub mod attr {
     pub const AUTOSCALING_GROUP_NAME: &str = "autoscaling_group_name";
     pub const ARN: &str = "arn";
     pub const ENDPOINT: &str = "endpoint";
+    pub const LOAD_BALANCER_DNS_NAME: &str = "load_balancer_dns_name";
     pub const CLIENT_CONFIG: &str = "client_config";
     pub const TIMEOUTS: &str = "timeouts";
 }
@@ -57,6 +58,7 @@ model! {
         autoscaling_group_name: Str = attr::AUTOSCALING_GROUP_NAME,
         arn: Str = attr::ARN,
         endpoint: Str = attr::ENDPOINT,
+        load_balancer_dns_name: Str = attr::LOAD_BALANCER_DNS_NAME,
         client_config: Map = attr::CLIENT_CONFIG,
         timeouts: Block<Timeouts> = attr::TIMEOUTS,
     }

@@ -1,7 +1,5 @@
 //! Reading a `datomic_system` back from AWS into its model.
 
-use std::collections::BTreeMap;
-
 use super::model::SystemModel;
 use super::{SystemResource, IDENTITY_KEYS};
 use crate::aws::{tags, Clients};
@@ -54,23 +52,10 @@ fn retain_storage_of(tag: Option<&str>, state: Option<bool>) -> Option<bool> {
     }
 }
 
-/// What a client library needs to reach the system.
-pub(super) fn client_config(c: &Clients, system: &str, endpoint: &str) -> BTreeMap<String, String> {
-    [
-        ("region", c.region.clone()),
-        ("system", system.to_string()),
-        ("endpoint", endpoint.to_string()),
-        ("port", rules::CLIENT_PORT.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 impl SystemResource {
     /// What a destroy cut short (e.g. at its timeout, by a dependency) may have
-    /// left besides the compute group: the nodes' security group, and the
-    /// storage it was to delete. Kept in state, the next destroy finishes it.
+    /// left besides the compute group: the nodes' security group, the DNS
+    /// zone, and the storage it was to delete. Kept in state, the next destroy finishes it.
     async fn has_leftovers(
         &self,
         c: &Clients,
@@ -79,6 +64,7 @@ impl SystemResource {
     ) -> Result<bool, OpError> {
         if compute::has_leftovers(c, name, PRIMARY_GROUP).await?
             || security_group::find(c, name).await?.is_some()
+            || compute::dns::find_zone(c, name).await?.is_some()
         {
             return Ok(true);
         }
@@ -184,8 +170,10 @@ impl SystemResource {
         v.launch_template_id = Some(g.launch_template_id.clone());
         v.autoscaling_group_name = Some(g.asg_name.clone());
         v.arn = Some(g.arn.clone());
-        v.endpoint = Some(ep.usable_dns().to_string());
-        v.client_config = Some(client_config(c, &name, ep.usable_dns()));
+        let lb_dns = ep.usable_dns();
+        v.endpoint = Some(compute::dns::read_endpoint(c, &name, PRIMARY_GROUP, lb_dns).await?);
+        v.load_balancer_dns_name = Some(lb_dns.to_string());
+        v.client_config = Some(rules::client_config(&name, &c.region));
         Ok(Some(v))
     }
 }
@@ -264,25 +252,5 @@ mod tests {
             read_tags_of(None, &changed, &defaults),
             Some(changed.clone())
         );
-    }
-
-    #[test]
-    fn the_client_config_names_region_system_endpoint_and_port() {
-        let sdk = aws_config::SdkConfig::builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .build();
-        let c = Clients::new(&sdk, &BTreeMap::new(), BTreeMap::new());
-        let cfg = client_config(&c, "s", "internal-s.elb.amazonaws.com");
-        let want: BTreeMap<String, String> = [
-            ("endpoint", "internal-s.elb.amazonaws.com".to_string()),
-            ("port", rules::CLIENT_PORT.to_string()),
-            ("region", "eu-west-1".to_string()),
-            ("system", "s".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        assert_eq!(cfg, want);
     }
 }

@@ -20,7 +20,7 @@ pub(super) fn schema() -> Schema {
     };
     Schema::new(
         SCHEMA_VERSION,
-        Block::new("A Datomic Cloud system: its storage (VPC with subnets in two availability zones, S3 bucket, DynamoDB table) and its primary compute group (security group, node IAM role and instance profile, launch template with IMDSv2 required and encrypted volumes, Auto Scaling group `<name>--primary`). Use `topology = \"solo\"` to get started and change it to `\"production\"` in place when you move to production.")
+        Block::new("A Datomic Cloud system: its storage (VPC with subnets in two availability zones, S3 bucket, DynamoDB table) and its primary compute group (security group, node IAM role and instance profile, launch template with IMDSv2 required and encrypted volumes, Auto Scaling group `<name>--primary`, internal load balancer, and the Route53 private hosted zone `<name>.<region>.datomic.net` where `entry` names the load balancer). Use `topology = \"solo\"` to get started and change it to `\"production\"` in place when you move to production.")
             .attr(Attribute::computed(attr::ID, Type::String, "The system's id: its name.").use_state_for_unknown())
             .attr(Attribute::required(attr::NAME, Type::String, "The system's name: 1-24 characters of lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen, no `--`, and not `datomic`. This is this provider's rule, stricter than Datomic's advice to keep names short, so that every AWS name derived from it is valid.").requires_replace())
             .attr(Attribute::required(attr::TOPOLOGY, Type::String, "`solo` (one small node, for getting started) or `production` (two or more nodes over availability zones). Solo can be upgraded to production in place; production cannot be changed back to solo."))
@@ -43,8 +43,9 @@ pub(super) fn schema() -> Schema {
             .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_ID, Type::String, "Launch template of the primary compute group.").use_state_for_unknown())
             .attr(Attribute::computed(attr::AUTOSCALING_GROUP_NAME, Type::String, "Auto Scaling group of the primary compute group.").use_state_for_unknown())
             .attr(Attribute::computed(attr::ARN, Type::String, "ARN of the primary compute group's Auto Scaling group.").use_state_for_unknown())
-            .attr(Attribute::computed(attr::ENDPOINT, Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer: clients connect to it on port {}.", rules::CLIENT_PORT)).use_state_for_unknown())
-            .attr(Attribute::computed(attr::CLIENT_CONFIG, Type::map(Type::String), "What a Datomic client needs to connect, as a map a client configuration can take as is: `region`, `system`, `endpoint` (the primary group's), `port`.").use_state_for_unknown())
+            .attr(Attribute::computed(attr::ENDPOINT, Type::String, &format!("Client endpoint of the primary compute group, as Datomic names it: `http://entry.<name>.<region>.datomic.net:{}/`, a name in the system's Route53 private hosted zone `<name>.<region>.datomic.net` (associated with the system's VPC; associate other VPCs with it to reach the system from them) that points at the group's load balancer. (Earlier versions of this provider gave the load balancer's DNS name here: it is now `load_balancer_dns_name`.)", rules::CLIENT_PORT)).use_state_for_unknown())
+            .attr(Attribute::computed(attr::LOAD_BALANCER_DNS_NAME, Type::String, &format!("DNS name of the primary compute group's internal Network Load Balancer (clients connect on port {}); `endpoint` names it.", rules::CLIENT_PORT)).use_state_for_unknown())
+            .attr(Attribute::computed(attr::CLIENT_CONFIG, Type::map(Type::String), "What a Datomic client takes as is to connect to the system: `server-type` (`cloud`), `region`, `system` and `endpoint` (the primary group's, `http://entry.<name>.<region>.datomic.net:8182/`).").use_state_for_unknown())
             .block(attr::TIMEOUTS, Nesting::Single, timeouts_block(&[timeouts_attr::CREATE, timeouts_attr::UPDATE, timeouts_attr::DELETE], "30m")),
     )
 }
