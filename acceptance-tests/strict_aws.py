@@ -14,7 +14,9 @@ more forgiving than AWS (see the project's emulator notes):
   object by id or name answer "not found" (EC2 `*.NotFound`, IAM NoSuchEntity, an
   Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
-  and RunInstances refuse it ("Invalid IAM Instance Profile name").
+  and RunInstances refuse it ("Invalid IAM Instance Profile name"); likewise
+  CreateDeploymentGroup / UpdateDeploymentGroup refuse a service role that young
+  (InvalidRoleException: CodeDeploy cannot assume it yet).
 - policy_propagation: for `consistency_window` seconds after an IAM managed policy is
   created, a role cannot be given it: CreateRole with it as PermissionsBoundary,
   PutRolePermissionsBoundary and AttachRolePolicy answer NoSuchEntity ("... does not
@@ -490,6 +492,13 @@ class StrictLayer:
             if a == "GetInstanceProfile" and self._fresh("profile", p.get("InstanceProfileName") or "", w):
                 return Refusal("consistency", "NoSuchEntity", 404,
                                f"Instance Profile {p.get('InstanceProfileName')} cannot be found.")
+            return None
+        if call.service == "codedeploy" and call.action in ("CreateDeploymentGroup", "UpdateDeploymentGroup"):
+            role = str(p.doc.get("serviceRoleArn") or "").rsplit("/", 1)[-1]
+            if role and self._fresh("role", role, self.config.profile_window):
+                return Refusal("consistency", "InvalidRoleException", 400,
+                               "AWS CodeDeploy does not have the permissions required to assume the role "
+                               f"{p.doc.get('serviceRoleArn')}.")
             return None
         if call.service == "autoscaling" and call.action in ("CreateAutoScalingGroup", "UpdateAutoScalingGroup"):
             profile = self._template_profile(p.get("LaunchTemplate.LaunchTemplateId"),

@@ -88,6 +88,7 @@ mod application;
 mod aws_names;
 mod capacity;
 mod client_access;
+mod deploy;
 mod iam_policy;
 mod ids;
 mod names;
@@ -113,6 +114,12 @@ pub use capacity::{
     MAX_PRODUCTION_NODES, MAX_QUERY_GROUP_SIZE,
 };
 pub use client_access::{check_cidr_block, check_security_group_id, open_to_everyone, CLIENT_PORT};
+pub use deploy::{
+    code_bucket_name, codedeploy_application_arn, deploy_role_name, deployment_failure,
+    deployment_group_arn, deployment_group_name, revision_key, revision_not_pushed,
+    revision_of_key, FailedEvent, DEPLOYMENT_CONFIG, DEPLOY_ROLE_POLICY, DEPLOY_ROLE_POLICY_NAME,
+    DEPLOY_ROLE_TRUST, PUSH_HINT, TAG_CODE,
+};
 pub use iam_policy::{check_iam_policy, IAM_POLICY_VERSIONS, MAX_IAM_POLICY_CHARS};
 pub use ids::{
     application_id, parse_application_id, parse_query_group_id, parse_system_id, query_group_id,
