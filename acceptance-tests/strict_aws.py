@@ -16,7 +16,8 @@ more forgiving than AWS (see the project's emulator notes):
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
   and RunInstances refuse it ("Invalid IAM Instance Profile name"); likewise
   CreateDeploymentGroup / UpdateDeploymentGroup refuse a service role that young
-  (InvalidRoleException: CodeDeploy cannot assume it yet).
+  (InvalidRoleException: CodeDeploy cannot assume it yet). A CreateDeployment while the
+  deployment group has one that has not ended is refused (DeploymentLimitExceededException).
 - policy_propagation: for `consistency_window` seconds after an IAM managed policy is
   created, a role cannot be given it: CreateRole with it as PermissionsBoundary,
   PutRolePermissionsBoundary and AttachRolePolicy answer NoSuchEntity ("... does not
@@ -266,6 +267,8 @@ class StrictLayer:
             r = self._consistency(call, p)
         if r is None and self.config.consistency:
             r = self._already_exists(call, p)
+        if r is None and self.config.consistency:
+            r = self._active_deployment(call, p)
         if r is None and self.config.policy_propagation:
             r = self._policy_propagation(call, p)
         if r is not None:
@@ -273,6 +276,28 @@ class StrictLayer:
                 self.refusals.append((call.service, call.action, r))
                 self.totals[r.rule] = self.totals.get(r.rule, 0) + 1
         return r
+
+    def _active_deployment(self, call: Any, p: Params) -> Refusal | None:
+        """AWS runs one deployment per deployment group at a time: a CreateDeployment while
+        one has not ended (e.g. a create retried after its answer was lost) is refused
+        (moto makes a second one)."""
+        if (call.service, call.action) != ("codedeploy", "CreateDeployment"):
+            return None
+        app, group = p.doc.get("applicationName"), p.doc.get("deploymentGroupName")
+        if not isinstance(app, str) or not isinstance(group, str):
+            return None
+        cd = self.client("codedeploy")
+        try:
+            ids = cd.list_deployments(applicationName=app, deploymentGroupName=group)["deployments"]
+            for d in ids:  # each read advances the emulator's deployment (scripts/emulator_codedeploy.py)
+                if cd.get_deployment(deploymentId=d)["deploymentInfo"]["status"] in (
+                        "Created", "Queued", "InProgress", "Ready"):
+                    return Refusal("consistency", "DeploymentLimitExceededException", 400,
+                                   f"The Deployment Group '{group}' for Application '{app}' already has an "
+                                   f"active Deployment '{d}'")
+        except Exception:  # noqa: BLE001 - cannot tell: let moto answer
+            return None
+        return None
 
     def _already_exists(self, call: Any, p: Params) -> Refusal | None:
         """AWS refuses a second CreateAutoScalingGroup of a name (moto replaces the first

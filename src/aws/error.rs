@@ -67,6 +67,8 @@ pub mod code {
     pub const APPLICATION_DOES_NOT_EXIST: &str = "ApplicationDoesNotExistException";
     pub const DEPLOYMENT_GROUP_DOES_NOT_EXIST: &str = "DeploymentGroupDoesNotExistException";
     pub const DEPLOYMENT_DOES_NOT_EXIST: &str = "DeploymentDoesNotExistException";
+    /// CodeDeploy: the deployment group already runs a deployment.
+    pub const DEPLOYMENT_LIMIT_EXCEEDED: &str = "DeploymentLimitExceededException";
     /// CodeDeploy cannot assume a service role (yet: IAM propagation).
     pub const INVALID_ROLE: &str = "InvalidRoleException";
     /// What an S3 HeadBucket of a missing bucket says: it has no body, so no

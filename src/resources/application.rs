@@ -288,7 +288,9 @@ impl ApplicationResource {
             group: &group,
             application: &name,
         };
-        let identity = g.own_tags();
+        // The group's tags, but its create marker (the group's own, not theirs).
+        let mut identity = g.own_tags();
+        identity.remove(rules::TAG_CREATED);
         deploy::deploy(
             c,
             &target,

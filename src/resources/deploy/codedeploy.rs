@@ -304,27 +304,104 @@ pub async fn deploy(
                 .build(),
         )
         .build();
-    let out = c
-        .codedeploy
-        .create_deployment()
-        .application_name(t.application)
-        .deployment_group_name(t.name())
-        .revision(location)
-        .description(format!("revision {revision} (terraform-provider-datomic)"))
-        .send()
-        .await
-        .map_err(sdk)?;
-    let id = out.deployment_id().unwrap_or_default().to_string();
+    // A deployment group runs one deployment at a time (AWS refuses a second
+    // with DeploymentLimitExceededException): one of this revision still
+    // running (an apply interrupted, or a create retried after its answer
+    // was lost) is waited for instead of made again; another one is waited
+    // out first.
+    let id = match active(c, t).await? {
+        Some((id, k)) if k == key => id,
+        other => {
+            if let Some((id, _)) = other {
+                let what = format!("CodeDeploy deployment {id} to {} to end", t.name());
+                end_of(c, &id, &what, timeout, cancel).await?;
+            }
+            let made = c
+                .codedeploy
+                .create_deployment()
+                .application_name(t.application)
+                .deployment_group_name(t.name())
+                .revision(location)
+                .description(format!("revision {revision} (terraform-provider-datomic)"))
+                .send()
+                .await
+                .map_err(sdk);
+            match made {
+                Ok(out) => out.deployment_id().unwrap_or_default().to_string(),
+                Err(e) if e.code_is(&[code::DEPLOYMENT_LIMIT_EXCEEDED]) => {
+                    match active(c, t).await? {
+                        Some((id, k)) if k == key => id,
+                        _ => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     let what = format!(
         "CodeDeploy deployment {id} of revision {revision} to {}",
         t.name()
     );
-    let status = Waiter::new(timeout)
-        .until(&what, cancel, || async {
+    match end_of(c, &id, &what, timeout, cancel).await? {
+        (DeploymentStatus::Succeeded, _) => Ok(id),
+        (s, info) => Err(OpError::Deployment(failure(c, &id, s.as_str(), info).await)),
+    }
+}
+
+/// The deployment group's deployment that has not ended, if any: its id and
+/// revision key.
+async fn active(c: &Clients, t: &Target<'_>) -> Result<Option<(String, String)>, OpError> {
+    let out = c
+        .codedeploy
+        .list_deployments()
+        .application_name(t.application)
+        .deployment_group_name(t.name())
+        .include_only_statuses(DeploymentStatus::Created)
+        .include_only_statuses(DeploymentStatus::Queued)
+        .include_only_statuses(DeploymentStatus::InProgress)
+        .include_only_statuses(DeploymentStatus::Ready)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let Some(id) = out.deployments().first() else {
+        return Ok(None);
+    };
+    let d = c
+        .codedeploy
+        .get_deployment()
+        .deployment_id(id)
+        .send()
+        .await
+        .map_err(sdk)?;
+    let key = d
+        .deployment_info()
+        .and_then(|i| i.revision())
+        .and_then(|r| r.s3_location())
+        .and_then(|s| s.key())
+        .unwrap_or_default()
+        .to_string();
+    Ok(Some((id.clone(), key)))
+}
+
+type Ended = (
+    DeploymentStatus,
+    Option<aws_sdk_codedeploy::types::DeploymentInfo>,
+);
+
+/// Waits until the deployment `id` ends: its last status and description.
+async fn end_of(
+    c: &Clients,
+    id: &str,
+    what: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Ended, OpError> {
+    Ok(Waiter::new(timeout)
+        .until(what, cancel, || async {
             let d = c
                 .codedeploy
                 .get_deployment()
-                .deployment_id(&id)
+                .deployment_id(id)
                 .send()
                 .await
                 .map_err(sdk)?;
@@ -338,11 +415,7 @@ pub async fn deploy(
                 _ => Poll::Pending,
             })
         })
-        .await?;
-    match status {
-        (DeploymentStatus::Succeeded, _) => Ok(id),
-        (s, info) => Err(OpError::Deployment(failure(c, &id, s.as_str(), info).await)),
-    }
+        .await?)
 }
 
 /// The words of a failed deployment: CodeDeploy's errorInformation, the
