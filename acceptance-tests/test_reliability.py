@@ -698,6 +698,7 @@ def converge_after_each_kill(make_tf, aws: Emulator, provider_binary: Path, refe
     orphaned = 0
     for k in points:
         aws.reset()
+        aws.push_revision("web", "r1")
         tf = make_tf(f"kill-{k}", endpoint=aws.url, timeout=180)
         tf.write(full_config())
         action, first = apply_killed_after_write(tf, aws, provider_binary, k)
