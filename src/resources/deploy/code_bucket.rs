@@ -6,6 +6,7 @@
 use crate::aws::error::code;
 use crate::aws::{tags, AwsError, Clients};
 use crate::resources::error::{NotOurs, OpError};
+use crate::resources::journal;
 use crate::rules;
 
 /// The code bucket's name in this account and region.
@@ -15,7 +16,9 @@ pub async fn name(c: &Clients) -> Result<String, OpError> {
 
 /// Whether the bucket is there: Ok(false) when missing; an error when it is
 /// another account's, or this account's without the `datomic:code` tag
-/// (someone else's bucket that happens to have the name).
+/// (someone else's bucket that happens to have the name), unless it has no
+/// tags at all and this working directory's journal says the provider made
+/// it (a create cut short before its tags: it is finished, tags included).
 pub async fn exists(c: &Clients, bucket: &str) -> Result<bool, OpError> {
     let account = c.account().await?;
     if let Err(e) =
@@ -39,6 +42,9 @@ pub async fn exists(c: &Clients, bucket: &str) -> Result<bool, OpError> {
         return Err(e.into());
     }
     let found = bucket_tags(c, bucket, &account).await?;
+    if found.is_empty() && journal::recall(bucket).is_some() {
+        return Ok(false);
+    }
     if !found.contains_key(rules::TAG_CODE) {
         return Err(NotOurs {
             detail: format!("The S3 bucket \"{bucket}\" has the name of the region's ion code bucket but not its tag {}: it is not used for revisions. Allowed: tag it {}=true if it is your code bucket, or delete it.", rules::TAG_CODE, rules::TAG_CODE),
@@ -93,11 +99,14 @@ pub async fn ensure(c: &Clients) -> Result<String, OpError> {
                 .build(),
         );
     }
+    // Until its tags are on, this working directory's journal says it is ours.
+    journal::remember(&bucket);
     match req.send().await.map_err(AwsError::from_sdk) {
         Ok(_) => {}
         // Made meanwhile (another system's apply): fine when it is tagged.
         Err(e) if e.code_is(&[code::BUCKET_ALREADY_OWNED_BY_YOU]) => {}
         Err(e) if e.code_is(&[code::BUCKET_ALREADY_EXISTS]) => {
+            journal::forget(&bucket);
             return Err(NotOurs {
                 detail: format!("The S3 bucket \"{bucket}\" (the region's ion code bucket by name) already exists in another AWS account: the provider never writes to it."),
             }
@@ -145,6 +154,7 @@ pub async fn ensure(c: &Clients) -> Result<String, OpError> {
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
+    journal::forget(&bucket);
     Ok(bucket)
 }
 
