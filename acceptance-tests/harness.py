@@ -622,6 +622,34 @@ class Emulator:
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
         )
 
+    def push_revision(self, application: str, revision: str, body: bytes | None = None) -> str:
+        """What `clojure -A:ion-dev '{:op :push}'` does for a revision: the zip goes to the
+        region's code bucket (made, tagged `datomic:code`, when missing) under
+        `datomic/apps/<application>/<revision>.zip`. Directly to the emulator, not through
+        the proxy (it is not the provider's call). Returns the key. A revision containing
+        `emulator-fail` makes its deployment fail (scripts/emulator_codedeploy.py)."""
+        s3 = self.boto3("s3")
+        bucket = code_bucket()
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except Exception:  # noqa: BLE001 - missing: ion push's bucket is made by Datomic's storage
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "datomic:code", "Value": "true"}]})
+        key = f"datomic/apps/{application}/{revision}.zip"
+        s3.put_object(Bucket=bucket, Key=key, Body=body if body is not None else revision_zip(revision))
+        return key
+
+    def push_revisions_in(self, hcl: str) -> list[str]:
+        """Pushes every revision a configuration's `datomic_application` blocks name as
+        literals (`name = "..."` and `revision = "..."`; a name given as
+        `datomic_system.x.application_name` or similar is taken to be the literal
+        `application_name` / `name` of the system or query group block it points at).
+        For tests whose configurations deploy many revisions."""
+        keys = []
+        for app, rev in application_revisions(hcl):
+            keys.append(self.push_revision(app, rev))
+        return keys
+
     def s3_backend_config(self, bucket: str, key: str) -> dict[str, Any]:
         """Settings of Terraform's S3 backend (Terraform >= 1.10) storing state in this
         emulator's `bucket` under `key`, for `Terraform.init(backend_config=...)`. The
@@ -676,10 +704,63 @@ def lb_name(system: str, group: str) -> str:
     return f"{readable[:23].rstrip('-')}-{h:08x}"
 
 
+EMULATOR_ACCOUNT = "123456789012"
+
+
+def code_bucket(account: str = EMULATOR_ACCOUNT, region: str = REGION) -> str:
+    """The region's ion code bucket, as the provider's rules::code_bucket_name names it."""
+    return f"datomic-code-{account}-{region}"
+
+
+def revision_zip(revision: str) -> bytes:
+    """A small ion revision bundle: a zip with an appspec.yml, as ion push uploads."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("appspec.yml", "version: 0.0\nos: linux\n")
+        z.writestr("REVISION", revision)
+    return buf.getvalue()
+
+
+def application_revisions(hcl: str) -> list[tuple[str, str]]:
+    """(application name, revision) of every `resource "datomic_application"` block of a
+    configuration whose revision is a literal; the name is a literal, or a reference to a
+    `datomic_system` / `datomic_query_group` block's `application_name` (its literal, else
+    the block's `name`)."""
+    blocks: dict[tuple[str, str], str] = {}
+    for m in re.finditer(r'resource\s+"(datomic_\w+)"\s+"([\w-]+)"\s*\{', hcl):
+        depth, i = 1, m.end()
+        while i < len(hcl) and depth:
+            depth += {"{": 1, "}": -1}.get(hcl[i], 0)
+            i += 1
+        blocks[(m.group(1), m.group(2))] = hcl[m.end():i]
+
+    def literal(body: str, attr: str) -> str | None:
+        found = re.search(rf'^\s*{attr}\s*=\s*"([^"$]*)"', body, re.M)
+        return found.group(1) if found else None
+
+    out = []
+    for (rtype, _), body in blocks.items():
+        if rtype != "datomic_application":
+            continue
+        rev = literal(body, "revision")
+        name = literal(body, "name")
+        if name is None:
+            ref = re.search(r'^\s*name\s*=\s*(datomic_\w+)\.([\w-]+)\.(\w+)', body, re.M)
+            if ref and (ref.group(1), ref.group(2)) in blocks:
+                target = blocks[(ref.group(1), ref.group(2))]
+                name = literal(target, "application_name") or literal(target, "name")
+        if name and rev:
+            out.append((name, rev))
+    return out
+
+
 def provider_hcl(endpoint_var: str = "var.aws_endpoint") -> str:
     """The terraform + provider blocks every test config starts with: the provider
     pointed at the emulator (through the proxy) for every service it uses."""
-    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "ssm", "route53")
+    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "ssm", "route53", "codedeploy")
     endpoints = "\n".join(f"    {s} = {endpoint_var}" for s in services)
     return f"""terraform {{
   required_providers {{

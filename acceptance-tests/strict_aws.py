@@ -17,7 +17,10 @@ more forgiving than AWS (see the project's emulator notes):
   object by id or name answer "not found" (EC2 `*.NotFound`, IAM NoSuchEntity, an
   Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
-  and RunInstances refuse it ("Invalid IAM Instance Profile name").
+  and RunInstances refuse it ("Invalid IAM Instance Profile name"); likewise
+  CreateDeploymentGroup / UpdateDeploymentGroup refuse a service role that young
+  (InvalidRoleException: CodeDeploy cannot assume it yet). A CreateDeployment while the
+  deployment group has one that has not ended is refused (DeploymentLimitExceededException).
 - route53: ChangeResourceRecordSets refuses (InvalidChangeBatch) a CNAME at a name that
   has records of another type, and another type at a name that has a CNAME (RFC 1034);
   CreateHostedZone refuses a caller reference used before (HostedZoneAlreadyExists: what
@@ -280,6 +283,8 @@ class StrictLayer:
             r = self._consistency(call, p)
         if r is None and self.config.consistency:
             r = self._already_exists(call, p)
+        if r is None and self.config.consistency:
+            r = self._active_deployment(call, p)
         if r is None and self.config.policy_propagation:
             r = self._policy_propagation(call, p)
         if r is None and self.config.route53:
@@ -289,6 +294,28 @@ class StrictLayer:
                 self.refusals.append((call.service, call.action, r))
                 self.totals[r.rule] = self.totals.get(r.rule, 0) + 1
         return r
+
+    def _active_deployment(self, call: Any, p: Params) -> Refusal | None:
+        """AWS runs one deployment per deployment group at a time: a CreateDeployment while
+        one has not ended (e.g. a create retried after its answer was lost) is refused
+        (moto makes a second one)."""
+        if (call.service, call.action) != ("codedeploy", "CreateDeployment"):
+            return None
+        app, group = p.doc.get("applicationName"), p.doc.get("deploymentGroupName")
+        if not isinstance(app, str) or not isinstance(group, str):
+            return None
+        cd = self.client("codedeploy")
+        try:
+            ids = cd.list_deployments(applicationName=app, deploymentGroupName=group)["deployments"]
+            for d in ids:  # each read advances the emulator's deployment (scripts/emulator_codedeploy.py)
+                if cd.get_deployment(deploymentId=d)["deploymentInfo"]["status"] in (
+                        "Created", "Queued", "InProgress", "Ready"):
+                    return Refusal("consistency", "DeploymentLimitExceededException", 400,
+                                   f"The Deployment Group '{group}' for Application '{app}' already has an "
+                                   f"active Deployment '{d}'")
+        except Exception:  # noqa: BLE001 - cannot tell: let moto answer
+            return None
+        return None
 
     def _already_exists(self, call: Any, p: Params) -> Refusal | None:
         """AWS refuses a second CreateAutoScalingGroup of a name (moto replaces the first
@@ -593,6 +620,13 @@ class StrictLayer:
             if a == "GetInstanceProfile" and self._fresh("profile", p.get("InstanceProfileName") or "", w):
                 return Refusal("consistency", "NoSuchEntity", 404,
                                f"Instance Profile {p.get('InstanceProfileName')} cannot be found.")
+            return None
+        if call.service == "codedeploy" and call.action in ("CreateDeploymentGroup", "UpdateDeploymentGroup"):
+            role = str(p.doc.get("serviceRoleArn") or "").rsplit("/", 1)[-1]
+            if role and self._fresh("role", role, self.config.profile_window):
+                return Refusal("consistency", "InvalidRoleException", 400,
+                               "AWS CodeDeploy does not have the permissions required to assume the role "
+                               f"{p.doc.get('serviceRoleArn')}.")
             return None
         if call.service == "autoscaling" and call.action in ("CreateAutoScalingGroup", "UpdateAutoScalingGroup"):
             profile = self._template_profile(p.get("LaunchTemplate.LaunchTemplateId"),

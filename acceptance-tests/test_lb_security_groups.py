@@ -165,7 +165,7 @@ def test_load_balancer_without_a_security_group_is_replaced(tf: Terraform, aws: 
     sg = lb_group(ec2, system, "primary")
     assert now["SecurityGroups"] == [sg["GroupId"]], now
     assert now["LoadBalancerArn"] != bare["LoadBalancerArn"]
-    assert system_values(tf)["endpoint"] == now["DNSName"]
+    assert system_values(tf)["load_balancer_dns_name"] == now["DNSName"]
     assert len(elb.describe_listeners(LoadBalancerArn=now["LoadBalancerArn"])["Listeners"]) == 1
     res = tf.plan("-detailed-exitcode")
     assert res.rc == 0, res.describe()

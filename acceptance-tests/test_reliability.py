@@ -34,7 +34,8 @@ from typing import Any
 
 import pytest
 
-from harness import Call, Emulator, Fault, Terraform, processes_of, provider_hcl, stop_process_group
+from harness import (Call, Emulator, Fault, Terraform, code_bucket, processes_of, provider_hcl,
+                     stop_process_group)
 
 pytestmark = pytest.mark.aws
 
@@ -56,6 +57,13 @@ def provider_block(max_retries: int | None = 25, access_key: str = "testing", se
                           f"  skip_requesting_account_id  = true\n  max_retries                 = {max_retries}\n")
     assert access_key in hcl and secret_key in hcl
     return hcl
+
+
+@pytest.fixture(autouse=True)
+def _pushed(aws: Emulator) -> None:
+    """The "web" revision full_config deploys, pushed to the code bucket as ion push would
+    (the emulator is emptied before each test)."""
+    aws.push_revision("web", "r1")
 
 
 def full_config(system: str = SYSTEM, *, revision: str = "r1", system_extra: str = "",
@@ -205,6 +213,8 @@ def inventory(aws: Emulator) -> dict[str, Any]:
     buckets = []
     for b in s3.list_buckets().get("Buckets", []):
         name = b["Name"]
+        if name == code_bucket():
+            continue  # the region's ion code bucket: shared, pushed to by the tests, never deleted
 
         def get(fn: Any, key: str) -> Any:
             try:
@@ -294,6 +304,8 @@ def duplicates_and_orphans(inv: dict[str, Any], systems: tuple[str, ...] = (SYST
     problems += [f"launch template {n} without its Auto Scaling group" for n in lt_names - asg_names]
     profiles = {p["name"]: p["roles"] for p in inv["instance_profiles"]}
     for r in inv["roles"]:
+        if r["name"].endswith("-deploy") and "codedeploy.amazonaws.com" in json.dumps(r["trust"]):
+            continue  # CodeDeploy's role of a group's deployment group: no instance profile
         if profiles.get(r["name"]) != [r["name"]]:
             problems.append(f"role {r['name']} is not alone in its instance profile: {profiles.get(r['name'])}")
     problems += [f"instance profile {p} without its role" for p in set(profiles) - {r["name"] for r in inv["roles"]}]
@@ -408,6 +420,7 @@ def reference(emulator: Emulator, provider_binary: Path, tmp_path_factory: pytes
     full_config() (which must itself have exactly one of each object, all nodes on
     the latest configuration, an empty re-plan, and nothing left after destroy)."""
     emulator.reset()
+    emulator.push_revision("web", "r1")
     tf = Terraform(tmp_path_factory.mktemp("reference"), provider_binary, emulator.url)
     tf.write(full_config())
     t0 = time.monotonic()
@@ -685,6 +698,7 @@ def converge_after_each_kill(make_tf, aws: Emulator, provider_binary: Path, refe
     orphaned = 0
     for k in points:
         aws.reset()
+        aws.push_revision("web", "r1")
         tf = make_tf(f"kill-{k}", endpoint=aws.url, timeout=180)
         tf.write(full_config())
         action, first = apply_killed_after_write(tf, aws, provider_binary, k)

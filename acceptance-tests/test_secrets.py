@@ -93,6 +93,7 @@ def assert_not_in_user_data(view: AwsView, values: list[str]) -> dict:
 def test_secret_parameters_in_ssm_never_in_state(tf: Terraform, aws: Emulator) -> None:
     view = AwsView(aws)
     ssm = aws.boto3("ssm")
+    aws.push_revision(SYSTEM, "r1")
     tf.env["TF_VAR_db_password"] = PASSWORD
     # The provider's own logs, at their most verbose, must not hold a value either.
     log = tf.workdir / "provider.log"

@@ -330,6 +330,54 @@ def test_new_managed_policy_is_refused_as_a_boundary_at_first(strict: Emulator) 
         strict.proxy.set_strict(old)
 
 
+def test_codedeploy_as_aws(strict: Emulator) -> None:
+    """CodeDeploy cannot assume a role made a moment ago (InvalidRoleException), and runs
+    one deployment per deployment group at a time (DeploymentLimitExceededException);
+    moto takes both. The emulator's deployments advance (Created -> InProgress ->
+    Succeeded), fail when their zip is missing (REVISION_MISSING) or their key holds
+    `emulator-fail` (HEALTH_CONSTRAINTS, a failed ValidateService), and roll back to the
+    last successful revision (scripts/emulator_codedeploy.py)."""
+    trust = POLICY.replace("ec2.amazonaws.com", "codedeploy.amazonaws.com")
+    iam, cd, s3 = client(strict, "iam", True), client(strict, "codedeploy", True), client(strict, "s3", False)
+    role = iam.create_role(RoleName="cd-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    cd.create_application(applicationName="app", computePlatform="Server")
+    group = dict(applicationName="app", deploymentGroupName="g", serviceRoleArn=role,
+                 deploymentConfigName="CodeDeployDefault.OneAtATime",
+                 autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+    assert code_of(lambda: cd.create_deployment_group(**group)) == "InvalidRoleException"
+    time.sleep(FAST.profile_window + 0.1)
+    cd.create_deployment_group(**group)
+    s3.create_bucket(Bucket="code-bucket")
+
+    def deploy(key: str) -> dict:
+        s3.put_object(Bucket="code-bucket", Key=key, Body=b"zip") if "missing" not in key else None
+        rev = {"revisionType": "S3", "s3Location": {"bucket": "code-bucket", "key": key, "bundleType": "zip"}}
+        d = cd.create_deployment(applicationName="app", deploymentGroupName="g", revision=rev)["deploymentId"]
+        assert code_of(lambda: cd.create_deployment(applicationName="app", deploymentGroupName="g",
+                                                    revision=rev)) == "DeploymentLimitExceededException"
+        seen = []
+        for _ in range(40):
+            info = cd.get_deployment(deploymentId=d)["deploymentInfo"]
+            seen.append(info["status"])
+            if info["status"] in ("Succeeded", "Failed"):
+                return {**info, "seen": seen}
+            time.sleep(0.25)
+        raise AssertionError(f"deployment {d} never ended: {seen}")
+
+    ok = deploy("a/r1.zip")
+    assert ok["status"] == "Succeeded" and "InProgress" in ok["seen"], ok["seen"]
+    failed = deploy("a/r2-emulator-fail.zip")
+    assert failed["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
+    back = cd.get_deployment(deploymentId=failed["rollbackInfo"]["rollbackDeploymentId"])["deploymentInfo"]
+    assert back["revision"]["s3Location"]["key"] == "a/r1.zip" and back["status"] == "Succeeded"
+    last = cd.get_deployment_group(applicationName="app", deploymentGroupName="g")["deploymentGroupInfo"]
+    assert last["lastSuccessfulDeployment"]["deploymentId"] == back["deploymentId"]
+    assert deploy("a/missing.zip")["errorInformation"]["code"] == "REVISION_MISSING"
+    cd.delete_deployment_group(applicationName="app", deploymentGroupName="g")
+    cd.delete_application(applicationName="app")
+    assert cd.list_applications()["applications"] == []
+
+
 def test_strict_off_is_moto(aws: Emulator) -> None:
     old = aws.proxy.set_strict(Strict.off())
     try:

@@ -239,7 +239,7 @@ def test_stages(make_tf: MakeTf, aws: Emulator) -> None:
     """examples/stages: query groups dev, staging and prod running the same application
     "web", each its own revision, database (parameters) and IAM policy."""
     view = AwsView(aws)
-    tf = example_tf(make_tf, aws, "stages")
+    tf = example_tf(make_tf, aws, "stages", pushed={"web": STAGES.values()})
     plan_creates(tf, aws, {"datomic_system.main"}
                  | {f'datomic_query_group.stage["{s}"]' for s in STAGES}
                  | {f'datomic_application.web["{s}"]' for s in STAGES})
@@ -285,7 +285,8 @@ def test_stages_module(make_tf: MakeTf, aws: Emulator) -> None:
     times (dev, test, staging) on one production system: each call a query group running
     "web" with its own revision, database, size and (staging) IAM policy."""
     view = AwsView(aws)
-    tf = example_tf(make_tf, aws, "stages-module")
+    tf = example_tf(make_tf, aws, "stages-module",
+                    pushed={"web": [c[2] for c in STAGE_MODULE_CALLS.values()]})
     assert (tf.workdir.parent / "modules" / "stage" / "main.tf").is_file(), "the module was not copied beside the example"
     plan_creates(tf, aws, {"datomic_system.main"}
                  | {f"module.{s}.datomic_{r}.this" for s in STAGE_MODULE_CALLS for r in ("query_group", "application")})
@@ -359,7 +360,7 @@ def test_multiple_applications(make_tf: MakeTf, aws: Emulator) -> None:
     """examples/multiple-applications: an "analysis" query group with its own
     application name on one i3.xlarge, with its own revision and IAM policy."""
     view = AwsView(aws)
-    tf = example_tf(make_tf, aws, "multiple-applications")
+    tf = example_tf(make_tf, aws, "multiple-applications", pushed={"analysis": ["a1b2c3d"]})
     plan_creates(tf, aws, {"datomic_system.main", "datomic_query_group.analysis", "datomic_application.analysis"})
     tf.apply()
     values = values_of(tf)
@@ -388,7 +389,8 @@ def test_separate_production(make_tf: MakeTf, aws: Emulator) -> None:
     view = AwsView(aws)
     expected = {"module.production.datomic_system.this", "module.production.datomic_application.web",
                 "module.production.datomic_query_group.reports", "module.production.datomic_application.reports"}
-    tfs = {s: example_tf(make_tf, aws, "separate-production", root=f"system-{s}") for s in ("a", "b")}
+    tfs = {s: example_tf(make_tf, aws, "separate-production", root=f"system-{s}",
+                           pushed={"web": ["r53", "r52"], "reports": ["r7"]}) for s in ("a", "b")}
     revisions = {"a": "r53", "b": "r52"}
     for s, tf in tfs.items():
         plan_creates(tf, aws, expected)
@@ -451,6 +453,7 @@ def test_separate_state_in_s3(make_tf: MakeTf, aws: Emulator, provider_mirror) -
     view = AwsView(aws)
     view.s3.create_bucket(Bucket=STATE_BUCKET)
     tfs = {s: example_tf(make_tf, aws, "separate-state", root=f"system-{s}", mode="mirror",
+                         pushed={"web": ["r53", "r52"]},
                          mirror_dir=provider_mirror, backend_config=aws.s3_backend_config(STATE_BUCKET, key))
            for s, key in STATE_KEYS.items()}
     assert state_objects(view) == {}, "terraform init wrote state"
@@ -542,7 +545,7 @@ def test_transaction_functions(make_tf: MakeTf, aws: Emulator) -> None:
     """examples/transaction-functions: the shared "tx" application with transaction
     functions, deployed to the primary compute group of two systems."""
     view = AwsView(aws)
-    tf = example_tf(make_tf, aws, "transaction-functions")
+    tf = example_tf(make_tf, aws, "transaction-functions", pushed={"tx": ["3f2c9a1"]})
     plan_creates(tf, aws, {f"datomic_{k}.{n}[\"{s}\"]" for s in TX_SYSTEMS
                            for k, n in (("system", "this"), ("application", "tx"))})
     tf.apply()
@@ -560,7 +563,7 @@ def test_demo(make_tf: MakeTf, aws: Emulator) -> None:
     """examples/demo (what scripts/demo applies): a production system running "tx" with
     transaction functions, a "stage" query group and an autoscaled "web" query group."""
     view = AwsView(aws)
-    tf = example_tf(make_tf, aws, "demo")
+    tf = example_tf(make_tf, aws, "demo", pushed={"tx": ["3f2c9a1"], "web": ["r54", "r53"]})
     plan_creates(tf, aws, {"datomic_system.demo", "datomic_application.tx", "datomic_query_group.stage",
                            "datomic_application.web_stage", "datomic_query_group.web", "datomic_application.web"})
     tf.apply()
@@ -631,11 +634,12 @@ def test_upgrade_solo_to_production_in_place(make_tf: MakeTf, aws: Emulator) -> 
 
 @pytest.mark.aws
 def test_application_revision_change(make_tf: MakeTf, aws: Emulator) -> None:
-    """examples/transaction-functions with a new tx_revision: both applications update
-    in place; each launch template's latest version carries the new revision and every
-    node was replaced by one tagged with it."""
+    """examples/transaction-functions with a new tx_revision (pushed first, as ion push
+    would): both applications update in place, each with one CodeDeploy deployment of
+    the new revision's zip; no node is replaced and the launch templates stay as they
+    were (the code is CodeDeploy's, not the template's)."""
     view = AwsView(aws)
-    tf = example_tf(make_tf, aws, "transaction-functions")
+    tf = example_tf(make_tf, aws, "transaction-functions", pushed={"tx": ["3f2c9a1", "4b1d2e0"]})
     tf.apply()
     old = check_tx(view, tf, "3f2c9a1")
     old_nodes = {s: {i["InstanceId"] for i in g.instances} for s, g in old.items()}
@@ -651,11 +655,14 @@ def test_application_revision_change(make_tf: MakeTf, aws: Emulator) -> None:
         ch = resource_change(plan, f'datomic_application.tx["{s}"]')
         assert (ch["before"]["revision"], ch["after"]["revision"]) == ("3f2c9a1", "4b1d2e0")
 
+    aws.proxy.clear()
     tf.apply("-var", "tx_revision=4b1d2e0")
-    new = check_tx(view, tf, "4b1d2e0")  # latest template version and every node: the new revision
+    deploys = [c for c in aws.calls("codedeploy") if c.action == "CreateDeployment"]
+    assert len(deploys) == len(TX_SYSTEMS), deploys
+    new = check_tx(view, tf, "4b1d2e0")  # CodeDeploy runs the new revision on each group
     for s, g in new.items():
-        assert g.template_version > old[s].template_version
-        assert not old_nodes[s] & {i["InstanceId"] for i in g.instances}, f"{s}: nodes were not replaced"
+        assert g.template_version == old[s].template_version
+        assert old_nodes[s] == {i["InstanceId"] for i in g.instances}, f"{s}: nodes were replaced"
     assert_replan_empty(tf, aws, "-var", "tx_revision=4b1d2e0")
     destroy_and_check(tf, view, {"orders": True, "billing": True})
 

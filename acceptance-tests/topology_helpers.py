@@ -73,11 +73,17 @@ def copy_example(example: str, dest: Path) -> None:
 
 
 def example_tf(make_tf: Callable[..., Terraform], aws: Emulator, example: str, root: str | None = None, *,
-               backend_config: dict[str, Any] | None = None, **tf_kwargs: Any) -> Terraform:
+               backend_config: dict[str, Any] | None = None,
+               pushed: dict[str, Iterable[str]] | None = None, **tf_kwargs: Any) -> Terraform:
     """A Terraform working directory holding a copy of examples/<example>, pointed at
     the emulator. `root` picks a root module inside the example (e.g. "system-a").
     `backend_config` (with mode="mirror", mirror_dir=...) runs `terraform init` with
-    those settings of the example's partial backend configuration."""
+    those settings of the example's partial backend configuration. `pushed` (application
+    -> revisions) are pushed to the code bucket first, as ion push would (an example's
+    applications deploy only revisions that were pushed)."""
+    for app, revisions in (pushed or {}).items():
+        for rev in revisions:
+            aws.push_revision(app, rev)
     assert (EXAMPLES / example / (root or ".") / "main.tf").is_file(), f"examples/{example}/{root or ''} has no main.tf"
     tf = make_tf(f"{example}/{root}" if root else example, endpoint=aws.url, **tf_kwargs)
     copy_example(example, tf.workdir.parent if root else tf.workdir)
@@ -242,6 +248,7 @@ class AwsView:
         self.ddb = aws.boto3("dynamodb")
         self.elb = aws.boto3("elbv2")
         self.route53 = aws.boto3("route53")
+        self.cd = aws.boto3("codedeploy")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -281,6 +288,22 @@ class AwsView:
                 if any(tag_dict(d.get("Tags")).get(TAG_SYSTEM) == system for d in desc):
                     out[kind].append(item[name_key])
         return out
+
+    def running_revision(self, application: str, system: str, group: str) -> str | None:
+        """The revision the group's CodeDeploy deployment group last deployed successfully
+        (from its S3 key, `datomic/apps/<application>/<revision>.zip`), None if none."""
+        cd = self.cd
+        try:
+            g = cd.get_deployment_group(applicationName=application,
+                                        deploymentGroupName=f"{system}--{group}")["deploymentGroupInfo"]
+        except cd.exceptions.ClientError:
+            return None
+        last = (g.get("lastSuccessfulDeployment") or {}).get("deploymentId")
+        if not last:
+            return None
+        key = cd.get_deployment(deploymentId=last)["deploymentInfo"]["revision"]["s3Location"]["key"]
+        prefix = f"datomic/apps/{application}/"
+        return key[len(prefix):-len(".zip")] if key.startswith(prefix) and key.endswith(".zip") else None
 
     def role_policy(self, role: str, policy: str) -> dict | None:
         try:
@@ -407,7 +430,8 @@ def check_group(
     """One compute group end to end: its Auto Scaling group (name, min/max/desired,
     instances in service, identity tags), the latest version of its launch template
     (instance type, IMDSv2 required, encrypted EBS, node configuration in the user data:
-    parameters, revision), its instances (running, that type, tagged), its node role and
+    parameters; no revision), the revision CodeDeploy last deployed to the group's
+    deployment group when `revision` is given, its instances (running, that type, tagged), its node role and
     instance profile; the group's endpoint (an internal Network Load Balancer) when
     given, and its target-tracking policy when `target_cpu` is given (else none)."""
     g = view.group(system, group)
@@ -429,7 +453,11 @@ def check_group(
     node = g.node
     assert (node["system"], node["group"], node["application"]) == (system, group, application), node
     assert node.get("parameters", {}) == (parameters or {}), node
-    assert node.get("revision") == revision, node
+    # The code is CodeDeploy's (ion deploys): the launch template carries no revision.
+    assert node.get("revision") is None, node
+    if revision is not None:
+        assert view.running_revision(application, system, group) == revision, \
+            f"{system}-{group}: CodeDeploy runs {view.running_revision(application, system, group)!r}, expected {revision!r}"
     assert node.get("transaction_functions", []) == (transaction_functions or []), node
     if topology is not None:
         assert node.get("topology") == topology, node
@@ -439,8 +467,6 @@ def check_group(
         itags = tag_dict(i.get("Tags"))
         for k, v in ((TAG_SYSTEM, system), (TAG_GROUP, group), (TAG_APPLICATION, application)):
             assert itags.get(k) == v, f"instance {i['InstanceId']}: tag {k} = {itags.get(k)!r}"
-        if revision is not None:
-            assert itags.get(TAG_REVISION) == revision, f"instance {i['InstanceId']}: {TAG_REVISION} = {itags.get(TAG_REVISION)!r}"
     if endpoint is not None:
         lb = view.load_balancer(endpoint)
         assert lb is not None, f"{system}-{group}: no load balancer with DNS name {endpoint}"

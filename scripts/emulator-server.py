@@ -9,6 +9,11 @@ Fixes (each one is moto's bug, not AWS behaviour the provider may rely on):
   Auto Scaling launch from that version fails an assertion (HTTP 500). AWS
   accepts base64 user data in new versions as in CreateLaunchTemplate; we wrap
   it as moto's own CreateLaunchTemplate does.
+- CodeDeploy deployments stay `Created` forever, and moto has no
+  DeleteDeploymentGroup, DeleteApplication, UpdateDeploymentGroup,
+  ListDeploymentTargets or BatchGetDeploymentTargets: see
+  `emulator_codedeploy.py` (deployments advance Created -> InProgress ->
+  Succeeded, or fail on purpose, with AWS's rollback).
 """
 
 import sys
@@ -16,6 +21,11 @@ import sys
 from moto.core.types import Base64EncodedString
 from moto.ec2.models import launch_templates
 from moto.server import main
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import emulator_codedeploy  # noqa: E402
+
+emulator_codedeploy.install()
 
 
 def _user_data(self):  # type: ignore[no-untyped-def]

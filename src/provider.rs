@@ -17,6 +17,7 @@ use crate::resources;
 /// The services whose endpoints can be overridden (`endpoints { ... }`).
 pub const ENDPOINT_SERVICES: &[&str] = &[
     "autoscaling",
+    "codedeploy",
     "dynamodb",
     "ec2",
     "elbv2",

@@ -28,6 +28,7 @@ provider "datomic" {
   #
   # endpoints {
   #   autoscaling = "http://127.0.0.1:4566"
+  #   codedeploy  = "http://127.0.0.1:4566"
   #   dynamodb    = "http://127.0.0.1:4566"
   #   ec2         = "http://127.0.0.1:4566"
   #   iam         = "http://127.0.0.1:4566"

@@ -76,6 +76,14 @@ pub mod code {
     /// Auto Scaling's message when an instance profile is not yet usable
     /// (IAM propagation), code [`VALIDATION_ERROR`].
     pub const INVALID_INSTANCE_PROFILE_NEEDLE: &str = "Invalid IAM Instance Profile";
+    /// CodeDeploy: no such application, deployment group or deployment.
+    pub const APPLICATION_DOES_NOT_EXIST: &str = "ApplicationDoesNotExistException";
+    pub const DEPLOYMENT_GROUP_DOES_NOT_EXIST: &str = "DeploymentGroupDoesNotExistException";
+    pub const DEPLOYMENT_DOES_NOT_EXIST: &str = "DeploymentDoesNotExistException";
+    /// CodeDeploy: the deployment group already runs a deployment.
+    pub const DEPLOYMENT_LIMIT_EXCEEDED: &str = "DeploymentLimitExceededException";
+    /// CodeDeploy cannot assume a service role (yet: IAM propagation).
+    pub const INVALID_ROLE: &str = "InvalidRoleException";
     /// What an S3 HeadBucket of a missing bucket says: it has no body, so no
     /// code, only its status.
     pub const HTTP_NOT_FOUND_NEEDLE: &str = "404";
@@ -184,6 +192,9 @@ impl AwsError {
                     code::RESOURCE_NOT_FOUND_EXCEPTION,
                     code::SECURITY_GROUP_NOT_FOUND,
                     code::NO_SUCH_HOSTED_ZONE,
+                    code::APPLICATION_DOES_NOT_EXIST,
+                    code::DEPLOYMENT_GROUP_DOES_NOT_EXIST,
+                    code::DEPLOYMENT_DOES_NOT_EXIST,
                 ]
                 .contains(&c)
         })

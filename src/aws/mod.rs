@@ -68,6 +68,8 @@ pub struct Clients {
     /// global service: the SDK resolves it to `route53.amazonaws.com` and
     /// signs for `us-east-1` whatever the region (see the test below).
     pub route53: aws_sdk_route53::Client,
+    /// CodeDeploy: applications' ion deploys.
+    pub codedeploy: aws_sdk_codedeploy::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -165,6 +167,7 @@ impl Clients {
             elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
             ssm: client!(aws_sdk_ssm, "ssm"),
             route53: client!(aws_sdk_route53, "route53"),
+            codedeploy: client!(aws_sdk_codedeploy, "codedeploy"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

@@ -1,7 +1,10 @@
 //! `datomic_application`: one application revision deployed to one compute
-//! group. Deploying writes a new launch template version carrying the
-//! revision and replaces the group's nodes one at a time; the application's
-//! IAM policy goes inline on the group's node role. Its secret parameters
+//! group as Datomic deploys ions: the revision ion push put in the region's
+//! code bucket, deployed in place by CodeDeploy (see `deploy`), with no
+//! node replaced. Transaction functions and secret parameters still reach
+//! the nodes through the launch template (a change of those replaces the
+//! nodes one at a time); the application's IAM policy goes inline on the
+//! group's node role. Its secret parameters
 //! (write-only) go to SSM Parameter Store (see `secrets`); the nodes learn
 //! only where they are.
 
@@ -11,6 +14,7 @@ use async_trait::async_trait;
 
 use super::common::*;
 use super::compute;
+use super::deploy;
 use super::model::{
     model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Map, Model, Op, Str,
     Timeouts,
@@ -53,6 +57,8 @@ pub mod attr {
     pub const TRANSACTION_FUNCTIONS: &str = "transaction_functions";
     pub const IAM_POLICY: &str = "iam_policy";
     pub const LAUNCH_TEMPLATE_VERSION: &str = "launch_template_version";
+    pub const ARN: &str = "arn";
+    pub const DEPLOYMENT_ID: &str = "deployment_id";
     pub const SECRET_PARAMETERS_WO: &str = "secret_parameters_wo";
     pub const SECRET_PARAMETERS_WO_VERSION: &str = "secret_parameters_wo_version";
     pub const TIMEOUTS: &str = "timeouts";
@@ -69,6 +75,8 @@ model! {
         transaction_functions: List = attr::TRANSACTION_FUNCTIONS,
         iam_policy: Str = attr::IAM_POLICY,
         launch_template_version: Int = attr::LAUNCH_TEMPLATE_VERSION,
+        arn: Str = attr::ARN,
+        deployment_id: Str = attr::DEPLOYMENT_ID,
         secret_parameters_wo: Map = attr::SECRET_PARAMETERS_WO,
         secret_parameters_wo_version: Int = attr::SECRET_PARAMETERS_WO_VERSION,
         timeouts: BlockOf<Timeouts> = attr::TIMEOUTS,
@@ -87,15 +95,17 @@ impl ApplicationModel {
 fn schema() -> Schema {
     Schema::new(
         0,
-        Block::new("A deployment of one application revision to one compute group: the system's primary compute group, or a query group whose `application_name` equals this application's `name`. Each compute group runs exactly one application. Datomic's own ion deploy (CodeDeploy, artifact push) is not modelled: the revision is delivered to the nodes through the launch template, and the nodes are replaced one at a time.")
+        Block::new("A deployment of one application revision to one compute group: the system's primary compute group, or a query group whose `application_name` equals this application's `name`. Each compute group runs exactly one application. Deployed as Datomic deploys ions: push the revision with Datomic's tooling (`clojure -A:ion-dev '{:op :push}'`), which puts it in the region's code bucket (tagged `datomic:code`, `datomic-code-<account>-<region>`, made by the provider when missing and never deleted) under `datomic/apps/<name>/<revision>.zip`; the provider then deploys it with CodeDeploy to the group's deployment group (named like the group's Auto Scaling group, `<system>--<group>`, in the CodeDeploy application named `name`, tied to the Auto Scaling group so that nodes launched later get the running revision), in place, one node at a time (`CodeDeployDefault.OneAtATime`), rolled back automatically when it fails. No node is replaced. The deployment group, and a CodeDeploy service role `<system>--<group>-deploy`, are made by this resource (the CodeDeploy application is named after it) and deleted on destroy; the CodeDeploy application is deleted only when the provider made it and no deployment group is left in it.")
             .attr(Attribute::computed(attr::ID, Type::String, "`<system>/<group>/<name>`, `primary` being the primary compute group.").use_state_for_unknown())
             .attr(Attribute::required(attr::NAME, Type::String, "The application's name. It must equal the target group's application name.").requires_replace())
             .attr(Attribute::required(attr::SYSTEM, Type::String, "Name of the system, usually `datomic_system.x.name`.").requires_replace())
             .attr(Attribute::optional(attr::COMPUTE_GROUP, Type::String, "Name of the query group to deploy to, usually `datomic_query_group.x.name`. Unset: the system's primary compute group.").requires_replace())
-            .attr(Attribute::required(attr::REVISION, Type::String, "The revision to deploy, an opaque string such as a git sha or `r53`. Changing it deploys in place."))
+            .attr(Attribute::required(attr::REVISION, Type::String, "The revision to deploy: the git sha or `uname` ion push gave it, whose zip is at `datomic/apps/<name>/<revision>.zip` in the region's code bucket (a revision not there is refused, at plan when the bucket exists, else at apply). Changing it is one CodeDeploy deployment, in place; when it fails, the error says CodeDeploy's reason and failed lifecycle event, and the state keeps the revision the group runs (the previous one, after CodeDeploy's automatic rollback)."))
             .attr(Attribute::optional(attr::TRANSACTION_FUNCTIONS, Type::list(Type::String), "Fully qualified names (`namespace/name`) of the transaction functions the application provides. Only the primary compute group runs transaction functions."))
             .attr(Attribute::optional(attr::IAM_POLICY, Type::String, "An IAM policy document (JSON) with the application's own permissions, put inline on the group's node role. Checked at plan time, so that the nodes cannot reach past it: an `Allow` statement may not use `NotAction` or `NotResource`, grant `*` or `*:*` actions on any resource, grant IAM writes (IAM actions other than `iam:Get*`, `iam:List*`, `iam:Generate*` and `iam:Simulate*`; wildcards that can match a write count as writes) or grant `iam:PassRole` on every role (`*`, `arn:aws:iam::<account>:role/*`; name explicit role ARNs or a path instead). Actions match case-insensitively, as IAM's do; `Deny` statements are not limited."))
-            .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_VERSION, Type::Number, "The launch template version that carries this deployment."))
+            .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_VERSION, Type::Number, "The group's launch template version. It carries the application's transaction functions and where its secret parameters are, not its code (CodeDeploy delivers the revision): it changes only when those do.").use_state_for_unknown())
+            .attr(Attribute::computed(attr::ARN, Type::String, "ARN of the group's CodeDeploy deployment group, `arn:aws:codedeploy:<region>:<account>:deploymentgroup:<name>/<system>--<group>`.").use_state_for_unknown())
+            .attr(Attribute::computed(attr::DEPLOYMENT_ID, Type::String, "ID of the CodeDeploy deployment that put the running revision on the group (`d-...`).").use_state_for_unknown())
             .attr(Attribute::optional(attr::SECRET_PARAMETERS_WO, Type::map(Type::String), "Secret settings of the application (passwords, keys): names to values, stored by the provider as SSM Parameter Store `SecureString` parameters `/datomic-shared/<system>/<group>/<name>/<NAME>` (`<group>` is `primary` for the primary compute group), where Datomic ions read parameters (`ion/get-params`). The nodes are told only that path, and the node role may read (and decrypt, through SSM only) exactly the parameters under it. The values never reach the state, the plan or the launch template. They are written when the application is created and whenever `secret_parameters_wo_version` changes (a changed value alone is not seen); secrets removed from the map are deleted then; all are deleted on destroy. Read and import cannot know the values: parameters changed or deleted outside Terraform are not drift (change the version to write them again). A parameter at that path that does not carry this application's identity tags is never overwritten or deleted: it is an error. Names: 1-128 letters, digits, `_`, `.` or `-`; values: 1-4096 characters.").sensitive().write_only())
             .attr(secrets_version_attr())
             .block(attr::TIMEOUTS, Nesting::Single, timeouts_block(&[timeouts_attr::CREATE, timeouts_attr::UPDATE, timeouts_attr::DELETE], "30m")),
@@ -173,9 +183,21 @@ impl ApplicationResource {
                 unchanged
             }
             Err(e) => {
-                let name = planned.name.unwrap_or_default();
+                // A failed deployment leaves the group on the revision it ran
+                // before (CodeDeploy rolled back): the state says what runs.
+                let after = match &e {
+                    OpError::Deployment(_) => self.read_model(c, &planned).await.ok().flatten(),
+                    _ => None,
+                };
+                let name = planned.name.clone().unwrap_or_default();
                 aws_error(diags, &format!("deploying Datomic application ({name})"), e);
-                unchanged
+                match after {
+                    Some(mut m) => {
+                        m.timeouts = planned.timeouts.clone();
+                        m.to_value()
+                    }
+                    None => unchanged,
+                }
             }
         }
     }
@@ -193,6 +215,12 @@ impl ApplicationResource {
         if let Err(v) = check_target(c, &system, &group, &name, Lookup::Apply).await? {
             return Ok(Err(v));
         }
+        let revision = planned.revision.clone().unwrap_or_default();
+        // Before anything is written: a revision never pushed changes nothing.
+        let bucket = match deploy::check_pushed(c, &name, &revision).await? {
+            Ok(b) => b,
+            Err(v) => return Ok(Err(v)),
+        };
         let Some(g) = compute::read_group(c, &system, &group).await? else {
             return Err(OpError::Vanished(format!(
                 "the {} disappeared while deploying",
@@ -200,7 +228,6 @@ impl ApplicationResource {
             )));
         };
         let mut node = g.node.clone();
-        node.revision = planned.revision.clone();
         node.transaction_functions = planned.transaction_functions.clone().unwrap_or_default();
         let owner = secrets::Owner {
             system: &system,
@@ -247,13 +274,33 @@ impl ApplicationResource {
         }
         let timeout = timeout_of(&planned.timeouts, op, DEFAULT_TIMEOUT);
         if node != g.node {
+            // The code is CodeDeploy's now: new versions no longer carry it.
+            node.revision = None;
             let sg = compute::security_group::of_group(c, &g, &system).await?;
             let full = g.own_tags();
             let image = compute::image_of(c, &g, &system).await?;
             compute::new_version(c, &g, &g.instance_type, &image, &node, &sg, &full).await?;
         }
-        // Always: an interrupted deploy may have left nodes on the old revision.
+        // Always: an interrupted roll may have left nodes on an old version.
         compute::roll(c, &system, &group, timeout, &ctx.cancel).await?;
+        let target = deploy::Target {
+            system: &system,
+            group: &group,
+            application: &name,
+        };
+        // The group's tags, but its create marker (the group's own, not theirs).
+        let mut identity = g.own_tags();
+        identity.remove(rules::TAG_CREATED);
+        deploy::deploy(
+            c,
+            &target,
+            &bucket,
+            &revision,
+            &identity,
+            timeout,
+            &ctx.cancel,
+        )
+        .await?;
         let mut v = planned.clone();
         v.id = Some(rules::application_id(&system, &group, &name));
         match self.read_model(c, &v).await? {
@@ -281,13 +328,27 @@ impl ApplicationResource {
         let Some(g) = compute::read_group(c, &system, &group).await? else {
             return Ok(None);
         };
-        // Deployed means: the group runs this application and carries a revision.
+        // Deployed means: the group runs this application, and its
+        // deployment group has deployed a revision of it. (A deployment made
+        // by an earlier build, through the launch template, has none: it is
+        // planned again, as one CodeDeploy deployment.)
         let group_app = g
             .tags
             .get(rules::TAG_APPLICATION)
             .cloned()
             .unwrap_or_else(|| g.node.application.clone());
-        let Some(revision) = g.node.revision.clone().filter(|_| group_app == name) else {
+        if group_app != name {
+            return Ok(None);
+        }
+        let target = deploy::Target {
+            system: &system,
+            group: &group,
+            application: &name,
+        };
+        let Some(Some(running)) = deploy::codedeploy::running(c, &target).await? else {
+            return Ok(None);
+        };
+        let Some(revision) = running.revision else {
             return Ok(None);
         };
         let mut v = state.clone();
@@ -316,6 +377,8 @@ impl ApplicationResource {
             (None, _) => None,
         };
         v.launch_template_version = Some(g.launch_template_version);
+        v.arn = Some(target.arn(c).await?);
+        v.deployment_id = Some(running.deployment_id);
         // The values are write-only: only their version can be read back.
         v.secret_parameters_wo = None;
         v.secret_parameters_wo_version = g.node.secret_parameters_version;
@@ -390,8 +453,19 @@ impl Resource<Clients> for ApplicationResource {
                 );
             }
         }
-        if !plan.is_create() && plan.planned != plan.prior {
-            plan.set(attr::LAUNCH_TEMPLATE_VERSION, Value::Unknown);
+        // The launch template changes with what it carries, the deployment
+        // with the revision; the deployment group's ARN is known up front.
+        let changed = |p: &Plan, a: &str| p.planned.get(a) != p.prior.get(a);
+        let carried = changed(plan, attr::TRANSACTION_FUNCTIONS)
+            || changed(plan, attr::SECRET_PARAMETERS_WO_VERSION);
+        let revision_changed = plan.is_create() || changed(plan, attr::REVISION);
+        if !plan.is_create() {
+            if carried {
+                plan.set(attr::LAUNCH_TEMPLATE_VERSION, Value::Unknown);
+            }
+            if revision_changed {
+                plan.set(attr::DEPLOYMENT_ID, Value::Unknown);
+            }
         }
         // Check the target now when it exists (else at apply, before any write).
         if let (Some(c), Some(s), Some(n)) = (
@@ -402,13 +476,48 @@ impl Resource<Clients> for ApplicationResource {
             if is_unknown(&plan.planned, attr::COMPUTE_GROUP) {
                 return;
             }
-            match check_target(c, &s, &group_of(&plan.planned), &n, Lookup::Plan).await {
+            let group = group_of(&plan.planned);
+            if let Some(account) = c.account_id() {
+                plan.set(
+                    attr::ARN,
+                    Value::string(rules::deployment_group_arn(
+                        "aws",
+                        &c.region,
+                        account,
+                        &n,
+                        &rules::deployment_group_name(&s, &group),
+                    )),
+                );
+            }
+            match check_target(c, &s, &group, &n, Lookup::Plan).await {
                 Ok(Err(v)) if v.summary != NOT_FOUND => violation(diags, &v),
                 Ok(_) => {}
                 Err(e) => diags.warning(
                     "Could not check the application's compute group",
                     e.to_string(),
                 ),
+            }
+            // A revision not pushed yet is a warning at plan, when the code
+            // bucket says so; the apply refuses it. Not an error here: a
+            // plan error would also stop `terraform destroy`, whose plan
+            // plans the configuration first, and the revision may be pushed
+            // between plan and apply.
+            if let (true, Some(r)) = (revision_changed, str_attr(&plan.planned, attr::REVISION)) {
+                match deploy::pushed_at_plan(c, &n, &r).await {
+                    Ok(Some(Err(v))) => diags.attribute_warning(
+                        crate::plugin::AttrPath::root(v.attribute),
+                        v.summary,
+                        format!(
+                            "{} The apply stops here unless it is pushed first.",
+                            v.detail
+                        ),
+                    ),
+                    Ok(_) => {}
+                    Err(e) => diags.warning(
+                        "Could not check that the revision was pushed",
+                        e.to_string(),
+                    ),
+                }
             }
         }
     }
@@ -459,6 +568,13 @@ impl Resource<Clients> for ApplicationResource {
             ),
             async {
                 let mut had_secrets = prior.secret_parameters_wo_version.is_some();
+                // The deployment group goes; the code bucket never does.
+                let target = deploy::Target {
+                    system: &system,
+                    group: &group,
+                    application: &name,
+                };
+                deploy::remove(c, &target).await?;
                 compute::delete_role_policy(
                     c,
                     &system,

@@ -43,6 +43,10 @@ pub enum OpError {
     /// two availability zones).
     #[error("{0}")]
     Unsupported(String),
+    /// A CodeDeploy deployment ended without success: CodeDeploy's error,
+    /// the failed lifecycle event and the rollback, in words.
+    #[error("{0}")]
+    Deployment(String),
     /// No image to run the nodes on was found.
     #[error("no Amazon Linux image found in {region}; set image_id")]
     NoImage { region: String },

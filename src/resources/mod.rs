@@ -5,6 +5,7 @@ pub mod application;
 pub mod common;
 pub mod compute;
 pub mod data_sources;
+pub mod deploy;
 pub mod error;
 pub mod functions;
 pub mod journal;

@@ -90,6 +90,7 @@ mod aws_names;
 mod capacity;
 mod client_access;
 mod client_endpoint;
+mod deploy;
 mod iam_policy;
 mod ids;
 mod names;
@@ -118,6 +119,12 @@ pub use client_access::{check_cidr_block, check_security_group_id, open_to_every
 pub use client_endpoint::{
     client_config, dns_zone_name, endpoint_url, group_dns_name, same_dns_name, zone_caller_prefix,
     zone_caller_reference, ENTRY_RECORD, RECORD_TTL,
+};
+pub use deploy::{
+    code_bucket_name, codedeploy_application_arn, deploy_role_name, deployment_failure,
+    deployment_group_arn, deployment_group_name, revision_key, revision_not_pushed,
+    revision_of_key, FailedEvent, DEPLOYMENT_CONFIG, DEPLOY_ROLE_POLICY, DEPLOY_ROLE_POLICY_NAME,
+    DEPLOY_ROLE_TRUST, PUSH_HINT, TAG_CODE,
 };
 pub use iam_policy::{check_iam_policy, IAM_POLICY_VERSIONS, MAX_IAM_POLICY_CHARS};
 pub use ids::{

@@ -16,6 +16,10 @@ resource "datomic_query_group" "stage" {
 
 # The shared "tx" application carries transaction functions, so it is
 # deployed to the system's primary compute group (compute_group unset).
+# Push the revision first, from the application's project, with Datomic's ion
+# tooling: `clojure -A:ion-dev '{:op :push :uname "3f2c9a1"}'` puts it in the
+# region's code bucket (datomic/apps/tx/3f2c9a1.zip); the apply then deploys it
+# with CodeDeploy, in place, one node at a time.
 resource "datomic_application" "tx" {
   system   = datomic_system.prod.name
   name     = datomic_system.prod.application_name

@@ -59,6 +59,7 @@ provider "datomic" {
     sts         = var.aws_endpoint
     elbv2       = var.aws_endpoint
     route53     = var.aws_endpoint
+    codedeploy  = var.aws_endpoint
   }
 }
 

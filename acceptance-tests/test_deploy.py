@@ -1,0 +1,189 @@
+"""Applications deploy as ions do: `datomic_application.revision` is the revision ion push
+put in the region's code bucket (`datomic/apps/<app>/<rev>.zip`), deployed by CodeDeploy
+to the compute group's deployment group, in place (no node replaced), rolled back when it
+fails. Checked with boto3 directly against the emulator (whose CodeDeploy deployments
+advance, see scripts/emulator_codedeploy.py); a revision containing `emulator-fail` makes
+its deployment fail there.
+
+plan -> apply -> checks -> empty plan, a revision change (one deployment, same
+instances), a failed deployment (CodeDeploy's error; state keeps the old revision), a
+never-pushed revision (refused, naming `revision`), import gives the same state, destroy
+removes the deployment group but never the code bucket.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import Emulator, Terraform, code_bucket, provider_hcl
+from topology_helpers import (
+    AwsView,
+    assert_nothing_left,
+    assert_replan_empty,
+    import_round_trip,
+    planned_actions,
+    state_resources,
+)
+
+SYSTEM = "ions"
+APP = SYSTEM  # a system's application name defaults to the system's name
+GROUP = f"{SYSTEM}--primary"
+
+
+def config(revision: str) -> str:
+    return provider_hcl() + f"""
+resource "datomic_system" "main" {{
+  name           = "{SYSTEM}"
+  topology       = "solo"
+  retain_storage = false
+}}
+
+resource "datomic_application" "app" {{
+  system   = datomic_system.main.name
+  name     = datomic_system.main.application_name
+  revision = "{revision}"
+}}
+"""
+
+
+def deployments(cd) -> list[dict]:
+    ids = cd.list_deployments(applicationName=APP, deploymentGroupName=GROUP)["deployments"]
+    if not ids:
+        return []
+    found = cd.batch_get_deployments(deploymentIds=ids)["deploymentsInfo"]
+    return sorted(found, key=lambda d: d["createTime"])
+
+
+def instance_ids(view: AwsView) -> list[str]:
+    return sorted(i["InstanceId"] for i in view.group(SYSTEM, "primary").asg["Instances"])
+
+
+def app_state(tf: Terraform) -> dict:
+    return state_resources(tf.show_json())["datomic_application.app"]["values"]
+
+
+@pytest.mark.aws
+def test_revisions_deploy_through_codedeploy(tf: Terraform, aws: Emulator) -> None:
+    view = AwsView(aws)
+    cd = aws.boto3("codedeploy")
+    s3 = aws.boto3("s3")
+    key1 = aws.push_revision(APP, "r1")
+
+    # Create: the CodeDeploy application, the deployment group tied to the group's
+    # Auto Scaling group, one deployment of the pushed zip.
+    tf.write(config("r1"))
+    tf.init()
+    tf.apply()
+    app = cd.get_application(applicationName=APP)["application"]
+    assert app["computePlatform"] == "Server"
+    g = cd.get_deployment_group(applicationName=APP, deploymentGroupName=GROUP)["deploymentGroupInfo"]
+    assert [a["name"] for a in g["autoScalingGroups"]] == [GROUP]
+    assert g["deploymentConfigName"] == "CodeDeployDefault.OneAtATime"
+    assert g["autoRollbackConfiguration"]["enabled"] is True
+    assert "DEPLOYMENT_FAILURE" in g["autoRollbackConfiguration"]["events"]
+    assert g["deploymentStyle"]["deploymentType"] == "IN_PLACE"
+    assert g["serviceRoleArn"].endswith(f":role/{GROUP}-deploy")
+    role = view.iam.get_role(RoleName=f"{GROUP}-deploy")["Role"]
+    assert "codedeploy.amazonaws.com" in str(role["AssumeRolePolicyDocument"])
+    assert view.iam.list_role_policies(RoleName=f"{GROUP}-deploy")["PolicyNames"] == ["codedeploy"]
+    policy = view.role_policy(f"{GROUP}-deploy", "codedeploy")
+    assert "autoscaling:PutLifecycleHook" in str(policy)
+    arn = f"arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:{APP}/{GROUP}"
+    tags = {t["Key"]: t["Value"] for t in cd.list_tags_for_resource(ResourceArn=arn)["Tags"]}
+    assert tags.get("datomic:system") == SYSTEM and tags.get("datomic:group") == "primary", tags
+    ds = deployments(cd)
+    assert len(ds) == 1
+    assert ds[0]["revision"]["s3Location"] == {"bucket": code_bucket(), "key": key1, "bundleType": "zip"}
+    assert ds[0]["status"] == "Succeeded"
+    state = app_state(tf)
+    assert state["revision"] == "r1"
+    assert state["arn"] == arn
+    assert state["deployment_id"] == ds[0]["deploymentId"]
+    assert_replan_empty(tf, aws)
+
+    # A revision change is one in-place deployment: the same nodes, the same launch template.
+    nodes, lt_version = instance_ids(view), state["launch_template_version"]
+    key2 = aws.push_revision(APP, "r2")
+    tf.write(config("r2"))
+    plan = tf.plan_json()
+    assert planned_actions(plan)["datomic_application.app"] == ("update",)
+    assert planned_actions(plan)["datomic_system.main"] == ("no-op",)
+    tf.apply()
+    ds = deployments(cd)
+    assert len(ds) == 2 and ds[-1]["revision"]["s3Location"]["key"] == key2
+    assert ds[-1]["status"] == "Succeeded"
+    assert instance_ids(view) == nodes, "a revision change replaced nodes"
+    state = app_state(tf)
+    assert (state["revision"], state["launch_template_version"]) == ("r2", lt_version)
+    assert state["deployment_id"] == ds[-1]["deploymentId"]
+    assert_replan_empty(tf, aws)
+
+    # A failed deployment: CodeDeploy's error and the failed lifecycle event are shown,
+    # CodeDeploy rolls back, the state keeps r2.
+    aws.push_revision(APP, "r3-emulator-fail")
+    tf.write(config("r3-emulator-fail"))
+    res = tf.apply(check=False)
+    assert not res.ok
+    out = res.stdout + res.stderr
+    assert "HEALTH_CONSTRAINTS" in out, out
+    assert "ValidateService" in out and "ScriptFailed" in out, out
+    assert "rolled the group back" in out, out
+    assert app_state(tf)["revision"] == "r2"
+    ds = deployments(cd)
+    assert [d["status"] for d in ds[-2:]] == ["Failed", "Succeeded"]
+    assert ds[-1]["creator"] == "codeDeployRollback" and ds[-1]["revision"]["s3Location"]["key"] == key2
+    assert instance_ids(view) == nodes
+    tf.write(config("r2"))
+    assert_replan_empty(tf, aws)
+
+    # A revision never pushed: a warning at plan (a plan error would stop destroy too),
+    # refused at apply, naming `revision`, where it was looked for and how to push;
+    # nothing deployed, the state keeps the running revision.
+    tf.write(config("r9"))
+    res = tf.plan()
+    text = " ".join(res.stderr.split()) + " " + " ".join(res.stdout.split())
+    assert "Warning: Application revision not pushed" in text, res.describe()
+    assert 'revision = "r9"' in text, text  # Terraform points at the attribute
+    res = tf.apply(check=False)
+    assert not res.ok
+    text = " ".join(res.stderr.split())
+    assert "Error: Application revision not pushed" in text, res.describe()
+    assert 'revision = "r9"' in text, text
+    assert f"s3://{code_bucket()}/datomic/apps/{APP}/r9.zip" in text, text
+    assert ":op :push" in text, text
+    assert len(deployments(cd)) == 4
+    assert app_state(tf)["revision"] == "r2"
+
+    # Import gives the same state; destroy removes the deployment group, its role and the
+    # CodeDeploy application the provider made, never the code bucket.
+    tf.write(config("r2"))
+    import_round_trip(tf)
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+    assert APP not in cd.list_applications()["applications"]
+    with pytest.raises(view.iam.exceptions.NoSuchEntityException):
+        view.iam.get_role(RoleName=f"{GROUP}-deploy")
+    s3.head_object(Bucket=code_bucket(), Key=key2)
+    assert_nothing_left(view, SYSTEM, retained_storage=False)
+
+
+@pytest.mark.aws
+def test_a_revision_not_pushed_is_refused_at_apply_when_there_is_no_code_bucket(
+    tf: Terraform, aws: Emulator
+) -> None:
+    tf.write(config("never-pushed"))
+    tf.init()
+    res = tf.apply(check=False)
+    assert not res.ok
+    text = " ".join(res.stderr.split())
+    assert "Error: Application revision not pushed" in text, res.describe()
+    assert 'revision = "never-pushed"' in text, text
+    assert f"s3://{code_bucket()}/datomic/apps/{APP}/never-pushed.zip" in text, text
+    # The provider made the code bucket, tagged, so that ion push has a place to push to.
+    s3 = aws.boto3("s3")
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=code_bucket())["TagSet"]}
+    assert "datomic:code" in tags
+    assert aws.boto3("codedeploy").list_applications()["applications"] == []
+    # Destroy plans the configuration first: a revision not pushed must not stop it.
+    tf.destroy()
+    s3.head_bucket(Bucket=code_bucket())

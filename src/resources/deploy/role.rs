@@ -1,0 +1,179 @@
+//! The IAM role CodeDeploy acts as for one compute group
+//! (`<system>--<group>-deploy`): trusted by codedeploy.amazonaws.com, with
+//! what AWS's managed AWSCodeDeployRole grants for in-place deployments as an
+//! inline policy (see `rules::DEPLOY_ROLE_POLICY`), tagged with the group's identity
+//! like the node role (see `compute::role`), and deleted with the group's
+//! deployment group. One per group, not per system: it lives and dies with
+//! its deployment group, so no count of users is needed.
+
+use crate::aws::{tags, AwsError, Clients, Found};
+use crate::resources::error::OpError;
+use crate::resources::ownership;
+use crate::rules;
+
+fn sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug,
+{
+    AwsError::from_sdk(e)
+}
+
+/// The deploy role's ARN, made when missing. A role found by its name is
+/// used only when its identity tags make it this group's.
+pub async fn ensure(
+    c: &Clients,
+    system: &str,
+    group: &str,
+    t: &tags::Tags,
+) -> Result<String, OpError> {
+    let name = rules::deploy_role_name(system, group);
+    let found = c
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().cloned());
+    let arn = match found {
+        Some(r) => {
+            ownership::check(
+                "IAM role",
+                &name,
+                &tags::from_iam(r.tags()),
+                system,
+                Some(group),
+            )?;
+            r.arn().to_string()
+        }
+        None => {
+            let made = c
+                .iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(rules::DEPLOY_ROLE_TRUST)
+                .description(format!(
+                    "CodeDeploy's role for ion deploys to {}",
+                    rules::group_label(system, group)
+                ))
+                .set_tags(Some(tags::iam(t)))
+                .send()
+                .await
+                .map_err(sdk);
+            match made {
+                Ok(o) => o.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+                // A create retried after its answer was lost: ours by its tags.
+                Err(e) if e.is_already_exists() => {
+                    let r = c
+                        .iam
+                        .get_role()
+                        .role_name(&name)
+                        .send()
+                        .await
+                        .map_err(sdk)?;
+                    let r = r
+                        .role()
+                        .cloned()
+                        .ok_or_else(|| OpError::Vanished(format!("IAM role {name} disappeared")))?;
+                    ownership::check(
+                        "IAM role",
+                        &name,
+                        &tags::from_iam(r.tags()),
+                        system,
+                        Some(group),
+                    )?;
+                    r.arn().to_string()
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    // Idempotent: the same document again changes nothing.
+    c.iam
+        .put_role_policy()
+        .role_name(&name)
+        .policy_name(rules::DEPLOY_ROLE_POLICY_NAME)
+        .policy_document(rules::DEPLOY_ROLE_POLICY)
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(arn)
+}
+
+/// Deletes the deploy role when its identity tags make it this group's.
+pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpError> {
+    let name = rules::deploy_role_name(system, group);
+    let Some(r) = c
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?
+        .and_then(|o| o.role().cloned())
+    else {
+        return Ok(());
+    };
+    if !ownership::may_delete(
+        "IAM role",
+        &name,
+        &tags::from_iam(r.tags()),
+        system,
+        Some(group),
+    ) {
+        return Ok(());
+    }
+    let inline = c
+        .iam
+        .list_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    for p in inline.iter().flat_map(|o| o.policy_names()) {
+        c.iam
+            .delete_role_policy()
+            .role_name(&name)
+            .policy_name(p)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+    }
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    for p in attached.iter().flat_map(|o| o.attached_policies()) {
+        if let Some(arn) = p.policy_arn() {
+            c.iam
+                .detach_role_policy()
+                .role_name(&name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(sdk)
+                .found()?;
+        }
+    }
+    c.iam
+        .delete_role()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(sdk)
+        .found()?;
+    Ok(())
+}
