@@ -258,6 +258,8 @@ class StrictLayer:
                 r = Refusal("validation", bad.code, bad.status, bad.message)
                 with self._lock:
                     self.invalid.append((call.service, call.action, bad.message))
+        if r is None and self.config.validation:
+            r = self._kms_window(call, p)
         if r is None and self.config.dependencies:
             r = self._dependencies(call, p)
         if r is None and self.config.consistency:
@@ -271,6 +273,17 @@ class StrictLayer:
                 self.refusals.append((call.service, call.action, r))
                 self.totals[r.rule] = self.totals.get(r.rule, 0) + 1
         return r
+
+    def _kms_window(self, call: Any, p: Params) -> Refusal | None:
+        """KMS refuses a key deletion window under 7 days (the model says 1; moto takes it)."""
+        if (call.service, call.action) != ("kms", "ScheduleKeyDeletion"):
+            return None
+        days = p.doc.get("PendingWindowInDays", 30)
+        if isinstance(days, int) and days < 7:
+            return Refusal("validation", "ValidationException", 400,
+                           f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
+                           "satisfy constraint: Member must have value greater than or equal to 7")
+        return None
 
     def _already_exists(self, call: Any, p: Params) -> Refusal | None:
         """AWS refuses a second CreateAutoScalingGroup of a name (moto replaces the first

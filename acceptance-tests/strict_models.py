@@ -5,7 +5,7 @@ strict layer of the test proxy (strict_aws.py): moto accepts requests AWS refuse
 
 Query protocols (ec2, iam, autoscaling, elbv2, sts) arrive as flattened form fields,
 which are read back into the operation's input structure following botocore's own
-serializers; DynamoDB and SSM (JSON 1.x, X-Amz-Target) are their JSON body; S3 (REST-XML) is
+serializers; DynamoDB, SSM and KMS (JSON 1.x, X-Amz-Target) are their JSON body; S3 (REST-XML) is
 checked where practical: bucket names and object key lengths.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 # SigV4 signing name -> botocore's service name
 _SERVICES = {
     "ec2": "ec2", "iam": "iam", "autoscaling": "autoscaling", "elasticloadbalancing": "elbv2",
-    "sts": "sts", "dynamodb": "dynamodb", "s3": "s3", "ssm": "ssm",
+    "sts": "sts", "dynamodb": "dynamodb", "s3": "s3", "ssm": "ssm", "kms": "kms",
 }
 _MISSING = object()
 
@@ -330,6 +330,6 @@ def check_request(call: Any, form: dict[str, list[str]], doc: dict[str, Any]) ->
         return Invalid("InvalidParameterValue", 400, problems[0])
     n = len(problems)
     msg = f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems)
-    if name in ("dynamodb", "ssm"):
+    if name in ("dynamodb", "ssm", "kms"):
         return Invalid("ValidationException", 400, msg)
     return Invalid("ValidationError", 400, msg)

@@ -354,6 +354,16 @@ def test_requests_aws_refuses_by_its_models(strict: Emulator, service, call, cod
         pass
 
 
+def test_a_key_deletion_window_under_seven_days_is_refused(strict: Emulator) -> None:
+    # The API model allows 1 day, and moto takes it; KMS refuses anything under 7.
+    key = client(strict, "kms", False).create_key()["KeyMetadata"]["KeyId"]
+    kms = client(strict, "kms", True)
+    assert code_of(lambda: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=3)) == "ValidationException"
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
 def test_unknown_ec2_parameters_are_refused(strict: Emulator) -> None:
     import urllib.request
 

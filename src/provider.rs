@@ -21,6 +21,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "ec2",
     "elbv2",
     "iam",
+    "kms",
     "s3",
     "ssm",
     "sts",

@@ -41,6 +41,7 @@ provider "datomic" {
     dynamodb    = var.aws_endpoint
     sts         = var.aws_endpoint
     elbv2       = var.aws_endpoint
+    kms         = var.aws_endpoint
   }
 }
 

@@ -58,6 +58,8 @@ pub mod code {
     pub const PARAMETER_ALREADY_EXISTS: &str = "ParameterAlreadyExists";
     /// SSM: no such parameter (a tag look-up).
     pub const INVALID_RESOURCE_ID: &str = "InvalidResourceId";
+    /// KMS: the key's state forbids the call (e.g. already pending deletion).
+    pub const KMS_INVALID_STATE: &str = "KMSInvalidStateException";
 
     /// Auto Scaling's message for a group, policy or configuration that does
     /// not exist (its code is [`VALIDATION_ERROR`]).

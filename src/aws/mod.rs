@@ -64,6 +64,8 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// SSM Parameter Store: applications' secret parameters.
     pub ssm: aws_sdk_ssm::Client,
+    /// KMS: the key each system's storage is encrypted with.
+    pub kms: aws_sdk_kms::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -160,6 +162,7 @@ impl Clients {
             sts_check,
             elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
             ssm: client!(aws_sdk_ssm, "ssm"),
+            kms: client!(aws_sdk_kms, "kms"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

@@ -95,6 +95,7 @@ mod ownership;
 mod parameters;
 mod secrets;
 mod sizes;
+mod storage_key;
 mod tags;
 mod topology;
 
@@ -135,6 +136,7 @@ pub use sizes::{
     allowed_instance_types, check_instance_type, default_instance_type,
     instance_size_table_markdown, ComputeRole, InstanceSizeRule, INSTANCE_SIZES,
 };
+pub use storage_key::{key_alias, key_description, key_policy, KEY_DELETION_WINDOW_DAYS};
 pub use tags::{check_tags, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_USER_TAGS};
 pub use topology::{check_query_group_target, check_topology_change, parse_topology, Topology};
 

@@ -1,11 +1,11 @@
 //! A system's storage: its network (VPC and subnets in two availability
-//! zones: Datomic counts the network as storage), S3 bucket and DynamoDB
-//! table. Found by identity tags (and names), so a system re-created with the
+//! zones: Datomic counts the network as storage), customer-managed KMS key,
+//! S3 bucket and DynamoDB table (both encrypted with the key). Found by identity tags (and names), so a system re-created with the
 //! same name adopts what a previous one retained; an object with our name
 //! but not our tags is never adopted, changed or deleted (see
 //! [`super::ownership`]), and the bucket must belong to the account.
 //!
-//! One file per AWS object (`network.rs`, `bucket.rs`, `table.rs`), each with
+//! One file per AWS object (`network.rs`, `key.rs`, `bucket.rs`, `table.rs`), each with
 //! its find, ensure and delete; this module puts them together, and tags
 //! them all alike.
 
@@ -14,6 +14,7 @@ use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
 mod bucket;
+mod key;
 mod network;
 mod table;
 
@@ -28,12 +29,17 @@ pub struct Storage {
     pub table: String,
     /// The table's ARN when it was just described ("" otherwise: looked up when needed).
     pub table_arn: String,
+    /// The KMS key's ARN ("" when there is none: a system of an earlier build).
+    pub key_arn: String,
 }
 
 impl Storage {
     /// Whether any part exists (left by a previous system: adopted).
     fn has_any(&self) -> bool {
-        !self.vpc_id.is_empty() || !self.bucket.is_empty() || !self.table.is_empty()
+        !self.vpc_id.is_empty()
+            || !self.bucket.is_empty()
+            || !self.table.is_empty()
+            || !self.key_arn.is_empty()
     }
 }
 
@@ -68,6 +74,11 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
     if let Some((vpc, subnets)) = network::find(c, system).await? {
         s.vpc_id = vpc;
         s.subnet_ids = subnets;
+    }
+    match key::find(c, system).await? {
+        (Named::Ours, Some(k)) => s.key_arn = k.arn,
+        (Named::NotOurs(why), _) => strangers.push(why),
+        _ => {}
     }
     let bucket = bucket_name(c, system).await?;
     match bucket::find(c, system, &bucket).await? {
@@ -133,13 +144,15 @@ pub async fn ensure(
     Ok((s, adopted))
 }
 
-/// The S3 bucket and DynamoDB table, created when missing.
+/// The KMS key, S3 bucket and DynamoDB table, created when missing (the
+/// key first: the others are encrypted with it).
 async fn ensure_data(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
     s: &mut Storage,
 ) -> Result<(), OpError> {
+    ensure_key(c, system, t, s).await?;
     // Always (re)applied: the bucket may remain from a create interrupted
     // before its settings or tags were set.
     let bucket = bucket_name(c, system).await?;
@@ -148,14 +161,54 @@ async fn ensure_data(
     } else {
         bucket::Existing::Ours
     };
-    bucket::create(c, system, &bucket, t, found).await?;
+    bucket::create(c, system, &bucket, t, found, &s.key_arn).await?;
     s.bucket = bucket;
     let table = rules::table_name(system);
     if s.table.is_empty() {
-        table::create(c, &table, t).await?;
+        table::create(c, &table, t, &s.key_arn).await?;
         s.table = table.clone();
     }
     Ok(())
+}
+
+/// The system's key: made when missing, brought back to use when found
+/// (see `key.rs`: a key scheduled for deletion is restored).
+async fn ensure_key(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+) -> Result<(), OpError> {
+    match key::find(c, system).await? {
+        (Named::Ours, Some(k)) => {
+            key::adopt(c, &k).await?;
+            s.key_arn = k.arn;
+        }
+        (Named::NotOurs(detail), _) => return Err(NotOurs { detail }.into()),
+        _ => s.key_arn = key::create(c, system, t).await?.arn,
+    }
+    Ok(())
+}
+
+/// Gives a system of an earlier build, whose storage has no KMS key, its
+/// key, and moves its bucket and table to it (in place: S3 encrypts new
+/// objects with it, DynamoDB re-encrypts the table's keys). Returns the
+/// storage as it is then.
+pub async fn add_key(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    mut s: Storage,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Storage, OpError> {
+    ensure_key(c, system, t, &mut s).await?;
+    if !s.bucket.is_empty() {
+        bucket::create(c, system, &s.bucket, t, bucket::Existing::Ours, &s.key_arn).await?;
+    }
+    if !s.table.is_empty() {
+        protect(c, &s, cancel).await?;
+    }
+    Ok(s)
 }
 
 /// Waits for the table to be `ACTIVE` and keeps its data safe (deletion
@@ -166,7 +219,7 @@ pub async fn protect(
     s: &Storage,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
-    table::protect(c, &s.table, cancel).await
+    table::protect(c, &s.table, &s.key_arn, cancel).await
 }
 
 /// One object of a system's storage that carries the system's tags.
@@ -177,6 +230,8 @@ enum Tagged {
     Bucket,
     /// The DynamoDB table, by ARN.
     Table(String),
+    /// The KMS key, by ARN.
+    Key(String),
 }
 
 impl Tagged {
@@ -185,6 +240,7 @@ impl Tagged {
             Tagged::Network(id) => format!("network object {id}"),
             Tagged::Bucket => format!("S3 bucket {}", s.bucket),
             Tagged::Table(_) => format!("DynamoDB table {}", s.table),
+            Tagged::Key(arn) => format!("KMS key {arn}"),
         }
     }
 }
@@ -283,6 +339,10 @@ async fn tags_now(
         let t = table::tags(c, &arn).await?;
         out.push((Tagged::Table(arn), t));
     }
+    if !s.key_arn.is_empty() {
+        let t = key::tags(c, &s.key_arn).await?;
+        out.push((Tagged::Key(s.key_arn.clone()), t));
+    }
     Ok(out)
 }
 
@@ -311,15 +371,17 @@ pub async fn retag(
                 bucket::put_tags(c, &s.bucket, &tags::keep_ignored(&now, target)).await?
             }
             Tagged::Table(arn) => table::retag(c, &arn, &changed, removed).await?,
+            Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
         }
     }
     Ok(())
 }
 
 // A storage delete (only when the user opted out of retaining it) runs in
-// three parts, each when nothing needs it any more: the table at once, the
-// bucket once no node can write to it, the network once the network
-// interfaces of the nodes and load balancers are gone.
+// four parts, each when nothing needs it any more: the table at once, the
+// bucket once no node can write to it, the key once the bucket and table
+// are gone, the network once the network interfaces of the nodes and load
+// balancers are gone.
 
 /// Deletes the table, when it is the system's (by its identity tags), and
 /// waits until it is gone. It depends on no other object: a destroy deletes
@@ -346,6 +408,14 @@ pub async fn delete_bucket(c: &Clients, system: &str) -> Result<(), OpError> {
         bucket::delete(c, &bucket).await?;
     }
     Ok(())
+}
+
+/// Deletes the key's alias and schedules the key's deletion (KMS keeps it
+/// `PendingDeletion` for seven days, when it can still be restored), when
+/// it is the system's (by its identity tags). After the table and bucket:
+/// they are encrypted with it.
+pub async fn delete_key(c: &Clients, system: &str) -> Result<(), OpError> {
+    key::delete(c, system).await
 }
 
 /// Deletes the VPC and subnets when the provider made them (by their
@@ -377,6 +447,7 @@ mod tests {
             bucket: "datomic-s-123".into(),
             table: "datomic-s".into(),
             table_arn: String::new(),
+            key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
         }
     }
 
@@ -400,6 +471,10 @@ mod tests {
             },
             Storage {
                 table: "t".into(),
+                ..Storage::default()
+            },
+            Storage {
+                key_arn: "arn:aws:kms:us-east-1:1:key/k".into(),
                 ..Storage::default()
             },
         ] {
@@ -445,6 +520,10 @@ mod tests {
         assert_eq!(
             Tagged::Table("arn:aws:dynamodb:x:1:table/datomic-s".into()).describe(&s),
             "DynamoDB table datomic-s"
+        );
+        assert_eq!(
+            Tagged::Key(s.key_arn.clone()).describe(&s),
+            "KMS key arn:aws:kms:us-east-1:1:key/k-1"
         );
     }
 

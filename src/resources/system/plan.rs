@@ -128,6 +128,14 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     {
         plan.set(attr::IMAGE_ID, Value::Unknown);
     }
+    // A system made before storage had a KMS key: the apply adds it.
+    if !plan.is_create()
+        && str_attr(&plan.prior, attr::KMS_KEY_ARN)
+            .filter(|k| !k.is_empty())
+            .is_none()
+    {
+        plan.set(attr::KMS_KEY_ARN, Value::Unknown);
+    }
     if plan.is_create() {
         // Names derived from the system's name are known now.
         if let Some(n) = str_attr(&plan.planned, attr::NAME) {
