@@ -77,7 +77,22 @@ def check_key(aws: Emulator, v: dict) -> dict:
     assert table.get("DeletionProtectionEnabled") is True, table
     backups = ddb.describe_continuous_backups(TableName=v["table_name"])["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", backups
+    check_node_policy(aws, v["name"], "primary")
     return meta
+
+
+def check_node_policy(aws: Emulator, system: str, group: str) -> None:
+    """The group's nodes may use the system's key (by its alias) and nothing else of KMS."""
+    iam = aws.boto3("iam", via_proxy=False)
+    doc = iam.get_role_policy(RoleName=f"{system}--{group}-node", PolicyName="datomic-node")["PolicyDocument"]
+    doc = doc if isinstance(doc, dict) else json.loads(doc)
+    kms = [st for st in doc["Statement"] if any(str(a).startswith("kms:") for a in st["Action"])]
+    assert kms == [{
+        "Sid": "SystemKey", "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
+        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/datomic-{system}"}},
+    }], doc
 
 
 @pytest.mark.aws

@@ -233,7 +233,7 @@ impl Creates for SystemResource {
                         &name,
                         PRIMARY_GROUP,
                         &full,
-                        &compute::node_policy(c, &st.bucket, &st.table).await?,
+                        &compute::node_policy(c, &name, &st.bucket, &st.table).await?,
                         &ctx.cancel,
                     )
                     .await?;
