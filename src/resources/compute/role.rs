@@ -668,10 +668,7 @@ mod tests {
             key["Action"],
             serde_json::json!(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
         );
-        assert_eq!(
-            key["Resource"],
-            "arn:aws:kms:us-east-1:123456789012:key/*"
-        );
+        assert_eq!(key["Resource"], "arn:aws:kms:us-east-1:123456789012:key/*");
         assert_eq!(
             key["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
             "alias/datomic-s"

@@ -222,22 +222,24 @@ pub(super) fn plan_destroy(prior: &Value, diags: &mut Diagnostics) {
         diags.warning(
             format!("Destroying Datomic system {name:?} keeps its storage"),
             format!(
-                "The primary compute group (Auto Scaling group, launch template, node role, security group) will be deleted. The storage is retained: VPC {}, S3 bucket {}, DynamoDB table {}. A new datomic_system named {name:?} adopts it. Set retain_storage = false and apply before destroying to delete it too.",
+                "The primary compute group (Auto Scaling group, launch template, node role, security group) will be deleted. The storage is retained: VPC {}, S3 bucket {}, DynamoDB table {}, KMS key {}. A new datomic_system named {name:?} adopts it. Set retain_storage = false and apply before destroying to delete it too.",
                 str_attr(prior, attr::VPC_ID).unwrap_or_default(),
                 str_attr(prior, attr::BUCKET_NAME).unwrap_or_default(),
-                str_attr(prior, attr::TABLE_NAME).unwrap_or_default()
+                str_attr(prior, attr::TABLE_NAME).unwrap_or_default(),
+                str_attr(prior, attr::KMS_KEY_ARN)
+                    .unwrap_or_else(|| rules::key_alias(&name))
             ),
         );
     } else if bool_attr(prior, attr::NETWORK_MANAGED).unwrap_or(true) {
         diags.warning(
             format!("Destroying Datomic system {name:?} deletes its storage"),
-            "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data.",
+            "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system, and its KMS key is scheduled for deletion (7 days). This loses the system's data.",
         );
     } else {
         diags.warning(
             format!("Destroying Datomic system {name:?} deletes its storage"),
             format!(
-                "retain_storage is false: the S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data. The network you brought (VPC {}) is kept.",
+                "retain_storage is false: the S3 bucket (with all its objects) and DynamoDB table are deleted with the system, and its KMS key is scheduled for deletion (7 days). This loses the system's data. The network you brought (VPC {}) is kept.",
                 str_attr(prior, attr::VPC_ID).unwrap_or_default()
             ),
         );
@@ -498,7 +500,12 @@ mod tests {
         // retain_storage unset (states before it): kept, named.
         let (summary, detail) = destroy_warning(&[]);
         assert_eq!(summary, "Destroying Datomic system \"s\" keeps its storage");
-        for part in ["VPC vpc-1", "S3 bucket bucket-1", "DynamoDB table table-1"] {
+        for part in [
+            "VPC vpc-1",
+            "S3 bucket bucket-1",
+            "DynamoDB table table-1",
+            "KMS key alias/datomic-s",
+        ] {
             assert!(detail.contains(part), "{detail}");
         }
         let (summary, _) = destroy_warning(&[(attr::RETAIN_STORAGE, Value::bool(true))]);
@@ -510,6 +517,10 @@ mod tests {
             "Destroying Datomic system \"s\" deletes its storage"
         );
         assert!(detail.contains("the VPC, S3 bucket"), "{detail}");
+        assert!(
+            detail.contains("KMS key is scheduled for deletion"),
+            "{detail}"
+        );
 
         // A network the user brought is kept, and said so.
         let (summary, detail) = destroy_warning(&[
