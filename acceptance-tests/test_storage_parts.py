@@ -71,12 +71,17 @@ def check_key(aws: Emulator, v: dict) -> dict:
     assert rules[0].get("BucketKeyEnabled") is True, rules
 
     ddb = aws.boto3("dynamodb", via_proxy=False)
-    table = ddb.describe_table(TableName=v["table_name"])["Table"]
-    sse = table.get("SSEDescription", {})
-    assert sse.get("SSEType") == "KMS" and sse.get("KMSMasterKeyArn") == arn, sse
-    assert table.get("DeletionProtectionEnabled") is True, table
-    backups = ddb.describe_continuous_backups(TableName=v["table_name"])["ContinuousBackupsDescription"]
-    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", backups
+    assert v["table_name"] == f"datomic-{v['name']}"
+    assert v["catalog_table_name"] == f"datomic-{v['name']}--catalog"
+    for name in (v["table_name"], v["catalog_table_name"]):
+        table = ddb.describe_table(TableName=name)["Table"]
+        sse = table.get("SSEDescription", {})
+        assert sse.get("SSEType") == "KMS" and sse.get("KMSMasterKeyArn") == arn, (name, sse)
+        assert table.get("DeletionProtectionEnabled") is True, table
+        backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", backups
+        tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]}
+        assert tags.get("datomic:system") == v["name"] and tags.get("team") == "data", tags
     check_node_policy(aws, v["name"], "primary")
     return meta
 
@@ -93,6 +98,9 @@ def check_node_policy(aws: Emulator, system: str, group: str) -> None:
         "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
         "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/datomic-{system}"}},
     }], doc
+    tables = next(st for st in doc["Statement"] if st.get("Sid") == "SystemTable")
+    assert tables["Resource"] == [f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}",
+                                  f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}--catalog"], doc
 
 
 @pytest.mark.aws
@@ -126,6 +134,7 @@ def test_storage_key_through_the_lifecycle(tf: Terraform, aws: Emulator, topolog
     tf.write(provider_hcl() + system_hcl(name, topology, retain=False))
     apply_ok(tf)
     tf.destroy()
+    assert aws.boto3("dynamodb", via_proxy=False).list_tables()["TableNames"] == []
     meta = kms.describe_key(KeyId=v["kms_key_arn"])["KeyMetadata"]
     assert meta["KeyState"] == "PendingDeletion", meta
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
@@ -181,18 +190,23 @@ def test_an_alias_on_a_strangers_key_is_refused_and_left_alone(tf: Terraform, aw
 @pytest.mark.timeout(600)
 def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: Emulator) -> None:
     """As a system of an earlier build: its storage has no key (here: the alias removed
-    by hand, so the provider finds none). The plan shows kms_key_arn known after apply,
-    an update in place; the apply makes the key and moves the bucket and table to it."""
+    by hand, so the provider finds none) and no catalog table (deleted by hand). The plan
+    shows kms_key_arn and catalog_table_name known after apply, an update in place; the
+    apply makes the key and the catalog table and moves the bucket and table to the key."""
     name = "upgraded"
     tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
     apply_ok(tf)
     before = values(tf)
     kms = aws.boto3("kms", via_proxy=False)
     kms.delete_alias(AliasName=f"alias/datomic-{name}")
+    ddb = aws.boto3("dynamodb", via_proxy=False)
+    ddb.update_table(TableName=f"datomic-{name}--catalog", DeletionProtectionEnabled=False)
+    ddb.delete_table(TableName=f"datomic-{name}--catalog")
     plan = tf.plan_json()
     assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)
     change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
     assert change["after_unknown"].get("kms_key_arn") is True, change
+    assert change["after_unknown"].get("catalog_table_name") is True, change
     apply_ok(tf)
     after = values(tf)
     assert after["kms_key_arn"] and after["kms_key_arn"] != before["kms_key_arn"]

@@ -20,7 +20,7 @@ const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effec
 
 pub const NODE_POLICY_NAME: &str = "datomic-node";
 
-/// The node's own permissions: its system's bucket, table and KMS key,
+/// The node's own permissions: its system's bucket, tables and KMS key,
 /// nothing else. The bucket statement holds only for a bucket of the
 /// system's account (`s3:ResourceAccount`), whoever names a bucket like it
 /// elsewhere.
@@ -66,7 +66,10 @@ fn node_policy_document(
                 "Sid": "SystemTable",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
-                "Resource": format!("arn:{partition}:dynamodb:{region}:{account}:table/{table}")
+                "Resource": [
+                    format!("arn:{partition}:dynamodb:{region}:{account}:table/{table}"),
+                    format!("arn:{partition}:dynamodb:{region}:{account}:table/{}", rules::catalog_table_name(system))
+                ]
             },
             {
                 "Sid": "SystemKey",
@@ -661,7 +664,10 @@ mod tests {
         };
         assert_eq!(
             by_sid("SystemTable")["Resource"],
-            "arn:aws:dynamodb:us-east-1:123456789012:table/datomic-s"
+            serde_json::json!([
+                "arn:aws:dynamodb:us-east-1:123456789012:table/datomic-s",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/datomic-s--catalog"
+            ])
         );
         let key = by_sid("SystemKey");
         assert_eq!(

@@ -1,6 +1,7 @@
 //! A system's storage: its network (VPC and subnets in two availability
 //! zones: Datomic counts the network as storage), customer-managed KMS key,
-//! S3 bucket and DynamoDB table (both encrypted with the key). Found by identity tags (and names), so a system re-created with the
+//! S3 bucket and DynamoDB tables, the log's and the catalog's (all
+//! encrypted with the key). Found by identity tags (and names), so a system re-created with the
 //! same name adopts what a previous one retained; an object with our name
 //! but not our tags is never adopted, changed or deleted (see
 //! [`super::ownership`]), and the bucket must belong to the account.
@@ -29,6 +30,10 @@ pub struct Storage {
     pub table: String,
     /// The table's ARN when it was just described ("" otherwise: looked up when needed).
     pub table_arn: String,
+    /// The catalog's table ("" when missing: a system of an earlier build).
+    pub catalog: String,
+    /// Its ARN when it was just described ("" otherwise: looked up when needed).
+    pub catalog_arn: String,
     /// The KMS key's ARN ("" when there is none: a system of an earlier build).
     pub key_arn: String,
 }
@@ -39,6 +44,7 @@ impl Storage {
         !self.vpc_id.is_empty()
             || !self.bucket.is_empty()
             || !self.table.is_empty()
+            || !self.catalog.is_empty()
             || !self.key_arn.is_empty()
     }
 }
@@ -95,6 +101,15 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
         (Named::NotOurs(why), _) => strangers.push(why),
         (Named::Missing, _) => {}
     }
+    let catalog = rules::catalog_table_name(system);
+    match table::find(c, system, &catalog).await? {
+        (Named::Ours, arn) => {
+            s.catalog = catalog;
+            s.catalog_arn = arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        (Named::Missing, _) => {}
+    }
     Ok((s, strangers))
 }
 
@@ -144,8 +159,8 @@ pub async fn ensure(
     Ok((s, adopted))
 }
 
-/// The KMS key, S3 bucket and DynamoDB table, created when missing (the
-/// key first: the others are encrypted with it).
+/// The KMS key, S3 bucket and DynamoDB tables (log and catalog), created
+/// when missing (the key first: the others are encrypted with it).
 async fn ensure_data(
     c: &Clients,
     system: &str,
@@ -167,6 +182,21 @@ async fn ensure_data(
     if s.table.is_empty() {
         table::create(c, &table, t, &s.key_arn).await?;
         s.table = table.clone();
+    }
+    ensure_catalog(c, system, t, s).await
+}
+
+/// The catalog's table, created when missing (left `CREATING`: see [`protect`]).
+async fn ensure_catalog(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+) -> Result<(), OpError> {
+    if s.catalog.is_empty() {
+        let catalog = rules::catalog_table_name(system);
+        table::create(c, &catalog, t, &s.key_arn).await?;
+        s.catalog = catalog;
     }
     Ok(())
 }
@@ -190,18 +220,21 @@ async fn ensure_key(
     Ok(())
 }
 
-/// Gives a system of an earlier build, whose storage has no KMS key, its
-/// key, and moves its bucket and table to it (in place: S3 encrypts new
-/// objects with it, DynamoDB re-encrypts the table's keys). Returns the
-/// storage as it is then.
-pub async fn add_key(
+/// Gives a system of an earlier build what its storage lacks: its KMS key
+/// (its bucket and table are moved to it in place: S3 encrypts new objects
+/// with it, DynamoDB re-encrypts the table's keys) and its catalog table.
+/// Returns the storage as it is then.
+pub async fn add_missing(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
     mut s: Storage,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Storage, OpError> {
-    ensure_key(c, system, t, &mut s).await?;
+    if s.key_arn.is_empty() {
+        ensure_key(c, system, t, &mut s).await?;
+    }
+    ensure_catalog(c, system, t, &mut s).await?;
     if !s.bucket.is_empty() {
         bucket::create(c, system, &s.bucket, t, bucket::Existing::Ours, &s.key_arn).await?;
     }
@@ -219,7 +252,14 @@ pub async fn protect(
     s: &Storage,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
-    table::protect(c, &s.table, &s.key_arn, cancel).await
+    let catalog = async {
+        if s.catalog.is_empty() {
+            return Ok(());
+        }
+        table::protect(c, &s.catalog, &s.key_arn, cancel).await
+    };
+    tokio::try_join!(table::protect(c, &s.table, &s.key_arn, cancel), catalog)?;
+    Ok(())
 }
 
 /// One object of a system's storage that carries the system's tags.
@@ -230,6 +270,8 @@ enum Tagged {
     Bucket,
     /// The DynamoDB table, by ARN.
     Table(String),
+    /// The catalog's DynamoDB table, by ARN.
+    Catalog(String),
     /// The KMS key, by ARN.
     Key(String),
 }
@@ -240,6 +282,7 @@ impl Tagged {
             Tagged::Network(id) => format!("network object {id}"),
             Tagged::Bucket => format!("S3 bucket {}", s.bucket),
             Tagged::Table(_) => format!("DynamoDB table {}", s.table),
+            Tagged::Catalog(_) => format!("DynamoDB table {}", s.catalog),
             Tagged::Key(arn) => format!("KMS key {arn}"),
         }
     }
@@ -339,6 +382,15 @@ async fn tags_now(
         let t = table::tags(c, &arn).await?;
         out.push((Tagged::Table(arn), t));
     }
+    if !s.catalog.is_empty() {
+        let arn = if s.catalog_arn.is_empty() {
+            table::arn_of(c, &s.catalog).await?
+        } else {
+            s.catalog_arn.clone()
+        };
+        let t = table::tags(c, &arn).await?;
+        out.push((Tagged::Catalog(arn), t));
+    }
     if !s.key_arn.is_empty() {
         let t = key::tags(c, &s.key_arn).await?;
         out.push((Tagged::Key(s.key_arn.clone()), t));
@@ -371,6 +423,7 @@ pub async fn retag(
                 bucket::put_tags(c, &s.bucket, &tags::keep_ignored(&now, target)).await?
             }
             Tagged::Table(arn) => table::retag(c, &arn, &changed, removed).await?,
+            Tagged::Catalog(arn) => table::retag(c, &arn, &changed, removed).await?,
             Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
         }
     }
@@ -383,8 +436,8 @@ pub async fn retag(
 // are gone, the network once the network interfaces of the nodes and load
 // balancers are gone.
 
-/// Deletes the table, when it is the system's (by its identity tags), and
-/// waits until it is gone. It depends on no other object: a destroy deletes
+/// Deletes the tables (log and catalog), each when it is the system's (by
+/// its identity tags), and waits until they are gone. It depends on no other object: a destroy deletes
 /// it beside the compute (nodes being terminated lose it a little sooner).
 pub async fn delete_table(
     c: &Clients,
@@ -392,10 +445,16 @@ pub async fn delete_table(
     timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
-    let table = rules::table_name(system);
-    if table::find(c, system, &table).await?.0 == Named::Ours {
-        table::delete(c, &table, timeout, cancel).await?;
-    }
+    let one = |table: String| async move {
+        if table::find(c, system, &table).await?.0 == Named::Ours {
+            table::delete(c, &table, timeout, cancel).await?;
+        }
+        Ok::<_, OpError>(())
+    };
+    tokio::try_join!(
+        one(rules::table_name(system)),
+        one(rules::catalog_table_name(system))
+    )?;
     Ok(())
 }
 
@@ -447,6 +506,8 @@ mod tests {
             bucket: "datomic-s-123".into(),
             table: "datomic-s".into(),
             table_arn: String::new(),
+            catalog: "datomic-s--catalog".into(),
+            catalog_arn: String::new(),
             key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
         }
     }
@@ -475,6 +536,10 @@ mod tests {
             },
             Storage {
                 key_arn: "arn:aws:kms:us-east-1:1:key/k".into(),
+                ..Storage::default()
+            },
+            Storage {
+                catalog: "c".into(),
                 ..Storage::default()
             },
         ] {
@@ -520,6 +585,10 @@ mod tests {
         assert_eq!(
             Tagged::Table("arn:aws:dynamodb:x:1:table/datomic-s".into()).describe(&s),
             "DynamoDB table datomic-s"
+        );
+        assert_eq!(
+            Tagged::Catalog("arn:aws:dynamodb:x:1:table/datomic-s--catalog".into()).describe(&s),
+            "DynamoDB table datomic-s--catalog"
         );
         assert_eq!(
             Tagged::Key(s.key_arn.clone()).describe(&s),

@@ -1,4 +1,5 @@
-//! The system's DynamoDB table: found by name and identity tags, made
+//! The system's DynamoDB tables (the log's and the catalog's, alike but for
+//! their names): each found by name and identity tags, made
 //! encrypted with deletion protection, kept safe (deletion protection and
 //! point-in-time recovery, (re)applied to an adopted table) and deleted only
 //! in a storage delete the user asked for. One DescribeTable ([`describe`])
@@ -106,6 +107,11 @@ pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
             _ => return Ok(t),
         }
     }
+}
+
+/// The ARN of a table, described now.
+pub async fn arn_of(c: &Clients, table: &str) -> Result<String, OpError> {
+    Ok(describe(c, table).await?.arn)
 }
 
 /// The ARN of the storage's table: the one found with it, or described now.

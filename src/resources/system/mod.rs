@@ -212,6 +212,7 @@ impl Creates for SystemResource {
         state.bucket_name = Some(st.bucket.clone());
         state.table_name = Some(st.table.clone());
         state.kms_key_arn = Some(st.key_arn.clone());
+        state.catalog_table_name = Some(st.catalog.clone());
         state.tags_all = Some(tags_all);
 
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -422,12 +423,14 @@ impl Updates for SystemResource {
             bucket: planned.bucket_name.clone().unwrap_or_default(),
             table: planned.table_name.clone().unwrap_or_default(),
             key_arn: prior.kms_key_arn.clone().unwrap_or_default(),
+            catalog: prior.catalog_table_name.clone().unwrap_or_default(),
             ..Default::default()
         };
-        // A system of an earlier build has no KMS key: it gets one, and its
-        // bucket and table are moved to it (tagged as they are made).
-        if st.key_arn.is_empty() {
-            st = storage::add_key(c, &name, &full, st, &ctx.cancel).await?;
+        // A system of an earlier build has no KMS key nor catalog table: it
+        // gets them (tagged as they are made), its bucket and table moved to
+        // the key.
+        if st.key_arn.is_empty() || st.catalog.is_empty() {
+            st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
         }
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see read_model).

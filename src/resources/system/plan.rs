@@ -128,13 +128,16 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     {
         plan.set(attr::IMAGE_ID, Value::Unknown);
     }
-    // A system made before storage had a KMS key: the apply adds it.
-    if !plan.is_create()
-        && str_attr(&plan.prior, attr::KMS_KEY_ARN)
-            .filter(|k| !k.is_empty())
-            .is_none()
-    {
-        plan.set(attr::KMS_KEY_ARN, Value::Unknown);
+    // A system made before storage had a KMS key and a catalog table: the
+    // apply adds them.
+    for added in [attr::KMS_KEY_ARN, attr::CATALOG_TABLE_NAME] {
+        if !plan.is_create()
+            && str_attr(&plan.prior, added)
+                .filter(|k| !k.is_empty())
+                .is_none()
+        {
+            plan.set(added, Value::Unknown);
+        }
     }
     if plan.is_create() {
         // Names derived from the system's name are known now.
@@ -149,6 +152,10 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
                 Value::string(rules::node_role_name(&n, PRIMARY_GROUP)),
             );
             plan.set(attr::TABLE_NAME, Value::string(rules::table_name(&n)));
+            plan.set(
+                attr::CATALOG_TABLE_NAME,
+                Value::string(rules::catalog_table_name(&n)),
+            );
             // Named after the account: known now when the account id is.
             if let Some(b) = ctx
                 .data

@@ -89,6 +89,7 @@ impl SystemResource {
         Ok(!(st.vpc_id.is_empty()
             && st.bucket.is_empty()
             && st.table.is_empty()
+            && st.catalog.is_empty()
             && st.key_arn.is_empty()))
     }
 
@@ -176,6 +177,7 @@ impl SystemResource {
         v.table_name = Some(st.table.clone());
         // None for a system of an earlier build: the plan then adds the key.
         v.kms_key_arn = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
+        v.catalog_table_name = Some(st.catalog.clone()).filter(|k| !k.is_empty());
         v.node_role_name = Some(compute::node_role_name_as_read(c, &name, PRIMARY_GROUP).await?);
         v.launch_template_id = Some(g.launch_template_id.clone());
         v.autoscaling_group_name = Some(g.asg_name.clone());
