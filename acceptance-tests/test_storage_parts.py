@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from harness import Emulator, Terraform, provider_hcl
+from harness import Emulator, Fault, Terraform, provider_hcl
 from topology_helpers import apply_ok, assert_replan_empty, import_round_trip, planned_actions
 
 MakeTf = Callable[..., Terraform]
@@ -214,4 +214,26 @@ def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: E
         assert after[k] == before[k], k
     check_key(aws, after)
     assert_replan_empty(tf, aws)
+    tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_a_key_alias_retried_after_its_answer_was_lost_keeps_its_key(tf: Terraform, aws: Emulator) -> None:
+    """CreateAlias took effect but its answer was lost: the retry meets AlreadyExists,
+    and the alias already points at the key just made, which is kept (not scheduled for
+    deletion as a key nothing finds would be)."""
+    name = "lostalias"
+    aws.proxy.inject(Fault("drop_response", service="kms", action="CreateAlias", times=1))
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    apply_ok(tf)
+    drops = [c.fault for c in aws.calls("kms") if c.action == "CreateAlias"]
+    assert "drop_response" in drops, drops
+    v = values(tf)
+    check_key(aws, v)
+    kms = aws.boto3("kms", via_proxy=False)
+    metas = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    # (The emulator's own default keys aside, e.g. its EBS key, which it makes as a customer key.)
+    ours = [(m["KeyState"], m["Description"]) for m in metas if m["Description"].startswith("Datomic system")]
+    assert ours == [("Enabled", f"Datomic system {name}: encrypts its storage")], ours
     tf.destroy()

@@ -141,19 +141,26 @@ pub async fn create(c: &Clients, system: &str, t: &tags::Tags) -> Result<Key, Op
         .send()
         .await
         .map_err(AwsError::from_sdk);
-    match aliased {
-        Ok(_) => Ok(key),
-        Err(e) => {
-            schedule_deletion(c, &key.id).await?;
-            if !e.is_already_exists() {
-                return Err(e.into());
-            }
-            match find(c, system).await? {
-                (Named::Ours, Some(theirs)) => Ok(theirs),
-                (Named::NotOurs(detail), _) => Err(NotOurs { detail }.into()),
-                _ => Err(e.into()),
-            }
-        }
+    let e = match aliased {
+        Ok(_) => return Ok(key),
+        Err(e) => e,
+    };
+    if !e.is_already_exists() {
+        schedule_deletion(c, &key.id).await?;
+        return Err(e.into());
+    }
+    // A CreateAlias retried after its answer was lost finds its own alias:
+    // the key just made is the one. Any other key behind it is used (ours)
+    // or refused (not ours), and the key just made goes.
+    let found = find(c, system).await?;
+    if matches!(&found, (Named::Ours, Some(k)) if k.id == key.id) {
+        return Ok(key);
+    }
+    schedule_deletion(c, &key.id).await?;
+    match found {
+        (Named::Ours, Some(other)) => Ok(other),
+        (Named::NotOurs(detail), _) => Err(NotOurs { detail }.into()),
+        _ => Err(e.into()),
     }
 }
 
