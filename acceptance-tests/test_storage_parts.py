@@ -109,12 +109,22 @@ def check_node_policy(aws: Emulator, system: str, group: str) -> None:
 @pytest.mark.parametrize("topology", ["solo", "production"])
 def test_storage_key_through_the_lifecycle(tf: Terraform, aws: Emulator, topology: str) -> None:
     name = f"keys-{topology[:4]}"
-    tf.write(provider_hcl() + system_hcl(name, topology, retain=True))
+    looked_up = """
+data "datomic_system" "found" {
+  name = datomic_system.main.name
+}
+
+output "found" {
+  value = [data.datomic_system.found.kms_key_arn, data.datomic_system.found.catalog_table_name]
+}
+"""
+    tf.write(provider_hcl() + system_hcl(name, topology, retain=True) + looked_up)
     plan = tf.plan_json()
     assert planned_actions(plan) == {"datomic_system.main": ("create",)}
     apply_ok(tf)
     v = values(tf)
     check_key(aws, v)
+    assert tf.outputs()["found"] == [v["kms_key_arn"], v["catalog_table_name"]]
     assert_replan_empty(tf, aws)
     import_round_trip(tf)
     assert_replan_empty(tf, aws)
