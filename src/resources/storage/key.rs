@@ -11,7 +11,7 @@
 //! making a second key under the same alias would orphan the first.
 
 use super::Named;
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{eventual, tags, AwsError, Clients, Found};
 use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
@@ -119,18 +119,26 @@ pub async fn tags(c: &Clients, key_id: &str) -> Result<tags::Tags, OpError> {
 /// left that nothing finds; an alias made meanwhile by a run of the same
 /// system is used instead.
 pub async fn create(c: &Clients, system: &str, t: &tags::Tags) -> Result<Key, OpError> {
+    let role_just_made = autoscaling_service_role(c).await?;
     let account = c.account().await?;
-    let made = c
-        .kms
-        .create_key()
-        .description(rules::key_description(system))
-        .policy(rules::key_policy("aws", &account))
-        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
-        .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
-        .set_tags(Some(tags::kms(t)))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    let create_key = || {
+        c.kms
+            .create_key()
+            .description(rules::key_description(system))
+            .policy(rules::key_policy("aws", &account))
+            .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+            .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+            .set_tags(Some(tags::kms(t)))
+            .send()
+    };
+    let made = if role_just_made {
+        eventual::new_principal("KMS key policy", || async {
+            create_key().await.map_err(AwsError::from_sdk)
+        })
+        .await?
+    } else {
+        create_key().await.map_err(AwsError::from_sdk)?
+    };
     let key = made.key_metadata().map(key_of).unwrap_or_default();
     let alias = rules::key_alias(system);
     let aliased = c
@@ -161,6 +169,26 @@ pub async fn create(c: &Clients, system: &str, t: &tags::Tags) -> Result<Key, Op
         (Named::Ours, Some(other)) => Ok(other),
         (Named::NotOurs(detail), _) => Err(NotOurs { detail }.into()),
         _ => Err(e.into()),
+    }
+}
+
+/// Makes sure the EC2 Auto Scaling service-linked role exists: KMS refuses a
+/// key policy naming a principal that does not, and Auto Scaling makes that
+/// role only with the account's first group, after the storage. True when
+/// it was made just now.
+async fn autoscaling_service_role(c: &Clients) -> Result<bool, OpError> {
+    let made = c
+        .iam
+        .create_service_linked_role()
+        .aws_service_name("autoscaling.amazonaws.com")
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(AwsError::from_sdk);
+    match made {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_service_role_taken() || e.is_already_exists() => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
