@@ -275,6 +275,8 @@ class StrictLayer:
                 r = Refusal("validation", bad.code, bad.status, bad.message)
                 with self._lock:
                     self.invalid.append((call.service, call.action, bad.message))
+        if r is None and self.config.validation:
+            r = self._kms_window(call, p)
         if r is None and self.config.dependencies:
             r = self._dependencies(call, p)
         if r is None and self.config.dependencies:
@@ -315,6 +317,41 @@ class StrictLayer:
                                    f"active Deployment '{d}'")
         except Exception:  # noqa: BLE001 - cannot tell: let moto answer
             return None
+
+    def _kms_window(self, call: Any, p: Params) -> Refusal | None:
+        """KMS refuses a key deletion window under 7 days (the model says 1; moto takes it),
+        and a key policy naming an IAM role that does not exist (moto takes any)."""
+        if (call.service, call.action) in (("kms", "CreateKey"), ("kms", "PutKeyPolicy")):
+            return self._key_policy_principals(p.doc.get("Policy"))
+        if (call.service, call.action) != ("kms", "ScheduleKeyDeletion"):
+            return None
+        days = p.doc.get("PendingWindowInDays", 30)
+        if isinstance(days, int) and days < 7:
+            return Refusal("validation", "ValidationException", 400,
+                           f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
+                           "satisfy constraint: Member must have value greater than or equal to 7")
+        return None
+
+    def _key_policy_principals(self, policy: Any) -> Refusal | None:
+        if not isinstance(policy, str):
+            return None
+        try:
+            doc = json.loads(policy)
+        except ValueError:
+            return None
+        statements = doc.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        for st in statements:
+            principal = st.get("Principal") if isinstance(st, dict) else None
+            arns = principal.get("AWS", []) if isinstance(principal, dict) else []
+            for arn in arns if isinstance(arns, list) else [arns]:
+                if not isinstance(arn, str) or ":role/" not in arn:
+                    continue
+                try:
+                    self.client("iam").get_role(RoleName=arn.rsplit("/", 1)[-1])
+                except Exception:  # noqa: BLE001 - no such role
+                    return Refusal("validation", "MalformedPolicyDocumentException", 400,
+                                   "Policy contains a statement with one or more invalid principals.")
         return None
 
     def _already_exists(self, call: Any, p: Params) -> Refusal | None:

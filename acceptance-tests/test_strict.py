@@ -445,6 +445,27 @@ def test_requests_aws_refuses_by_its_models(strict: Emulator, service, call, cod
         pass
 
 
+def test_a_key_deletion_window_under_seven_days_is_refused(strict: Emulator) -> None:
+    # The API model allows 1 day, and moto takes it; KMS refuses anything under 7.
+    key = client(strict, "kms", False).create_key()["KeyMetadata"]["KeyId"]
+    kms = client(strict, "kms", True)
+    assert code_of(lambda: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=3)) == "ValidationException"
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+def test_a_key_policy_naming_a_missing_role_is_refused(strict: Emulator) -> None:
+    # KMS checks that a key policy's principals exist; moto takes any.
+    role = "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "kms:Decrypt", "Resource": "*"}]})
+    kms = client(strict, "kms", True)
+    assert code_of(lambda: kms.create_key(Policy=policy)) == "MalformedPolicyDocumentException"
+    client(strict, "iam", False).create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+    assert kms.create_key(Policy=policy)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
 def test_unknown_ec2_parameters_are_refused(strict: Emulator) -> None:
     import urllib.request
 

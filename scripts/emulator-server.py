@@ -14,11 +14,14 @@ Fixes (each one is moto's bug, not AWS behaviour the provider may rely on):
   ListDeploymentTargets or BatchGetDeploymentTargets: see
   `emulator_codedeploy.py` (deployments advance Created -> InProgress ->
   Succeeded, or fail on purpose, with AWS's rollback).
+- UpdateTable ignores SSESpecification (AWS switches a table's encryption key
+  in place); we apply it as moto's CreateTable stores it.
 """
 
 import sys
 
 from moto.core.types import Base64EncodedString
+from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models import launch_templates
 from moto.server import main
 
@@ -37,6 +40,22 @@ def _user_data(self):  # type: ignore[no-untyped-def]
 
 
 launch_templates.LaunchTemplateVersion.user_data = property(_user_data)  # type: ignore[assignment]
+
+_update_table = DynamoHandler.update_table
+
+
+def _update_table_with_sse(self):  # type: ignore[no-untyped-def]
+    sse = self.body.get("SSESpecification")
+    if isinstance(sse, dict):
+        table = self.dynamodb_backend.get_table(self.body["TableName"])
+        if sse.get("Enabled") is True and sse.get("KMSMasterKeyId"):
+            table.sse_specification = dict(sse)
+        elif sse.get("Enabled") is False:
+            table.sse_specification = None
+    return _update_table(self)
+
+
+DynamoHandler.update_table = _update_table_with_sse  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

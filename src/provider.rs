@@ -23,6 +23,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "elbv2",
     "iam",
     "route53",
+    "kms",
     "s3",
     "ssm",
     "sts",

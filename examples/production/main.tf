@@ -52,6 +52,7 @@ provider "datomic" {
     elbv2       = var.aws_endpoint
     route53     = var.aws_endpoint
     codedeploy  = var.aws_endpoint
+    kms         = var.aws_endpoint
   }
 }
 

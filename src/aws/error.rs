@@ -58,6 +58,12 @@ pub mod code {
     pub const PARAMETER_ALREADY_EXISTS: &str = "ParameterAlreadyExists";
     /// SSM: no such parameter (a tag look-up).
     pub const INVALID_RESOURCE_ID: &str = "InvalidResourceId";
+    /// IAM CreateServiceLinkedRole (code INVALID_INPUT): the role exists already.
+    pub const SERVICE_ROLE_TAKEN_NEEDLE: &str = "has been taken";
+    /// KMS: a key policy refused, e.g. naming a principal IAM does not show yet.
+    pub const KMS_MALFORMED_POLICY: &str = "MalformedPolicyDocumentException";
+    /// KMS: the key's state forbids the call (e.g. already pending deletion).
+    pub const KMS_INVALID_STATE: &str = "KMSInvalidStateException";
 
     /// Route53: no such hosted zone (a read, tag look-up or delete).
     pub const NO_SUCH_HOSTED_ZONE: &str = "NoSuchHostedZone";
@@ -151,6 +157,12 @@ impl AwsError {
     }
 
     /// S3's answer to a HeadBucket of a missing bucket (a bare 404).
+    /// IAM CreateServiceLinkedRole: the service's role exists already.
+    pub fn is_service_role_taken(&self) -> bool {
+        self.code_is(&[code::INVALID_INPUT])
+            && self.message.contains(code::SERVICE_ROLE_TAKEN_NEEDLE)
+    }
+
     pub fn is_http_not_found(&self) -> bool {
         self.is_not_found() || self.message.contains(code::HTTP_NOT_FOUND_NEEDLE)
     }
@@ -297,6 +309,17 @@ mod tests {
         String,
         #[source] Option<Box<dyn std::error::Error + Send + Sync>>,
     );
+
+    #[test]
+    fn a_taken_service_role_is_told_by_code_and_message() {
+        let taken = AwsError::new(
+            Some(code::INVALID_INPUT),
+            "Service role name AWSServiceRoleForAutoScaling has been taken in this account, please try a different suffix.",
+        );
+        assert!(taken.is_service_role_taken());
+        assert!(!AwsError::new(Some(code::INVALID_INPUT), "bad name").is_service_role_taken());
+        assert!(!AwsError::new(Some("Other"), "has been taken").is_service_role_taken());
+    }
 
     #[test]
     fn dispatch_failures_are_classified() {

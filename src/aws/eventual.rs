@@ -351,6 +351,43 @@ where
     until_usable(what, PROPAGATION_TIMEOUT, READ_BACKOFF, &never, op).await
 }
 
+/// Runs `op` (a KMS call whose key policy names an IAM role made a moment
+/// ago) while KMS refuses the policy (`MalformedPolicyDocumentException`:
+/// it checks that principals exist, and IAM takes a few seconds to show a
+/// new role), for at most the propagation timeout. Only for a role the
+/// caller just made: a policy really malformed must not cost the wait.
+pub async fn new_principal<T, F, Fut>(what: &str, mut op: F) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let never = CancellationToken::new();
+    let waiting = format!("{what} to accept a role just made");
+    while_pending(
+        &waiting,
+        PROPAGATION_TIMEOUT,
+        READ_BACKOFF,
+        &never,
+        || {
+            let attempt = op();
+            async move {
+                match attempt.await {
+                    Ok(t) => Ok(Attempt::Done(t)),
+                    Err(e) if e.code_is(&[code::KMS_MALFORMED_POLICY]) => {
+                        Ok(Attempt::Pending(Some(e)))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        },
+        |last| match last {
+            Some(last) => WaitError::Failed(last),
+            None => WaitError::Timeout(PROPAGATION_TIMEOUT, what.to_string()),
+        },
+    )
+    .await
+}
+
 /// [`until_found`] with the propagation timeout, for reads right after a
 /// create inside an operation run by `resources::common::cancellable` (which
 /// already stops it at the operation's timeout or on StopProvider).

@@ -70,6 +70,8 @@ pub struct Clients {
     pub route53: aws_sdk_route53::Client,
     /// CodeDeploy: applications' ion deploys.
     pub codedeploy: aws_sdk_codedeploy::Client,
+    /// KMS: the key each system's storage is encrypted with.
+    pub kms: aws_sdk_kms::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -168,6 +170,7 @@ impl Clients {
             ssm: client!(aws_sdk_ssm, "ssm"),
             route53: client!(aws_sdk_route53, "route53"),
             codedeploy: client!(aws_sdk_codedeploy, "codedeploy"),
+            kms: client!(aws_sdk_kms, "kms"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

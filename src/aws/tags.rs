@@ -225,6 +225,18 @@ pub fn dynamodb(tags: &Tags) -> Vec<aws_sdk_dynamodb::types::Tag> {
         .collect()
 }
 
+pub fn kms(tags: &Tags) -> Vec<aws_sdk_kms::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,9 +121,23 @@ pub fn table_name(system: &str) -> String {
     format!("datomic-{system}")
 }
 
+/// The catalog's DynamoDB table: `datomic-<system>--catalog`. Joined with
+/// `--` as a group is: with `-catalog`, system `a`'s catalog would be system
+/// `a-catalog`'s log table.
+pub fn catalog_table_name(system: &str) -> String {
+    format!("{}{NAME_JOIN}catalog", table_name(system))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_table_never_takes_another_systems_name() {
+        assert_eq!(catalog_table_name("prod"), "datomic-prod--catalog");
+        // System names never contain `--`: no system's log table is a catalog.
+        assert_ne!(catalog_table_name("a"), table_name("a-catalog"));
+    }
     use crate::rules::{
         check_query_group_name, check_system_name, MAX_APPLICATION_NAME_LEN, PRIMARY_GROUP,
     };

@@ -98,6 +98,7 @@ mod ownership;
 mod parameters;
 mod secrets;
 mod sizes;
+mod storage_key;
 mod tags;
 mod topology;
 
@@ -106,9 +107,10 @@ pub use application::{
     compute_group_name, MAX_REVISION_LEN,
 };
 pub use aws_names::{
-    application_policy_name, asg_name, bucket_name, instance_profile_name, launch_template_name,
-    load_balancer_name, load_balancer_security_group_name, node_boundary_name, node_role_name,
-    node_role_of_group, security_group_name, table_name, NAME_JOIN, NODE_BOUNDARY_PATH,
+    application_policy_name, asg_name, bucket_name, catalog_table_name, instance_profile_name,
+    launch_template_name, load_balancer_name, load_balancer_security_group_name,
+    node_boundary_name, node_role_name, node_role_of_group, security_group_name, table_name,
+    NAME_JOIN, NODE_BOUNDARY_PATH,
 };
 pub use capacity::{
     check_autoscaling_conflicts, check_capacity, check_node_count, check_target_cpu_utilization,
@@ -148,6 +150,7 @@ pub use sizes::{
     allowed_instance_types, check_instance_type, default_instance_type,
     instance_size_table_markdown, ComputeRole, InstanceSizeRule, INSTANCE_SIZES,
 };
+pub use storage_key::{key_alias, key_description, key_policy, KEY_DELETION_WINDOW_DAYS};
 pub use tags::{check_tags, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_USER_TAGS};
 pub use topology::{check_query_group_target, check_topology_change, parse_topology, Topology};
 

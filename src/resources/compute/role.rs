@@ -20,13 +20,39 @@ const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effec
 
 pub const NODE_POLICY_NAME: &str = "datomic-node";
 
-/// The node's own permissions: its system's bucket and table, nothing else.
-/// The bucket statement holds only for a bucket of the system's account
-/// (`s3:ResourceAccount`), whoever names a bucket like it elsewhere.
-pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<String, OpError> {
-    let partition = "aws";
+/// The node's own permissions: its system's bucket, tables and KMS key,
+/// nothing else. The bucket statement holds only for a bucket of the
+/// system's account (`s3:ResourceAccount`), whoever names a bucket like it
+/// elsewhere.
+pub async fn node_policy(
+    c: &Clients,
+    system: &str,
+    bucket: &str,
+    table: &str,
+) -> Result<String, OpError> {
     let account = c.account().await?;
-    Ok(serde_json::json!({
+    Ok(node_policy_document(
+        "aws", &c.region, &account, system, bucket, table,
+    ))
+}
+
+/// The `datomic-node` policy document. The key is named by its alias
+/// (`kms:ResourceAliases`) rather than its ARN: the policy then follows from
+/// the system's name alone, as the bucket and table statements do, so the
+/// role-drift check of every read needs no KMS look-up, and it stays the
+/// same when a system of an earlier build gets its key (its roles, made
+/// without this statement, show as drifted once and are repaired by the
+/// next apply). Only keys of the account and region that carry the
+/// system's alias match.
+fn node_policy_document(
+    partition: &str,
+    region: &str,
+    account: &str,
+    system: &str,
+    bucket: &str,
+    table: &str,
+) -> String {
+    serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -40,17 +66,27 @@ pub async fn node_policy(c: &Clients, bucket: &str, table: &str) -> Result<Strin
                 "Sid": "SystemTable",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
-                "Resource": format!("arn:{partition}:dynamodb:{}:{account}:table/{table}", c.region)
+                "Resource": [
+                    format!("arn:{partition}:dynamodb:{region}:{account}:table/{table}"),
+                    format!("arn:{partition}:dynamodb:{region}:{account}:table/{}", rules::catalog_table_name(system))
+                ]
+            },
+            {
+                "Sid": "SystemKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": format!("arn:{partition}:kms:{region}:{account}:key/*"),
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": rules::key_alias(system)}}
             }
         ]
     })
-    .to_string())
+    .to_string()
 }
 
 /// The `datomic-node` policy of every node role of `system`.
 pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, OpError> {
     let bucket = crate::resources::storage::bucket_name(c, system).await?;
-    node_policy(c, &bucket, &rules::table_name(system)).await
+    node_policy(c, system, &bucket, &rules::table_name(system)).await
 }
 
 /// `node_role_name` as a read reports it: the role's name, or "" when the
@@ -605,6 +641,49 @@ mod tests {
                 .into_iter()
                 .collect(),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_node_policy_names_only_the_systems_objects() {
+        let doc = node_policy_document(
+            "aws",
+            "us-east-1",
+            "123456789012",
+            "s",
+            "datomic-s-123456789012-storage",
+            "datomic-s",
+        );
+        let p: serde_json::Value = serde_json::from_str(&doc).expect("json");
+        let by_sid = |sid: &str| {
+            p["Statement"]
+                .as_array()
+                .and_then(|s| s.iter().find(|s| s["Sid"] == sid))
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid}"))
+        };
+        assert_eq!(
+            by_sid("SystemTable")["Resource"],
+            serde_json::json!([
+                "arn:aws:dynamodb:us-east-1:123456789012:table/datomic-s",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/datomic-s--catalog"
+            ])
+        );
+        let key = by_sid("SystemKey");
+        assert_eq!(
+            key["Action"],
+            serde_json::json!(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        );
+        assert_eq!(key["Resource"], "arn:aws:kms:us-east-1:123456789012:key/*");
+        assert_eq!(
+            key["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+            "alias/datomic-s"
+        );
+        // No action of any statement is a wildcard.
+        for s in p["Statement"].as_array().into_iter().flatten() {
+            for a in s["Action"].as_array().into_iter().flatten() {
+                assert!(!a.as_str().unwrap_or("*").contains('*'), "{a}");
+            }
         }
     }
 

@@ -191,7 +191,7 @@ impl Creates for QueryGroupResource {
                     &system,
                     &name,
                     &full,
-                    &compute::node_policy(c, &st.bucket, &st.table).await?,
+                    &compute::node_policy(c, &system, &st.bucket, &st.table).await?,
                     &ctx.cancel,
                 )
                 .await

@@ -1,11 +1,12 @@
 //! A system's storage: its network (VPC and subnets in two availability
-//! zones: Datomic counts the network as storage), S3 bucket and DynamoDB
-//! table. Found by identity tags (and names), so a system re-created with the
+//! zones: Datomic counts the network as storage), customer-managed KMS key,
+//! S3 bucket and DynamoDB tables, the log's and the catalog's (all
+//! encrypted with the key). Found by identity tags (and names), so a system re-created with the
 //! same name adopts what a previous one retained; an object with our name
 //! but not our tags is never adopted, changed or deleted (see
 //! [`super::ownership`]), and the bucket must belong to the account.
 //!
-//! One file per AWS object (`network.rs`, `bucket.rs`, `table.rs`), each with
+//! One file per AWS object (`network.rs`, `key.rs`, `bucket.rs`, `table.rs`), each with
 //! its find, ensure and delete; this module puts them together, and tags
 //! them all alike.
 
@@ -14,6 +15,7 @@ use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
 mod bucket;
+mod key;
 mod network;
 mod table;
 
@@ -28,12 +30,22 @@ pub struct Storage {
     pub table: String,
     /// The table's ARN when it was just described ("" otherwise: looked up when needed).
     pub table_arn: String,
+    /// The catalog's table ("" when missing: a system of an earlier build).
+    pub catalog: String,
+    /// Its ARN when it was just described ("" otherwise: looked up when needed).
+    pub catalog_arn: String,
+    /// The KMS key's ARN ("" when there is none: a system of an earlier build).
+    pub key_arn: String,
 }
 
 impl Storage {
     /// Whether any part exists (left by a previous system: adopted).
     fn has_any(&self) -> bool {
-        !self.vpc_id.is_empty() || !self.bucket.is_empty() || !self.table.is_empty()
+        !self.vpc_id.is_empty()
+            || !self.bucket.is_empty()
+            || !self.table.is_empty()
+            || !self.catalog.is_empty()
+            || !self.key_arn.is_empty()
     }
 }
 
@@ -69,6 +81,11 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
         s.vpc_id = vpc;
         s.subnet_ids = subnets;
     }
+    match key::find(c, system).await? {
+        (Named::Ours, Some(k)) => s.key_arn = k.arn,
+        (Named::NotOurs(why), _) => strangers.push(why),
+        _ => {}
+    }
     let bucket = bucket_name(c, system).await?;
     match bucket::find(c, system, &bucket).await? {
         Named::Ours => s.bucket = bucket,
@@ -80,6 +97,15 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
         (Named::Ours, arn) => {
             s.table = table;
             s.table_arn = arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        (Named::Missing, _) => {}
+    }
+    let catalog = rules::catalog_table_name(system);
+    match table::find(c, system, &catalog).await? {
+        (Named::Ours, arn) => {
+            s.catalog = catalog;
+            s.catalog_arn = arn;
         }
         (Named::NotOurs(why), _) => strangers.push(why),
         (Named::Missing, _) => {}
@@ -133,13 +159,15 @@ pub async fn ensure(
     Ok((s, adopted))
 }
 
-/// The S3 bucket and DynamoDB table, created when missing.
+/// The KMS key, S3 bucket and DynamoDB tables (log and catalog), created
+/// when missing (the key first: the others are encrypted with it).
 async fn ensure_data(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
     s: &mut Storage,
 ) -> Result<(), OpError> {
+    ensure_key(c, system, t, s).await?;
     // Always (re)applied: the bucket may remain from a create interrupted
     // before its settings or tags were set.
     let bucket = bucket_name(c, system).await?;
@@ -148,14 +176,72 @@ async fn ensure_data(
     } else {
         bucket::Existing::Ours
     };
-    bucket::create(c, system, &bucket, t, found).await?;
+    bucket::create(c, system, &bucket, t, found, &s.key_arn).await?;
     s.bucket = bucket;
     let table = rules::table_name(system);
     if s.table.is_empty() {
-        table::create(c, &table, t).await?;
+        table::create(c, &table, t, &s.key_arn).await?;
         s.table = table.clone();
     }
+    ensure_catalog(c, system, t, s).await
+}
+
+/// The catalog's table, created when missing (left `CREATING`: see [`protect`]).
+async fn ensure_catalog(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+) -> Result<(), OpError> {
+    if s.catalog.is_empty() {
+        let catalog = rules::catalog_table_name(system);
+        table::create(c, &catalog, t, &s.key_arn).await?;
+        s.catalog = catalog;
+    }
     Ok(())
+}
+
+/// The system's key: made when missing, brought back to use when found
+/// (see `key.rs`: a key scheduled for deletion is restored).
+async fn ensure_key(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+) -> Result<(), OpError> {
+    match key::find(c, system).await? {
+        (Named::Ours, Some(k)) => {
+            key::adopt(c, &k).await?;
+            s.key_arn = k.arn;
+        }
+        (Named::NotOurs(detail), _) => return Err(NotOurs { detail }.into()),
+        _ => s.key_arn = key::create(c, system, t).await?.arn,
+    }
+    Ok(())
+}
+
+/// Gives a system of an earlier build what its storage lacks: its KMS key
+/// (its bucket and table are moved to it in place: S3 encrypts new objects
+/// with it, DynamoDB re-encrypts the table's keys) and its catalog table.
+/// Returns the storage as it is then.
+pub async fn add_missing(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    mut s: Storage,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Storage, OpError> {
+    if s.key_arn.is_empty() {
+        ensure_key(c, system, t, &mut s).await?;
+    }
+    ensure_catalog(c, system, t, &mut s).await?;
+    if !s.bucket.is_empty() {
+        bucket::create(c, system, &s.bucket, t, bucket::Existing::Ours, &s.key_arn).await?;
+    }
+    if !s.table.is_empty() {
+        protect(c, &s, cancel).await?;
+    }
+    Ok(s)
 }
 
 /// Waits for the table to be `ACTIVE` and keeps its data safe (deletion
@@ -166,7 +252,14 @@ pub async fn protect(
     s: &Storage,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
-    table::protect(c, &s.table, cancel).await
+    let catalog = async {
+        if s.catalog.is_empty() {
+            return Ok(());
+        }
+        table::protect(c, &s.catalog, &s.key_arn, cancel).await
+    };
+    tokio::try_join!(table::protect(c, &s.table, &s.key_arn, cancel), catalog)?;
+    Ok(())
 }
 
 /// One object of a system's storage that carries the system's tags.
@@ -177,6 +270,10 @@ enum Tagged {
     Bucket,
     /// The DynamoDB table, by ARN.
     Table(String),
+    /// The catalog's DynamoDB table, by ARN.
+    Catalog(String),
+    /// The KMS key, by ARN.
+    Key(String),
 }
 
 impl Tagged {
@@ -185,6 +282,8 @@ impl Tagged {
             Tagged::Network(id) => format!("network object {id}"),
             Tagged::Bucket => format!("S3 bucket {}", s.bucket),
             Tagged::Table(_) => format!("DynamoDB table {}", s.table),
+            Tagged::Catalog(_) => format!("DynamoDB table {}", s.catalog),
+            Tagged::Key(arn) => format!("KMS key {arn}"),
         }
     }
 }
@@ -283,6 +382,19 @@ async fn tags_now(
         let t = table::tags(c, &arn).await?;
         out.push((Tagged::Table(arn), t));
     }
+    if !s.catalog.is_empty() {
+        let arn = if s.catalog_arn.is_empty() {
+            table::arn_of(c, &s.catalog).await?
+        } else {
+            s.catalog_arn.clone()
+        };
+        let t = table::tags(c, &arn).await?;
+        out.push((Tagged::Catalog(arn), t));
+    }
+    if !s.key_arn.is_empty() {
+        let t = key::tags(c, &s.key_arn).await?;
+        out.push((Tagged::Key(s.key_arn.clone()), t));
+    }
     Ok(out)
 }
 
@@ -311,18 +423,21 @@ pub async fn retag(
                 bucket::put_tags(c, &s.bucket, &tags::keep_ignored(&now, target)).await?
             }
             Tagged::Table(arn) => table::retag(c, &arn, &changed, removed).await?,
+            Tagged::Catalog(arn) => table::retag(c, &arn, &changed, removed).await?,
+            Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
         }
     }
     Ok(())
 }
 
 // A storage delete (only when the user opted out of retaining it) runs in
-// three parts, each when nothing needs it any more: the table at once, the
-// bucket once no node can write to it, the network once the network
-// interfaces of the nodes and load balancers are gone.
+// four parts, each when nothing needs it any more: the table at once, the
+// bucket once no node can write to it, the key once the bucket and table
+// are gone, the network once the network interfaces of the nodes and load
+// balancers are gone.
 
-/// Deletes the table, when it is the system's (by its identity tags), and
-/// waits until it is gone. It depends on no other object: a destroy deletes
+/// Deletes the tables (log and catalog), each when it is the system's (by
+/// its identity tags), and waits until they are gone. It depends on no other object: a destroy deletes
 /// it beside the compute (nodes being terminated lose it a little sooner).
 pub async fn delete_table(
     c: &Clients,
@@ -330,10 +445,16 @@ pub async fn delete_table(
     timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
-    let table = rules::table_name(system);
-    if table::find(c, system, &table).await?.0 == Named::Ours {
-        table::delete(c, &table, timeout, cancel).await?;
-    }
+    let one = |table: String| async move {
+        if table::find(c, system, &table).await?.0 == Named::Ours {
+            table::delete(c, &table, timeout, cancel).await?;
+        }
+        Ok::<_, OpError>(())
+    };
+    tokio::try_join!(
+        one(rules::table_name(system)),
+        one(rules::catalog_table_name(system))
+    )?;
     Ok(())
 }
 
@@ -346,6 +467,14 @@ pub async fn delete_bucket(c: &Clients, system: &str) -> Result<(), OpError> {
         bucket::delete(c, &bucket).await?;
     }
     Ok(())
+}
+
+/// Deletes the key's alias and schedules the key's deletion (KMS keeps it
+/// `PendingDeletion` for seven days, when it can still be restored), when
+/// it is the system's (by its identity tags). After the table and bucket:
+/// they are encrypted with it.
+pub async fn delete_key(c: &Clients, system: &str) -> Result<(), OpError> {
+    key::delete(c, system).await
 }
 
 /// Deletes the VPC and subnets when the provider made them (by their
@@ -377,6 +506,9 @@ mod tests {
             bucket: "datomic-s-123".into(),
             table: "datomic-s".into(),
             table_arn: String::new(),
+            catalog: "datomic-s--catalog".into(),
+            catalog_arn: String::new(),
+            key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
         }
     }
 
@@ -400,6 +532,14 @@ mod tests {
             },
             Storage {
                 table: "t".into(),
+                ..Storage::default()
+            },
+            Storage {
+                key_arn: "arn:aws:kms:us-east-1:1:key/k".into(),
+                ..Storage::default()
+            },
+            Storage {
+                catalog: "c".into(),
                 ..Storage::default()
             },
         ] {
@@ -445,6 +585,14 @@ mod tests {
         assert_eq!(
             Tagged::Table("arn:aws:dynamodb:x:1:table/datomic-s".into()).describe(&s),
             "DynamoDB table datomic-s"
+        );
+        assert_eq!(
+            Tagged::Catalog("arn:aws:dynamodb:x:1:table/datomic-s--catalog".into()).describe(&s),
+            "DynamoDB table datomic-s--catalog"
+        );
+        assert_eq!(
+            Tagged::Key(s.key_arn.clone()).describe(&s),
+            "KMS key arn:aws:kms:us-east-1:1:key/k-1"
         );
     }
 

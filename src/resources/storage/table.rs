@@ -1,4 +1,5 @@
-//! The system's DynamoDB table: found by name and identity tags, made
+//! The system's DynamoDB tables (the log's and the catalog's, alike but for
+//! their names): each found by name and identity tags, made
 //! encrypted with deletion protection, kept safe (deletion protection and
 //! point-in-time recovery, (re)applied to an adopted table) and deleted only
 //! in a storage delete the user asked for. One DescribeTable ([`describe`])
@@ -25,6 +26,8 @@ pub struct Described {
     /// `CREATING`, `ACTIVE`, `DELETING`... (none when DynamoDB gives none).
     pub status: Option<String>,
     pub deletion_protection: bool,
+    /// The KMS key it is encrypted with ("" when DynamoDB's own key).
+    pub sse_key: String,
 }
 
 /// The table as DynamoDB describes it now. A missing table is an error
@@ -53,6 +56,11 @@ fn described(t: Option<&aws_sdk_dynamodb::types::TableDescription>) -> Described
         deletion_protection: t
             .and_then(|t| t.deletion_protection_enabled())
             .unwrap_or(false),
+        sse_key: t
+            .and_then(|t| t.sse_description())
+            .and_then(|d| d.kms_master_key_arn())
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -101,6 +109,11 @@ pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
     }
 }
 
+/// The ARN of a table, described now.
+pub async fn arn_of(c: &Clients, table: &str) -> Result<String, OpError> {
+    Ok(describe(c, table).await?.arn)
+}
+
 /// The ARN of the storage's table: the one found with it, or described now.
 pub async fn arn(c: &Clients, s: &Storage) -> Result<String, OpError> {
     if !s.table_arn.is_empty() {
@@ -109,13 +122,26 @@ pub async fn arn(c: &Clients, s: &Storage) -> Result<String, OpError> {
     Ok(describe(c, &s.table).await?.arn)
 }
 
-/// Creates the table: pay per request, encrypted, deletion protection on,
-/// tagged (one already there, from a create retried after a lost response,
-/// is no error).
-pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), OpError> {
+/// Encryption with the system's KMS key.
+fn sse(key_arn: &str) -> aws_sdk_dynamodb::types::SseSpecification {
+    aws_sdk_dynamodb::types::SseSpecification::builder()
+        .enabled(true)
+        .sse_type(aws_sdk_dynamodb::types::SseType::Kms)
+        .kms_master_key_id(key_arn)
+        .build()
+}
+
+/// Creates the table: pay per request, encrypted with the system's key,
+/// deletion protection on, tagged (one already there, from a create retried
+/// after a lost response, is no error).
+pub async fn create(
+    c: &Clients,
+    table: &str,
+    t: &tags::Tags,
+    key_arn: &str,
+) -> Result<(), OpError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        SseSpecification,
     };
     let bad = |e: aws_sdk_dynamodb::error::BuildError| OpError::request("DynamoDB", e);
     let created = c
@@ -137,7 +163,7 @@ pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), OpEr
                 .map_err(bad)?,
         )
         .billing_mode(BillingMode::PayPerRequest)
-        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .sse_specification(sse(key_arn))
         .deletion_protection_enabled(true)
         .set_tags(Some(tags::dynamodb(t)))
         .send()
@@ -148,20 +174,29 @@ pub async fn create(c: &Clients, table: &str, t: &tags::Tags) -> Result<(), OpEr
 }
 
 /// Keeps the table's data safe: deletion protection on (lifted only inside
-/// a storage delete the user asked for) and point-in-time recovery, both
-/// (re)applied to an adopted table. Waits for the table to be ACTIVE first,
+/// a storage delete the user asked for), point-in-time recovery and
+/// encryption with the system's key, all (re)applied to an adopted table
+/// (a table of an earlier build is encrypted with DynamoDB's own key: it is
+/// moved to the system's, which DynamoDB does in place). Waits for the table to be ACTIVE first,
 /// as DynamoDB refuses backups settings while it is being created: the
 /// system's create runs this beside its compute and returns once the table
 /// is ACTIVE and protected.
-pub async fn protect(c: &Clients, table: &str, cancel: &CancellationToken) -> Result<(), OpError> {
+pub async fn protect(
+    c: &Clients,
+    table: &str,
+    key_arn: &str,
+    cancel: &CancellationToken,
+) -> Result<(), OpError> {
     use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
     // The look that saw it ACTIVE says whether it is protected.
     let seen = wait_active(c, table, ACTIVE_TIMEOUT, cancel).await?;
-    if !seen.deletion_protection {
+    let rekey = !key_arn.is_empty() && seen.sse_key != key_arn;
+    if !seen.deletion_protection || rekey {
         c.dynamodb
             .update_table()
             .table_name(table)
             .deletion_protection_enabled(true)
+            .set_sse_specification(rekey.then(|| sse(key_arn)))
             .send()
             .await
             .map_err(AwsError::from_sdk)?;
@@ -357,6 +392,7 @@ mod tests {
                 arn: "arn:aws:dynamodb:eu-west-1:1:table/datomic-s".into(),
                 status: Some("CREATING".into()),
                 deletion_protection: true,
+                sse_key: String::new(),
             }
         );
         // What DynamoDB leaves out: no ARN, no status, unprotected.

@@ -219,6 +219,8 @@ impl Creates for SystemResource {
         state.subnet_ids = Some(st.subnet_ids.clone());
         state.bucket_name = Some(st.bucket.clone());
         state.table_name = Some(st.table.clone());
+        state.kms_key_arn = Some(st.key_arn.clone());
+        state.catalog_table_name = Some(st.catalog.clone());
         state.tags_all = Some(tags_all);
 
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -240,7 +242,7 @@ impl Creates for SystemResource {
                         &name,
                         PRIMARY_GROUP,
                         &full,
-                        &compute::node_policy(c, &st.bucket, &st.table).await?,
+                        &compute::node_policy(c, &name, &st.bucket, &st.table).await?,
                         &ctx.cancel,
                     )
                     .await?;
@@ -430,17 +432,25 @@ impl Updates for SystemResource {
             let policy = compute::system_node_policy(c, &name).await?;
             compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, &ctx.cancel).await?;
         }
+        let mut st = storage::Storage {
+            vpc_id: planned.vpc_id.clone().unwrap_or_default(),
+            subnet_ids: planned.subnet_ids.clone().unwrap_or_default(),
+            bucket: planned.bucket_name.clone().unwrap_or_default(),
+            table: planned.table_name.clone().unwrap_or_default(),
+            key_arn: prior.kms_key_arn.clone().unwrap_or_default(),
+            catalog: prior.catalog_table_name.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        // A system of an earlier build has no KMS key nor catalog table: it
+        // gets them (tagged as they are made), its bucket and table moved to
+        // the key.
+        if st.key_arn.is_empty() || st.catalog.is_empty() {
+            st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
+        }
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see read_model).
         let prior_full = full_tags_of_state(prior, &name);
         if prior_full != full {
-            let st = storage::Storage {
-                vpc_id: planned.vpc_id.clone().unwrap_or_default(),
-                subnet_ids: planned.subnet_ids.clone().unwrap_or_default(),
-                bucket: planned.bucket_name.clone().unwrap_or_default(),
-                table: planned.table_name.clone().unwrap_or_default(),
-                ..Default::default()
-            };
             let network = storage::NetworkOwner::of_state(planned.network_managed);
             storage::retag(c, &st, network, &full).await?;
             compute::boundary::retag(c, &name, &full).await?;
@@ -619,6 +629,8 @@ impl Resource<Clients> for SystemResource {
             let (boundary_kept, ()) = tokio::try_join!(compute, table)?;
             let mut kept = Vec::new();
             if delete_storage {
+                // The bucket and table it encrypts are gone.
+                storage::delete_key(c, &name).await?;
                 // Once the compute's network interfaces are gone.
                 kept = storage::delete_network(c, &name, timeout, &ctx.cancel).await?;
             }

@@ -22,6 +22,8 @@ pub mod attr {
     pub const SECURITY_GROUP_ID: &str = "security_group_id";
     pub const BUCKET_NAME: &str = "bucket_name";
     pub const TABLE_NAME: &str = "table_name";
+    pub const KMS_KEY_ARN: &str = "kms_key_arn";
+    pub const CATALOG_TABLE_NAME: &str = "catalog_table_name";
     pub const NODE_ROLE_NAME: &str = "node_role_name";
     pub const LAUNCH_TEMPLATE_ID: &str = "launch_template_id";
     pub const AUTOSCALING_GROUP_NAME: &str = "autoscaling_group_name";
@@ -53,6 +55,8 @@ model! {
         security_group_id: Str = attr::SECURITY_GROUP_ID,
         bucket_name: Str = attr::BUCKET_NAME,
         table_name: Str = attr::TABLE_NAME,
+        kms_key_arn: Str = attr::KMS_KEY_ARN,
+        catalog_table_name: Str = attr::CATALOG_TABLE_NAME,
         node_role_name: Str = attr::NODE_ROLE_NAME,
         launch_template_id: Str = attr::LAUNCH_TEMPLATE_ID,
         autoscaling_group_name: Str = attr::AUTOSCALING_GROUP_NAME,

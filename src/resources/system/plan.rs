@@ -128,6 +128,17 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     {
         plan.set(attr::IMAGE_ID, Value::Unknown);
     }
+    // A system made before storage had a KMS key and a catalog table: the
+    // apply adds them.
+    for added in [attr::KMS_KEY_ARN, attr::CATALOG_TABLE_NAME] {
+        if !plan.is_create()
+            && str_attr(&plan.prior, added)
+                .filter(|k| !k.is_empty())
+                .is_none()
+        {
+            plan.set(added, Value::Unknown);
+        }
+    }
     if plan.is_create() {
         // Names derived from the system's name are known now.
         if let Some(n) = str_attr(&plan.planned, attr::NAME) {
@@ -141,6 +152,10 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
                 Value::string(rules::node_role_name(&n, PRIMARY_GROUP)),
             );
             plan.set(attr::TABLE_NAME, Value::string(rules::table_name(&n)));
+            plan.set(
+                attr::CATALOG_TABLE_NAME,
+                Value::string(rules::catalog_table_name(&n)),
+            );
             // Named after the account: known now when the account id is.
             if let Some(b) = ctx
                 .data
@@ -214,22 +229,24 @@ pub(super) fn plan_destroy(prior: &Value, diags: &mut Diagnostics) {
         diags.warning(
             format!("Destroying Datomic system {name:?} keeps its storage"),
             format!(
-                "The primary compute group (Auto Scaling group, launch template, node role, security group) will be deleted. The storage is retained: VPC {}, S3 bucket {}, DynamoDB table {}. A new datomic_system named {name:?} adopts it. Set retain_storage = false and apply before destroying to delete it too.",
+                "The primary compute group (Auto Scaling group, launch template, node role, security group) will be deleted. The storage is retained: VPC {}, S3 bucket {}, DynamoDB table {}, KMS key {}. A new datomic_system named {name:?} adopts it. Set retain_storage = false and apply before destroying to delete it too.",
                 str_attr(prior, attr::VPC_ID).unwrap_or_default(),
                 str_attr(prior, attr::BUCKET_NAME).unwrap_or_default(),
-                str_attr(prior, attr::TABLE_NAME).unwrap_or_default()
+                str_attr(prior, attr::TABLE_NAME).unwrap_or_default(),
+                str_attr(prior, attr::KMS_KEY_ARN)
+                    .unwrap_or_else(|| rules::key_alias(&name))
             ),
         );
     } else if bool_attr(prior, attr::NETWORK_MANAGED).unwrap_or(true) {
         diags.warning(
             format!("Destroying Datomic system {name:?} deletes its storage"),
-            "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data.",
+            "retain_storage is false: the VPC, S3 bucket (with all its objects) and DynamoDB table are deleted with the system, and its KMS key is scheduled for deletion (7 days). This loses the system's data.",
         );
     } else {
         diags.warning(
             format!("Destroying Datomic system {name:?} deletes its storage"),
             format!(
-                "retain_storage is false: the S3 bucket (with all its objects) and DynamoDB table are deleted with the system. This loses the system's data. The network you brought (VPC {}) is kept.",
+                "retain_storage is false: the S3 bucket (with all its objects) and DynamoDB table are deleted with the system, and its KMS key is scheduled for deletion (7 days). This loses the system's data. The network you brought (VPC {}) is kept.",
                 str_attr(prior, attr::VPC_ID).unwrap_or_default()
             ),
         );
@@ -490,7 +507,12 @@ mod tests {
         // retain_storage unset (states before it): kept, named.
         let (summary, detail) = destroy_warning(&[]);
         assert_eq!(summary, "Destroying Datomic system \"s\" keeps its storage");
-        for part in ["VPC vpc-1", "S3 bucket bucket-1", "DynamoDB table table-1"] {
+        for part in [
+            "VPC vpc-1",
+            "S3 bucket bucket-1",
+            "DynamoDB table table-1",
+            "KMS key alias/datomic-s",
+        ] {
             assert!(detail.contains(part), "{detail}");
         }
         let (summary, _) = destroy_warning(&[(attr::RETAIN_STORAGE, Value::bool(true))]);
@@ -502,6 +524,10 @@ mod tests {
             "Destroying Datomic system \"s\" deletes its storage"
         );
         assert!(detail.contains("the VPC, S3 bucket"), "{detail}");
+        assert!(
+            detail.contains("KMS key is scheduled for deletion"),
+            "{detail}"
+        );
 
         // A network the user brought is kept, and said so.
         let (summary, detail) = destroy_warning(&[

@@ -72,7 +72,11 @@ impl SystemResource {
             return Ok(false);
         }
         let st = storage::find(c, name).await?;
-        Ok(!(st.vpc_id.is_empty() && st.bucket.is_empty() && st.table.is_empty()))
+        Ok(!(st.vpc_id.is_empty()
+            && st.bucket.is_empty()
+            && st.table.is_empty()
+            && st.catalog.is_empty()
+            && st.key_arn.is_empty()))
     }
 
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
@@ -166,6 +170,9 @@ impl SystemResource {
         v.client_security_group_ids = read_set(state.client_security_group_ids.as_ref(), &groups);
         v.bucket_name = Some(st.bucket.clone());
         v.table_name = Some(st.table.clone());
+        // None for a system of an earlier build: the plan then adds the key.
+        v.kms_key_arn = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
+        v.catalog_table_name = Some(st.catalog.clone()).filter(|k| !k.is_empty());
         v.node_role_name = Some(compute::node_role_name_as_read(c, &name, PRIMARY_GROUP).await?);
         v.launch_template_id = Some(g.launch_template_id.clone());
         v.autoscaling_group_name = Some(g.asg_name.clone());

@@ -1,0 +1,249 @@
+"""What a system's storage holds besides its network, checked with boto3.
+
+- A customer-managed KMS key per system, found by its alias `alias/datomic-<system>`,
+  tagged as the system's; the S3 bucket (SSE-KMS, bucket key) and the DynamoDB table
+  (SSE KMS) are encrypted with it.
+- plan -> apply -> empty plan -> import gives the same state.
+- Retained storage keeps the key (enabled, aliased); a system made again adopts it.
+- A storage delete the user asked for deletes the alias and schedules the key's
+  deletion (KMS keeps it PendingDeletion for 7 days at the least).
+- An alias of our name on a key that is not ours is refused and left untouched.
+- A system whose storage has no key (made by an earlier build) gets one on its next
+  apply, its bucket and table moved to it, and the plan after is empty.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import pytest
+
+from harness import Emulator, Fault, Terraform, provider_hcl
+from topology_helpers import apply_ok, assert_replan_empty, import_round_trip, planned_actions
+
+MakeTf = Callable[..., Terraform]
+IDENTITY = {"datomic:managed-by": "terraform-provider-datomic"}
+
+
+def system_hcl(name: str, topology: str, retain: bool) -> str:
+    return f"""
+resource "datomic_system" "main" {{
+  name           = "{name}"
+  topology       = "{topology}"
+  retain_storage = {"true" if retain else "false"}
+  tags           = {{ team = "data" }}
+}}
+"""
+
+
+def values(tf: Terraform) -> dict:
+    for r in tf.show_json()["values"]["root_module"]["resources"]:
+        if r["address"] == "datomic_system.main":
+            return r["values"]
+    raise AssertionError("datomic_system.main not in the state")
+
+
+def key_tags(kms, key_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]}
+
+
+def check_key(aws: Emulator, v: dict) -> dict:
+    """The key of the state: enabled, behind the system's alias, tagged as the
+    system's; the bucket and the table are encrypted with it."""
+    kms = aws.boto3("kms", via_proxy=False)
+    arn = v["kms_key_arn"]
+    assert arn.startswith("arn:aws:kms:us-east-1:123456789012:key/"), arn
+    meta = kms.describe_key(KeyId=f"alias/datomic-{v['name']}")["KeyMetadata"]
+    assert meta["Arn"] == arn and meta["KeyState"] == "Enabled", meta
+    assert meta["KeyManager"] == "CUSTOMER", meta
+    tags = key_tags(kms, arn)
+    assert tags.get("datomic:system") == v["name"] and tags.get("team") == "data", tags
+    assert all(tags.get(k) == x for k, x in IDENTITY.items()), tags
+    policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+    assert {s["Sid"] for s in policy["Statement"]} == {
+        "AccountAdmin", "AutoScalingVolumes", "AutoScalingVolumeGrants"}, policy
+
+    s3 = aws.boto3("s3", via_proxy=False)
+    rules = s3.get_bucket_encryption(Bucket=v["bucket_name"])["ServerSideEncryptionConfiguration"]["Rules"]
+    assert len(rules) == 1, rules
+    assert rules[0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn}, rules
+    assert rules[0].get("BucketKeyEnabled") is True, rules
+
+    ddb = aws.boto3("dynamodb", via_proxy=False)
+    assert v["table_name"] == f"datomic-{v['name']}"
+    assert v["catalog_table_name"] == f"datomic-{v['name']}--catalog"
+    for name in (v["table_name"], v["catalog_table_name"]):
+        table = ddb.describe_table(TableName=name)["Table"]
+        sse = table.get("SSEDescription", {})
+        assert sse.get("SSEType") == "KMS" and sse.get("KMSMasterKeyArn") == arn, (name, sse)
+        assert table.get("DeletionProtectionEnabled") is True, table
+        backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", backups
+        tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]}
+        assert tags.get("datomic:system") == v["name"] and tags.get("team") == "data", tags
+    check_node_policy(aws, v["name"], "primary")
+    return meta
+
+
+def check_node_policy(aws: Emulator, system: str, group: str) -> None:
+    """The group's nodes may use the system's key (by its alias) and nothing else of KMS."""
+    iam = aws.boto3("iam", via_proxy=False)
+    doc = iam.get_role_policy(RoleName=f"{system}--{group}-node", PolicyName="datomic-node")["PolicyDocument"]
+    doc = doc if isinstance(doc, dict) else json.loads(doc)
+    kms = [st for st in doc["Statement"] if any(str(a).startswith("kms:") for a in st["Action"])]
+    assert kms == [{
+        "Sid": "SystemKey", "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
+        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/datomic-{system}"}},
+    }], doc
+    tables = next(st for st in doc["Statement"] if st.get("Sid") == "SystemTable")
+    assert tables["Resource"] == [f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}",
+                                  f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}--catalog"], doc
+
+
+@pytest.mark.aws
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("topology", ["solo", "production"])
+def test_storage_key_through_the_lifecycle(tf: Terraform, aws: Emulator, topology: str) -> None:
+    name = f"keys-{topology[:4]}"
+    looked_up = """
+data "datomic_system" "found" {
+  name = datomic_system.main.name
+}
+
+output "found" {
+  value = [data.datomic_system.found.kms_key_arn, data.datomic_system.found.catalog_table_name]
+}
+"""
+    tf.write(provider_hcl() + system_hcl(name, topology, retain=True) + looked_up)
+    plan = tf.plan_json()
+    assert planned_actions(plan) == {"datomic_system.main": ("create",)}
+    apply_ok(tf)
+    v = values(tf)
+    check_key(aws, v)
+    assert tf.outputs()["found"] == [v["kms_key_arn"], v["catalog_table_name"]]
+    assert_replan_empty(tf, aws)
+    import_round_trip(tf)
+    assert_replan_empty(tf, aws)
+
+    # Retained: the key stays, enabled and aliased; a system made again adopts it.
+    tf.destroy()
+    kms = aws.boto3("kms", via_proxy=False)
+    kept = kms.describe_key(KeyId=f"alias/datomic-{name}")["KeyMetadata"]
+    assert kept["Arn"] == v["kms_key_arn"] and kept["KeyState"] == "Enabled", kept
+    apply_ok(tf)
+    again = values(tf)
+    assert again["kms_key_arn"] == v["kms_key_arn"]
+    check_key(aws, again)
+    assert_replan_empty(tf, aws)
+
+    # Deleted with the storage: the alias goes, the key is scheduled for deletion.
+    tf.write(provider_hcl() + system_hcl(name, topology, retain=False))
+    apply_ok(tf)
+    tf.destroy()
+    assert aws.boto3("dynamodb", via_proxy=False).list_tables()["TableNames"] == []
+    meta = kms.describe_key(KeyId=v["kms_key_arn"])["KeyMetadata"]
+    assert meta["KeyState"] == "PendingDeletion", meta
+    aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+    assert f"alias/datomic-{name}" not in aliases, aliases
+
+
+@pytest.mark.aws
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_key_scheduled_for_deletion_is_restored_by_a_new_system(tf: Terraform, aws: Emulator) -> None:
+    """A key of ours found behind the system's alias while PendingDeletion (here: the
+    alias put back by hand after a storage delete, within the 7 days) is restored:
+    its deletion cancelled, enabled again, and used."""
+    name = "revived"
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    apply_ok(tf)
+    old = values(tf)["kms_key_arn"]
+    tf.destroy()
+    kms = aws.boto3("kms", via_proxy=False)
+    assert kms.describe_key(KeyId=old)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    # The alias put back on the scheduled key: the new system restores and adopts it.
+    kms.create_alias(AliasName=f"alias/datomic-{name}", TargetKeyId=old)
+    apply_ok(tf)
+    v = values(tf)
+    assert v["kms_key_arn"] == old
+    check_key(aws, v)
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_an_alias_on_a_strangers_key_is_refused_and_left_alone(tf: Terraform, aws: Emulator) -> None:
+    name = "stranger"
+    kms = aws.boto3("kms", via_proxy=False)
+    theirs = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "other"}])["KeyMetadata"]
+    kms.create_alias(AliasName=f"alias/datomic-{name}", TargetKeyId=theirs["KeyId"])
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    res = tf.apply(check=False)
+    text = " ".join((res.stdout + res.stderr).split())
+    assert not res.ok, res.describe()
+    assert f"alias/datomic-{name}" in text and "never adopts, changes or deletes" in text, text
+    meta = kms.describe_key(KeyId=f"alias/datomic-{name}")["KeyMetadata"]
+    assert meta["KeyId"] == theirs["KeyId"] and meta["KeyState"] == "Enabled", meta
+    assert key_tags(kms, theirs["KeyId"]) == {"team": "other"}
+    assert not aws.boto3("dynamodb", via_proxy=False).list_tables()["TableNames"]
+    tf.destroy()
+    assert kms.describe_key(KeyId=theirs["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+@pytest.mark.aws
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: Emulator) -> None:
+    """As a system of an earlier build: its storage has no key (here: the alias removed
+    by hand, so the provider finds none) and no catalog table (deleted by hand). The plan
+    shows kms_key_arn and catalog_table_name known after apply, an update in place; the
+    apply makes the key and the catalog table and moves the bucket and table to the key."""
+    name = "upgraded"
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    apply_ok(tf)
+    before = values(tf)
+    kms = aws.boto3("kms", via_proxy=False)
+    kms.delete_alias(AliasName=f"alias/datomic-{name}")
+    ddb = aws.boto3("dynamodb", via_proxy=False)
+    ddb.update_table(TableName=f"datomic-{name}--catalog", DeletionProtectionEnabled=False)
+    ddb.delete_table(TableName=f"datomic-{name}--catalog")
+    plan = tf.plan_json()
+    assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)
+    change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
+    assert change["after_unknown"].get("kms_key_arn") is True, change
+    assert change["after_unknown"].get("catalog_table_name") is True, change
+    apply_ok(tf)
+    after = values(tf)
+    assert after["kms_key_arn"] and after["kms_key_arn"] != before["kms_key_arn"]
+    for k in ("vpc_id", "bucket_name", "table_name", "autoscaling_group_name"):
+        assert after[k] == before[k], k
+    check_key(aws, after)
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_a_key_alias_retried_after_its_answer_was_lost_keeps_its_key(tf: Terraform, aws: Emulator) -> None:
+    """CreateAlias took effect but its answer was lost: the retry meets AlreadyExists,
+    and the alias already points at the key just made, which is kept (not scheduled for
+    deletion as a key nothing finds would be)."""
+    name = "lostalias"
+    aws.proxy.inject(Fault("drop_response", service="kms", action="CreateAlias", times=1))
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    apply_ok(tf)
+    drops = [c.fault for c in aws.calls("kms") if c.action == "CreateAlias"]
+    assert "drop_response" in drops, drops
+    v = values(tf)
+    check_key(aws, v)
+    kms = aws.boto3("kms", via_proxy=False)
+    metas = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    # (The emulator's own default keys aside, e.g. its EBS key, which it makes as a customer key.)
+    ours = [(m["KeyState"], m["Description"]) for m in metas if m["Description"].startswith("Datomic system")]
+    assert ours == [("Enabled", f"Datomic system {name}: encrypts its storage")], ours
+    tf.destroy()
