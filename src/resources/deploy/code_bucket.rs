@@ -4,9 +4,10 @@
 //! account as the bucket's expected owner.
 
 use crate::aws::error::code;
-use crate::aws::{tags, AwsError, Clients};
+use crate::aws::{AwsError, Clients};
 use crate::resources::error::{NotOurs, OpError};
 use crate::resources::journal;
+use crate::resources::storage;
 use crate::rules;
 
 /// The code bucket's name in this account and region.
@@ -41,7 +42,7 @@ pub async fn exists(c: &Clients, bucket: &str) -> Result<bool, OpError> {
         }
         return Err(e.into());
     }
-    let found = bucket_tags(c, bucket, &account).await?;
+    let found = storage::bucket_tags_owned_by(c, bucket, &account).await?;
     if found.is_empty() && journal::recall(bucket).is_some() {
         return Ok(false);
     }
@@ -52,31 +53,6 @@ pub async fn exists(c: &Clients, bucket: &str) -> Result<bool, OpError> {
         .into());
     }
     Ok(true)
-}
-
-async fn bucket_tags(c: &Clients, bucket: &str, account: &str) -> Result<tags::Tags, OpError> {
-    match c
-        .s3
-        .get_bucket_tagging()
-        .bucket(bucket)
-        .expected_bucket_owner(account)
-        .send()
-        .await
-    {
-        Ok(o) => Ok(o
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect()),
-        Err(e) => {
-            let e = AwsError::from_sdk(e);
-            if e.code_is(&[code::NO_SUCH_TAG_SET]) {
-                Ok(tags::Tags::new())
-            } else {
-                Err(e.into())
-            }
-        }
-    }
 }
 
 /// The code bucket, made when missing: private (public access blocked),
@@ -129,7 +105,7 @@ pub async fn ensure(c: &Clients) -> Result<String, OpError> {
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    let mut t = bucket_tags(c, &bucket, &account).await?;
+    let mut t = storage::bucket_tags_owned_by(c, &bucket, &account).await?;
     for (k, v) in &c.default_tags {
         t.entry(k.clone()).or_insert_with(|| v.clone());
     }

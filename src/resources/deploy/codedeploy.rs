@@ -20,18 +20,6 @@ use crate::resources::error::OpError;
 use crate::resources::ownership;
 use crate::rules;
 
-fn sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug,
-{
-    AwsError::from_sdk(e)
-}
-
 fn cd_tags(t: &tags::Tags) -> Vec<Tag> {
     t.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -45,7 +33,7 @@ async fn tags_of(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
         .resource_arn(arn)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     Ok(out
         .tags()
         .iter()
@@ -86,7 +74,7 @@ pub async fn ensure_application(c: &Clients, application: &str) -> Result<(), Op
         .application_name(application)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?;
     if found.is_some() {
         return Ok(());
@@ -106,7 +94,7 @@ pub async fn ensure_application(c: &Clients, application: &str) -> Result<(), Op
         .send()
         .await
         .map(|_| ())
-        .map_err(sdk);
+        .map_err(AwsError::from_sdk);
     AwsError::tolerate_exists(made)?;
     Ok(())
 }
@@ -148,7 +136,7 @@ async fn get_group(c: &Clients, t: &Target<'_>) -> Result<Option<DeploymentGroup
         .deployment_group_name(t.name())
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?
         .and_then(|o| o.deployment_group_info().cloned()))
 }
@@ -191,7 +179,7 @@ pub async fn ensure_group(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(sdk)
+                .map_err(AwsError::from_sdk)
         })
         .await;
     }
@@ -210,7 +198,7 @@ pub async fn ensure_group(
             .send()
             .await
             .map(|_| ())
-            .map_err(sdk);
+            .map_err(AwsError::from_sdk);
         AwsError::tolerate_exists(made)
     })
     .await
@@ -269,7 +257,7 @@ pub async fn running(c: &Clients, t: &Target<'_>) -> Result<Option<Option<Runnin
         .deployment_id(id)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     let revision = d
         .deployment_info()
         .and_then(|i| i.revision())
@@ -325,7 +313,7 @@ pub async fn deploy(
                 .description(format!("revision {revision} (terraform-provider-datomic)"))
                 .send()
                 .await
-                .map_err(sdk);
+                .map_err(AwsError::from_sdk);
             match made {
                 Ok(out) => out.deployment_id().unwrap_or_default().to_string(),
                 Err(e) if e.code_is(&[code::DEPLOYMENT_LIMIT_EXCEEDED]) => {
@@ -362,7 +350,7 @@ async fn active(c: &Clients, t: &Target<'_>) -> Result<Option<(String, String)>,
         .include_only_statuses(DeploymentStatus::Ready)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     let Some(id) = out.deployments().first() else {
         return Ok(None);
     };
@@ -372,7 +360,7 @@ async fn active(c: &Clients, t: &Target<'_>) -> Result<Option<(String, String)>,
         .deployment_id(id)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     let key = d
         .deployment_info()
         .and_then(|i| i.revision())
@@ -404,7 +392,7 @@ async fn end_of(
                 .deployment_id(id)
                 .send()
                 .await
-                .map_err(sdk)?;
+                .map_err(AwsError::from_sdk)?;
             let info = d.deployment_info().cloned();
             Ok::<_, AwsError>(match info.as_ref().and_then(|i| i.status()) {
                 Some(
@@ -455,7 +443,7 @@ async fn failed_event(c: &Clients, id: &str) -> Result<Option<rules::FailedEvent
         .deployment_id(id)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     let ids: Vec<String> = targets.target_ids().iter().take(25).cloned().collect();
     if ids.is_empty() {
         return Ok(None);
@@ -467,7 +455,7 @@ async fn failed_event(c: &Clients, id: &str) -> Result<Option<rules::FailedEvent
         .set_target_ids(Some(ids))
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     for t in got.deployment_targets() {
         let Some(i) = t.instance_target() else {
             continue;
@@ -512,7 +500,7 @@ pub async fn remove(c: &Clients, t: &Target<'_>) -> Result<(), OpError> {
                 .deployment_group_name(&name)
                 .send()
                 .await
-                .map_err(sdk)
+                .map_err(AwsError::from_sdk)
                 .found()?;
         }
     }
@@ -522,7 +510,7 @@ pub async fn remove(c: &Clients, t: &Target<'_>) -> Result<(), OpError> {
         .application_name(t.application)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?;
     let Some(left) = left else {
         return Ok(());
@@ -541,7 +529,7 @@ pub async fn remove(c: &Clients, t: &Target<'_>) -> Result<(), OpError> {
         .application_name(t.application)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?;
     Ok(())
 }

@@ -11,18 +11,6 @@ use crate::resources::error::OpError;
 use crate::resources::ownership;
 use crate::rules;
 
-fn sdk<E, R>(e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug,
-{
-    AwsError::from_sdk(e)
-}
-
 /// The deploy role's ARN, made when missing. A role found by its name is
 /// used only when its identity tags make it this group's.
 pub async fn ensure(
@@ -38,7 +26,7 @@ pub async fn ensure(
         .role_name(&name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?
         .and_then(|o| o.role().cloned());
     let arn = match found {
@@ -65,7 +53,7 @@ pub async fn ensure(
                 .set_tags(Some(tags::iam(t)))
                 .send()
                 .await
-                .map_err(sdk);
+                .map_err(AwsError::from_sdk);
             match made {
                 Ok(o) => o.role().map(|r| r.arn().to_string()).unwrap_or_default(),
                 // A create retried after its answer was lost: ours by its tags.
@@ -76,7 +64,7 @@ pub async fn ensure(
                         .role_name(&name)
                         .send()
                         .await
-                        .map_err(sdk)?;
+                        .map_err(AwsError::from_sdk)?;
                     let r = r
                         .role()
                         .cloned()
@@ -102,7 +90,7 @@ pub async fn ensure(
         .policy_document(rules::DEPLOY_ROLE_POLICY)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(AwsError::from_sdk)?;
     Ok(arn)
 }
 
@@ -115,7 +103,7 @@ pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpErro
         .role_name(&name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?
         .and_then(|o| o.role().cloned())
     else {
@@ -136,7 +124,7 @@ pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpErro
         .role_name(&name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?;
     for p in inline.iter().flat_map(|o| o.policy_names()) {
         c.iam
@@ -145,7 +133,7 @@ pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpErro
             .policy_name(p)
             .send()
             .await
-            .map_err(sdk)
+            .map_err(AwsError::from_sdk)
             .found()?;
     }
     let attached = c
@@ -154,7 +142,7 @@ pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpErro
         .role_name(&name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?;
     for p in attached.iter().flat_map(|o| o.attached_policies()) {
         if let Some(arn) = p.policy_arn() {
@@ -164,7 +152,7 @@ pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpErro
                 .policy_arn(arn)
                 .send()
                 .await
-                .map_err(sdk)
+                .map_err(AwsError::from_sdk)
                 .found()?;
         }
     }
@@ -173,7 +161,7 @@ pub async fn delete(c: &Clients, system: &str, group: &str) -> Result<(), OpErro
         .role_name(&name)
         .send()
         .await
-        .map_err(sdk)
+        .map_err(AwsError::from_sdk)
         .found()?;
     Ok(())
 }

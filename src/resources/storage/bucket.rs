@@ -78,6 +78,15 @@ fn named_by_tags(
 /// A bucket's tags (none when it has no tag set).
 pub async fn tags(c: &Clients, bucket: &str) -> Result<tags::Tags, OpError> {
     let account = c.account().await?;
+    tags_owned_by(c, bucket, &account).await
+}
+
+/// The tags of a bucket of account `account` (none when it has no tag set).
+pub async fn tags_owned_by(
+    c: &Clients,
+    bucket: &str,
+    account: &str,
+) -> Result<tags::Tags, OpError> {
     match c
         .s3
         .get_bucket_tagging()
