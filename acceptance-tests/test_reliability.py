@@ -197,6 +197,8 @@ def inventory(aws: Emulator) -> dict[str, Any]:
 
     roles = []
     for r in iam.list_roles()["Roles"]:
+        if r.get("Path", "").startswith("/aws-service-role/"):
+            continue  # AWS's own, made once per account (Auto Scaling's, named in the key policy)
         name = r["RoleName"]
         policies = {}
         for p in iam.list_role_policies(RoleName=name)["PolicyNames"]:

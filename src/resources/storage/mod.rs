@@ -36,6 +36,9 @@ pub struct Storage {
     pub catalog_arn: String,
     /// The KMS key's ARN ("" when there is none: a system of an earlier build).
     pub key_arn: String,
+    /// The tables' tags as [`find`] read them (by table name), so that a
+    /// read does not ask for them twice.
+    pub seen: std::collections::BTreeMap<String, tags::Tags>,
 }
 
 impl Storage {
@@ -94,21 +97,23 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
     }
     let table = rules::table_name(system);
     match table::find(c, system, &table).await? {
-        (Named::Ours, arn) => {
+        (Named::Ours, arn, t) => {
+            s.seen.insert(table.clone(), t);
             s.table = table;
             s.table_arn = arn;
         }
-        (Named::NotOurs(why), _) => strangers.push(why),
-        (Named::Missing, _) => {}
+        (Named::NotOurs(why), _, _) => strangers.push(why),
+        (Named::Missing, _, _) => {}
     }
     let catalog = rules::catalog_table_name(system);
     match table::find(c, system, &catalog).await? {
-        (Named::Ours, arn) => {
+        (Named::Ours, arn, t) => {
+            s.seen.insert(catalog.clone(), t);
             s.catalog = catalog;
             s.catalog_arn = arn;
         }
-        (Named::NotOurs(why), _) => strangers.push(why),
-        (Named::Missing, _) => {}
+        (Named::NotOurs(why), _, _) => strangers.push(why),
+        (Named::Missing, _, _) => {}
     }
     Ok((s, strangers))
 }
@@ -379,7 +384,10 @@ async fn tags_now(
     }
     if !s.table.is_empty() {
         let arn = table::arn(c, s).await?;
-        let t = table::tags(c, &arn).await?;
+        let t = match s.seen.get(&s.table) {
+            Some(t) => t.clone(),
+            None => table::tags(c, &arn).await?,
+        };
         out.push((Tagged::Table(arn), t));
     }
     if !s.catalog.is_empty() {
@@ -388,7 +396,10 @@ async fn tags_now(
         } else {
             s.catalog_arn.clone()
         };
-        let t = table::tags(c, &arn).await?;
+        let t = match s.seen.get(&s.catalog) {
+            Some(t) => t.clone(),
+            None => table::tags(c, &arn).await?,
+        };
         out.push((Tagged::Catalog(arn), t));
     }
     if !s.key_arn.is_empty() {
@@ -509,6 +520,7 @@ mod tests {
             catalog: "datomic-s--catalog".into(),
             catalog_arn: String::new(),
             key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
+            seen: Default::default(),
         }
     }
 

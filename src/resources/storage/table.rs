@@ -64,12 +64,17 @@ fn described(t: Option<&aws_sdk_dynamodb::types::TableDescription>) -> Described
     }
 }
 
-/// The system's table, with its ARN when it exists.
-pub async fn find(c: &Clients, system: &str, table: &str) -> Result<(Named, String), OpError> {
+/// The system's table, with its ARN and tags when it exists.
+pub async fn find(
+    c: &Clients,
+    system: &str,
+    table: &str,
+) -> Result<(Named, String, tags::Tags), OpError> {
     let Some(arn) = describe(c, table).await.found()?.map(|d| d.arn) else {
-        return Ok((Named::Missing, String::new()));
+        return Ok((Named::Missing, String::new(), tags::Tags::new()));
     };
-    Ok((named_by_tags(&tags(c, &arn).await?, system, table), arn))
+    let t = tags(c, &arn).await?;
+    Ok((named_by_tags(&t, system, table), arn, t))
 }
 
 /// Whose a table is: the system's by its identity tags only.
