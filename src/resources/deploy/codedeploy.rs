@@ -272,7 +272,7 @@ pub async fn running(c: &Clients, t: &Target<'_>) -> Result<Option<Option<Runnin
 
 /// Deploys `s3://bucket/key` to the deployment group and waits until the
 /// deployment ends: its id when it succeeded, else an error with
-/// CodeDeploy's own words (see [`failure`]).
+/// CodeDeploy's own words (see `failure`).
 pub async fn deploy(
     c: &Clients,
     t: &Target<'_>,
