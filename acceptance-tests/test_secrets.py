@@ -202,6 +202,7 @@ def test_a_put_whose_answer_was_lost_is_not_a_stranger(tf: Terraform, aws: Emula
     view = AwsView(aws)
     ssm = aws.boto3("ssm")
     tf.env["TF_VAR_db_password"] = PASSWORD
+    aws.push_revision(SYSTEM, "r1")
     tf.write(config({"DB_PASSWORD": "var.db_password"}, 1))
     tf.init()
     aws.proxy.inject(Fault("drop_response", service="ssm", action="PutParameter", times=1))
