@@ -305,12 +305,7 @@ pub async fn ensure_zone(
                         .comment(format!("Datomic system {system}: client endpoints"))
                         .build(),
                 )
-                .vpc(
-                    Vpc::builder()
-                        .vpc_id(vpc_id)
-                        .vpc_region(VpcRegion::from(c.region.as_str()))
-                        .build(),
-                )
+                .vpc(system_vpc(c, vpc_id))
                 .send()
                 .await
                 .map_err(sdk);
@@ -345,6 +340,14 @@ pub async fn ensure_zone(
     Ok(zone)
 }
 
+/// The system's VPC as Route53 names it: id and the clients' region.
+fn system_vpc(c: &Clients, vpc_id: &str) -> Vpc {
+    Vpc::builder()
+        .vpc_id(vpc_id)
+        .vpc_region(VpcRegion::from(c.region.as_str()))
+        .build()
+}
+
 /// Associates the system's VPC with its zone, unless it is.
 async fn associate(
     c: &Clients,
@@ -366,12 +369,7 @@ async fn associate(
         .route53
         .associate_vpc_with_hosted_zone()
         .hosted_zone_id(zone)
-        .vpc(
-            Vpc::builder()
-                .vpc_id(vpc_id)
-                .vpc_region(VpcRegion::from(c.region.as_str()))
-                .build(),
-        )
+        .vpc(system_vpc(c, vpc_id))
         .send()
         .await
         .map_err(sdk)?;
