@@ -251,19 +251,9 @@ pub async fn running(c: &Clients, t: &Target<'_>) -> Result<Option<Option<Runnin
     else {
         return Ok(Some(None));
     };
-    let d = c
-        .codedeploy
-        .get_deployment()
-        .deployment_id(id)
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    let revision = d
-        .deployment_info()
-        .and_then(|i| i.revision())
-        .and_then(|r| r.s3_location())
-        .and_then(|s| s.key())
-        .and_then(|k| rules::revision_of_key(t.application, k));
+    let revision = revision_key(c, id)
+        .await?
+        .and_then(|k| rules::revision_of_key(t.application, &k));
     Ok(Some(Some(Running {
         deployment_id: id.to_string(),
         revision,
@@ -354,6 +344,12 @@ async fn active(c: &Clients, t: &Target<'_>) -> Result<Option<(String, String)>,
     let Some(id) = out.deployments().first() else {
         return Ok(None);
     };
+    let key = revision_key(c, id).await?.unwrap_or_default();
+    Ok(Some((id.clone(), key)))
+}
+
+/// The S3 key of the revision the deployment `id` deploys.
+async fn revision_key(c: &Clients, id: &str) -> Result<Option<String>, OpError> {
     let d = c
         .codedeploy
         .get_deployment()
@@ -361,14 +357,11 @@ async fn active(c: &Clients, t: &Target<'_>) -> Result<Option<(String, String)>,
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    let key = d
-        .deployment_info()
+    Ok(d.deployment_info()
         .and_then(|i| i.revision())
         .and_then(|r| r.s3_location())
         .and_then(|s| s.key())
-        .unwrap_or_default()
-        .to_string();
-    Ok(Some((id.clone(), key)))
+        .map(str::to_string))
 }
 
 type Ended = (

@@ -10,6 +10,7 @@ use crate::aws::{tags, AwsError, Clients, Found};
 use crate::resources::error::OpError;
 use crate::resources::ownership;
 use crate::rules;
+use aws_sdk_iam::types::Role;
 
 /// The deploy role's ARN, made when missing. A role found by its name is
 /// used only when its identity tags make it this group's.
@@ -30,16 +31,7 @@ pub async fn ensure(
         .found()?
         .and_then(|o| o.role().cloned());
     let arn = match found {
-        Some(r) => {
-            ownership::check(
-                "IAM role",
-                &name,
-                &tags::from_iam(r.tags()),
-                system,
-                Some(group),
-            )?;
-            r.arn().to_string()
-        }
+        Some(r) => owned_arn(&r, system, group)?,
         None => {
             let made = c
                 .iam
@@ -67,16 +59,8 @@ pub async fn ensure(
                         .map_err(AwsError::from_sdk)?;
                     let r = r
                         .role()
-                        .cloned()
                         .ok_or_else(|| OpError::Vanished(format!("IAM role {name} disappeared")))?;
-                    ownership::check(
-                        "IAM role",
-                        &name,
-                        &tags::from_iam(r.tags()),
-                        system,
-                        Some(group),
-                    )?;
-                    r.arn().to_string()
+                    owned_arn(r, system, group)?
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -92,6 +76,19 @@ pub async fn ensure(
         .await
         .map_err(AwsError::from_sdk)?;
     Ok(arn)
+}
+
+/// The role's ARN when its identity tags make it the group's; else the
+/// refusal that names it.
+fn owned_arn(r: &Role, system: &str, group: &str) -> Result<String, OpError> {
+    ownership::check(
+        "IAM role",
+        r.role_name(),
+        &tags::from_iam(r.tags()),
+        system,
+        Some(group),
+    )?;
+    Ok(r.arn().to_string())
 }
 
 /// Deletes the deploy role when its identity tags make it this group's.
