@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from harness import PROVIDER_SOURCE, REGION, Diagnostic, Emulator, Fault, Terraform
+from harness import PROVIDER_SOURCE, REGION, Diagnostic, Emulator, Fault, Terraform, hosted_zones
 
 MARK = "#!"
 # Nothing listens there (see conftest.DEAD_ENDPOINT).
@@ -298,6 +298,15 @@ resource "datomic_system" "main" {
         {"Key": k, "Value": v} for k, v in {**bucket, "backup:policy": "daily"}.items()]})
     arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
     view.ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "CostCenter", "Value": "42"}])
+    [zone] = hosted_zones(view.route53, "ignored")
+    zone_id = zone["Id"].split("/")[-1]
+
+    def zone_tags() -> dict[str, str]:
+        got = view.route53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)
+        return {t["Key"]: t["Value"] for t in got["ResourceTagSet"]["Tags"]}
+
+    view.route53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id,
+                                          AddTags=[{"Key": "backup:policy", "Value": "daily"}])
 
     assert_replan_empty(tf, aws)  # no drift
 
@@ -307,6 +316,7 @@ resource "datomic_system" "main" {
     after = storage_tags(view, s)
     assert after["bucket"].get("backup:policy") == "daily" and after["bucket"].get("env") == "prod", after["bucket"]
     assert after["table"].get("CostCenter") == "42" and after["table"].get("env") == "prod", after["table"]
+    assert zone_tags().get("backup:policy") == "daily" and zone_tags().get("env") == "prod", zone_tags()
     assert state_values(tf)["datomic_system.main"]["tags_all"] == {"env": "prod", "team": "a"}
     assert_replan_empty(tf, aws)
     tf.destroy()

@@ -221,27 +221,15 @@ async fn change_zone_tags(
 }
 
 /// Gives the zone tags `t` when it has others (the system's changed), AWS's
-/// own (`aws:`) left alone.
+/// own (`aws:`) and the provider's `ignore_tags` left alone.
 async fn retag_zone(
     c: &Clients,
     zone: &str,
     had: &tags::Tags,
     t: &tags::Tags,
 ) -> Result<(), OpError> {
-    let own: tags::Tags = had
-        .iter()
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if &own == t {
-        return Ok(());
-    }
-    let gone: Vec<String> = own
-        .keys()
-        .filter(|k| !t.contains_key(*k))
-        .cloned()
-        .collect();
-    change_zone_tags(c, zone, t, &gone).await
+    let (gone, changed) = tags::diff(had, t);
+    change_zone_tags(c, zone, &changed, &gone).await
 }
 
 /// Why a zone of the system's name that is not its own is refused: a team
