@@ -249,6 +249,7 @@ class AwsView:
         self.elb = aws.boto3("elbv2")
         self.route53 = aws.boto3("route53")
         self.cd = aws.boto3("codedeploy")
+        self.kms = aws.boto3("kms")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -410,6 +411,27 @@ def check_storage(view: AwsView, values: dict) -> None:
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", backups
     sgs = view.ec2.describe_security_groups(GroupIds=[values["security_group_id"]])["SecurityGroups"]
     assert sgs[0]["VpcId"] == values["vpc_id"]
+    check_datomic_storage(view, values)
+
+
+def check_datomic_storage(view: AwsView, values: dict) -> None:
+    """What Datomic's storage stack holds besides the network: the system's KMS key
+    (behind its alias) encrypting the bucket and both tables (the log's and the
+    catalog's), and the private zone clients find the system by, associated with the
+    system's VPC."""
+    system, key = values["name"], values["kms_key_arn"]
+    meta = view.kms.describe_key(KeyId=f"alias/datomic-{system}")["KeyMetadata"]
+    assert (meta["Arn"], meta["KeyState"]) == (key, "Enabled"), meta
+    rules = view.s3.get_bucket_encryption(Bucket=values["bucket_name"])["ServerSideEncryptionConfiguration"]["Rules"]
+    assert [r["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") for r in rules] == [key], rules
+    assert values["catalog_table_name"] == f"datomic-{system}--catalog"
+    for name in (values["table_name"], values["catalog_table_name"]):
+        sse = view.ddb.describe_table(TableName=name)["Table"].get("SSEDescription", {})
+        assert sse.get("KMSMasterKeyArn") == key, (name, sse)
+    zones = hosted_zones(view.route53, system)
+    assert len(zones) == 1, zones
+    vpcs = view.route53.get_hosted_zone(Id=zones[0]["Id"])["VPCs"]
+    assert [v["VPCId"] for v in vpcs] == [values["vpc_id"]], vpcs
 
 
 def check_group(
