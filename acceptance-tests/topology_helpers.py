@@ -332,6 +332,18 @@ class AwsView:
     def tables(self, system: str) -> list[str]:
         return [t for t in self.ddb.list_tables()["TableNames"] if t == f"datomic-{system}"]
 
+    def catalogs(self, system: str) -> list[str]:
+        return [t for t in self.ddb.list_tables()["TableNames"] if t == f"datomic-{system}--catalog"]
+
+    def keys(self, system: str) -> list[str]:
+        """The system's KMS key behind its alias, unless its deletion is scheduled (a
+        destroy schedules it: KMS deletes a key no sooner than 7 days later)."""
+        try:
+            meta = self.kms.describe_key(KeyId=f"alias/datomic-{system}")["KeyMetadata"]
+        except self.kms.exceptions.NotFoundException:
+            return []
+        return [] if meta["KeyState"] == "PendingDeletion" else [meta["Arn"]]
+
     # everything of a system
     def leftovers(self, system: str) -> dict[str, list[str]]:
         """Every AWS object of `system` that still exists, by kind (compute and storage).
@@ -365,15 +377,17 @@ class AwsView:
         out["vpcs"] = self.vpcs(system)
         out["buckets"] = self.buckets(system)
         out["tables"] = self.tables(system)
+        out["catalogs"] = self.catalogs(system)
+        out["keys"] = self.keys(system)
         return out
 
 
-STORAGE_KINDS = ("vpcs", "buckets", "tables")
+STORAGE_KINDS = ("vpcs", "buckets", "tables", "catalogs", "keys")
 
 
 def assert_nothing_left(view: AwsView, system: str, *, retained_storage: bool) -> dict[str, list[str]]:
     """After destroy: no compute object of `system` is left; its storage is left exactly
-    when it was retained (one VPC, one bucket, one table), else nothing at all."""
+    when it was retained (one VPC, bucket, table, catalog and key), else nothing at all."""
     left = view.leftovers(system)
     compute = {k: v for k, v in left.items() if k not in STORAGE_KINDS and v}
     assert not compute, f"system {system}: compute objects left after destroy: {compute}"
