@@ -172,11 +172,27 @@ pub async fn create(c: &Clients, system: &str, t: &tags::Tags) -> Result<Key, Op
     }
 }
 
+/// The EC2 Auto Scaling service-linked role, by its name.
+const AUTOSCALING_SERVICE_ROLE: &str = "AWSServiceRoleForAutoScaling";
+
 /// Makes sure the EC2 Auto Scaling service-linked role exists: KMS refuses a
 /// key policy naming a principal that does not, and Auto Scaling makes that
-/// role only with the account's first group, after the storage. True when
-/// it was made just now.
+/// role only with the account's first group, after the storage. Read first:
+/// most accounts have it, and a create is an IAM write the caller may not be
+/// allowed. True when it was made just now.
 async fn autoscaling_service_role(c: &Clients) -> Result<bool, OpError> {
+    let found = c
+        .iam
+        .get_role()
+        .role_name(AUTOSCALING_SERVICE_ROLE)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)
+        .found()?;
+    if found.is_some() {
+        return Ok(false);
+    }
+    // Made meanwhile by another run, or by Auto Scaling: as good as found.
     let made = c
         .iam
         .create_service_linked_role()
