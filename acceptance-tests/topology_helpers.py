@@ -249,6 +249,7 @@ class AwsView:
         self.elb = aws.boto3("elbv2")
         self.route53 = aws.boto3("route53")
         self.cd = aws.boto3("codedeploy")
+        self.logs = aws.boto3("logs")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -331,6 +332,11 @@ class AwsView:
     def tables(self, system: str) -> list[str]:
         return [t for t in self.ddb.list_tables()["TableNames"] if t == f"datomic-{system}"]
 
+    def log_groups(self, system: str) -> list[str]:
+        name = f"datomic-{system}"
+        return [g["logGroupName"] for g in self.logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+                if g["logGroupName"] == name]
+
     # everything of a system
     def leftovers(self, system: str) -> dict[str, list[str]]:
         """Every AWS object of `system` that still exists, by kind (compute and storage).
@@ -364,15 +370,16 @@ class AwsView:
         out["vpcs"] = self.vpcs(system)
         out["buckets"] = self.buckets(system)
         out["tables"] = self.tables(system)
+        out["log_groups"] = self.log_groups(system)
         return out
 
 
-STORAGE_KINDS = ("vpcs", "buckets", "tables")
+STORAGE_KINDS = ("vpcs", "buckets", "tables", "log_groups")
 
 
 def assert_nothing_left(view: AwsView, system: str, *, retained_storage: bool) -> dict[str, list[str]]:
     """After destroy: no compute object of `system` is left; its storage is left exactly
-    when it was retained (one VPC, one bucket, one table), else nothing at all."""
+    when it was retained (one VPC, one bucket, one table, one log group), else nothing at all."""
     left = view.leftovers(system)
     compute = {k: v for k, v in left.items() if k not in STORAGE_KINDS and v}
     assert not compute, f"system {system}: compute objects left after destroy: {compute}"

@@ -221,6 +221,7 @@ impl Creates for SystemResource {
         state.table_name = Some(st.table.clone());
         state.kms_key_arn = Some(st.key_arn.clone());
         state.catalog_table_name = Some(st.catalog.clone());
+        state.log_group_name = Some(st.log_group.clone());
         state.tags_all = Some(tags_all);
 
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -439,12 +440,13 @@ impl Updates for SystemResource {
             table: planned.table_name.clone().unwrap_or_default(),
             key_arn: prior.kms_key_arn.clone().unwrap_or_default(),
             catalog: prior.catalog_table_name.clone().unwrap_or_default(),
+            log_group: prior.log_group_name.clone().unwrap_or_default(),
             ..Default::default()
         };
         // A system of an earlier build has no KMS key nor catalog table: it
         // gets them (tagged as they are made), its bucket and table moved to
-        // the key.
-        if st.key_arn.is_empty() || st.catalog.is_empty() {
+        // the key. One without a log group gets it.
+        if st.key_arn.is_empty() || st.catalog.is_empty() || st.log_group.is_empty() {
             st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
         }
         // The storage carries the same tags: retag it when they changed (in the
