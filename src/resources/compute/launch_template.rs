@@ -193,6 +193,8 @@ pub(super) fn launch_data(
                 .ebs(
                     LaunchTemplateEbsBlockDeviceRequest::builder()
                         .encrypted(true)
+                        // None (a system without a key yet): EBS's default key.
+                        .set_kms_key_id(node.volume_key_arn.clone())
                         .delete_on_termination(true)
                         .volume_size(30)
                         .volume_type(VolumeType::Gp3)

@@ -289,6 +289,7 @@ impl Creates for SystemResource {
                     application: app.clone(),
                     bucket: st.bucket.clone(),
                     table: st.table.clone(),
+                    volume_key_arn: Some(st.key_arn.clone()).filter(|k| !k.is_empty()),
                     ..Default::default()
                 };
                 let lt = compute::ensure_group(
@@ -424,7 +425,7 @@ impl Updates for SystemResource {
             };
         }
         node.topology = Some(topology.clone());
-        let template_changed = instance_type != g.instance_type
+        let mut template_changed = instance_type != g.instance_type
             || image != g.image_id
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
@@ -448,6 +449,13 @@ impl Updates for SystemResource {
         // the key. One without a log group gets it.
         if st.key_arn.is_empty() || st.catalog.is_empty() || st.log_group.is_empty() {
             st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
+        }
+        // The nodes' volumes are encrypted with the system's key: a launch
+        // template of an earlier build, without it, is a change (the nodes roll).
+        let volume_key = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
+        if node.volume_key_arn != volume_key {
+            node.volume_key_arn = volume_key;
+            template_changed = true;
         }
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see read_model).
