@@ -300,3 +300,27 @@ def test_a_key_alias_retried_after_its_answer_was_lost_keeps_its_key(tf: Terrafo
     ours = [(m["KeyState"], m["Description"]) for m in metas if m["Description"].startswith("Datomic system")]
     assert ours == [("Enabled", f"Datomic system {name}: encrypts its storage")], ours
     tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_a_log_group_of_our_name_not_ours_is_refused_and_left_alone(tf: Terraform, aws: Emulator) -> None:
+    """Someone else's log group named datomic-<system>: the apply stops, naming it, before
+    anything of the storage is made; the log group keeps its key, tags and retention."""
+    name = "logged"
+    logs = aws.boto3("logs", via_proxy=False)
+    logs.create_log_group(logGroupName=f"datomic-{name}", tags={"team": "other"})
+    logs.put_retention_policy(logGroupName=f"datomic-{name}", retentionInDays=7)
+    before = logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"]
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    res = tf.apply(check=False)
+    text = " ".join((res.stdout + res.stderr).split())
+    assert not res.ok, res.describe()
+    assert f"datomic-{name}" in text and "never adopts, changes or deletes" in text, text
+    assert not aws.boto3("dynamodb", via_proxy=False).list_tables()["TableNames"]
+    tf.destroy()
+    after = logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"]
+    assert after == before, (before, after)
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:datomic-{name}"
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "other"}
+    assert not [c.action for c in aws.writes("logs")], "writes to someone else's log group"
