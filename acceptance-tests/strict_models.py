@@ -5,7 +5,7 @@ strict layer of the test proxy (strict_aws.py): moto accepts requests AWS refuse
 
 Query protocols (ec2, iam, autoscaling, elbv2, sts) arrive as flattened form fields,
 which are read back into the operation's input structure following botocore's own
-serializers; DynamoDB, SSM, CodeDeploy and KMS (JSON 1.x, X-Amz-Target) are their JSON body; S3 (REST-XML) is
+serializers; DynamoDB, SSM, CodeDeploy, KMS and CloudWatch Logs (JSON 1.x, X-Amz-Target) are their JSON body; S3 (REST-XML) is
 checked where practical: bucket names and object key lengths.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 _SERVICES = {
     "ec2": "ec2", "iam": "iam", "autoscaling": "autoscaling", "elasticloadbalancing": "elbv2",
     "sts": "sts", "dynamodb": "dynamodb", "s3": "s3", "ssm": "ssm",
-    "codedeploy": "codedeploy", "kms": "kms",
+    "codedeploy": "codedeploy", "kms": "kms", "logs": "logs",
 }
 _MISSING = object()
 

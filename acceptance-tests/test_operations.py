@@ -793,7 +793,7 @@ def test_operations_example_is_formatted_and_valid(make_tf: MakeTf) -> None:
     tf = example_tf(make_tf, None)
     text = (tf.workdir / "main.tf").read_text()
     assert text.startswith("# Objective"), "examples/operations/main.tf: the header names no objective"
-    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms"):
+    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs"):
         assert any(ln.split() == [service, "=", "var.aws_endpoint"] for ln in text.splitlines()), service
     doc = tf.validate_json()
     assert doc["valid"], doc

@@ -10,6 +10,10 @@
 - An alias of our name on a key that is not ours is refused and left untouched.
 - A system whose storage has no key (made by an earlier build) gets one on its next
   apply, its bucket and table moved to it, and the plan after is empty.
+- The CloudWatch log group `datomic-<system>` is part of the storage: encrypted with the
+  key (whose policy lets CloudWatch Logs use it for that group only), tagged, kept and
+  deleted with the rest, made on the next apply of a system without one. The nodes'
+  root volumes are encrypted with the key too (the launch template names it).
 """
 
 from __future__ import annotations
@@ -62,7 +66,29 @@ def check_key(aws: Emulator, v: dict) -> dict:
     assert all(tags.get(k) == x for k, x in IDENTITY.items()), tags
     policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
     assert {s["Sid"] for s in policy["Statement"]} == {
-        "AccountAdmin", "AutoScalingVolumes", "AutoScalingVolumeGrants"}, policy
+        "AccountAdmin", "AutoScalingVolumes", "AutoScalingVolumeGrants", "LogGroup"}, policy
+    log_group = f"arn:aws:logs:us-east-1:123456789012:log-group:datomic-{v['name']}"
+    logs_use = next(s for s in policy["Statement"] if s["Sid"] == "LogGroup")
+    assert logs_use["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}, logs_use
+    assert logs_use["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_group}}, logs_use
+
+    # The log group: encrypted with the key, tagged as the system's.
+    logs = aws.boto3("logs", via_proxy=False)
+    assert v["log_group_name"] == f"datomic-{v['name']}", v
+    groups = [g for g in logs.describe_log_groups(logGroupNamePrefix=v["log_group_name"])["logGroups"]
+              if g["logGroupName"] == v["log_group_name"]]
+    assert len(groups) == 1 and groups[0].get("kmsKeyId") == arn, groups
+    assert "retentionInDays" not in groups[0], groups  # kept for ever, as CloudWatch Logs' default
+    tags = logs.list_tags_for_resource(resourceArn=log_group)["tags"]
+    assert tags.get("datomic:system") == v["name"] and tags.get("team") == "data", tags
+    assert all(tags.get(k) == x for k, x in IDENTITY.items()), tags
+
+    # The nodes' root volumes: encrypted with the key.
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    latest = ec2.describe_launch_template_versions(
+        LaunchTemplateId=v["launch_template_id"], Versions=["$Latest"])["LaunchTemplateVersions"][0]
+    ebs = [m["Ebs"] for m in latest["LaunchTemplateData"]["BlockDeviceMappings"]]
+    assert [(e.get("Encrypted"), e.get("KmsKeyId")) for e in ebs] == [(True, arn)], ebs
 
     s3 = aws.boto3("s3", via_proxy=False)
     rules = s3.get_bucket_encryption(Bucket=v["bucket_name"])["ServerSideEncryptionConfiguration"]["Rules"]
@@ -98,6 +124,13 @@ def check_node_policy(aws: Emulator, system: str, group: str) -> None:
         "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
         "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/datomic-{system}"}},
     }], doc
+    logs = [st for st in doc["Statement"] if any(str(a).startswith("logs:") for a in st["Action"])]
+    group = f"arn:aws:logs:us-east-1:123456789012:log-group:datomic-{system}"
+    assert logs == [{
+        "Sid": "SystemLogGroup", "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": [group, f"{group}:*"],
+    }], doc
     tables = next(st for st in doc["Statement"] if st.get("Sid") == "SystemTable")
     assert tables["Resource"] == [f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}",
                                   f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}--catalog"], doc
@@ -115,7 +148,8 @@ data "datomic_system" "found" {
 }
 
 output "found" {
-  value = [data.datomic_system.found.kms_key_arn, data.datomic_system.found.catalog_table_name]
+  value = [data.datomic_system.found.kms_key_arn, data.datomic_system.found.catalog_table_name,
+           data.datomic_system.found.log_group_name]
 }
 """
     tf.write(provider_hcl() + system_hcl(name, topology, retain=True) + looked_up)
@@ -124,7 +158,7 @@ output "found" {
     apply_ok(tf)
     v = values(tf)
     check_key(aws, v)
-    assert tf.outputs()["found"] == [v["kms_key_arn"], v["catalog_table_name"]]
+    assert tf.outputs()["found"] == [v["kms_key_arn"], v["catalog_table_name"], v["log_group_name"]]
     assert_replan_empty(tf, aws)
     import_round_trip(tf)
     assert_replan_empty(tf, aws)
@@ -134,6 +168,9 @@ output "found" {
     kms = aws.boto3("kms", via_proxy=False)
     kept = kms.describe_key(KeyId=f"alias/datomic-{name}")["KeyMetadata"]
     assert kept["Arn"] == v["kms_key_arn"] and kept["KeyState"] == "Enabled", kept
+    logs = aws.boto3("logs", via_proxy=False)
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"]] \
+        == [f"datomic-{name}"]
     apply_ok(tf)
     again = values(tf)
     assert again["kms_key_arn"] == v["kms_key_arn"]
@@ -149,6 +186,7 @@ output "found" {
     assert meta["KeyState"] == "PendingDeletion", meta
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
     assert f"alias/datomic-{name}" not in aliases, aliases
+    assert logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"] == []
 
 
 @pytest.mark.aws
@@ -202,7 +240,9 @@ def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: E
     """As a system of an earlier build: its storage has no key (here: the alias removed
     by hand, so the provider finds none) and no catalog table (deleted by hand). The plan
     shows kms_key_arn and catalog_table_name known after apply, an update in place; the
-    apply makes the key and the catalog table and moves the bucket and table to the key."""
+    apply makes the key and the catalog table and moves the bucket and table to the key.
+    Its log group (deleted by hand) is made again, and its launch template (naming the
+    old key) gets a version with the new key: the node is replaced."""
     name = "upgraded"
     tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
     apply_ok(tf)
@@ -212,13 +252,26 @@ def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: E
     ddb = aws.boto3("dynamodb", via_proxy=False)
     ddb.update_table(TableName=f"datomic-{name}--catalog", DeletionProtectionEnabled=False)
     ddb.delete_table(TableName=f"datomic-{name}--catalog")
+    aws.boto3("logs", via_proxy=False).delete_log_group(logGroupName=f"datomic-{name}")
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    nodes_before = {i["InstanceId"] for r in ec2.describe_instances(
+        Filters=[{"Name": "tag:datomic:system", "Values": [name]},
+                 {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        for i in r["Instances"]}
+    assert nodes_before
     plan = tf.plan_json()
     assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)
     change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
     assert change["after_unknown"].get("kms_key_arn") is True, change
     assert change["after_unknown"].get("catalog_table_name") is True, change
+    assert change["after_unknown"].get("log_group_name") is True, change
     apply_ok(tf)
     after = values(tf)
+    nodes_after = {i["InstanceId"] for r in ec2.describe_instances(
+        Filters=[{"Name": "tag:datomic:system", "Values": [name]},
+                 {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        for i in r["Instances"]}
+    assert nodes_after and not nodes_after & nodes_before, (nodes_before, nodes_after)
     assert after["kms_key_arn"] and after["kms_key_arn"] != before["kms_key_arn"]
     for k in ("vpc_id", "bucket_name", "table_name", "autoscaling_group_name"):
         assert after[k] == before[k], k
@@ -247,3 +300,27 @@ def test_a_key_alias_retried_after_its_answer_was_lost_keeps_its_key(tf: Terrafo
     ours = [(m["KeyState"], m["Description"]) for m in metas if m["Description"].startswith("Datomic system")]
     assert ours == [("Enabled", f"Datomic system {name}: encrypts its storage")], ours
     tf.destroy()
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_a_log_group_of_our_name_not_ours_is_refused_and_left_alone(tf: Terraform, aws: Emulator) -> None:
+    """Someone else's log group named datomic-<system>: the apply stops, naming it, before
+    anything of the storage is made; the log group keeps its key, tags and retention."""
+    name = "logged"
+    logs = aws.boto3("logs", via_proxy=False)
+    logs.create_log_group(logGroupName=f"datomic-{name}", tags={"team": "other"})
+    logs.put_retention_policy(logGroupName=f"datomic-{name}", retentionInDays=7)
+    before = logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"]
+    tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
+    res = tf.apply(check=False)
+    text = " ".join((res.stdout + res.stderr).split())
+    assert not res.ok, res.describe()
+    assert f"datomic-{name}" in text and "never adopts, changes or deletes" in text, text
+    assert not aws.boto3("dynamodb", via_proxy=False).list_tables()["TableNames"]
+    tf.destroy()
+    after = logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"]
+    assert after == before, (before, after)
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:datomic-{name}"
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "other"}
+    assert not [c.action for c in aws.writes("logs")], "writes to someone else's log group"

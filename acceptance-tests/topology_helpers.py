@@ -250,6 +250,7 @@ class AwsView:
         self.route53 = aws.boto3("route53")
         self.cd = aws.boto3("codedeploy")
         self.kms = aws.boto3("kms")
+        self.logs = aws.boto3("logs")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -343,6 +344,10 @@ class AwsView:
         except self.kms.exceptions.NotFoundException:
             return []
         return [] if meta["KeyState"] == "PendingDeletion" else [meta["Arn"]]
+    def log_groups(self, system: str) -> list[str]:
+        name = f"datomic-{system}"
+        return [g["logGroupName"] for g in self.logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+                if g["logGroupName"] == name]
 
     # everything of a system
     def leftovers(self, system: str) -> dict[str, list[str]]:
@@ -379,15 +384,16 @@ class AwsView:
         out["tables"] = self.tables(system)
         out["catalogs"] = self.catalogs(system)
         out["keys"] = self.keys(system)
+        out["log_groups"] = self.log_groups(system)
         return out
 
 
-STORAGE_KINDS = ("vpcs", "buckets", "tables", "catalogs", "keys")
+STORAGE_KINDS = ("vpcs", "buckets", "tables", "catalogs", "keys", "log_groups")
 
 
 def assert_nothing_left(view: AwsView, system: str, *, retained_storage: bool) -> dict[str, list[str]]:
     """After destroy: no compute object of `system` is left; its storage is left exactly
-    when it was retained (one VPC, bucket, table, catalog and key), else nothing at all."""
+    when it was retained (one VPC, bucket, table, catalog, key and log group), else nothing at all."""
     left = view.leftovers(system)
     compute = {k: v for k, v in left.items() if k not in STORAGE_KINDS and v}
     assert not compute, f"system {system}: compute objects left after destroy: {compute}"

@@ -24,6 +24,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "iam",
     "route53",
     "kms",
+    "logs",
     "s3",
     "ssm",
     "sts",

@@ -33,6 +33,13 @@ pub struct NodeConfig {
     /// new values, and read gets it back from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_parameters_version: Option<i64>,
+    /// The system's KMS key, which the launch template encrypts the nodes'
+    /// root volumes with. Here too, so that a launch template without it
+    /// (made by an earlier build) reads back as another configuration: the
+    /// next apply writes a new version and rolls the nodes, as for any
+    /// change of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_key_arn: Option<String>,
 }
 
 const MARK: &str = "DATOMIC_NODE_CONFIG";

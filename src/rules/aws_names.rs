@@ -128,9 +128,31 @@ pub fn catalog_table_name(system: &str) -> String {
     format!("{}{NAME_JOIN}catalog", table_name(system))
 }
 
+/// CloudWatch Logs log group: `datomic-<system>`, as Datomic names it.
+pub fn log_group_name(system: &str) -> String {
+    format!("datomic-{system}")
+}
+
+/// The log group's ARN (without the `:*` of its streams).
+pub fn log_group_arn(partition: &str, region: &str, account: &str, system: &str) -> String {
+    format!(
+        "arn:{partition}:logs:{region}:{account}:log-group:{}",
+        log_group_name(system)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_group_is_named_as_datomic_names_it() {
+        assert_eq!(log_group_name("prod"), "datomic-prod");
+        assert_eq!(
+            log_group_arn("aws", "us-east-1", "1", "prod"),
+            "arn:aws:logs:us-east-1:1:log-group:datomic-prod"
+        );
+    }
 
     #[test]
     fn the_catalog_table_never_takes_another_systems_name() {

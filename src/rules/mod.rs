@@ -108,9 +108,9 @@ pub use application::{
 };
 pub use aws_names::{
     application_policy_name, asg_name, bucket_name, catalog_table_name, instance_profile_name,
-    launch_template_name, load_balancer_name, load_balancer_security_group_name,
-    node_boundary_name, node_role_name, node_role_of_group, security_group_name, table_name,
-    NAME_JOIN, NODE_BOUNDARY_PATH,
+    launch_template_name, load_balancer_name, load_balancer_security_group_name, log_group_arn,
+    log_group_name, node_boundary_name, node_role_name, node_role_of_group, security_group_name,
+    table_name, NAME_JOIN, NODE_BOUNDARY_PATH,
 };
 pub use capacity::{
     check_autoscaling_conflicts, check_capacity, check_node_count, check_target_cpu_utilization,

@@ -5,7 +5,9 @@
 //! role's among them, can grant its use) and lets the EC2 Auto Scaling
 //! service-linked role use it for the nodes' encrypted root volumes, as AWS
 //! documents for customer-managed keys on EBS volumes launched by Auto
-//! Scaling (a key use statement and a `CreateGrant` for AWS resources).
+//! Scaling (a key use statement and a `CreateGrant` for AWS resources), and
+//! lets CloudWatch Logs use it for the system's log group only, as AWS
+//! documents for log groups encrypted with a customer-managed key.
 
 /// KMS refuses a shorter pending window than this (days): a scheduled
 /// deletion can be cancelled until then.
@@ -21,8 +23,10 @@ pub fn key_description(system: &str) -> String {
     format!("Datomic system {system}: encrypts its storage")
 }
 
-/// The key policy of a system's key in `account` (partition `partition`).
-pub fn key_policy(partition: &str, account: &str) -> String {
+/// The key policy of system `system`'s key in `account` and `region`
+/// (partition `partition`).
+pub fn key_policy(partition: &str, region: &str, account: &str, system: &str) -> String {
+    let log_group = super::log_group_arn(partition, region, account, system);
     let root = format!("arn:{partition}:iam::{account}:root");
     let autoscaling = format!(
         "arn:{partition}:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
@@ -51,6 +55,14 @@ pub fn key_policy(partition: &str, account: &str) -> String {
                 "Action": "kms:CreateGrant",
                 "Resource": "*",
                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": true}}
+            },
+            {
+                "Sid": "LogGroup",
+                "Effect": "Allow",
+                "Principal": {"Service": format!("logs.{region}.amazonaws.com")},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_group}}
             }
         ]
     })
@@ -77,17 +89,19 @@ mod tests {
     #[test]
     fn the_account_administers_the_key() {
         let p: serde_json::Value =
-            serde_json::from_str(&key_policy("aws", "123456789012")).expect("json");
+            serde_json::from_str(&key_policy("aws", "us-east-1", "123456789012", "s"))
+                .expect("json");
         let admin = statement(&p, "AccountAdmin");
         assert_eq!(admin["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
         assert_eq!(admin["Action"], "kms:*");
-        assert_eq!(p["Statement"].as_array().map(Vec::len), Some(3));
+        assert_eq!(p["Statement"].as_array().map(Vec::len), Some(4));
     }
 
     #[test]
     fn auto_scaling_may_use_the_key_and_grant_it_to_aws_resources_only() {
         let p: serde_json::Value =
-            serde_json::from_str(&key_policy("aws-us-gov", "1")).expect("json");
+            serde_json::from_str(&key_policy("aws-us-gov", "us-gov-west-1", "1", "s"))
+                .expect("json");
         let slr = "arn:aws-us-gov:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling";
         let usage = statement(&p, "AutoScalingVolumes");
         assert_eq!(usage["Principal"]["AWS"], slr);
@@ -101,5 +115,20 @@ mod tests {
             grants["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
             true
         );
+    }
+
+    #[test]
+    fn cloudwatch_logs_may_use_the_key_for_the_systems_log_group_only() {
+        let p: serde_json::Value =
+            serde_json::from_str(&key_policy("aws", "eu-west-1", "1", "prod")).expect("json");
+        let logs = statement(&p, "LogGroup");
+        assert_eq!(logs["Principal"]["Service"], "logs.eu-west-1.amazonaws.com");
+        assert_eq!(
+            logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"],
+            "arn:aws:logs:eu-west-1:1:log-group:datomic-prod"
+        );
+        assert!(logs["Action"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "kms:GenerateDataKey*")));
     }
 }

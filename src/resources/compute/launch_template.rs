@@ -193,6 +193,8 @@ pub(super) fn launch_data(
                 .ebs(
                     LaunchTemplateEbsBlockDeviceRequest::builder()
                         .encrypted(true)
+                        // None (a system without a key yet): EBS's default key.
+                        .set_kms_key_id(node.volume_key_arn.clone())
                         .delete_on_termination(true)
                         .volume_size(30)
                         .volume_type(VolumeType::Gp3)
@@ -351,6 +353,33 @@ mod tests {
         assert_eq!(ebs.volume_type(), Some(&VolumeType::Gp3));
         assert_eq!(ebs.volume_size(), Some(30));
         assert_eq!(d.user_data(), Some(node().to_user_data().as_str()));
+        // Without a system key: EBS's default one.
+        assert_eq!(ebs.kms_key_id(), None);
+    }
+
+    #[test]
+    fn the_root_volume_is_encrypted_with_the_systems_key_and_a_new_key_is_a_new_configuration() {
+        let key = "arn:aws:kms:us-east-1:1:key/k-1";
+        let keyed = NodeConfig {
+            volume_key_arn: Some(key.into()),
+            ..node()
+        };
+        let d = launch_data(
+            "t3.large",
+            "ami-1",
+            "/dev/xvda",
+            "profile-1",
+            "sg-1",
+            &keyed,
+            &tags::Tags::new(),
+        );
+        let ebs = d.block_device_mappings()[0].ebs().expect("an EBS volume");
+        assert_eq!((ebs.encrypted(), ebs.kms_key_id()), (Some(true), Some(key)));
+        // A template without the key (an older system's) rolls the nodes.
+        assert_ne!(
+            fingerprint("t3.large", "ami-1", &keyed),
+            fingerprint("t3.large", "ami-1", &node())
+        );
     }
 
     #[test]

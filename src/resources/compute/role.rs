@@ -20,8 +20,8 @@ const ASSUME_ROLE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effec
 
 pub const NODE_POLICY_NAME: &str = "datomic-node";
 
-/// The node's own permissions: its system's bucket, tables and KMS key,
-/// nothing else. The bucket statement holds only for a bucket of the
+/// The node's own permissions: its system's bucket, tables, KMS key and
+/// log group (its streams), nothing else. The bucket statement holds only for a bucket of the
 /// system's account (`s3:ResourceAccount`), whoever names a bucket like it
 /// elsewhere.
 pub async fn node_policy(
@@ -52,6 +52,7 @@ fn node_policy_document(
     bucket: &str,
     table: &str,
 ) -> String {
+    let log_group = rules::log_group_arn(partition, region, account, system);
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -77,6 +78,12 @@ fn node_policy_document(
                 "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                 "Resource": format!("arn:{partition}:kms:{region}:{account}:key/*"),
                 "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": rules::key_alias(system)}}
+            },
+            {
+                "Sid": "SystemLogGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [log_group.clone(), format!("{log_group}:*")]
             }
         ]
     })
@@ -678,6 +685,23 @@ mod tests {
         assert_eq!(
             key["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
             "alias/datomic-s"
+        );
+        // The system's log group and its streams, no other group.
+        let logs = by_sid("SystemLogGroup");
+        assert_eq!(
+            logs["Resource"],
+            serde_json::json!([
+                "arn:aws:logs:us-east-1:123456789012:log-group:datomic-s",
+                "arn:aws:logs:us-east-1:123456789012:log-group:datomic-s:*"
+            ])
+        );
+        assert_eq!(
+            logs["Action"],
+            serde_json::json!([
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams"
+            ])
         );
         // No action of any statement is a wildcard.
         for s in p["Statement"].as_array().into_iter().flatten() {

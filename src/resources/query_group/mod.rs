@@ -217,6 +217,7 @@ impl Creates for QueryGroupResource {
             parameters: planned.parameters.clone().unwrap_or_default(),
             bucket: st.bucket.clone(),
             table: st.table.clone(),
+            volume_key_arn: Some(st.key_arn.clone()).filter(|k| !k.is_empty()),
             ..Default::default()
         };
         let min = planned.min_size.unwrap_or(1);
@@ -379,6 +380,9 @@ impl Updates for QueryGroupResource {
             };
         }
         node.parameters = planned.parameters.clone().unwrap_or_default();
+        // The nodes' volumes: encrypted with the system's key (a group made
+        // before it gets it now).
+        node.volume_key_arn = storage::key_arn(c, &system).await?;
         // Likewise the image: the system's primary group's.
         let image = compute::image_of(c, &g, &system).await?;
         let template_changed = instance_type != g.instance_type

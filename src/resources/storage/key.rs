@@ -125,7 +125,7 @@ pub async fn create(c: &Clients, system: &str, t: &tags::Tags) -> Result<Key, Op
         c.kms
             .create_key()
             .description(rules::key_description(system))
-            .policy(rules::key_policy("aws", &account))
+            .policy(rules::key_policy("aws", &c.region, &account, system))
             .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
             .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
             .set_tags(Some(tags::kms(t)))
@@ -172,11 +172,27 @@ pub async fn create(c: &Clients, system: &str, t: &tags::Tags) -> Result<Key, Op
     }
 }
 
+/// The EC2 Auto Scaling service-linked role, by its name.
+const AUTOSCALING_SERVICE_ROLE: &str = "AWSServiceRoleForAutoScaling";
+
 /// Makes sure the EC2 Auto Scaling service-linked role exists: KMS refuses a
 /// key policy naming a principal that does not, and Auto Scaling makes that
-/// role only with the account's first group, after the storage. True when
-/// it was made just now.
+/// role only with the account's first group, after the storage. Read first:
+/// most accounts have it, and a create is an IAM write the caller may not be
+/// allowed. True when it was made just now.
 async fn autoscaling_service_role(c: &Clients) -> Result<bool, OpError> {
+    let found = c
+        .iam
+        .get_role()
+        .role_name(AUTOSCALING_SERVICE_ROLE)
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)
+        .found()?;
+    if found.is_some() {
+        return Ok(false);
+    }
+    // Made meanwhile by another run, or by Auto Scaling: as good as found.
     let made = c
         .iam
         .create_service_linked_role()
@@ -194,7 +210,7 @@ async fn autoscaling_service_role(c: &Clients) -> Result<bool, OpError> {
 
 /// Makes an adopted key usable again (see the module's comment) and puts
 /// its policy back as the provider writes it.
-pub async fn adopt(c: &Clients, key: &Key) -> Result<(), OpError> {
+pub async fn adopt(c: &Clients, system: &str, key: &Key) -> Result<(), OpError> {
     let revive = revive_of(&key.state);
     if revive == Revive::CancelDeletion {
         c.kms
@@ -212,16 +228,57 @@ pub async fn adopt(c: &Clients, key: &Key) -> Result<(), OpError> {
             .await
             .map_err(AwsError::from_sdk)?;
     }
+    put_policy(c, system, &key.id).await
+}
+
+/// The key policy the provider gives the system's key, in the clients'
+/// account and region.
+async fn policy_of(c: &Clients, system: &str) -> Result<String, OpError> {
     let account = c.account().await?;
+    Ok(rules::key_policy("aws", &c.region, &account, system))
+}
+
+async fn put_policy(c: &Clients, system: &str, key_id: &str) -> Result<(), OpError> {
     c.kms
         .put_key_policy()
-        .key_id(&key.id)
+        .key_id(key_id)
         .policy_name("default")
-        .policy(rules::key_policy("aws", &account))
+        .policy(policy_of(c, system).await?)
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
     Ok(())
+}
+
+/// Puts the key's policy back as the provider writes it when it differs
+/// (a key made by an earlier build lacks the log group's statement, and
+/// CloudWatch Logs refuses a key it may not use). Documents are compared
+/// as JSON: KMS may give the policy back with other spacing.
+pub async fn ensure_policy(c: &Clients, system: &str, key_arn: &str) -> Result<(), OpError> {
+    let now = c
+        .kms
+        .get_key_policy()
+        .key_id(key_arn)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let want = policy_of(c, system).await?;
+    if same_policy(now.policy().unwrap_or_default(), &want) {
+        return Ok(());
+    }
+    put_policy(c, system, key_arn).await
+}
+
+/// Whether two policy documents say the same (as JSON values).
+fn same_policy(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Writes the `changed` tags of the key and removes the `removed` ones.
@@ -309,6 +366,19 @@ mod tests {
             named_by_tags(&tags::Tags::new(), "s", "alias/datomic-s"),
             Named::NotOurs(_)
         ));
+    }
+
+    #[test]
+    fn policies_are_compared_as_json() {
+        assert!(same_policy(
+            r#"{"Version": "2012-10-17", "Statement": []}"#,
+            r#"{"Statement":[],"Version":"2012-10-17"}"#
+        ));
+        assert!(!same_policy(
+            r#"{"Version":"2012-10-17","Statement":[]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"LogGroup"}]}"#
+        ));
+        assert!(!same_policy("not json", "not json"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! A system's storage: its network (VPC and subnets in two availability
 //! zones: Datomic counts the network as storage), customer-managed KMS key,
-//! S3 bucket and DynamoDB tables, the log's and the catalog's (all
-//! encrypted with the key). Found by identity tags (and names), so a system re-created with the
+//! S3 bucket, DynamoDB tables, the log's and the catalog's, and CloudWatch
+//! log group (all encrypted with the key). Found by identity tags (and names), so a system re-created with the
 //! same name adopts what a previous one retained; an object with our name
 //! but not our tags is never adopted, changed or deleted (see
 //! [`super::ownership`]), and the bucket must belong to the account.
 //!
-//! One file per AWS object (`network.rs`, `key.rs`, `bucket.rs`, `table.rs`), each with
+//! One file per AWS object (`network.rs`, `key.rs`, `bucket.rs`, `table.rs`,
+//! `log_group.rs`), each with
 //! its find, ensure and delete; this module puts them together, and tags
 //! them all alike.
 
@@ -16,6 +17,7 @@ use crate::rules;
 
 mod bucket;
 mod key;
+mod log_group;
 mod network;
 mod table;
 
@@ -36,6 +38,10 @@ pub struct Storage {
     pub catalog_arn: String,
     /// The KMS key's ARN ("" when there is none: a system of an earlier build).
     pub key_arn: String,
+    /// The CloudWatch log group ("" when missing: a system of an earlier build).
+    pub log_group: String,
+    /// Its ARN when it was just described ("" otherwise: looked up when needed).
+    pub log_group_arn: String,
     /// The tables' tags as [`find`] read them (by table name), so that a
     /// read does not ask for them twice.
     pub seen: std::collections::BTreeMap<String, tags::Tags>,
@@ -49,6 +55,7 @@ impl Storage {
             || !self.table.is_empty()
             || !self.catalog.is_empty()
             || !self.key_arn.is_empty()
+            || !self.log_group.is_empty()
     }
 }
 
@@ -89,6 +96,14 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
         (Named::NotOurs(why), _) => strangers.push(why),
         _ => {}
     }
+    match log_group::find(c, system).await? {
+        (Named::Ours, Some(g)) => {
+            s.log_group = rules::log_group_name(system);
+            s.log_group_arn = g.arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        _ => {}
+    }
     let bucket = bucket_name(c, system).await?;
     match bucket::find(c, system, &bucket).await? {
         Named::Ours => s.bucket = bucket,
@@ -122,6 +137,14 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
 /// with its names that are not its own are not part of it).
 pub async fn find(c: &Clients, system: &str) -> Result<Storage, OpError> {
     Ok(find_with_strangers(c, system).await?.0)
+}
+
+/// The ARN of the system's KMS key (None: it has none, or not its own).
+pub async fn key_arn(c: &Clients, system: &str) -> Result<Option<String>, OpError> {
+    Ok(match key::find(c, system).await? {
+        (Named::Ours, Some(k)) => Some(k.arn),
+        _ => None,
+    })
 }
 
 /// Creates whatever part of the storage is missing; returns the whole and
@@ -164,8 +187,9 @@ pub async fn ensure(
     Ok((s, adopted))
 }
 
-/// The KMS key, S3 bucket and DynamoDB tables (log and catalog), created
-/// when missing (the key first: the others are encrypted with it).
+/// The KMS key, S3 bucket, DynamoDB tables (log and catalog) and log
+/// group, created when missing (the key first: the others are encrypted
+/// with it).
 async fn ensure_data(
     c: &Clients,
     system: &str,
@@ -173,6 +197,7 @@ async fn ensure_data(
     s: &mut Storage,
 ) -> Result<(), OpError> {
     ensure_key(c, system, t, s).await?;
+    ensure_log_group(c, system, t, s).await?;
     // Always (re)applied: the bucket may remain from a create interrupted
     // before its settings or tags were set.
     let bucket = bucket_name(c, system).await?;
@@ -206,6 +231,30 @@ async fn ensure_catalog(
     Ok(())
 }
 
+/// The log group, created when missing. The key's policy is put back first
+/// when it differs: a key made before the log group existed does not let
+/// CloudWatch Logs use it, and CreateLogGroup refuses such a key.
+async fn ensure_log_group(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+) -> Result<(), OpError> {
+    if !s.log_group.is_empty() {
+        return Ok(());
+    }
+    match log_group::find(c, system).await? {
+        (Named::Ours, Some(g)) => s.log_group_arn = g.arn,
+        (Named::NotOurs(detail), _) => return Err(NotOurs { detail }.into()),
+        _ => {
+            key::ensure_policy(c, system, &s.key_arn).await?;
+            s.log_group_arn = log_group::create(c, system, t, &s.key_arn).await?.arn;
+        }
+    }
+    s.log_group = rules::log_group_name(system);
+    Ok(())
+}
+
 /// The system's key: made when missing, brought back to use when found
 /// (see `key.rs`: a key scheduled for deletion is restored).
 async fn ensure_key(
@@ -216,7 +265,7 @@ async fn ensure_key(
 ) -> Result<(), OpError> {
     match key::find(c, system).await? {
         (Named::Ours, Some(k)) => {
-            key::adopt(c, &k).await?;
+            key::adopt(c, system, &k).await?;
             s.key_arn = k.arn;
         }
         (Named::NotOurs(detail), _) => return Err(NotOurs { detail }.into()),
@@ -227,7 +276,8 @@ async fn ensure_key(
 
 /// Gives a system of an earlier build what its storage lacks: its KMS key
 /// (its bucket and table are moved to it in place: S3 encrypts new objects
-/// with it, DynamoDB re-encrypts the table's keys) and its catalog table.
+/// with it, DynamoDB re-encrypts the table's keys), its catalog table and
+/// its log group.
 /// Returns the storage as it is then.
 pub async fn add_missing(
     c: &Clients,
@@ -240,6 +290,7 @@ pub async fn add_missing(
         ensure_key(c, system, t, &mut s).await?;
     }
     ensure_catalog(c, system, t, &mut s).await?;
+    ensure_log_group(c, system, t, &mut s).await?;
     if !s.bucket.is_empty() {
         bucket::create(c, system, &s.bucket, t, bucket::Existing::Ours, &s.key_arn).await?;
     }
@@ -279,6 +330,8 @@ enum Tagged {
     Catalog(String),
     /// The KMS key, by ARN.
     Key(String),
+    /// The CloudWatch log group, by ARN.
+    LogGroup(String),
 }
 
 impl Tagged {
@@ -289,6 +342,7 @@ impl Tagged {
             Tagged::Table(_) => format!("DynamoDB table {}", s.table),
             Tagged::Catalog(_) => format!("DynamoDB table {}", s.catalog),
             Tagged::Key(arn) => format!("KMS key {arn}"),
+            Tagged::LogGroup(_) => format!("CloudWatch log group {}", s.log_group),
         }
     }
 }
@@ -406,6 +460,15 @@ async fn tags_now(
         let t = key::tags(c, &s.key_arn).await?;
         out.push((Tagged::Key(s.key_arn.clone()), t));
     }
+    if !s.log_group.is_empty() {
+        let arn = if s.log_group_arn.is_empty() {
+            log_group::arn_of(c, &s.log_group).await?
+        } else {
+            s.log_group_arn.clone()
+        };
+        let t = log_group::tags(c, &arn).await?;
+        out.push((Tagged::LogGroup(arn), t));
+    }
     Ok(out)
 }
 
@@ -436,6 +499,7 @@ pub async fn retag(
             Tagged::Table(arn) => table::retag(c, &arn, &changed, removed).await?,
             Tagged::Catalog(arn) => table::retag(c, &arn, &changed, removed).await?,
             Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
+            Tagged::LogGroup(arn) => log_group::retag(c, &arn, &changed, removed).await?,
         }
     }
     Ok(())
@@ -480,11 +544,13 @@ pub async fn delete_bucket(c: &Clients, system: &str) -> Result<(), OpError> {
     Ok(())
 }
 
-/// Deletes the key's alias and schedules the key's deletion (KMS keeps it
-/// `PendingDeletion` for seven days, when it can still be restored), when
-/// it is the system's (by its identity tags). After the table and bucket:
-/// they are encrypted with it.
+/// Deletes the log group, then the key's alias, and schedules the key's
+/// deletion (KMS keeps it `PendingDeletion` for seven days, when it can
+/// still be restored), each when it is the system's (by its identity tags).
+/// After the table and bucket, and once the nodes are gone (they write to
+/// the log group): all are encrypted with the key.
 pub async fn delete_key(c: &Clients, system: &str) -> Result<(), OpError> {
+    log_group::delete(c, system).await?;
     key::delete(c, system).await
 }
 
@@ -520,6 +586,8 @@ mod tests {
             catalog: "datomic-s--catalog".into(),
             catalog_arn: String::new(),
             key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
+            log_group: "datomic-s".into(),
+            log_group_arn: String::new(),
             seen: Default::default(),
         }
     }
@@ -552,6 +620,10 @@ mod tests {
             },
             Storage {
                 catalog: "c".into(),
+                ..Storage::default()
+            },
+            Storage {
+                log_group: "datomic-s".into(),
                 ..Storage::default()
             },
         ] {
@@ -605,6 +677,10 @@ mod tests {
         assert_eq!(
             Tagged::Key(s.key_arn.clone()).describe(&s),
             "KMS key arn:aws:kms:us-east-1:1:key/k-1"
+        );
+        assert_eq!(
+            Tagged::LogGroup("arn:aws:logs:x:1:log-group:datomic-s".into()).describe(&s),
+            "CloudWatch log group datomic-s"
         );
     }
 

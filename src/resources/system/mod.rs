@@ -221,6 +221,7 @@ impl Creates for SystemResource {
         state.table_name = Some(st.table.clone());
         state.kms_key_arn = Some(st.key_arn.clone());
         state.catalog_table_name = Some(st.catalog.clone());
+        state.log_group_name = Some(st.log_group.clone());
         state.tags_all = Some(tags_all);
 
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -288,6 +289,7 @@ impl Creates for SystemResource {
                     application: app.clone(),
                     bucket: st.bucket.clone(),
                     table: st.table.clone(),
+                    volume_key_arn: Some(st.key_arn.clone()).filter(|k| !k.is_empty()),
                     ..Default::default()
                 };
                 let lt = compute::ensure_group(
@@ -423,7 +425,7 @@ impl Updates for SystemResource {
             };
         }
         node.topology = Some(topology.clone());
-        let template_changed = instance_type != g.instance_type
+        let mut template_changed = instance_type != g.instance_type
             || image != g.image_id
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
@@ -439,13 +441,21 @@ impl Updates for SystemResource {
             table: planned.table_name.clone().unwrap_or_default(),
             key_arn: prior.kms_key_arn.clone().unwrap_or_default(),
             catalog: prior.catalog_table_name.clone().unwrap_or_default(),
+            log_group: prior.log_group_name.clone().unwrap_or_default(),
             ..Default::default()
         };
         // A system of an earlier build has no KMS key nor catalog table: it
         // gets them (tagged as they are made), its bucket and table moved to
-        // the key.
-        if st.key_arn.is_empty() || st.catalog.is_empty() {
+        // the key. One without a log group gets it.
+        if st.key_arn.is_empty() || st.catalog.is_empty() || st.log_group.is_empty() {
             st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
+        }
+        // The nodes' volumes are encrypted with the system's key: a launch
+        // template of an earlier build, without it, is a change (the nodes roll).
+        let volume_key = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
+        if node.volume_key_arn != volume_key {
+            node.volume_key_arn = volume_key;
+            template_changed = true;
         }
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see read_model).

@@ -24,6 +24,7 @@ pub mod attr {
     pub const TABLE_NAME: &str = "table_name";
     pub const KMS_KEY_ARN: &str = "kms_key_arn";
     pub const CATALOG_TABLE_NAME: &str = "catalog_table_name";
+    pub const LOG_GROUP_NAME: &str = "log_group_name";
     pub const NODE_ROLE_NAME: &str = "node_role_name";
     pub const LAUNCH_TEMPLATE_ID: &str = "launch_template_id";
     pub const AUTOSCALING_GROUP_NAME: &str = "autoscaling_group_name";
@@ -57,6 +58,7 @@ model! {
         table_name: Str = attr::TABLE_NAME,
         kms_key_arn: Str = attr::KMS_KEY_ARN,
         catalog_table_name: Str = attr::CATALOG_TABLE_NAME,
+        log_group_name: Str = attr::LOG_GROUP_NAME,
         node_role_name: Str = attr::NODE_ROLE_NAME,
         launch_template_id: Str = attr::LAUNCH_TEMPLATE_ID,
         autoscaling_group_name: Str = attr::AUTOSCALING_GROUP_NAME,

@@ -128,9 +128,13 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     {
         plan.set(attr::IMAGE_ID, Value::Unknown);
     }
-    // A system made before storage had a KMS key and a catalog table: the
-    // apply adds them.
-    for added in [attr::KMS_KEY_ARN, attr::CATALOG_TABLE_NAME] {
+    // A system made before storage had a KMS key, a catalog table and a log
+    // group: the apply adds them.
+    for added in [
+        attr::KMS_KEY_ARN,
+        attr::CATALOG_TABLE_NAME,
+        attr::LOG_GROUP_NAME,
+    ] {
         if !plan.is_create()
             && str_attr(&plan.prior, added)
                 .filter(|k| !k.is_empty())
@@ -155,6 +159,10 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
             plan.set(
                 attr::CATALOG_TABLE_NAME,
                 Value::string(rules::catalog_table_name(&n)),
+            );
+            plan.set(
+                attr::LOG_GROUP_NAME,
+                Value::string(rules::log_group_name(&n)),
             );
             // Named after the account: known now when the account id is.
             if let Some(b) = ctx

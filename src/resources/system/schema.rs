@@ -40,6 +40,7 @@ pub(super) fn schema() -> Schema {
             .attr(Attribute::computed(attr::BUCKET_NAME, Type::String, "The system's S3 bucket.").use_state_for_unknown())
             .attr(Attribute::computed(attr::TABLE_NAME, Type::String, "The system's DynamoDB table.").use_state_for_unknown())
             .attr(Attribute::computed(attr::CATALOG_TABLE_NAME, Type::String, "The system's catalog DynamoDB table (`datomic-<name>--catalog`), kept safe as the other: deletion protection, point-in-time recovery, encrypted with the system's key.").use_state_for_unknown())
+            .attr(Attribute::computed(attr::LOG_GROUP_NAME, Type::String, "The system's CloudWatch Logs log group (`datomic-<name>`), where its nodes write their logs: encrypted with the system's key, kept for ever (no retention set), and part of the storage (kept with it, deleted only with it).").use_state_for_unknown())
             .attr(Attribute::computed(attr::KMS_KEY_ARN, Type::String, "ARN of the system's customer-managed KMS key (alias `alias/datomic-<name>`), which encrypts its S3 bucket and DynamoDB table. Part of the storage: kept with it, and scheduled for deletion (7 days, when it can still be restored) only with it.").use_state_for_unknown())
             .attr(Attribute::computed(attr::NODE_ROLE_NAME, Type::String, "IAM role of the primary compute group's nodes.").use_state_for_unknown())
             .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_ID, Type::String, "Launch template of the primary compute group.").use_state_for_unknown())
