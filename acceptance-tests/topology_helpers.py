@@ -436,8 +436,8 @@ def check_storage(view: AwsView, values: dict) -> None:
 
 def check_datomic_storage(view: AwsView, values: dict) -> None:
     """What Datomic's storage stack holds besides the network: the system's KMS key
-    (behind its alias) encrypting the bucket and both tables (the log's and the
-    catalog's), and the private zone clients find the system by, associated with the
+    (behind its alias) encrypting the bucket, both tables (the log's and the
+    catalog's) and the log group, and the private zone clients find the system by, associated with the
     system's VPC."""
     system, key = values["name"], values["kms_key_arn"]
     meta = view.kms.describe_key(KeyId=f"alias/datomic-{system}")["KeyMetadata"]
@@ -448,6 +448,9 @@ def check_datomic_storage(view: AwsView, values: dict) -> None:
     for name in (values["table_name"], values["catalog_table_name"]):
         sse = view.ddb.describe_table(TableName=name)["Table"].get("SSEDescription", {})
         assert sse.get("KMSMasterKeyArn") == key, (name, sse)
+    [group] = [g for g in view.logs.describe_log_groups(logGroupNamePrefix=f"datomic-{system}")["logGroups"]
+               if g["logGroupName"] == values["log_group_name"] == f"datomic-{system}"]
+    assert group.get("kmsKeyId") == key, group
     zones = hosted_zones(view.route53, system)
     assert len(zones) == 1, zones
     vpcs = view.route53.get_hosted_zone(Id=zones[0]["Id"])["VPCs"]
@@ -488,6 +491,8 @@ def check_group(
     assert t["MetadataOptions"]["HttpTokens"] == "required", t["MetadataOptions"]
     ebs = [m["Ebs"] for m in t.get("BlockDeviceMappings", []) if "Ebs" in m]
     assert ebs and all(e.get("Encrypted") is True for e in ebs), t.get("BlockDeviceMappings")
+    key = view.kms.describe_key(KeyId=f"alias/datomic-{system}")["KeyMetadata"]["Arn"]
+    assert all(e.get("KmsKeyId") == key for e in ebs), (key, ebs)
     # The encrypted mapping is the image's own root device, whatever the image.
     image = view.ec2.describe_images(ImageIds=[t["ImageId"]])["Images"][0]
     assert [m["DeviceName"] for m in t["BlockDeviceMappings"]] == [image["RootDeviceName"]], \
