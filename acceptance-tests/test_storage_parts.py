@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Callable
 
@@ -324,3 +325,54 @@ def test_a_log_group_of_our_name_not_ours_is_refused_and_left_alone(tf: Terrafor
     arn = f"arn:aws:logs:us-east-1:123456789012:log-group:datomic-{name}"
     assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "other"}
     assert not [c.action for c in aws.writes("logs")], "writes to someone else's log group"
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(600)
+def test_a_query_group_of_an_earlier_build_gets_the_volume_key_on_its_next_apply(
+        tf: Terraform, aws: Emulator) -> None:
+    """A query group whose launch template predates the volumes' key (here: a version
+    written by hand without KmsKeyId and without the key in the node configuration, as
+    an earlier build wrote it): the plan shows an update of the group
+    (launch_template_id known after apply), the apply writes a version naming the
+    system's key, and the plan after it is empty."""
+    name = "oldgroup"
+    tf.write(provider_hcl() + system_hcl(name, "production", retain=False) + """
+resource "datomic_query_group" "analytics" {
+  system        = datomic_system.main.name
+  name          = "analytics"
+  instance_type = "i3.large"
+}
+""")
+    apply_ok(tf)
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    lt_name = f"{name}--analytics"
+    latest = ec2.describe_launch_template_versions(
+        LaunchTemplateName=lt_name, Versions=["$Latest"])["LaunchTemplateVersions"][0]
+    data = latest["LaunchTemplateData"]
+    text = base64.b64decode(data["UserData"]).decode()
+    lines = []
+    for ln in text.splitlines():
+        if ln.lstrip().startswith("{"):
+            node = json.loads(ln)
+            assert node.pop("volume_key_arn", None), node
+            ln = json.dumps(node)
+        lines.append(ln)
+    data["UserData"] = base64.b64encode(("\n".join(lines) + "\n").encode()).decode()
+    for m in data["BlockDeviceMappings"]:
+        m["Ebs"].pop("KmsKeyId", None)
+    ec2.create_launch_template_version(LaunchTemplateName=lt_name, LaunchTemplateData=data)
+
+    plan = tf.plan_json()
+    actions = planned_actions(plan)
+    assert actions == {"datomic_query_group.analytics": ("update",), "datomic_system.main": ("no-op",)}, actions
+    change = next(rc["change"] for rc in plan["resource_changes"]
+                  if rc["address"] == "datomic_query_group.analytics")
+    assert change["after_unknown"].get("launch_template_id") is True, change
+    apply_ok(tf)
+    latest = ec2.describe_launch_template_versions(
+        LaunchTemplateName=lt_name, Versions=["$Latest"])["LaunchTemplateVersions"][0]
+    key = values(tf)["kms_key_arn"]
+    assert [m["Ebs"].get("KmsKeyId") for m in latest["LaunchTemplateData"]["BlockDeviceMappings"]] == [key]
+    assert_replan_empty(tf, aws)
+    tf.destroy()

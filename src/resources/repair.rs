@@ -21,6 +21,9 @@ const ENDPOINT: &str = "endpoint";
 /// The load balancer, listener or target group is gone: a new load balancer
 /// has a new DNS name.
 const LOAD_BALANCER_DNS_NAME: &str = "load_balancer_dns_name";
+/// The launch template's latest version lacks what this build writes (the
+/// volumes' key): the update writes a new version and rolls the nodes.
+const LAUNCH_TEMPLATE_ID: &str = "launch_template_id";
 
 /// Plans every repair the last read asked for.
 pub fn plan(plan: &mut Plan) {
@@ -39,6 +42,9 @@ pub fn plan(plan: &mut Plan) {
     }
     if marked_broken(plan, NODE_ROLE_NAME) {
         plan.set(NODE_ROLE_NAME, Value::Unknown);
+    }
+    if marked_broken(plan, LAUNCH_TEMPLATE_ID) {
+        plan.set(LAUNCH_TEMPLATE_ID, Value::Unknown);
     }
 }
 
@@ -77,6 +83,7 @@ mod tests {
             (AUTOSCALING_GROUP_NAME, ""),
             (ARN, "arn:old"),
             (NODE_ROLE_NAME, ""),
+            (LAUNCH_TEMPLATE_ID, ""),
         ]);
         let mut p = plan_from(prior);
         plan(&mut p);
@@ -86,6 +93,7 @@ mod tests {
             AUTOSCALING_GROUP_NAME,
             ARN,
             NODE_ROLE_NAME,
+            LAUNCH_TEMPLATE_ID,
         ] {
             assert_eq!(p.get(a), &Value::Unknown, "{a}");
         }

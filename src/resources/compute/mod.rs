@@ -80,6 +80,18 @@ pub struct GroupState {
 }
 
 impl GroupState {
+    /// `launch_template_id` as a read gives it: "" (broken, see
+    /// [`crate::resources::repair`]) while the latest version lacks what this
+    /// build writes, the volumes' key (a group of an earlier build), so that
+    /// the plan shows the update that writes a new version.
+    pub fn launch_template_id_as_read(&self) -> String {
+        if self.node.volume_key_arn.is_none() {
+            String::new()
+        } else {
+            self.launch_template_id.clone()
+        }
+    }
+
     /// The tags the group's objects carry, AWS's own (`aws:`) left out.
     pub fn own_tags(&self) -> tags::Tags {
         self.tags

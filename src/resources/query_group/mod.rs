@@ -330,7 +330,7 @@ impl QueryGroupResource {
         v.tags_all = Some(tags_all);
         v.autoscaling_group_name = Some(g.asg_name.clone());
         v.arn = Some(g.arn.clone());
-        v.launch_template_id = Some(g.launch_template_id.clone());
+        v.launch_template_id = Some(g.launch_template_id_as_read());
         v.autoscaling = autoscaling_of(compute::cpu_target(c, &g.asg_name).await?);
         let ep = compute::find_endpoint(c, &system, &name).await?;
         let lb_dns = ep.usable_dns();

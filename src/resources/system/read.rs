@@ -176,7 +176,7 @@ impl SystemResource {
         v.catalog_table_name = Some(st.catalog.clone()).filter(|k| !k.is_empty());
         v.log_group_name = Some(st.log_group.clone()).filter(|k| !k.is_empty());
         v.node_role_name = Some(compute::node_role_name_as_read(c, &name, PRIMARY_GROUP).await?);
-        v.launch_template_id = Some(g.launch_template_id.clone());
+        v.launch_template_id = Some(g.launch_template_id_as_read());
         v.autoscaling_group_name = Some(g.asg_name.clone());
         v.arn = Some(g.arn.clone());
         let lb_dns = ep.usable_dns();
