@@ -45,6 +45,8 @@
 //!   Resource/NotResource, no Principal, actions named `service:action`);
 //!   `Allow` never with `NotAction`/`NotResource`, `*`/`*:*` actions, IAM
 //!   writes or `iam:PassRole` on every role (see `iam_policy.rs`).
+//! - Node policy ([`check_node_policy_arn`] -> `node_policy_arn`): an IAM
+//!   managed policy ARN, `arn:<partition>:iam::<account or aws>:policy/<path/name>`.
 //! - Parameters ([`check_parameters`] -> `parameters["KEY"]`): environment variable names.
 //! - Secret parameters ([`check_secret_parameters`] -> `secret_parameters_wo["KEY"]`):
 //!   SSM name segments, values of 1-4096 characters; kept under [`secrets_path`].
@@ -77,6 +79,7 @@
 //! - `names.rs`: system, query group and application names.
 //! - `application.rs`: one application per group, transaction functions, revisions.
 //! - `iam_policy.rs`: an application's `iam_policy`.
+//! - `node_policy.rs`: a compute group's `node_policy_arn`.
 //! - `parameters.rs`: query group parameters.
 //! - `tags.rs`: user tags.
 //! - `client_access.rs`: client CIDR blocks, security groups and port.
@@ -94,6 +97,7 @@ mod deploy;
 mod iam_policy;
 mod ids;
 mod names;
+mod node_policy;
 mod ownership;
 mod parameters;
 mod secrets;
@@ -137,6 +141,7 @@ pub use names::{
     check_application_name, check_query_group_name, check_system_name, group_label,
     MAX_APPLICATION_NAME_LEN, MAX_QUERY_GROUP_NAME_LEN, MAX_SYSTEM_NAME_LEN, PRIMARY_GROUP,
 };
+pub use node_policy::{check_node_policy_arn, NODE_POLICY_ARN};
 pub use ownership::{
     not_ours_detail, ownership, Ownership, MANAGED_BY_VALUE, TAG_APPLICATION, TAG_CREATED,
     TAG_GROUP, TAG_MANAGED_BY, TAG_RETAIN_STORAGE, TAG_REVISION, TAG_SYSTEM, TAG_TOPOLOGY,

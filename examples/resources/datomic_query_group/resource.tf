@@ -36,9 +36,12 @@ resource "datomic_query_group" "web" {
   }
 }
 
-# Another application: analytics on one i3.xlarge.
+# Another application: analytics on one i3.xlarge. Its nodes also get the
+# team's own managed policy (Datomic's NodePolicyARN), e.g. to read the
+# exports bucket; each application's iam_policy still applies beside it.
 resource "datomic_query_group" "analytics" {
-  system        = datomic_system.prod.name
-  name          = "analytics"
-  instance_type = "i3.xlarge"
+  system          = datomic_system.prod.name
+  name            = "analytics"
+  instance_type   = "i3.xlarge"
+  node_policy_arn = "arn:aws:iam::123456789012:policy/analytics-nodes"
 }

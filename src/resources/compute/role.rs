@@ -96,35 +96,65 @@ pub async fn system_node_policy(c: &Clients, system: &str) -> Result<String, OpE
     node_policy(c, system, &bucket, &rules::table_name(system)).await
 }
 
-/// `node_role_name` as a read reports it: the role's name, or "" when the
-/// role drifted from what the provider gives it (see [`node_role_drift`]),
-/// so that the next plan repairs it (`resources::repair`).
-pub async fn node_role_name_as_read(
+/// The node role as a read reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAsRead {
+    /// `node_role_name`: the role's name, or "" when the role drifted from
+    /// what the provider gives it (see [`node_role_drift`]), so that the
+    /// next plan repairs it (`resources::repair`).
+    pub name: String,
+    /// `node_policy_arn` (see [`super::node_policy_arn::as_read`]).
+    pub node_policy_arn: Option<String>,
+}
+
+/// The node role of a group as a read reports it; `prior_policy_arn` is the
+/// state's `node_policy_arn`.
+pub async fn node_role_as_read(
     c: &Clients,
     system: &str,
     group: &str,
-) -> Result<String, OpError> {
+    prior_policy_arn: Option<&str>,
+) -> Result<RoleAsRead, OpError> {
     let role = rules::node_role_name(system, group);
     if c.has_written() {
-        return Ok(role);
+        return Ok(RoleAsRead {
+            name: role,
+            node_policy_arn: prior_policy_arn.map(str::to_string),
+        });
     }
-    let policy = system_node_policy(c, system).await?;
-    let drift = node_role_drift(c, system, group, &policy).await?;
+    let found = role_policies(c, &role).await?;
+    let node_policy_arn = super::node_policy_arn::as_read(
+        found.as_ref().map(|r| r.attached.as_slice()),
+        prior_policy_arn,
+    );
+    let drift = match &found {
+        Some(r) => {
+            let policy = system_node_policy(c, system).await?;
+            drift_of(c, system, r, &policy, node_policy_arn.as_deref()).await?
+        }
+        None => Vec::new(),
+    };
     if drift.is_empty() {
-        return Ok(role);
+        return Ok(RoleAsRead {
+            name: role,
+            node_policy_arn,
+        });
     }
     crate::plugin::log::warn(
         "node role changed outside Terraform; the next apply puts it back",
         &[("role", &role), ("changed", &drift.join(", "))],
     );
-    Ok(String::new())
+    Ok(RoleAsRead {
+        name: String::new(),
+        node_policy_arn,
+    })
 }
 
 /// What differs on a group's node role from what the provider gives it: its
 /// trust policy, its `datomic-node` policy, its permissions boundary (see
 /// [`super::boundary`]) or that boundary's document, inline policies that
 /// are neither that nor an application's (`datomic-app-*`), attached managed
-/// policies.
+/// policies other than `node_policy_arn` (`keep`).
 /// Empty when it is as it should be, or when it cannot be told: after this
 /// process's own writes (IAM is eventually consistent) or without the role.
 pub async fn node_role_drift(
@@ -132,19 +162,38 @@ pub async fn node_role_drift(
     system: &str,
     group: &str,
     expected_policy: &str,
+    keep: Option<&str>,
 ) -> Result<Vec<String>, OpError> {
     if c.has_written() {
         return Ok(Vec::new());
     }
     let role = rules::node_role_name(system, group);
-    let found = match c.snapshot(rules::TAG_MANAGED_BY).await {
-        Some(snap) => snap.roles.get(&role).cloned(),
-        None => read_role_policies(c, &role).await?,
-    };
-    let Some(r) = found else {
+    let Some(r) = role_policies(c, &role).await? else {
         return Ok(Vec::new());
     };
-    let mut drift = policy_drift(&r, expected_policy);
+    drift_of(c, system, &r, expected_policy, keep).await
+}
+
+/// The role's policies, from the refresh's snapshot when there is one.
+async fn role_policies(
+    c: &Clients,
+    role: &str,
+) -> Result<Option<crate::aws::snapshot::RolePolicies>, OpError> {
+    Ok(match c.snapshot(rules::TAG_MANAGED_BY).await {
+        Some(snap) => snap.roles.get(role).cloned(),
+        None => read_role_policies(c, role).await?,
+    })
+}
+
+/// [`node_role_drift`] of a role's policies as found.
+async fn drift_of(
+    c: &Clients,
+    system: &str,
+    r: &crate::aws::snapshot::RolePolicies,
+    expected_policy: &str,
+    keep: Option<&str>,
+) -> Result<Vec<String>, OpError> {
+    let mut drift = policy_drift(r, expected_policy, keep);
     let boundary = super::boundary::arn(c, system).await?;
     if r.boundary.as_deref() != Some(boundary.as_str()) {
         drift.push("its permissions boundary".to_string());
@@ -156,8 +205,13 @@ pub async fn node_role_drift(
 }
 
 /// What differs on a role's policies, its boundary aside (see
-/// [`node_role_drift`]), unsorted.
-fn policy_drift(r: &crate::aws::snapshot::RolePolicies, expected_policy: &str) -> Vec<String> {
+/// [`node_role_drift`]), unsorted. `keep`: the group's `node_policy_arn`,
+/// which is no drift.
+fn policy_drift(
+    r: &crate::aws::snapshot::RolePolicies,
+    expected_policy: &str,
+    keep: Option<&str>,
+) -> Vec<String> {
     let mut drift = Vec::new();
     if !same_policy(&r.trust, ASSUME_ROLE_POLICY) {
         drift.push("its trust policy".to_string());
@@ -169,7 +223,7 @@ fn policy_drift(r: &crate::aws::snapshot::RolePolicies, expected_policy: &str) -
     for name in r.inline.keys().filter(|n| !is_our_inline_policy(n)) {
         drift.push(format!("inline policy {name}"));
     }
-    for arn in &r.attached {
+    for arn in r.attached.iter().filter(|a| Some(a.as_str()) != keep) {
         drift.push(format!("attached policy {arn}"));
     }
     drift
@@ -456,13 +510,15 @@ async fn instance_profile(
 
 /// Puts the node role back as the provider makes it (see [`node_role_drift`]):
 /// trust and `datomic-node` policies rewritten, other inline policies deleted
-/// (applications' kept), managed policies detached.
+/// (applications' kept), managed policies detached but `keep` (the planned
+/// `node_policy_arn`).
 pub async fn repair_node_role(
     c: &Clients,
     system: &str,
     group: &str,
     t: &tags::Tags,
     policy: &str,
+    keep: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<(), OpError> {
     let role = ensure_role(c, system, group, t, policy, cancel).await?;
@@ -498,15 +554,9 @@ pub async fn repair_node_role(
         .attached_policies()
         .iter()
         .filter_map(|p| p.policy_arn())
+        .filter(|a| Some(*a) != keep)
     {
-        c.iam
-            .detach_role_policy()
-            .role_name(&role)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(sdk)
-            .found()?;
+        super::node_policy_arn::detach(c, &role, arn).await?;
     }
     Ok(())
 }
@@ -603,7 +653,24 @@ pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), O
     }
     // DeleteConflict: a policy the listing did not show yet (a role just
     // created), or a removal not propagated yet: list and delete again.
+    // Managed policies (`node_policy_arn`, or one attached by hand) are
+    // detached, never deleted: IAM keeps a role that still has one.
     crate::aws::eventual::while_conflict(&format!("IAM role {role}"), || async {
+        let attached = c
+            .iam
+            .list_attached_role_policies()
+            .role_name(&role)
+            .send()
+            .await
+            .map_err(sdk)
+            .found()?;
+        for arn in attached
+            .iter()
+            .flat_map(|out| out.attached_policies())
+            .filter_map(|p| p.policy_arn())
+        {
+            super::node_policy_arn::detach(c, &role, arn).await?;
+        }
         let policies = c
             .iam
             .list_role_policies()
@@ -713,7 +780,7 @@ mod tests {
 
     #[test]
     fn a_role_as_made_has_no_drift() {
-        assert!(policy_drift(&as_made(), POLICY).is_empty());
+        assert!(policy_drift(&as_made(), POLICY, None).is_empty());
     }
 
     #[test]
@@ -728,29 +795,35 @@ mod tests {
             )
             .unwrap_or_default(),
         );
-        assert!(policy_drift(&r, POLICY).is_empty());
+        assert!(policy_drift(&r, POLICY, None).is_empty());
     }
 
     #[test]
     fn a_changed_trust_or_node_policy_is_drift() {
         let mut r = as_made();
         r.trust = ASSUME_ROLE_POLICY.replace("ec2.amazonaws.com", "lambda.amazonaws.com");
-        assert_eq!(policy_drift(&r, POLICY), vec!["its trust policy"]);
+        assert_eq!(policy_drift(&r, POLICY, None), vec!["its trust policy"]);
         let mut r = as_made();
         r.inline
             .insert(NODE_POLICY_NAME.into(), POLICY.replace("GetObject", "*"));
-        assert_eq!(policy_drift(&r, POLICY), vec!["its datomic-node policy"]);
+        assert_eq!(
+            policy_drift(&r, POLICY, None),
+            vec!["its datomic-node policy"]
+        );
         // Unreadable documents are drift too.
         let mut r = as_made();
         r.trust = "not json".into();
-        assert_eq!(policy_drift(&r, POLICY), vec!["its trust policy"]);
+        assert_eq!(policy_drift(&r, POLICY, None), vec!["its trust policy"]);
     }
 
     #[test]
     fn a_missing_node_policy_is_drift() {
         let mut r = as_made();
         r.inline.clear();
-        assert_eq!(policy_drift(&r, POLICY), vec!["its datomic-node policy"]);
+        assert_eq!(
+            policy_drift(&r, POLICY, None),
+            vec!["its datomic-node policy"]
+        );
     }
 
     #[test]
@@ -760,7 +833,7 @@ mod tests {
             .insert(rules::application_policy_name("shop"), "{}".into());
         r.inline.insert("admin".into(), "{}".into());
         r.attached = vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()];
-        let mut d = policy_drift(&r, POLICY);
+        let mut d = policy_drift(&r, POLICY, None);
         d.sort();
         assert_eq!(
             d,
@@ -769,6 +842,19 @@ mod tests {
                 "inline policy admin",
             ]
         );
+    }
+
+    #[test]
+    fn the_groups_node_policy_arn_is_no_drift_others_are() {
+        let mut r = as_made();
+        let ours = "arn:aws:iam::123456789012:policy/nodes";
+        r.attached = vec![ours.into(), "arn:aws:iam::aws:policy/ReadOnlyAccess".into()];
+        assert_eq!(
+            policy_drift(&r, POLICY, Some(ours)),
+            vec!["attached policy arn:aws:iam::aws:policy/ReadOnlyAccess"]
+        );
+        r.attached.pop();
+        assert!(policy_drift(&r, POLICY, Some(ours)).is_empty());
     }
 
     #[test]

@@ -150,6 +150,11 @@ impl Creates for QueryGroupResource {
         planned: &QueryGroupModel,
         diags: &mut Diagnostics,
     ) -> bool {
+        let arn = planned.node_policy_arn.as_deref();
+        if !compute::node_policy_arn::check_before_create(c, arn, &self.what(planned), diags).await
+        {
+            return false;
+        }
         match check_system(c, &planned.system(), Lookup::Apply).await {
             Ok(Some(v)) => {
                 violation(diags, &v);
@@ -200,6 +205,8 @@ impl Creates for QueryGroupResource {
         );
         if let Ok(role) = &role {
             state.node_role_name = Some(role.clone());
+            let arn = planned.node_policy_arn.as_deref();
+            compute::node_policy_arn::sync(c, &system, &name, None, arn).await?;
         }
         if let Ok(ep) = &ep {
             state.load_balancer_dns_name = Some(ep.dns_name.clone());
@@ -336,7 +343,10 @@ impl QueryGroupResource {
         let lb_dns = ep.usable_dns();
         v.endpoint = Some(compute::dns::read_endpoint(c, &system, &name, lb_dns).await?);
         v.load_balancer_dns_name = Some(lb_dns.to_string());
-        v.node_role_name = Some(compute::node_role_name_as_read(c, &system, &name).await?);
+        let arn = state.node_policy_arn.as_deref();
+        let role = compute::node_role_as_read(c, &system, &name, arn).await?;
+        v.node_role_name = Some(role.name);
+        v.node_policy_arn = role.node_policy_arn;
         Ok(Some(v))
     }
 }
@@ -355,7 +365,7 @@ impl Updates for QueryGroupResource {
         &self,
         c: &Clients,
         ctx: &Ctx<Clients>,
-        _prior: &QueryGroupModel,
+        prior: &QueryGroupModel,
         planned: &QueryGroupModel,
         repair_role: bool,
     ) -> Result<Updated, OpError> {
@@ -388,10 +398,15 @@ impl Updates for QueryGroupResource {
         let template_changed = instance_type != g.instance_type
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
+        // First: a policy that does not exist stops the update before it
+        // changes anything else.
+        let arn = planned.node_policy_arn.as_deref();
+        let was = prior.node_policy_arn.as_deref();
+        compute::node_policy_arn::sync(c, &system, &name, was, arn).await?;
         compute::update_tags(c, &g, &full).await?;
         if repair_role {
             let policy = compute::system_node_policy(c, &system).await?;
-            compute::repair_node_role(c, &system, &name, &full, &policy, &ctx.cancel).await?;
+            compute::repair_node_role(c, &system, &name, &full, &policy, arn, &ctx.cancel).await?;
         }
         // Repairs a load balancer, listener or target group deleted outside Terraform.
         let (vpc_id, subnet_ids) = compute::network_of(c, &g).await?;

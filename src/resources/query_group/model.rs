@@ -8,6 +8,7 @@ pub mod attr {
     pub const SYSTEM: &str = "system";
     pub const NAME: &str = "name";
     pub const APPLICATION_NAME: &str = "application_name";
+    pub const NODE_POLICY_ARN: &str = "node_policy_arn";
     pub const INSTANCE_TYPE: &str = "instance_type";
     pub const MIN_SIZE: &str = "min_size";
     pub const MAX_SIZE: &str = "max_size";
@@ -44,6 +45,7 @@ model! {
         system: Str = attr::SYSTEM,
         name: Str = attr::NAME,
         application_name: Str = attr::APPLICATION_NAME,
+        node_policy_arn: Str = attr::NODE_POLICY_ARN,
         instance_type: Str = attr::INSTANCE_TYPE,
         min_size: Int = attr::MIN_SIZE,
         max_size: Int = attr::MAX_SIZE,

@@ -43,6 +43,9 @@ pub(super) fn validate(config: &Value, diags: &mut Diagnostics) {
             rules::check_instance_type(ComputeRole::QueryGroup, &it),
         );
     }
+    if let Some(arn) = str_attr(config, attr::NODE_POLICY_ARN) {
+        check(diags, rules::check_node_policy_arn(&arn));
+    }
     check_whole_numbers(
         config,
         &[attr::MIN_SIZE, attr::MAX_SIZE, attr::DESIRED_CAPACITY],
@@ -189,6 +192,14 @@ mod tests {
         d.iter()
             .filter_map(|x| x.path.as_ref().map(|p| p.first_attr()))
             .collect()
+    }
+
+    #[test]
+    fn a_node_policy_arn_must_be_a_policy_arn() {
+        let ok = "arn:aws:iam::123456789012:policy/nodes";
+        assert!(!validated(&[(attr::NODE_POLICY_ARN, Value::string(ok))]).has_error());
+        let d = validated(&[(attr::NODE_POLICY_ARN, Value::string("nodes"))]);
+        assert_eq!(errors_at(&d), vec![attr::NODE_POLICY_ARN]);
     }
 
     #[test]

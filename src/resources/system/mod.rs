@@ -156,6 +156,11 @@ impl Creates for SystemResource {
         planned: &SystemModel,
         diags: &mut Diagnostics,
     ) -> bool {
+        let arn = planned.node_policy_arn.as_deref();
+        if !compute::node_policy_arn::check_before_create(c, arn, &self.what(planned), diags).await
+        {
+            return false;
+        }
         if let Err(e) = compute::dns::check_zone_free(c, &planned.name()).await {
             aws_error(
                 diags,
@@ -248,6 +253,8 @@ impl Creates for SystemResource {
                     )
                     .await?;
                     state_role.replace(role);
+                    let arn = planned.node_policy_arn.as_deref();
+                    compute::node_policy_arn::sync(c, &name, PRIMARY_GROUP, None, arn).await?;
                     let image = match planned.image_id.clone() {
                         Some(i) => i,
                         None => compute::default_image(c).await?,
@@ -429,10 +436,16 @@ impl Updates for SystemResource {
             || image != g.image_id
             || node != g.node
             || tags_all != tags::user_tags(&g.tags, IDENTITY_KEYS);
+        // First: a policy that does not exist stops the update before it
+        // changes anything else.
+        let arn = planned.node_policy_arn.as_deref();
+        let was = prior.node_policy_arn.as_deref();
+        compute::node_policy_arn::sync(c, &name, PRIMARY_GROUP, was, arn).await?;
         compute::update_tags(c, &g, &full).await?;
         if repair_role {
             let policy = compute::system_node_policy(c, &name).await?;
-            compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, &ctx.cancel).await?;
+            compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, arn, &ctx.cancel)
+                .await?;
         }
         let mut st = storage::Storage {
             vpc_id: planned.vpc_id.clone().unwrap_or_default(),

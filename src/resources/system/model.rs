@@ -10,6 +10,7 @@ pub mod attr {
     pub const INSTANCE_TYPE: &str = "instance_type";
     pub const NODE_COUNT: &str = "node_count";
     pub const APPLICATION_NAME: &str = "application_name";
+    pub const NODE_POLICY_ARN: &str = "node_policy_arn";
     pub const IMAGE_ID: &str = "image_id";
     pub const RETAIN_STORAGE: &str = "retain_storage";
     pub const CLIENT_CIDR_BLOCKS: &str = "client_cidr_blocks";
@@ -44,6 +45,7 @@ model! {
         instance_type: Str = attr::INSTANCE_TYPE,
         node_count: Int = attr::NODE_COUNT,
         application_name: Str = attr::APPLICATION_NAME,
+        node_policy_arn: Str = attr::NODE_POLICY_ARN,
         image_id: Str = attr::IMAGE_ID,
         retain_storage: Bool = attr::RETAIN_STORAGE,
         client_cidr_blocks: Set = attr::CLIENT_CIDR_BLOCKS,

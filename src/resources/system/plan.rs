@@ -25,6 +25,9 @@ pub(super) fn validate(config: &Value, diags: &mut Diagnostics) {
     if let (Some(t), Some(it)) = (topology, str_attr(config, attr::INSTANCE_TYPE)) {
         check(diags, rules::check_instance_type(t.primary_role(), &it));
     }
+    if let Some(arn) = str_attr(config, attr::NODE_POLICY_ARN) {
+        check(diags, rules::check_node_policy_arn(&arn));
+    }
     check_whole_numbers(config, &[attr::NODE_COUNT], diags);
     if let (Some(t), Some(n)) = (topology, int_attr(config, attr::NODE_COUNT)) {
         check(diags, rules::check_node_count(t, n));
@@ -294,6 +297,17 @@ mod tests {
         let mut d = Diagnostics::new();
         validate(&config(&all), &mut d);
         d
+    }
+
+    #[test]
+    fn a_node_policy_arn_must_be_a_policy_arn() {
+        let ok = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+        assert!(!validated(&[(attr::NODE_POLICY_ARN, Value::string(ok))]).has_error());
+        let d = validated(&[(
+            attr::NODE_POLICY_ARN,
+            Value::string("arn:aws:iam::123456789012:role/x"),
+        )]);
+        assert_eq!(at(&d, Severity::Error), vec![attr::NODE_POLICY_ARN]);
     }
 
     #[test]

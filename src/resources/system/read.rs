@@ -175,7 +175,10 @@ impl SystemResource {
         v.kms_key_arn = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
         v.catalog_table_name = Some(st.catalog.clone()).filter(|k| !k.is_empty());
         v.log_group_name = Some(st.log_group.clone()).filter(|k| !k.is_empty());
-        v.node_role_name = Some(compute::node_role_name_as_read(c, &name, PRIMARY_GROUP).await?);
+        let arn = state.node_policy_arn.as_deref();
+        let role = compute::node_role_as_read(c, &name, PRIMARY_GROUP, arn).await?;
+        v.node_role_name = Some(role.name);
+        v.node_policy_arn = role.node_policy_arn;
         v.launch_template_id = Some(g.launch_template_id_as_read());
         v.autoscaling_group_name = Some(g.asg_name.clone());
         v.arn = Some(g.arn.clone());
