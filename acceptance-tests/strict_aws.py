@@ -556,7 +556,10 @@ class StrictLayer:
 
     def _network_lb_groups(self, call: Any, p: Params) -> Refusal | None:
         """AWS gives a Network Load Balancer security groups only at creation: one made
-        without can never get any (moto sets them all the same)."""
+        without can never get any (moto sets them all the same). Its subnets may grow
+        (SetSubnets) but never shrink: moto lets a zone go."""
+        if (call.service, call.action) == ("elasticloadbalancing", "SetSubnets"):
+            return self._network_lb_subnets(p)
         if (call.service, call.action) != ("elasticloadbalancing", "SetSecurityGroups"):
             return None
         try:
@@ -567,6 +570,21 @@ class StrictLayer:
         if lbs and lbs[0].get("Type") == "network" and not lbs[0].get("SecurityGroups"):
             return Refusal("dependencies", "InvalidConfigurationRequest", 400,
                            "You cannot set security groups on a Network Load Balancer which was created without any security groups.")
+        return None
+
+    def _network_lb_subnets(self, p: Params) -> Refusal | None:
+        try:
+            lbs = self.client("elbv2").describe_load_balancers(
+                LoadBalancerArns=[p.get("LoadBalancerArn")])["LoadBalancers"]
+        except Exception:  # noqa: BLE001 - absent: let moto answer
+            return None
+        if not lbs or lbs[0].get("Type") != "network":
+            return None
+        wanted = set(p.listed("Subnets.member"))
+        dropped = [z["SubnetId"] for z in lbs[0].get("AvailabilityZones", []) if z.get("SubnetId") not in wanted]
+        if dropped:
+            return Refusal("dependencies", "ValidationError", 400,
+                           f"Subnets cannot be removed from a Network Load Balancer: {', '.join(dropped)}")
         return None
 
     def _load_balancers(self) -> list[dict]:

@@ -101,6 +101,7 @@ mod sizes;
 mod storage_key;
 mod tags;
 mod topology;
+mod zones;
 
 pub use application::{
     check_application_matches_group, check_revision, check_transaction_functions,
@@ -153,6 +154,7 @@ pub use sizes::{
 pub use storage_key::{key_alias, key_description, key_policy, KEY_DELETION_WINDOW_DAYS};
 pub use tags::{check_tags, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_USER_TAGS};
 pub use topology::{check_query_group_target, check_topology_change, parse_topology, Topology};
+pub use zones::{lacks_zones, zone_count, MIN_ZONES, WANTED_ZONES};
 
 // ---------------------------------------------------------------------------
 // Violation

@@ -1,5 +1,5 @@
-//! A system's storage: its network (VPC and subnets in two availability
-//! zones: Datomic counts the network as storage), customer-managed KMS key,
+//! A system's storage: its network (VPC and subnets in three availability
+//! zones, two where the region has two: Datomic counts the network as storage), customer-managed KMS key,
 //! S3 bucket and DynamoDB tables, the log's and the catalog's (all
 //! encrypted with the key). Found by identity tags (and names), so a system re-created with the
 //! same name adopts what a previous one retained; an object with our name
@@ -247,6 +247,29 @@ pub async fn add_missing(
         protect(c, &s, cancel).await?;
     }
     Ok(s)
+}
+
+/// Gives the system's own network (`vpc_id`) the zones it lacks (an earlier
+/// build made two): returns its subnets then, one per zone.
+pub async fn widen_network(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    vpc_id: &str,
+) -> Result<Vec<String>, OpError> {
+    Ok(network::ensure(c, system, t, vpc_id).await?.1)
+}
+
+/// Whether a network the provider made with `have` subnets lacks zones the
+/// region has (see [`rules::lacks_zones`]).
+pub async fn lacks_zones(c: &Clients, have: usize) -> Result<bool, OpError> {
+    if have >= rules::WANTED_ZONES {
+        return Ok(false);
+    }
+    Ok(rules::lacks_zones(
+        have,
+        network::region_zones(c).await?.len(),
+    ))
 }
 
 /// Waits for the table to be `ACTIVE` and keeps its data safe (deletion

@@ -447,6 +447,16 @@ impl Updates for SystemResource {
         if st.key_arn.is_empty() || st.catalog.is_empty() {
             st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
         }
+        // A network an earlier build made in two zones gets its third
+        // (planned unknown: see plan.rs); every group spreads over it in place.
+        if planned.subnet_ids.is_none()
+            && !st.vpc_id.is_empty()
+            && storage::NetworkOwner::of_state(planned.network_managed)
+                == storage::NetworkOwner::Provider
+        {
+            let subnets = storage::widen_network(c, &name, &full, &st.vpc_id).await?;
+            compute::spread::spread(c, &name, &subnets).await?;
+        }
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see read_model).
         let prior_full = full_tags_of_state(prior, &name);
