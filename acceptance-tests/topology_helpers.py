@@ -249,6 +249,7 @@ class AwsView:
         self.elb = aws.boto3("elbv2")
         self.route53 = aws.boto3("route53")
         self.cd = aws.boto3("codedeploy")
+        self.efs = aws.boto3("efs")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -364,10 +365,14 @@ class AwsView:
         out["vpcs"] = self.vpcs(system)
         out["buckets"] = self.buckets(system)
         out["tables"] = self.tables(system)
+        out["file_systems"] = [f["FileSystemId"] for f in self.efs.describe_file_systems()["FileSystems"]
+                               if f["CreationToken"] == f"datomic-{system}"]
+        out["file_system_groups"] = [g["GroupId"] for g in self.ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [f"datomic-{system}--efs"]}])["SecurityGroups"]]
         return out
 
 
-STORAGE_KINDS = ("vpcs", "buckets", "tables")
+STORAGE_KINDS = ("vpcs", "buckets", "tables", "file_systems", "file_system_groups")
 
 
 def assert_nothing_left(view: AwsView, system: str, *, retained_storage: bool) -> dict[str, list[str]]:

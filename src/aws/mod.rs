@@ -72,6 +72,7 @@ pub struct Clients {
     pub codedeploy: aws_sdk_codedeploy::Client,
     /// KMS: the key each system's storage is encrypted with.
     pub kms: aws_sdk_kms::Client,
+    pub efs: aws_sdk_efs::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -171,6 +172,7 @@ impl Clients {
             route53: client!(aws_sdk_route53, "route53"),
             codedeploy: client!(aws_sdk_codedeploy, "codedeploy"),
             kms: client!(aws_sdk_kms, "kms"),
+            efs: client!(aws_sdk_efs, "efs"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

@@ -91,6 +91,7 @@ mod capacity;
 mod client_access;
 mod client_endpoint;
 mod deploy;
+mod file_system;
 mod iam_policy;
 mod ids;
 mod names;
@@ -129,6 +130,7 @@ pub use deploy::{
     revision_of_key, FailedEvent, DEPLOYMENT_CONFIG, DEPLOY_ROLE_POLICY, DEPLOY_ROLE_POLICY_NAME,
     DEPLOY_ROLE_TRUST, PUSH_HINT, TAG_CODE,
 };
+pub use file_system::{file_system_name, file_system_security_group_name, NFS_PORT};
 pub use iam_policy::{check_iam_policy, IAM_POLICY_VERSIONS, MAX_IAM_POLICY_CHARS};
 pub use ids::{
     application_id, parse_application_id, parse_query_group_id, parse_system_id, query_group_id,

@@ -73,6 +73,7 @@ provider "datomic" {
     route53     = var.aws_endpoint
     codedeploy  = var.aws_endpoint
     kms         = var.aws_endpoint
+    efs         = var.aws_endpoint
   }
 }
 

@@ -15,6 +15,7 @@ use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
 mod bucket;
+mod file_system;
 mod key;
 mod network;
 mod table;
@@ -36,6 +37,10 @@ pub struct Storage {
     pub catalog_arn: String,
     /// The KMS key's ARN ("" when there is none: a system of an earlier build).
     pub key_arn: String,
+    /// The EFS file system's id ("" when there is none: a system of an earlier build).
+    pub file_system_id: String,
+    /// Its ARN when it was just found ("" otherwise).
+    pub file_system_arn: String,
     /// The tables' tags as [`find`] read them (by table name), so that a
     /// read does not ask for them twice.
     pub seen: std::collections::BTreeMap<String, tags::Tags>,
@@ -49,6 +54,7 @@ impl Storage {
             || !self.table.is_empty()
             || !self.catalog.is_empty()
             || !self.key_arn.is_empty()
+            || !self.file_system_id.is_empty()
     }
 }
 
@@ -115,6 +121,17 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
         (Named::NotOurs(why), _, _) => strangers.push(why),
         (Named::Missing, _, _) => {}
     }
+    match file_system::find(c, system).await? {
+        (Named::Ours, Some(fs)) => {
+            s.file_system_id = fs.id;
+            s.file_system_arn = fs.arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        _ => {}
+    }
+    if let (Named::NotOurs(why), _) = file_system::find_group(c, system).await? {
+        strangers.push(why);
+    }
     Ok((s, strangers))
 }
 
@@ -156,6 +173,8 @@ pub async fn ensure(
         }
     };
     ((s.vpc_id, s.subnet_ids), ()) = tokio::try_join!(net, ensure_data(c, system, t, &mut s))?;
+    // In the network, encrypted with the key: after both.
+    ensure_file_system(c, system, t, &mut s, cancel).await?;
     if adopted {
         protect(c, &s, cancel).await?;
         // What a previous system retained carries its tags: make them this one's.
@@ -225,10 +244,64 @@ async fn ensure_key(
     Ok(())
 }
 
+/// The file system, made when missing, with a mount target in each subnet's
+/// zone (a zone the network gained gets one too).
+pub async fn ensure_file_system(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), OpError> {
+    let fs = Box::pin(file_system::ensure(
+        c,
+        system,
+        t,
+        &s.key_arn,
+        &s.vpc_id,
+        &s.subnet_ids,
+        cancel,
+    ))
+    .await?;
+    s.file_system_id = fs.id;
+    s.file_system_arn = fs.arn;
+    Ok(())
+}
+
+/// The ARN of the system's file system, when it has one of its own.
+pub async fn file_system_arn(c: &Clients, system: &str) -> Result<Option<String>, OpError> {
+    Ok(match file_system::find(c, system).await? {
+        (Named::Ours, Some(fs)) => Some(fs.arn).filter(|a| !a.is_empty()),
+        _ => None,
+    })
+}
+
+/// Lets the nodes' security group reach the file system's mount targets.
+pub async fn admit_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
+    file_system::admit(c, system, nodes).await
+}
+
+/// Takes the nodes' security group off the file system's (before it is deleted).
+pub async fn forget_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
+    Box::pin(file_system::forget(c, system, nodes)).await
+}
+
+/// Deletes the file system (its mount targets first, waited on) and its
+/// security group, when they are the system's.
+pub async fn delete_file_system(
+    c: &Clients,
+    system: &str,
+    timeout: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), OpError> {
+    // Boxed: the destroy's future, which holds this one, is large already.
+    Box::pin(file_system::delete(c, system, timeout, cancel)).await
+}
+
 /// Gives a system of an earlier build what its storage lacks: its KMS key
 /// (its bucket and table are moved to it in place: S3 encrypts new objects
-/// with it, DynamoDB re-encrypts the table's keys) and its catalog table.
-/// Returns the storage as it is then.
+/// with it, DynamoDB re-encrypts the table's keys), its catalog table and
+/// its file system. Returns the storage as it is then.
 pub async fn add_missing(
     c: &Clients,
     system: &str,
@@ -245,6 +318,9 @@ pub async fn add_missing(
     }
     if !s.table.is_empty() {
         protect(c, &s, cancel).await?;
+    }
+    if !s.vpc_id.is_empty() {
+        ensure_file_system(c, system, t, &mut s, cancel).await?;
     }
     Ok(s)
 }
@@ -302,6 +378,8 @@ enum Tagged {
     Catalog(String),
     /// The KMS key, by ARN.
     Key(String),
+    /// The EFS file system, by id.
+    FileSystem(String),
 }
 
 impl Tagged {
@@ -312,6 +390,7 @@ impl Tagged {
             Tagged::Table(_) => format!("DynamoDB table {}", s.table),
             Tagged::Catalog(_) => format!("DynamoDB table {}", s.catalog),
             Tagged::Key(arn) => format!("KMS key {arn}"),
+            Tagged::FileSystem(id) => format!("EFS file system {id}"),
         }
     }
 }
@@ -380,7 +459,8 @@ fn target_of<'a>(
     want: &'a tags::Tags,
     want_network: &'a tags::Tags,
 ) -> &'a tags::Tags {
-    if matches!(object, Tagged::Network(_)) {
+    // The file system's `Name` is the provider's too.
+    if matches!(object, Tagged::Network(_) | Tagged::FileSystem(_)) {
         want_network
     } else {
         want
@@ -429,6 +509,10 @@ async fn tags_now(
         let t = key::tags(c, &s.key_arn).await?;
         out.push((Tagged::Key(s.key_arn.clone()), t));
     }
+    if !s.file_system_id.is_empty() {
+        let t = file_system::tags(c, &s.file_system_id).await?;
+        out.push((Tagged::FileSystem(s.file_system_id.clone()), t));
+    }
     Ok(out)
 }
 
@@ -459,6 +543,7 @@ pub async fn retag(
             Tagged::Table(arn) => table::retag(c, &arn, &changed, removed).await?,
             Tagged::Catalog(arn) => table::retag(c, &arn, &changed, removed).await?,
             Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
+            Tagged::FileSystem(id) => file_system::retag(c, &id, &changed, removed).await?,
         }
     }
     Ok(())
@@ -543,6 +628,8 @@ mod tests {
             catalog: "datomic-s--catalog".into(),
             catalog_arn: String::new(),
             key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
+            file_system_id: "fs-1".into(),
+            file_system_arn: String::new(),
             seen: Default::default(),
         }
     }

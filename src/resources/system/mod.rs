@@ -8,6 +8,7 @@ mod model;
 mod plan;
 mod read;
 mod schema;
+mod upgrade;
 
 use std::time::Duration;
 
@@ -221,6 +222,7 @@ impl Creates for SystemResource {
         state.table_name = Some(st.table.clone());
         state.kms_key_arn = Some(st.key_arn.clone());
         state.catalog_table_name = Some(st.catalog.clone());
+        state.file_system_id = Some(st.file_system_id.clone());
         state.tags_all = Some(tags_all);
 
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -432,31 +434,7 @@ impl Updates for SystemResource {
             let policy = compute::system_node_policy(c, &name).await?;
             compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, &ctx.cancel).await?;
         }
-        let mut st = storage::Storage {
-            vpc_id: planned.vpc_id.clone().unwrap_or_default(),
-            subnet_ids: planned.subnet_ids.clone().unwrap_or_default(),
-            bucket: planned.bucket_name.clone().unwrap_or_default(),
-            table: planned.table_name.clone().unwrap_or_default(),
-            key_arn: prior.kms_key_arn.clone().unwrap_or_default(),
-            catalog: prior.catalog_table_name.clone().unwrap_or_default(),
-            ..Default::default()
-        };
-        // A system of an earlier build has no KMS key nor catalog table: it
-        // gets them (tagged as they are made), its bucket and table moved to
-        // the key.
-        if st.key_arn.is_empty() || st.catalog.is_empty() {
-            st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
-        }
-        // A network an earlier build made in two zones gets its third
-        // (planned unknown: see plan.rs); every group spreads over it in place.
-        if planned.subnet_ids.is_none()
-            && !st.vpc_id.is_empty()
-            && storage::NetworkOwner::of_state(planned.network_managed)
-                == storage::NetworkOwner::Provider
-        {
-            let subnets = storage::widen_network(c, &name, &full, &st.vpc_id).await?;
-            compute::spread::spread(c, &name, &subnets).await?;
-        }
+        let st = upgrade::storage(c, &name, &full, prior, planned, &ctx.cancel).await?;
         // The storage carries the same tags: retag it when they changed (in the
         // configuration, or by hand on one of its objects: see read_model).
         let prior_full = full_tags_of_state(prior, &name);
@@ -504,6 +482,8 @@ async fn sync_rules(
     planned: &SystemModel,
 ) -> Result<(), OpError> {
     use compute::lb_security_group::{sync, ClientAccess, Own};
+    // The nodes reach the file system's mount targets (NFS).
+    storage::admit_nodes(c, system, sg).await?;
     let (cidrs, groups) = client_access(planned);
     let own = Own {
         group: PRIMARY_GROUP,
@@ -622,19 +602,26 @@ impl Resource<Clients> for SystemResource {
                         Ok(())
                     }
                 };
-                tokio::try_join!(
-                    security_group::delete(c, &name, timeout, &ctx.cancel),
-                    bucket
-                )?;
+                let nodes_group = async {
+                    // The file system's group names it: AWS keeps it until that rule goes.
+                    if let Some(sg) = security_group::find(c, &name).await? {
+                        storage::forget_nodes(c, &name, &sg).await?;
+                    }
+                    security_group::delete(c, &name, timeout, &ctx.cancel).await
+                };
+                tokio::try_join!(nodes_group, bucket)?;
                 compute::boundary::delete(c, &name).await
             };
-            // The table depends on nothing: it goes beside the compute.
+            // The tables and the file system depend on nothing: they go
+            // beside the compute.
             let table = async {
                 if delete_storage {
-                    storage::delete_table(c, &name, timeout, &ctx.cancel).await
-                } else {
-                    Ok(())
+                    tokio::try_join!(
+                        storage::delete_table(c, &name, timeout, &ctx.cancel),
+                        storage::delete_file_system(c, &name, timeout, &ctx.cancel)
+                    )?;
                 }
+                Ok::<(), OpError>(())
             };
             let (boundary_kept, ()) = tokio::try_join!(compute, table)?;
             let mut kept = Vec::new();

@@ -128,9 +128,13 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     {
         plan.set(attr::IMAGE_ID, Value::Unknown);
     }
-    // A system made before storage had a KMS key and a catalog table: the
-    // apply adds them.
-    for added in [attr::KMS_KEY_ARN, attr::CATALOG_TABLE_NAME] {
+    // A system made before storage had a KMS key, a catalog table and a file
+    // system: the apply adds them.
+    for added in [
+        attr::KMS_KEY_ARN,
+        attr::CATALOG_TABLE_NAME,
+        attr::FILE_SYSTEM_ID,
+    ] {
         if !plan.is_create()
             && str_attr(&plan.prior, added)
                 .filter(|k| !k.is_empty())

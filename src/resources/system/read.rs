@@ -76,7 +76,8 @@ impl SystemResource {
             && st.bucket.is_empty()
             && st.table.is_empty()
             && st.catalog.is_empty()
-            && st.key_arn.is_empty()))
+            && st.key_arn.is_empty()
+            && st.file_system_id.is_empty()))
     }
 
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
@@ -173,6 +174,7 @@ impl SystemResource {
         // None for a system of an earlier build: the plan then adds the key.
         v.kms_key_arn = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
         v.catalog_table_name = Some(st.catalog.clone()).filter(|k| !k.is_empty());
+        v.file_system_id = Some(st.file_system_id.clone()).filter(|k| !k.is_empty());
         v.node_role_name = Some(compute::node_role_name_as_read(c, &name, PRIMARY_GROUP).await?);
         v.launch_template_id = Some(g.launch_template_id.clone());
         v.autoscaling_group_name = Some(g.asg_name.clone());
