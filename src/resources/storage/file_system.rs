@@ -305,11 +305,28 @@ async fn mount_targets(c: &Clients, fs: &str) -> Result<Vec<MountTarget>, OpErro
         .unwrap_or_default())
 }
 
-/// Each subnet with its availability zone (a subnet just made may not be
-/// visible yet to a read by its id: read again until it is).
+/// Each subnet with its availability zone. Asked by filter first (AWS
+/// answers a read by id of a subnet just made "not found" for a while);
+/// when one is not in that answer yet, read by id until it is.
 async fn subnet_zones(c: &Clients, subnets: &[String]) -> Result<Vec<(String, String)>, OpError> {
     if subnets.is_empty() {
         return Ok(Vec::new());
+    }
+    let filtered = c
+        .ec2
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("subnet-id")
+                .set_values(Some(subnets.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let zones = pairs(filtered.subnets());
+    if zones.len() == subnets.len() {
+        return Ok(zones);
     }
     let what = format!("subnets {}", subnets.join(", "));
     let out = eventual::new_object(&what, || async {
@@ -323,8 +340,11 @@ async fn subnet_zones(c: &Clients, subnets: &[String]) -> Result<Vec<(String, St
     })
     .await
     .map_err(OpError::from)?;
-    Ok(out
-        .subnets()
+    Ok(pairs(out.subnets()))
+}
+
+fn pairs(subnets: &[aws_sdk_ec2::types::Subnet]) -> Vec<(String, String)> {
+    subnets
         .iter()
         .filter_map(|s| {
             Some((
@@ -332,7 +352,7 @@ async fn subnet_zones(c: &Clients, subnets: &[String]) -> Result<Vec<(String, St
                 s.availability_zone()?.to_string(),
             ))
         })
-        .collect())
+        .collect()
 }
 
 /// Waits until the file system is `available` (`creating` just after its create).

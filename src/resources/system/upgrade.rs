@@ -3,10 +3,10 @@
 //! system; the third zone of a two-zone network), made in place.
 
 use super::model::SystemModel;
-use crate::resources::storage;
 use crate::aws::{tags, Clients};
 use crate::resources::compute;
 use crate::resources::error::OpError;
+use crate::resources::storage;
 use crate::rules::PRIMARY_GROUP;
 
 /// The system's storage for an update, with what an earlier build did not
