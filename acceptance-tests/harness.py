@@ -760,7 +760,7 @@ def application_revisions(hcl: str) -> list[tuple[str, str]]:
 def provider_hcl(endpoint_var: str = "var.aws_endpoint") -> str:
     """The terraform + provider blocks every test config starts with: the provider
     pointed at the emulator (through the proxy) for every service it uses."""
-    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "ssm", "route53", "codedeploy", "kms", "logs")
+    services = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "ssm", "route53", "codedeploy", "kms", "logs", "efs")
     endpoints = "\n".join(f"    {s} = {endpoint_var}" for s in services)
     return f"""terraform {{
   required_providers {{

@@ -528,6 +528,7 @@ class StrictLayer:
                           u.get("GroupId") == group
                           for perm in g.get("IpPermissions", []) + g.get("IpPermissionsEgress", [])
                           for u in perm.get("UserIdGroupPairs", []))]
+            users += self._standalone_interfaces("group-id", group)
             users += self._lingering_for(group=group)
             if users:
                 return Refusal("dependencies", "DependencyViolation", 400,
@@ -538,6 +539,7 @@ class StrictLayer:
             users = [i["InstanceId"] for i in self._live_instances().values() if i.get("SubnetId") == subnet]
             users += [lb["LoadBalancerName"] for lb in self._load_balancers()
                       if any(z.get("SubnetId") == subnet for z in lb.get("AvailabilityZones", []))]
+            users += self._standalone_interfaces("subnet-id", subnet)
             users += self._lingering_for(subnet=subnet)
             if users:
                 return Refusal("dependencies", "DependencyViolation", 400,
@@ -556,7 +558,10 @@ class StrictLayer:
 
     def _network_lb_groups(self, call: Any, p: Params) -> Refusal | None:
         """AWS gives a Network Load Balancer security groups only at creation: one made
-        without can never get any (moto sets them all the same)."""
+        without can never get any (moto sets them all the same). Its subnets may grow
+        (SetSubnets) but never shrink: moto lets a zone go."""
+        if (call.service, call.action) == ("elasticloadbalancing", "SetSubnets"):
+            return self._network_lb_subnets(p)
         if (call.service, call.action) != ("elasticloadbalancing", "SetSecurityGroups"):
             return None
         try:
@@ -567,6 +572,32 @@ class StrictLayer:
         if lbs and lbs[0].get("Type") == "network" and not lbs[0].get("SecurityGroups"):
             return Refusal("dependencies", "InvalidConfigurationRequest", 400,
                            "You cannot set security groups on a Network Load Balancer which was created without any security groups.")
+        return None
+
+    def _standalone_interfaces(self, name: str, value: str) -> list[str]:
+        """Network interfaces of no instance (an EFS mount target's) in a group or subnet:
+        AWS keeps the group or subnet while they exist; moto deletes it."""
+        try:
+            enis = self.client("ec2").describe_network_interfaces(
+                Filters=[{"Name": name, "Values": [value]}])["NetworkInterfaces"]
+        except Exception:  # noqa: BLE001 - a filter moto lacks: nothing to add
+            return []
+        return [f"network interface {e['NetworkInterfaceId']}" for e in enis
+                if not e.get("Attachment", {}).get("InstanceId")]
+
+    def _network_lb_subnets(self, p: Params) -> Refusal | None:
+        try:
+            lbs = self.client("elbv2").describe_load_balancers(
+                LoadBalancerArns=[p.get("LoadBalancerArn")])["LoadBalancers"]
+        except Exception:  # noqa: BLE001 - absent: let moto answer
+            return None
+        if not lbs or lbs[0].get("Type") != "network":
+            return None
+        wanted = set(p.listed("Subnets.member"))
+        dropped = [z["SubnetId"] for z in lbs[0].get("AvailabilityZones", []) if z.get("SubnetId") not in wanted]
+        if dropped:
+            return Refusal("dependencies", "ValidationError", 400,
+                           f"Subnets cannot be removed from a Network Load Balancer: {', '.join(dropped)}")
         return None
 
     def _load_balancers(self) -> list[dict]:

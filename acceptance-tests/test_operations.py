@@ -124,6 +124,7 @@ class View:
         self.s3 = aws.boto3("s3")
         self.ddb = aws.boto3("dynamodb")
         self.route53 = aws.boto3("route53")
+        self.efs = aws.boto3("efs")
 
     def group(self, asg_name: str) -> dict:
         groups = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]
@@ -208,6 +209,10 @@ class View:
         out["buckets"] = [b["Name"] for b in self.s3.list_buckets().get("Buckets", [])
                           if b["Name"].startswith(f"datomic-{system}-")]
         out["tables"] = [t for t in self.ddb.list_tables()["TableNames"] if t == f"datomic-{system}"]
+        out["file_systems"] = [f["FileSystemId"] for f in self.efs.describe_file_systems()["FileSystems"]
+                               if f["CreationToken"] == f"datomic-{system}"]
+        out["file_system_groups"] = [g["GroupId"] for g in self.ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [f"datomic-{system}--efs"]}])["SecurityGroups"]]
         return out
 
     def assert_nothing_left(self, system: str, *, storage: dict[str, list[str]] | None = None) -> None:
@@ -443,8 +448,9 @@ def test_client_access_rules_updated_in_place(tf: Terraform, aws: Emulator) -> N
     tf.destroy()
     assert tf.state_list() == []
     left = view.leftovers("clients")
-    view.assert_nothing_left("clients", storage={k: left[k] for k in ("vpcs", "buckets", "tables")})
-    assert [len(left[k]) for k in ("vpcs", "buckets", "tables")] == [1, 1, 1], left
+    kept = ("vpcs", "buckets", "tables", "file_systems", "file_system_groups")
+    view.assert_nothing_left("clients", storage={k: left[k] for k in kept})
+    assert [len(left[k]) for k in kept] == [1, 1, 1, 1, 1], left
 
 
 # --------------------------------------------------------------------------------------
@@ -741,7 +747,10 @@ def test_destroy_warnings_and_adoption(tf: Terraform, aws: Emulator) -> None:
     res = tf.destroy()
     assert any("keeps its storage" in x for x in warnings_of(res.stdout + res.stderr)), res.describe()
     assert tf.state_list() == []
-    storage = {"vpcs": [s["vpc_id"]], "buckets": [s["bucket_name"]], "tables": [s["table_name"]]}
+    storage = {"vpcs": [s["vpc_id"]], "buckets": [s["bucket_name"]], "tables": [s["table_name"]],
+               "file_systems": [s["file_system_id"]],
+               "file_system_groups": view.leftovers("keeper")["file_system_groups"]}
+    assert len(storage["file_system_groups"]) == 1, storage
     view.assert_nothing_left("keeper", storage=storage)
 
     # Re-created with the same name (and other tags): adopts the retained storage and
@@ -793,7 +802,7 @@ def test_operations_example_is_formatted_and_valid(make_tf: MakeTf) -> None:
     tf = example_tf(make_tf, None)
     text = (tf.workdir / "main.tf").read_text()
     assert text.startswith("# Objective"), "examples/operations/main.tf: the header names no objective"
-    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs"):
+    for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs", "efs"):
         assert any(ln.split() == [service, "=", "var.aws_endpoint"] for ln in text.splitlines()), service
     doc = tf.validate_json()
     assert doc["valid"], doc
@@ -849,7 +858,9 @@ def test_operations_example(make_tf: MakeTf, aws: Emulator) -> None:
     assert tf.state_list() == []
     left = view.leftovers(name)
     retained = s["retain_storage"]
-    view.assert_nothing_left(name, storage={"buckets": [s["bucket_name"]], "tables": [s["table_name"]]}
+    view.assert_nothing_left(name, storage={"buckets": [s["bucket_name"]], "tables": [s["table_name"]],
+                                            "file_systems": [s["file_system_id"]],
+                                            "file_system_groups": left["file_system_groups"]}
                              if retained else None)
     assert left["vpcs"] == []
     assert network_snapshot(view, vpc) == before
@@ -965,7 +976,7 @@ def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
     for what, tags in objects.items():
         assert tags.get("team") == "b" and "cost" not in tags, (what, tags)
         assert tags.get("datomic:system") == "retag", (what, tags)
-    assert len(objects) == 5, objects  # VPC, 2 subnets, bucket, table
+    assert len(objects) == 6, objects  # VPC, 3 subnets (us-east-1 has more zones), bucket, table
     assert_replan_empty(tf, aws)
     tf.destroy()
     View(aws).assert_nothing_left("retag")

@@ -19,7 +19,7 @@ from harness import PROVIDER_SOURCE, REGION, Diagnostic, Emulator, Fault, Terraf
 MARK = "#!"
 # Nothing listens there (see conftest.DEAD_ENDPOINT).
 DEAD_ENDPOINT = "http://127.0.0.1:9"
-SERVICES = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs")
+SERVICES = ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs", "efs")
 # What "fails fast" means here: Terraform's own start-up included, far below the
 # minutes a retried dead endpoint used to take (the provider itself needs < 5 s).
 FAST = 30.0

@@ -119,7 +119,7 @@ def inventory(aws: Emulator) -> dict[str, Any]:
     """Everything in the emulator that a datomic system could have made, with AWS ids
     replaced by names, so that two runs can be compared. Keys: vpcs, subnets,
     security_groups, launch_templates, autoscaling_groups, instances, roles,
-    instance_profiles, buckets, tables, load_balancers, target_groups; plus
+    instance_profiles, buckets, tables, file_systems, load_balancers, target_groups; plus
     `orphan_instances` (live instances in no Auto Scaling group)."""
     ec2, asg, iam = aws.boto3("ec2"), aws.boto3("autoscaling"), aws.boto3("iam")
     s3, ddb = aws.boto3("s3"), aws.boto3("dynamodb")
@@ -235,6 +235,14 @@ def inventory(aws: Emulator) -> dict[str, Any]:
         arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
         tables.append({"name": name, "tags": _tags(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags"))})
 
+    file_systems = []
+    efs = aws.boto3("efs")
+    for f in efs.describe_file_systems()["FileSystems"]:
+        mounts = efs.describe_mount_targets(FileSystemId=f["FileSystemId"])["MountTargets"]
+        file_systems.append({"name": f["CreationToken"], "encrypted": f.get("Encrypted", False),
+                             "mount_targets": sorted(m.get("AvailabilityZoneName", "") for m in mounts),
+                             "tags": _tags(f.get("Tags"))})
+
     load_balancers: list[str] = []
     target_groups: list[str] = []
     try:
@@ -259,6 +267,7 @@ def inventory(aws: Emulator) -> dict[str, Any]:
         "instance_profiles": sorted(profiles, key=lambda x: x["name"]),
         "buckets": sorted(buckets, key=lambda x: x["name"]),
         "tables": sorted(tables, key=lambda x: x["name"]),
+        "file_systems": sorted(file_systems, key=lambda x: x["name"]),
         "load_balancers": load_balancers,
         "target_groups": target_groups,
     }
@@ -319,7 +328,7 @@ def leftovers(inv: dict[str, Any]) -> list[str]:
     """Everything still in the emulator (after a destroy with retain_storage = false)."""
     left = []
     for kind in ("vpcs", "subnets", "security_groups", "launch_templates", "autoscaling_groups", "roles",
-                 "instance_profiles", "buckets", "tables"):
+                 "instance_profiles", "buckets", "tables", "file_systems"):
         left += [f"{kind}: {x.get('name')}" for x in inv[kind]]
     left += [f"instance {i}" for i in inv["instances"]]
     left += [f"load balancer {x}" for x in inv["load_balancers"]]

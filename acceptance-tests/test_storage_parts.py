@@ -14,6 +14,12 @@
   key (whose policy lets CloudWatch Logs use it for that group only), tagged, kept and
   deleted with the rest, made on the next apply of a system without one. The nodes'
   root volumes are encrypted with the key too (the launch template names it).
+- The network spans three availability zones (us-east-1 has more); an EFS file system
+  `datomic-<system>`, encrypted with the key, has a mount target in each subnet, in a
+  group `datomic-<system>--efs` admitting NFS from the nodes' group only. Kept with
+  retained storage (and adopted), deleted with the storage. A system of an earlier build
+  (two zones, no file system) gets the third zone and the file system in place: its Auto
+  Scaling group and load balancer spread over the new subnet, no replacement.
 """
 
 from __future__ import annotations
@@ -40,6 +46,15 @@ resource "datomic_system" "main" {{
   tags           = {{ team = "data" }}
 }}
 """
+
+
+def lb_name_of(aws: Emulator, system: str) -> str:
+    """The primary group's load balancer (the only one of the system)."""
+    elb = aws.boto3("elbv2", via_proxy=False)
+    names = [lb["LoadBalancerName"] for lb in elb.describe_load_balancers()["LoadBalancers"]
+             if lb["LoadBalancerName"].startswith(f"{system}-primary-")]
+    assert len(names) == 1, names
+    return names[0]
 
 
 def values(tf: Terraform) -> dict:
@@ -110,11 +125,47 @@ def check_key(aws: Emulator, v: dict) -> dict:
         tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]}
         assert tags.get("datomic:system") == v["name"] and tags.get("team") == "data", tags
     check_node_policy(aws, v["name"], "primary")
+    check_files(aws, v)
     return meta
 
 
+def efs_group(aws: Emulator, system: str) -> dict | None:
+    found = aws.boto3("ec2", via_proxy=False).describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [f"datomic-{system}--efs"]}])["SecurityGroups"]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def check_files(aws: Emulator, v: dict) -> None:
+    """Three subnets in three zones; the file system encrypted with the key, tagged as
+    the system's, a mount target per subnet in its group, which admits NFS from the
+    nodes' group only."""
+    name = v["name"]
+    ec2 = aws.boto3("ec2", via_proxy=False)
+    subnets = ec2.describe_subnets(SubnetIds=v["subnet_ids"])["Subnets"]
+    assert len(subnets) == 3 and len({s["AvailabilityZone"] for s in subnets}) == 3, subnets
+    efs = aws.boto3("efs", via_proxy=False)
+    fs = efs.describe_file_systems(FileSystemId=v["file_system_id"])["FileSystems"][0]
+    assert fs["CreationToken"] == f"datomic-{name}", fs
+    assert fs["Encrypted"] is True and fs["KmsKeyId"] == v["kms_key_arn"], fs
+    tags = {t["Key"]: t["Value"] for t in fs["Tags"]}
+    assert tags.get("Name") == f"datomic-{name}" and tags.get("team") == "data", tags
+    assert all(tags.get(k) == x for k, x in IDENTITY.items()) and tags.get("datomic:system") == name, tags
+    group = efs_group(aws, name)
+    assert group is not None and group["VpcId"] == v["vpc_id"], group
+    mounts = efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"]
+    assert sorted(m["SubnetId"] for m in mounts) == sorted(v["subnet_ids"]), mounts
+    for m in mounts:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=m["MountTargetId"])["SecurityGroups"]
+        assert groups == [group["GroupId"]], groups
+    rules = [(p["IpProtocol"], p["FromPort"], p["ToPort"], [u["GroupId"] for u in p.get("UserIdGroupPairs", [])],
+              p.get("IpRanges", [])) for p in group["IpPermissions"]]
+    assert rules == [("tcp", 2049, 2049, [v["security_group_id"]], [])], rules
+
+
 def check_node_policy(aws: Emulator, system: str, group: str) -> None:
-    """The group's nodes may use the system's key (by its alias) and nothing else of KMS."""
+    """The group's nodes may use the system's key (by its alias) and nothing else of KMS,
+    and mount and write the system's file system (by its ARN) only."""
     iam = aws.boto3("iam", via_proxy=False)
     doc = iam.get_role_policy(RoleName=f"{system}--{group}-node", PolicyName="datomic-node")["PolicyDocument"]
     doc = doc if isinstance(doc, dict) else json.loads(doc)
@@ -131,6 +182,13 @@ def check_node_policy(aws: Emulator, system: str, group: str) -> None:
         "Sid": "SystemLogGroup", "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         "Resource": [group, f"{group}:*"],
+    }], doc
+    fs = aws.boto3("efs", via_proxy=False).describe_file_systems(CreationToken=f"datomic-{system}")["FileSystems"]
+    files = [st for st in doc["Statement"] if any(str(a).startswith("elasticfilesystem:") for a in st["Action"])]
+    assert files == [{
+        "Sid": "SystemFileSystem", "Effect": "Allow",
+        "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+        "Resource": fs[0]["FileSystemArn"],
     }], doc
     tables = next(st for st in doc["Statement"] if st.get("Sid") == "SystemTable")
     assert tables["Resource"] == [f"arn:aws:dynamodb:us-east-1:123456789012:table/datomic-{system}",
@@ -172,9 +230,16 @@ output "found" {
     logs = aws.boto3("logs", via_proxy=False)
     assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"]] \
         == [f"datomic-{name}"]
+    efs = aws.boto3("efs", via_proxy=False)
+    assert [f["FileSystemId"] for f in efs.describe_file_systems(CreationToken=f"datomic-{name}")["FileSystems"]] \
+        == [v["file_system_id"]]
+    group = efs_group(aws, name)
+    # The nodes' group is gone, and so is the rule that named it.
+    assert group is not None and group["IpPermissions"] == [], group
     apply_ok(tf)
     again = values(tf)
     assert again["kms_key_arn"] == v["kms_key_arn"]
+    assert again["file_system_id"] == v["file_system_id"]
     check_key(aws, again)
     assert_replan_empty(tf, aws)
 
@@ -188,6 +253,8 @@ output "found" {
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
     assert f"alias/datomic-{name}" not in aliases, aliases
     assert logs.describe_log_groups(logGroupNamePrefix=f"datomic-{name}")["logGroups"] == []
+    assert efs.describe_file_systems(CreationToken=f"datomic-{name}")["FileSystems"] == []
+    assert efs_group(aws, name) is None
 
 
 @pytest.mark.aws
@@ -239,11 +306,14 @@ def test_an_alias_on_a_strangers_key_is_refused_and_left_alone(tf: Terraform, aw
 @pytest.mark.timeout(600)
 def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: Emulator) -> None:
     """As a system of an earlier build: its storage has no key (here: the alias removed
-    by hand, so the provider finds none) and no catalog table (deleted by hand). The plan
-    shows kms_key_arn and catalog_table_name known after apply, an update in place; the
-    apply makes the key and the catalog table and moves the bucket and table to the key.
-    Its log group (deleted by hand) is made again, and its launch template (naming the
-    old key) gets a version with the new key: the node is replaced."""
+    by hand, so the provider finds none), no catalog table, no log group and no file
+    system (deleted by hand), and its network two zones (the third subnet taken out of
+    the Auto Scaling group and the load balancer, then deleted). The plan shows
+    kms_key_arn, catalog_table_name, log_group_name, file_system_id and subnet_ids known
+    after apply, an update in place; the apply makes the key, the catalog table, the log
+    group, the third subnet and the file system, moves the bucket and table to the key,
+    and spreads the group and its load balancer over the new subnet. Its launch template
+    (naming the old key) gets a version with the new key: the node is replaced."""
     name = "upgraded"
     tf.write(provider_hcl() + system_hcl(name, "solo", retain=False))
     apply_ok(tf)
@@ -260,12 +330,27 @@ def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: E
                  {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
         for i in r["Instances"]}
     assert nodes_before
+    efs = aws.boto3("efs", via_proxy=False)
+    for m in efs.describe_mount_targets(FileSystemId=before["file_system_id"])["MountTargets"]:
+        efs.delete_mount_target(MountTargetId=m["MountTargetId"])
+    efs.delete_file_system(FileSystemId=before["file_system_id"])
+    ec2.delete_security_group(GroupId=efs_group(aws, name)["GroupId"])
+    two, third = before["subnet_ids"][:2], before["subnet_ids"][2]
+    asg = aws.boto3("autoscaling", via_proxy=False)
+    asg.update_auto_scaling_group(AutoScalingGroupName=before["autoscaling_group_name"],
+                                  VPCZoneIdentifier=",".join(two))
+    elb = aws.boto3("elbv2", via_proxy=False)
+    lb = elb.describe_load_balancers(Names=[lb_name_of(aws, name)])["LoadBalancers"][0]
+    elb.set_subnets(LoadBalancerArn=lb["LoadBalancerArn"], Subnets=two)
+    ec2.delete_subnet(SubnetId=third)
     plan = tf.plan_json()
     assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)
     change = next(rc["change"] for rc in plan["resource_changes"] if rc["address"] == "datomic_system.main")
     assert change["after_unknown"].get("kms_key_arn") is True, change
     assert change["after_unknown"].get("catalog_table_name") is True, change
     assert change["after_unknown"].get("log_group_name") is True, change
+    assert change["after_unknown"].get("file_system_id") is True, change
+    assert change["after_unknown"].get("subnet_ids") is True, change
     apply_ok(tf)
     after = values(tf)
     nodes_after = {i["InstanceId"] for r in ec2.describe_instances(
@@ -273,6 +358,11 @@ def test_a_system_without_a_key_gets_one_on_its_next_apply(tf: Terraform, aws: E
                  {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
         for i in r["Instances"]}
     assert nodes_after and not nodes_after & nodes_before, (nodes_before, nodes_after)
+    assert after["subnet_ids"][:2] == two and third not in after["subnet_ids"], after["subnet_ids"]
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[after["autoscaling_group_name"]])
+    assert sorted(group["AutoScalingGroups"][0]["VPCZoneIdentifier"].split(",")) == sorted(after["subnet_ids"])
+    lb = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"][0]
+    assert sorted(z["SubnetId"] for z in lb["AvailabilityZones"]) == sorted(after["subnet_ids"]), lb
     assert after["kms_key_arn"] and after["kms_key_arn"] != before["kms_key_arn"]
     for k in ("vpc_id", "bucket_name", "table_name", "autoscaling_group_name"):
         assert after[k] == before[k], k

@@ -123,6 +123,29 @@ def test_subnet_of_a_load_balancer_lingers_after_its_deletion(strict: Emulator) 
     proxied.delete_subnet(SubnetId=subnet)
 
 
+def test_network_lb_subnets_only_grow_and_mount_targets_hold_their_group(strict: Emulator) -> None:
+    """AWS lets a Network Load Balancer gain subnets but never lose one, and keeps a
+    security group or subnet while an EFS mount target's network interface is in it;
+    moto allows both."""
+    direct, proxied = client(strict, "ec2", False), client(strict, "ec2", True)
+    elb_direct, elb = client(strict, "elbv2", False), client(strict, "elbv2", True)
+    efs = client(strict, "efs", True)
+    vpc, subnet, sg = network(direct)
+    other = direct.create_subnet(VpcId=vpc, CidrBlock="10.7.2.0/24",
+                                 AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
+    arn = elb_direct.create_load_balancer(Name="grow", Subnets=[subnet], Type="network",
+                                          Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.set_subnets(LoadBalancerArn=arn, Subnets=[subnet, other])
+    assert code_of(lambda: elb.set_subnets(LoadBalancerArn=arn, Subnets=[other])) == "ValidationError"
+    fs = efs.create_file_system(CreationToken="strict")["FileSystemId"]
+    mt = efs.create_mount_target(FileSystemId=fs, SubnetId=other, SecurityGroups=[sg])["MountTargetId"]
+    assert code_of(lambda: proxied.delete_security_group(GroupId=sg)) == "DependencyViolation"
+    assert code_of(lambda: efs.delete_file_system(FileSystemId=fs)) == "FileSystemInUse"
+    efs.delete_mount_target(MountTargetId=mt)
+    efs.delete_file_system(FileSystemId=fs)
+    proxied.delete_security_group(GroupId=sg)
+
+
 def test_security_group_of_a_load_balancer_or_named_by_a_rule(strict: Emulator) -> None:
     """AWS keeps a security group while a load balancer has it (and its network
     interfaces linger after), or another group's rule names it; moto deletes it."""

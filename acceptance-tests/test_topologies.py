@@ -162,7 +162,7 @@ def test_example_validates(path: str, make_tf: MakeTf, tmp_path: Path) -> None:
         for needle in ('source = "datomic-community/datomic"', 'variable "aws_endpoint" { type = string default = null }',
                        'region = "us-east-1"', "skip_credentials_validation = true", "skip_requesting_account_id = true"):
             assert needle in flat, f"examples/{path}/main.tf lacks {needle!r}"
-        for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs"):
+        for service in ("ec2", "iam", "autoscaling", "s3", "dynamodb", "sts", "elbv2", "route53", "kms", "logs", "efs"):
             assert any(line.split() == [service, "=", "var.aws_endpoint"] for line in text.splitlines()), \
                 f"examples/{path}/main.tf: endpoint {service} is not var.aws_endpoint"
     if local_module_dirs(tf.workdir):

@@ -251,6 +251,7 @@ class AwsView:
         self.cd = aws.boto3("codedeploy")
         self.kms = aws.boto3("kms")
         self.logs = aws.boto3("logs")
+        self.efs = aws.boto3("efs")
 
     # compute groups
     def auto_scaling_groups(self) -> list[dict]:
@@ -385,10 +386,14 @@ class AwsView:
         out["catalogs"] = self.catalogs(system)
         out["keys"] = self.keys(system)
         out["log_groups"] = self.log_groups(system)
+        out["file_systems"] = [f["FileSystemId"] for f in self.efs.describe_file_systems()["FileSystems"]
+                               if f["CreationToken"] == f"datomic-{system}"]
+        out["file_system_groups"] = [g["GroupId"] for g in self.ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [f"datomic-{system}--efs"]}])["SecurityGroups"]]
         return out
 
 
-STORAGE_KINDS = ("vpcs", "buckets", "tables", "catalogs", "keys", "log_groups")
+STORAGE_KINDS = ("vpcs", "buckets", "tables", "catalogs", "keys", "log_groups", "file_systems", "file_system_groups")
 
 
 def assert_nothing_left(view: AwsView, system: str, *, retained_storage: bool) -> dict[str, list[str]]:

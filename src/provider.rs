@@ -20,6 +20,7 @@ pub const ENDPOINT_SERVICES: &[&str] = &[
     "codedeploy",
     "dynamodb",
     "ec2",
+    "efs",
     "elbv2",
     "iam",
     "route53",

@@ -45,6 +45,7 @@ provider "datomic" {
     codedeploy  = var.aws_endpoint
     kms         = var.aws_endpoint
     logs        = var.aws_endpoint
+    efs         = var.aws_endpoint
   }
 }
 

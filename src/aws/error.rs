@@ -93,6 +93,11 @@ pub mod code {
     /// What an S3 HeadBucket of a missing bucket says: it has no body, so no
     /// code, only its status.
     pub const HTTP_NOT_FOUND_NEEDLE: &str = "404";
+    /// EFS: a mount target exists in that availability zone already (a
+    /// create retried after a lost answer).
+    pub const MOUNT_TARGET_CONFLICT: &str = "MountTargetConflict";
+    /// EC2: a rule revoked that the group does not have.
+    pub const PERMISSION_NOT_FOUND: &str = "InvalidPermission.NotFound";
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -74,6 +74,7 @@ pub struct Clients {
     pub kms: aws_sdk_kms::Client,
     /// CloudWatch Logs: the system's log group.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub efs: aws_sdk_efs::Client,
     pub region: String,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
@@ -174,6 +175,7 @@ impl Clients {
             codedeploy: client!(aws_sdk_codedeploy, "codedeploy"),
             kms: client!(aws_sdk_kms, "kms"),
             logs: client!(aws_sdk_cloudwatchlogs, "logs"),
+            efs: client!(aws_sdk_efs, "efs"),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             account_id: OnceLock::new(),

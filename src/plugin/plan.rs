@@ -40,6 +40,7 @@ pub fn plan_change(schema: &Schema, prior: &Value, proposed: &Value, config: &Va
         config: config.clone(),
         planned,
         requires_replace: Vec::new(),
+        in_place: Vec::new(),
     }
 }
 
@@ -142,6 +143,27 @@ mod tests {
         let mut p = plan_change(&schema(), &prior, &proposed, &config);
         apply_requires_replace(&schema(), &mut p);
         assert_eq!(p.get("size"), &Value::int(1));
+        assert_eq!(p.requires_replace, vec!["name".to_string()]);
+    }
+
+    #[test]
+    fn an_attribute_recomputed_in_place_never_replaces() {
+        let prior = obj(&[
+            ("id", Value::string("a")),
+            ("name", Value::string("a")),
+            ("size", Value::int(1)),
+            ("version", Value::int(3)),
+        ]);
+        let config = obj(&[("name", Value::string("a"))]);
+        let mut p = plan_change(&schema(), &prior, &prior, &config);
+        p.recompute_in_place("name");
+        apply_requires_replace(&schema(), &mut p);
+        assert_eq!(p.get("name"), &Value::Unknown);
+        assert!(p.requires_replace.is_empty());
+        // Set unknown otherwise, it replaces as before.
+        let mut p = plan_change(&schema(), &prior, &prior, &config);
+        p.set("name", Value::Unknown);
+        apply_requires_replace(&schema(), &mut p);
         assert_eq!(p.requires_replace, vec!["name".to_string()]);
     }
 }

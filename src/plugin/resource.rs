@@ -43,6 +43,9 @@ pub struct Plan {
     pub planned: Value,
     /// Attributes whose change replaces the object (top-level names).
     pub requires_replace: Vec<String>,
+    /// Attributes the resource recomputes in place (see
+    /// [`Plan::recompute_in_place`]): their RequiresReplace does not apply.
+    pub in_place: Vec<String>,
 }
 
 impl Plan {
@@ -62,7 +65,18 @@ impl Plan {
     pub fn prior_get(&self, attr: &str) -> &Value {
         self.prior.get(attr).unwrap_or(&Value::Null)
     }
+    /// Leaves a computed attribute unknown for the apply to recompute in
+    /// place: a change the provider makes, not one that replaces the object.
+    pub fn recompute_in_place(&mut self, attr: &str) {
+        self.set(attr, Value::Unknown);
+        if !self.in_place.iter().any(|a| a == attr) {
+            self.in_place.push(attr.to_string());
+        }
+    }
     pub fn replace_if_changed(&mut self, attr: &str) {
+        if self.in_place.iter().any(|a| a == attr) {
+            return;
+        }
         if !self.is_create() && self.get(attr) != self.prior_get(attr) {
             self.force_replace(attr);
         }

@@ -76,6 +76,7 @@ fn system_schema() -> Schema {
             .attr(computed("table_name", Type::String, "The system's DynamoDB table."))
             .attr(computed("catalog_table_name", Type::String, "The system's catalog DynamoDB table (null for a system made before the provider gave storage a catalog table, until its next apply)."))
             .attr(computed("log_group_name", Type::String, "The system's CloudWatch Logs log group (null for a system made before the provider gave storage a log group, until its next apply)."))
+            .attr(computed("file_system_id", Type::String, "The system's EFS file system (null for a system made before the provider gave storage one, until its next apply)."))
             .attr(computed("kms_key_arn", Type::String, "ARN of the system's KMS key, which encrypts its storage (null for a system made before the provider gave storage a key, until its next apply)."))
             .attr(computed("node_role_name", Type::String, "IAM role of the primary compute group's nodes."))
             .attr(computed("launch_template_id", Type::String, "Launch template of the primary compute group."))

@@ -72,6 +72,7 @@ mod tests {
             config: prior.clone(),
             prior,
             requires_replace: vec![],
+            in_place: vec![],
         }
     }
 

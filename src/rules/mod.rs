@@ -94,6 +94,7 @@ mod capacity;
 mod client_access;
 mod client_endpoint;
 mod deploy;
+mod file_system;
 mod iam_policy;
 mod ids;
 mod names;
@@ -105,6 +106,7 @@ mod sizes;
 mod storage_key;
 mod tags;
 mod topology;
+mod zones;
 
 pub use application::{
     check_application_matches_group, check_revision, check_transaction_functions,
@@ -132,6 +134,7 @@ pub use deploy::{
     revision_of_key, FailedEvent, DEPLOYMENT_CONFIG, DEPLOY_ROLE_POLICY, DEPLOY_ROLE_POLICY_NAME,
     DEPLOY_ROLE_TRUST, PUSH_HINT, TAG_CODE,
 };
+pub use file_system::{file_system_name, file_system_security_group_name, NFS_PORT};
 pub use iam_policy::{check_iam_policy, IAM_POLICY_VERSIONS, MAX_IAM_POLICY_CHARS};
 pub use ids::{
     application_id, parse_application_id, parse_query_group_id, parse_system_id, query_group_id,
@@ -158,6 +161,7 @@ pub use sizes::{
 pub use storage_key::{key_alias, key_description, key_policy, KEY_DELETION_WINDOW_DAYS};
 pub use tags::{check_tags, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_USER_TAGS};
 pub use topology::{check_query_group_target, check_topology_change, parse_topology, Topology};
+pub use zones::{lacks_zones, zone_count, MIN_ZONES, WANTED_ZONES};
 
 // ---------------------------------------------------------------------------
 // Violation

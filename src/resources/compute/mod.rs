@@ -25,6 +25,7 @@ pub mod role;
 pub mod scaling_policy;
 pub mod security_group;
 pub mod sg_rules;
+pub mod spread;
 
 pub use adoption::{check_not_taken, has_leftovers, mark_created, tracked};
 pub use endpoint::{attach_endpoint, delete_endpoint, ensure_endpoint, find_endpoint, Endpoint};

@@ -31,8 +31,15 @@ pub async fn node_policy(
     table: &str,
 ) -> Result<String, OpError> {
     let account = c.account().await?;
+    let fs = crate::resources::storage::file_system_arn(c, system).await?;
     Ok(node_policy_document(
-        "aws", &c.region, &account, system, bucket, table,
+        "aws",
+        &c.region,
+        &account,
+        system,
+        bucket,
+        table,
+        fs.as_deref(),
     ))
 }
 
@@ -51,9 +58,10 @@ fn node_policy_document(
     system: &str,
     bucket: &str,
     table: &str,
+    file_system: Option<&str>,
 ) -> String {
     let log_group = rules::log_group_arn(partition, region, account, system);
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -86,8 +94,17 @@ fn node_policy_document(
                 "Resource": [log_group.clone(), format!("{log_group}:*")]
             }
         ]
-    })
-    .to_string()
+    });
+    // The system's file system, by its ARN (none yet: a system of an earlier build).
+    if let (Some(fs), Some(all)) = (file_system, doc["Statement"].as_array_mut()) {
+        all.push(serde_json::json!({
+            "Sid": "SystemFileSystem",
+            "Effect": "Allow",
+            "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+            "Resource": fs
+        }));
+    }
+    doc.to_string()
 }
 
 /// The `datomic-node` policy of every node role of `system`.
@@ -727,6 +744,7 @@ mod tests {
             "s",
             "datomic-s-123456789012-storage",
             "datomic-s",
+            Some("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1"),
         );
         let p: serde_json::Value = serde_json::from_str(&doc).expect("json");
         let by_sid = |sid: &str| {
@@ -769,6 +787,18 @@ mod tests {
                 "logs:PutLogEvents",
                 "logs:DescribeLogStreams"
             ])
+        );
+        let fs = by_sid("SystemFileSystem");
+        assert_eq!(
+            fs["Action"],
+            serde_json::json!([
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientWrite"
+            ])
+        );
+        assert_eq!(
+            fs["Resource"],
+            "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-1"
         );
         // No action of any statement is a wildcard.
         for s in p["Statement"].as_array().into_iter().flatten() {

@@ -1,13 +1,14 @@
-//! A system's storage: its network (VPC and subnets in two availability
-//! zones: Datomic counts the network as storage), customer-managed KMS key,
-//! S3 bucket, DynamoDB tables, the log's and the catalog's, and CloudWatch
-//! log group (all encrypted with the key). Found by identity tags (and names), so a system re-created with the
+//! A system's storage: its network (VPC and subnets in three availability
+//! zones, two where the region has two: Datomic counts the network as
+//! storage), customer-managed KMS key, S3 bucket, DynamoDB tables (the log's
+//! and the catalog's), CloudWatch log group and EFS file system (all
+//! encrypted with the key). Found by identity tags (and names), so a system re-created with the
 //! same name adopts what a previous one retained; an object with our name
 //! but not our tags is never adopted, changed or deleted (see
 //! [`super::ownership`]), and the bucket must belong to the account.
 //!
 //! One file per AWS object (`network.rs`, `key.rs`, `bucket.rs`, `table.rs`,
-//! `log_group.rs`), each with
+//! `log_group.rs`, `file_system.rs`), each with
 //! its find, ensure and delete; this module puts them together, and tags
 //! them all alike.
 
@@ -16,6 +17,7 @@ use crate::resources::error::{NotOurs, OpError};
 use crate::rules;
 
 mod bucket;
+mod file_system;
 mod key;
 mod log_group;
 mod network;
@@ -42,6 +44,10 @@ pub struct Storage {
     pub log_group: String,
     /// Its ARN when it was just described ("" otherwise: looked up when needed).
     pub log_group_arn: String,
+    /// The EFS file system's id ("" when there is none: a system of an earlier build).
+    pub file_system_id: String,
+    /// Its ARN when it was just found ("" otherwise).
+    pub file_system_arn: String,
     /// The tables' tags as [`find`] read them (by table name), so that a
     /// read does not ask for them twice.
     pub seen: std::collections::BTreeMap<String, tags::Tags>,
@@ -56,6 +62,7 @@ impl Storage {
             || !self.catalog.is_empty()
             || !self.key_arn.is_empty()
             || !self.log_group.is_empty()
+            || !self.file_system_id.is_empty()
     }
 }
 
@@ -130,6 +137,17 @@ async fn find_with_strangers(c: &Clients, system: &str) -> Result<(Storage, Vec<
         (Named::NotOurs(why), _, _) => strangers.push(why),
         (Named::Missing, _, _) => {}
     }
+    match file_system::find(c, system).await? {
+        (Named::Ours, Some(fs)) => {
+            s.file_system_id = fs.id;
+            s.file_system_arn = fs.arn;
+        }
+        (Named::NotOurs(why), _) => strangers.push(why),
+        _ => {}
+    }
+    if let (Named::NotOurs(why), _) = file_system::find_group(c, system).await? {
+        strangers.push(why);
+    }
     Ok((s, strangers))
 }
 
@@ -179,6 +197,8 @@ pub async fn ensure(
         }
     };
     ((s.vpc_id, s.subnet_ids), ()) = tokio::try_join!(net, ensure_data(c, system, t, &mut s))?;
+    // In the network, encrypted with the key: after both.
+    ensure_file_system(c, system, t, &mut s, cancel).await?;
     if adopted {
         protect(c, &s, cancel).await?;
         // What a previous system retained carries its tags: make them this one's.
@@ -274,10 +294,64 @@ async fn ensure_key(
     Ok(())
 }
 
+/// The file system, made when missing, with a mount target in each subnet's
+/// zone (a zone the network gained gets one too).
+pub async fn ensure_file_system(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    s: &mut Storage,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), OpError> {
+    let fs = Box::pin(file_system::ensure(
+        c,
+        system,
+        t,
+        &s.key_arn,
+        &s.vpc_id,
+        &s.subnet_ids,
+        cancel,
+    ))
+    .await?;
+    s.file_system_id = fs.id;
+    s.file_system_arn = fs.arn;
+    Ok(())
+}
+
+/// The ARN of the system's file system, when it has one of its own.
+pub async fn file_system_arn(c: &Clients, system: &str) -> Result<Option<String>, OpError> {
+    Ok(match file_system::find(c, system).await? {
+        (Named::Ours, Some(fs)) => Some(fs.arn).filter(|a| !a.is_empty()),
+        _ => None,
+    })
+}
+
+/// Lets the nodes' security group reach the file system's mount targets.
+pub async fn admit_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
+    file_system::admit(c, system, nodes).await
+}
+
+/// Takes the nodes' security group off the file system's (before it is deleted).
+pub async fn forget_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
+    Box::pin(file_system::forget(c, system, nodes)).await
+}
+
+/// Deletes the file system (its mount targets first, waited on) and its
+/// security group, when they are the system's.
+pub async fn delete_file_system(
+    c: &Clients,
+    system: &str,
+    timeout: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), OpError> {
+    // Boxed: the destroy's future, which holds this one, is large already.
+    Box::pin(file_system::delete(c, system, timeout, cancel)).await
+}
+
 /// Gives a system of an earlier build what its storage lacks: its KMS key
 /// (its bucket and table are moved to it in place: S3 encrypts new objects
 /// with it, DynamoDB re-encrypts the table's keys), its catalog table and
-/// its log group.
+/// its log group and file system.
 /// Returns the storage as it is then.
 pub async fn add_missing(
     c: &Clients,
@@ -297,7 +371,33 @@ pub async fn add_missing(
     if !s.table.is_empty() {
         protect(c, &s, cancel).await?;
     }
+    if !s.vpc_id.is_empty() {
+        ensure_file_system(c, system, t, &mut s, cancel).await?;
+    }
     Ok(s)
+}
+
+/// Gives the system's own network (`vpc_id`) the zones it lacks (an earlier
+/// build made two): returns its subnets then, one per zone.
+pub async fn widen_network(
+    c: &Clients,
+    system: &str,
+    t: &tags::Tags,
+    vpc_id: &str,
+) -> Result<Vec<String>, OpError> {
+    Ok(network::ensure(c, system, t, vpc_id).await?.1)
+}
+
+/// Whether a network the provider made with `have` subnets lacks zones the
+/// region has (see [`rules::lacks_zones`]).
+pub async fn lacks_zones(c: &Clients, have: usize) -> Result<bool, OpError> {
+    if have >= rules::WANTED_ZONES {
+        return Ok(false);
+    }
+    Ok(rules::lacks_zones(
+        have,
+        network::region_zones(c).await?.len(),
+    ))
 }
 
 /// Waits for the table to be `ACTIVE` and keeps its data safe (deletion
@@ -332,6 +432,8 @@ enum Tagged {
     Key(String),
     /// The CloudWatch log group, by ARN.
     LogGroup(String),
+    /// The EFS file system, by id.
+    FileSystem(String),
 }
 
 impl Tagged {
@@ -343,6 +445,7 @@ impl Tagged {
             Tagged::Catalog(_) => format!("DynamoDB table {}", s.catalog),
             Tagged::Key(arn) => format!("KMS key {arn}"),
             Tagged::LogGroup(_) => format!("CloudWatch log group {}", s.log_group),
+            Tagged::FileSystem(id) => format!("EFS file system {id}"),
         }
     }
 }
@@ -411,7 +514,8 @@ fn target_of<'a>(
     want: &'a tags::Tags,
     want_network: &'a tags::Tags,
 ) -> &'a tags::Tags {
-    if matches!(object, Tagged::Network(_)) {
+    // The file system's `Name` is the provider's too.
+    if matches!(object, Tagged::Network(_) | Tagged::FileSystem(_)) {
         want_network
     } else {
         want
@@ -469,6 +573,10 @@ async fn tags_now(
         let t = log_group::tags(c, &arn).await?;
         out.push((Tagged::LogGroup(arn), t));
     }
+    if !s.file_system_id.is_empty() {
+        let t = file_system::tags(c, &s.file_system_id).await?;
+        out.push((Tagged::FileSystem(s.file_system_id.clone()), t));
+    }
     Ok(out)
 }
 
@@ -500,6 +608,7 @@ pub async fn retag(
             Tagged::Catalog(arn) => table::retag(c, &arn, &changed, removed).await?,
             Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
             Tagged::LogGroup(arn) => log_group::retag(c, &arn, &changed, removed).await?,
+            Tagged::FileSystem(id) => file_system::retag(c, &id, &changed, removed).await?,
         }
     }
     Ok(())
@@ -588,6 +697,8 @@ mod tests {
             key_arn: "arn:aws:kms:us-east-1:1:key/k-1".into(),
             log_group: "datomic-s".into(),
             log_group_arn: String::new(),
+            file_system_id: "fs-1".into(),
+            file_system_arn: String::new(),
             seen: Default::default(),
         }
     }

@@ -1,6 +1,6 @@
-//! The system's network: its VPC and a subnet in each of two availability
-//! zones, found by identity tags, made when missing and deleted with the
-//! storage; or a VPC and subnets the user brings, checked and never changed.
+//! The system's network: its VPC and a subnet in each of three availability
+//! zones (two where the region has two), found by identity tags, made when
+//! missing and deleted with the storage; or a VPC and subnets the user brings, checked and never changed.
 
 use crate::aws::error::code;
 use crate::resources::error::OpError;
@@ -123,8 +123,8 @@ fn duplicates<K: Ord + Clone>(items: &[(K, String)]) -> Vec<String> {
 }
 
 /// Checks a network the user brings (`vpc_id` + `subnet_ids`): the VPC and
-/// every subnet exist, the subnets are in that VPC, and they span at least 2
-/// availability zones. When it does not fit: the attribute at fault and a
+/// every subnet exist, the subnets are in that VPC, and they span at least
+/// [`rules::MIN_ZONES`] availability zones. When it does not fit: the attribute at fault and a
 /// message for the user.
 ///
 pub async fn check_existing_network(
@@ -193,20 +193,39 @@ async fn check_subnets(
     if out.subnets().len() != subnet_ids.len() {
         return Ok(Some(format!("Not every subnet of {subnet_ids:?} exists.")));
     }
-    if zones.len() < 2 {
+    if zones.len() < rules::MIN_ZONES {
         return Ok(Some(format!(
-            "The subnets span {} availability zone(s) ({}); a Datomic system spreads its nodes over at least 2.",
+            "The subnets span {} availability zone(s) ({}); a Datomic system spreads its nodes over at least {}.",
             zones.len(),
-            zones.into_iter().collect::<Vec<_>>().join(", ")
+            zones.into_iter().collect::<Vec<_>>().join(", "),
+            rules::MIN_ZONES
         )));
     }
     Ok(None)
 }
 
+/// The region's availability zones, by name (AWS lists them sorted).
+pub async fn region_zones(c: &Clients) -> Result<Vec<String>, OpError> {
+    let azs = c
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    let mut zones: Vec<String> = azs
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    zones.sort();
+    Ok(zones)
+}
+
 /// Makes what is missing of the system's own network: the VPC (when `vpc_id`
-/// is empty) and a subnet in each of the region's first two availability
-/// zones. Returns the VPC and one subnet per zone (duplicates of a retried
-/// create are deleted).
+/// is empty) and a subnet in each of the region's first availability zones
+/// (three, two where the region has two: see [`rules::zone_count`]); a
+/// network an earlier build made in two zones gets its third. Returns the
+/// VPC and one subnet per zone (duplicates of a retried create are deleted).
 pub async fn ensure(
     c: &Clients,
     system: &str,
@@ -226,24 +245,16 @@ pub async fn ensure(
         vpc_id.to_string()
     };
     let existing = find_subnets(c, system, &vpc_id).await?;
-    let azs = c
-        .ec2
-        .describe_availability_zones()
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    let zones: Vec<String> = azs
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.zone_name().map(str::to_string))
-        .take(2)
-        .collect();
-    if zones.len() < 2 {
+    let mut zones = region_zones(c).await?;
+    let Some(count) = rules::zone_count(zones.len()) else {
         return Err(OpError::Unsupported(format!(
-            "region {} has fewer than 2 availability zones; a Datomic system spreads over 2",
-            c.region
+            "region {} has fewer than {} availability zones; a Datomic system spreads over at least {}",
+            c.region,
+            rules::MIN_ZONES,
+            rules::MIN_ZONES
         )));
-    }
+    };
+    zones.truncate(count);
     let mut created = false;
     for (i, zone) in zones.iter().enumerate() {
         if existing.iter().any(|(z, _)| z == zone) {

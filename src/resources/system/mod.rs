@@ -9,6 +9,7 @@ mod plan;
 mod read;
 mod schema;
 mod tagging;
+mod upgrade;
 
 use std::time::Duration;
 
@@ -166,6 +167,7 @@ impl Creates for SystemResource {
         state.kms_key_arn = Some(st.key_arn.clone());
         state.catalog_table_name = Some(st.catalog.clone());
         state.log_group_name = Some(st.log_group.clone());
+        state.file_system_id = Some(st.file_system_id.clone());
         state.tags_all = Some(tags_all);
 
         let instance_type = planned.instance_type.clone().unwrap_or_default();
@@ -386,22 +388,7 @@ impl Updates for SystemResource {
             compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, arn, &ctx.cancel)
                 .await?;
         }
-        let mut st = storage::Storage {
-            vpc_id: planned.vpc_id.clone().unwrap_or_default(),
-            subnet_ids: planned.subnet_ids.clone().unwrap_or_default(),
-            bucket: planned.bucket_name.clone().unwrap_or_default(),
-            table: planned.table_name.clone().unwrap_or_default(),
-            key_arn: prior.kms_key_arn.clone().unwrap_or_default(),
-            catalog: prior.catalog_table_name.clone().unwrap_or_default(),
-            log_group: prior.log_group_name.clone().unwrap_or_default(),
-            ..Default::default()
-        };
-        // A system of an earlier build has no KMS key nor catalog table: it
-        // gets them (tagged as they are made), its bucket and table moved to
-        // the key. One without a log group gets it.
-        if st.key_arn.is_empty() || st.catalog.is_empty() || st.log_group.is_empty() {
-            st = storage::add_missing(c, &name, &full, st, &ctx.cancel).await?;
-        }
+        let st = upgrade::storage(c, &name, &full, prior, planned, &ctx.cancel).await?;
         // The nodes' volumes are encrypted with the system's key: a launch
         // template of an earlier build, without it, is a change (the nodes roll).
         let volume_key = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
@@ -456,6 +443,8 @@ async fn sync_rules(
     planned: &SystemModel,
 ) -> Result<(), OpError> {
     use compute::lb_security_group::{sync, ClientAccess, Own};
+    // The nodes reach the file system's mount targets (NFS).
+    storage::admit_nodes(c, system, sg).await?;
     let (cidrs, groups) = client_access(planned);
     let own = Own {
         group: PRIMARY_GROUP,
@@ -574,19 +563,26 @@ impl Resource<Clients> for SystemResource {
                         Ok(())
                     }
                 };
-                tokio::try_join!(
-                    security_group::delete(c, &name, timeout, &ctx.cancel),
-                    bucket
-                )?;
+                let nodes_group = async {
+                    // The file system's group names it: AWS keeps it until that rule goes.
+                    if let Some(sg) = security_group::find(c, &name).await? {
+                        storage::forget_nodes(c, &name, &sg).await?;
+                    }
+                    security_group::delete(c, &name, timeout, &ctx.cancel).await
+                };
+                tokio::try_join!(nodes_group, bucket)?;
                 compute::boundary::delete(c, &name).await
             };
-            // The table depends on nothing: it goes beside the compute.
+            // The tables and the file system depend on nothing: they go
+            // beside the compute.
             let table = async {
                 if delete_storage {
-                    storage::delete_table(c, &name, timeout, &ctx.cancel).await
-                } else {
-                    Ok(())
+                    tokio::try_join!(
+                        storage::delete_table(c, &name, timeout, &ctx.cancel),
+                        storage::delete_file_system(c, &name, timeout, &ctx.cancel)
+                    )?;
                 }
+                Ok::<(), OpError>(())
             };
             let (boundary_kept, ()) = tokio::try_join!(compute, table)?;
             let mut kept = Vec::new();

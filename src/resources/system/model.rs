@@ -24,6 +24,7 @@ pub mod attr {
     pub const BUCKET_NAME: &str = "bucket_name";
     pub const TABLE_NAME: &str = "table_name";
     pub const KMS_KEY_ARN: &str = "kms_key_arn";
+    pub const FILE_SYSTEM_ID: &str = "file_system_id";
     pub const CATALOG_TABLE_NAME: &str = "catalog_table_name";
     pub const LOG_GROUP_NAME: &str = "log_group_name";
     pub const NODE_ROLE_NAME: &str = "node_role_name";
@@ -59,6 +60,7 @@ model! {
         bucket_name: Str = attr::BUCKET_NAME,
         table_name: Str = attr::TABLE_NAME,
         kms_key_arn: Str = attr::KMS_KEY_ARN,
+        file_system_id: Str = attr::FILE_SYSTEM_ID,
         catalog_table_name: Str = attr::CATALOG_TABLE_NAME,
         log_group_name: Str = attr::LOG_GROUP_NAME,
         node_role_name: Str = attr::NODE_ROLE_NAME,

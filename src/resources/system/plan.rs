@@ -131,12 +131,13 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
     {
         plan.set(attr::IMAGE_ID, Value::Unknown);
     }
-    // A system made before storage had a KMS key, a catalog table and a log
-    // group: the apply adds them.
+    // A system made before storage had a KMS key, a catalog table, a log
+    // group and a file system: the apply adds them.
     for added in [
         attr::KMS_KEY_ARN,
         attr::CATALOG_TABLE_NAME,
         attr::LOG_GROUP_NAME,
+        attr::FILE_SYSTEM_ID,
     ] {
         if !plan.is_create()
             && str_attr(&plan.prior, added)
@@ -144,6 +145,26 @@ pub(super) async fn modify_plan(ctx: &Ctx<Clients>, plan: &mut Plan, diags: &mut
                 .is_none()
         {
             plan.set(added, Value::Unknown);
+        }
+    }
+    // A network the provider made in two zones, in a region with a third:
+    // the apply adds its subnet in place (the groups spread over it).
+    if !plan.is_create()
+        && !plan.config_sets(attr::SUBNET_IDS)
+        && bool_attr(&plan.prior, attr::NETWORK_MANAGED).unwrap_or(true)
+    {
+        if let (Some(c), Some(have)) = (
+            ctx.data.as_deref(),
+            list_attr(&plan.prior, attr::SUBNET_IDS),
+        ) {
+            match storage::lacks_zones(c, have.len()).await {
+                Ok(true) => plan.recompute_in_place(attr::SUBNET_IDS),
+                Ok(false) => {}
+                Err(e) => diags.warning(
+                    "Could not check the region's availability zones",
+                    e.to_string(),
+                ),
+            }
         }
     }
     if plan.is_create() {

@@ -77,7 +77,8 @@ impl SystemResource {
             && st.table.is_empty()
             && st.catalog.is_empty()
             && st.key_arn.is_empty()
-            && st.log_group.is_empty()))
+            && st.log_group.is_empty()
+            && st.file_system_id.is_empty()))
     }
 
     /// Reads the system named by `state`'s `id` (or `name`) as this resource's
@@ -174,6 +175,7 @@ impl SystemResource {
         // None for a system of an earlier build: the plan then adds the key.
         v.kms_key_arn = Some(st.key_arn.clone()).filter(|k| !k.is_empty());
         v.catalog_table_name = Some(st.catalog.clone()).filter(|k| !k.is_empty());
+        v.file_system_id = Some(st.file_system_id.clone()).filter(|k| !k.is_empty());
         v.log_group_name = Some(st.log_group.clone()).filter(|k| !k.is_empty());
         let arn = state.node_policy_arn.as_deref();
         let role = compute::node_role_as_read(c, &name, PRIMARY_GROUP, arn).await?;
