@@ -58,10 +58,7 @@ pub async fn exists(c: &Clients, bucket: &str) -> Result<bool, OpError> {
 /// The code bucket, made when missing: private (public access blocked),
 /// tagged `datomic:code` and with the provider's default tags.
 pub async fn ensure(c: &Clients) -> Result<String, OpError> {
-    use aws_sdk_s3::types::{
-        BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, Tag,
-        Tagging,
-    };
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
     let bucket = name(c).await?;
     if exists(c, &bucket).await? {
         return Ok(bucket);
@@ -91,20 +88,7 @@ pub async fn ensure(c: &Clients) -> Result<String, OpError> {
         Err(e) => return Err(e.into()),
     }
     let bad = |e: aws_sdk_s3::error::BuildError| OpError::request("S3", e);
-    c.s3.put_public_access_block()
-        .bucket(&bucket)
-        .expected_bucket_owner(&account)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .block_public_policy(true)
-                .ignore_public_acls(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    storage::block_public_access(c, &bucket, &account).await?;
     let mut t = storage::bucket_tags_owned_by(c, &bucket, &account).await?;
     for (k, v) in &c.default_tags {
         t.entry(k.clone()).or_insert_with(|| v.clone());

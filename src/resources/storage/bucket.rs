@@ -164,6 +164,27 @@ pub enum Existing {
     Ours,
 }
 
+/// Blocks every kind of public access to a bucket of `account` (the
+/// system's bucket and the region's code bucket alike).
+pub async fn block_public_access(c: &Clients, bucket: &str, account: &str) -> Result<(), OpError> {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    c.s3.put_public_access_block()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(AwsError::from_sdk)?;
+    Ok(())
+}
+
 /// Creates the bucket (when `Existing::Missing`), then sets its encryption, public
 /// access block, ownership (bucket owner enforced), versioning, TLS-only
 /// policy and tags: idempotent PUTs, safe to repeat. Every call names the
@@ -178,8 +199,7 @@ pub async fn create(
 ) -> Result<(), OpError> {
     use aws_sdk_s3::types::{
         BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
-        ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
-        VersioningConfiguration,
+        ObjectOwnership, OwnershipControls, OwnershipControlsRule, VersioningConfiguration,
     };
     let account = c.account().await?;
     let mut req = c.s3.create_bucket().bucket(bucket);
@@ -221,20 +241,7 @@ pub async fn create(
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    c.s3.put_public_access_block()
-        .bucket(bucket)
-        .expected_bucket_owner(&account)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .block_public_policy(true)
-                .ignore_public_acls(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
+    block_public_access(c, bucket, &account).await?;
     c.s3.put_bucket_ownership_controls()
         .bucket(bucket)
         .expected_bucket_owner(&account)

@@ -23,7 +23,9 @@ mod log_group;
 mod network;
 mod table;
 
-pub use bucket::{bucket_name, known_bucket_name, tags_owned_by as bucket_tags_owned_by};
+pub use bucket::{
+    block_public_access, bucket_name, known_bucket_name, tags_owned_by as bucket_tags_owned_by,
+};
 pub use network::{check_existing_network, VPC_CIDR};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
