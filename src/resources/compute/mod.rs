@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod group;
 pub mod launch_template;
 pub mod lb_security_group;
+pub mod node_policy;
 pub mod node_policy_arn;
 pub mod role;
 pub mod scaling_policy;
@@ -34,10 +35,10 @@ pub use group::{
     set_capacity, update_tags, vpc_of_subnet, wait_in_service, GroupSpec,
 };
 pub use launch_template::{default_image, fingerprint, new_version, TAG_NODE_CONFIG};
+pub use node_policy::{node_policy, system_node_policy, NODE_POLICY_NAME};
 pub use role::{
-    delete_role, delete_role_policy, ensure_role, get_role_policy, node_policy, node_role_as_read,
-    node_role_drift, put_role_policy, repair_node_role, system_node_policy, RoleAsRead,
-    NODE_POLICY_NAME,
+    delete_role, delete_role_policy, ensure_role, get_role_policy, node_role_as_read,
+    node_role_drift, put_role_policy, repair_node_role, RoleAsRead,
 };
 pub use scaling_policy::{cpu_target, delete_cpu_target, put_cpu_target, SCALING_POLICY_NAME};
 
