@@ -1,6 +1,6 @@
 //! The node IAM role and its instance profile: the trust policy (EC2 only),
 //! the `datomic-node` inline policy put on it (its document: `node_policy.rs`), the
-//! user's `iam_policy`), drift read from the refresh snapshot and its repair,
+//! applications' policies and `node_policy_arn`, drift read from the refresh snapshot and its repair,
 //! and deletion once the profile and policies are detached.
 
 use crate::aws::error::code;
