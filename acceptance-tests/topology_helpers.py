@@ -442,7 +442,8 @@ def check_storage(view: AwsView, values: dict) -> None:
 def check_datomic_storage(view: AwsView, values: dict) -> None:
     """What Datomic's storage stack holds besides the network: the system's KMS key
     (behind its alias) encrypting the bucket, both tables (the log's and the
-    catalog's) and the log group, and the private zone clients find the system by, associated with the
+    catalog's), the log group and the file system (a mount target in each zone of the
+    system's subnets), and the private zone clients find the system by, associated with the
     system's VPC."""
     system, key = values["name"], values["kms_key_arn"]
     meta = view.kms.describe_key(KeyId=f"alias/datomic-{system}")["KeyMetadata"]
@@ -456,6 +457,11 @@ def check_datomic_storage(view: AwsView, values: dict) -> None:
     [group] = [g for g in view.logs.describe_log_groups(logGroupNamePrefix=f"datomic-{system}")["logGroups"]
                if g["logGroupName"] == values["log_group_name"] == f"datomic-{system}"]
     assert group.get("kmsKeyId") == key, group
+    [fs] = view.efs.describe_file_systems(FileSystemId=values["file_system_id"])["FileSystems"]
+    assert (fs["CreationToken"], fs["Encrypted"], fs.get("KmsKeyId")) == (f"datomic-{system}", True, key), fs
+    mounts = view.efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"]
+    zones = {s["AvailabilityZone"] for s in view.subnets(values["vpc_id"]) if s["SubnetId"] in values["subnet_ids"]}
+    assert {m["AvailabilityZoneName"] for m in mounts} == zones and len(mounts) == len(zones), (mounts, zones)
     zones = hosted_zones(view.route53, system)
     assert len(zones) == 1, zones
     vpcs = view.route53.get_hosted_zone(Id=zones[0]["Id"])["VPCs"]
