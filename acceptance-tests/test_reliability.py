@@ -281,7 +281,7 @@ def comparable(inv: dict[str, Any]) -> dict[str, Any]:
     how many launch template versions were written on the way (a create retried after
     a lost response writes one more, with the same data), and the token of the mark
     that says a group's create finished, and the id of the system's KMS key (each run
-    makes its own key: the bucket names it)."""
+    makes its own key: the bucket and the node configurations name it)."""
     out = json.loads(re.sub(r"arn:aws:kms:[a-z0-9-]+:\d+:key/[0-9a-f-]+", "<system key>", json.dumps(inv)))
     for t in out["launch_templates"]:
         t.pop("versions", None)
@@ -290,6 +290,21 @@ def comparable(inv: dict[str, Any]) -> dict[str, Any]:
         # the finished mark holds a token unique to each create
         if "datomic:created" in g["tags"]:
             g["tags"]["datomic:created"] = "<token>"
+    # A node configuration's fingerprint hashes the system key's ARN too: compare the
+    # fingerprints as names for the configurations (which nodes and templates share
+    # one), in the order they first appear; the configurations themselves are compared
+    # in the launch templates' user data, key masked.
+    names: dict[str, str] = {}
+
+    def named(fp: str) -> str:
+        return names.setdefault(fp, f"<config {len(names) + 1}>") if fp not in ("?", "gone") else fp
+
+    for t in sorted(out["launch_templates"], key=lambda t: t["name"]):
+        for where in ("tags", "instance_tags"):
+            if "datomic:node-config" in t.get(where, {}):
+                t[where]["datomic:node-config"] = named(t[where]["datomic:node-config"])
+    for g in sorted(out["autoscaling_groups"], key=lambda g: g["name"]):
+        g["node_configs"] = [named(c) for c in g["node_configs"]]
     return out
 
 

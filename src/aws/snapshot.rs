@@ -43,6 +43,8 @@ pub struct Snapshot {
     /// Private hosted zones named `<...>.datomic.net`, by name (lower case,
     /// without the root's dot).
     pub zones: HashMap<String, Vec<Zone>>,
+    /// EFS file systems named `datomic-...`, by creation token.
+    pub file_systems: HashMap<String, aws_sdk_efs::types::FileSystemDescription>,
     /// How many AWS calls it took (for logs and benchmarks).
     pub calls: usize,
 }
@@ -76,10 +78,10 @@ const ZONE_SUFFIX: &str = ".datomic.net";
 type Listed<T> = Result<(T, usize), AwsError>;
 
 impl Snapshot {
-    /// Loads everything tagged with `tag_key`. The eight listings run side by
+    /// Loads everything tagged with `tag_key`. The nine listings run side by
     /// side: a refresh waits for the longest one, not for their sum.
     pub async fn load(c: &Clients, tag_key: &str) -> Result<Snapshot, AwsError> {
-        let (groups, versions, targets, lbs, tgs, roles, sgs, zones) = tokio::try_join!(
+        let (groups, versions, targets, lbs, tgs, roles, sgs, zones, fss) = tokio::try_join!(
             groups(c, tag_key),
             latest_versions(c),
             targets(c),
@@ -88,6 +90,7 @@ impl Snapshot {
             roles(c),
             security_groups(c, tag_key),
             zones(c, tag_key),
+            file_systems(c),
         )?;
         let ((roles, policies), iam_calls) = roles;
         let ((lbs, lb_groups), lb_calls) = lbs;
@@ -99,10 +102,12 @@ impl Snapshot {
                 + tgs.1
                 + iam_calls
                 + sgs.1
-                + zones.1,
+                + zones.1
+                + fss.1,
             load_balancer_groups: lb_groups,
             security_groups: sgs.0,
             zones: zones.0,
+            file_systems: fss.0,
             roles,
             policies,
             groups: groups.0,
@@ -312,6 +317,25 @@ async fn security_groups(c: &Clients, tag_key: &str) -> Listed<HashMap<String, S
         for g in page.security_groups() {
             if let Some(id) = g.group_id() {
                 out.insert(id.to_string(), g.clone());
+            }
+        }
+    }
+    Ok((out, calls))
+}
+
+/// The file systems whose creation token is a Datomic system's name
+/// (`datomic-<system>`).
+async fn file_systems(
+    c: &Clients,
+) -> Listed<HashMap<String, aws_sdk_efs::types::FileSystemDescription>> {
+    let (mut out, mut calls) = (HashMap::new(), 0);
+    let mut pages = c.efs.describe_file_systems().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        calls += 1;
+        let page = page.map_err(AwsError::from_sdk)?;
+        for d in page.file_systems() {
+            if d.creation_token().starts_with("datomic-") {
+                out.insert(d.creation_token().to_string(), d.clone());
             }
         }
     }

@@ -53,6 +53,13 @@ fn tags_of(d: &aws_sdk_efs::types::FileSystemDescription) -> tags::Tags {
 /// The system's file system, by its creation token: ours (by its identity
 /// tags) or not, and its life cycle state.
 async fn describe(c: &Clients, system: &str) -> Result<Option<(FileSystem, String)>, OpError> {
+    // A refresh reads every system's file system in its one batch.
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        return Ok(snap
+            .file_systems
+            .get(&rules::file_system_name(system))
+            .map(|d| (described(d), d.life_cycle_state().as_str().to_string())));
+    }
     let out = c
         .efs
         .describe_file_systems()
@@ -60,16 +67,18 @@ async fn describe(c: &Clients, system: &str) -> Result<Option<(FileSystem, Strin
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    Ok(out.file_systems().first().map(|d| {
-        (
-            FileSystem {
-                id: d.file_system_id().to_string(),
-                arn: d.file_system_arn().unwrap_or_default().to_string(),
-                tags: tags_of(d),
-            },
-            d.life_cycle_state().as_str().to_string(),
-        )
-    }))
+    Ok(out
+        .file_systems()
+        .first()
+        .map(|d| (described(d), d.life_cycle_state().as_str().to_string())))
+}
+
+fn described(d: &aws_sdk_efs::types::FileSystemDescription) -> FileSystem {
+    FileSystem {
+        id: d.file_system_id().to_string(),
+        arn: d.file_system_arn().unwrap_or_default().to_string(),
+        tags: tags_of(d),
+    }
 }
 
 /// The system's file system: ours (with it) or not.
@@ -94,9 +103,23 @@ pub async fn find(c: &Clients, system: &str) -> Result<(Named, Option<FileSystem
     Ok((named, Some(fs)))
 }
 
-/// The mount targets' security group of `system` (any VPC): ours or not.
-pub async fn find_group(c: &Clients, system: &str) -> Result<(Named, Option<String>), OpError> {
+/// The mount targets' security group of `system` (any VPC), as described.
+async fn describe_group(
+    c: &Clients,
+    system: &str,
+) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, OpError> {
     let name = rules::file_system_security_group_name(system);
+    // A refresh has the tagged groups in its batch (an untagged one of that
+    // name is looked up as before).
+    if let Some(snap) = c.snapshot(rules::TAG_MANAGED_BY).await {
+        let found = snap
+            .security_groups
+            .values()
+            .find(|g| g.group_name() == Some(name.as_str()));
+        if let Some(g) = found {
+            return Ok(Some(g.clone()));
+        }
+    }
     let out = c
         .ec2
         .describe_security_groups()
@@ -104,25 +127,32 @@ pub async fn find_group(c: &Clients, system: &str) -> Result<(Named, Option<Stri
         .send()
         .await
         .map_err(AwsError::from_sdk)?;
-    let Some(g) = out.security_groups().first() else {
-        return Ok((Named::Missing, None));
-    };
-    let id = g.group_id().unwrap_or_default().to_string();
-    Ok(
-        match rules::ownership(&tags::from_ec2(g.tags()), system, None) {
-            rules::Ownership::Ours => (Named::Ours, Some(id)),
-            rules::Ownership::NotOurs { found } => (
-                Named::NotOurs(rules::not_ours_detail(
-                    "security group",
-                    &name,
-                    system,
-                    None,
-                    &found,
-                )),
-                Some(id),
-            ),
-        },
-    )
+    Ok(out.security_groups().first().cloned())
+}
+
+/// Whose the mount targets' group `g` is.
+fn group_owner(g: &aws_sdk_ec2::types::SecurityGroup, system: &str) -> Named {
+    match rules::ownership(&tags::from_ec2(g.tags()), system, None) {
+        rules::Ownership::Ours => Named::Ours,
+        rules::Ownership::NotOurs { found } => Named::NotOurs(rules::not_ours_detail(
+            "security group",
+            &rules::file_system_security_group_name(system),
+            system,
+            None,
+            &found,
+        )),
+    }
+}
+
+/// The mount targets' security group of `system` (any VPC): ours or not.
+pub async fn find_group(c: &Clients, system: &str) -> Result<(Named, Option<String>), OpError> {
+    Ok(match describe_group(c, system).await? {
+        None => (Named::Missing, None),
+        Some(g) => (
+            group_owner(&g, system),
+            Some(g.group_id().unwrap_or_default().to_string()),
+        ),
+    })
 }
 
 /// Finds or makes the mount targets' security group in `vpc` (no ingress
@@ -424,16 +454,33 @@ fn nfs_from(nodes: &str) -> IpPermission {
         .build()
 }
 
+/// Whether the group `g` admits NFS from the nodes' group `nodes`.
+fn admits_nfs_from(g: &aws_sdk_ec2::types::SecurityGroup, nodes: &str) -> bool {
+    g.ip_permissions().iter().any(|p| {
+        p.ip_protocol() == Some("tcp")
+            && p.from_port() == Some(rules::NFS_PORT)
+            && p.to_port() == Some(rules::NFS_PORT)
+            && p.user_id_group_pairs()
+                .iter()
+                .any(|u| u.group_id() == Some(nodes))
+    })
+}
+
 /// Lets the nodes' security group `nodes` reach the mount targets (NFS),
 /// when the system has a file system group of its own.
+/// An update that finds the rule in place writes nothing.
 pub async fn admit(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    let (Named::Ours, Some(group)) = find_group(c, system).await? else {
+    let Some(g) = describe_group(c, system).await? else {
         return Ok(());
     };
+    if group_owner(&g, system) != Named::Ours || admits_nfs_from(&g, nodes) {
+        return Ok(());
+    }
+    let group = g.group_id().unwrap_or_default();
     let r = c
         .ec2
         .authorize_security_group_ingress()
-        .group_id(&group)
+        .group_id(group)
         .ip_permissions(nfs_from(nodes))
         .send()
         .await
