@@ -464,7 +464,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         strict = self.proxy.strict if kind in (None, "delay", "drop_response") else None
         params, before = None, None
         if strict is not None and strict.config.any:
-            params = Params.parse(call, self.path, body)
+            params = Params.parse(call, self.path, body, self.headers)
             try:
                 refusal = strict.refuse(call, params)
                 before = strict.prepare(call, params) if refusal is None else None

@@ -40,6 +40,8 @@ know, e.g. which instances still run in a subnet.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -121,10 +123,11 @@ class Params:
 
     form: dict[str, list[str]] = field(default_factory=dict)
     doc: dict[str, Any] = field(default_factory=dict)
-    body: bytes = b""  # REST protocols: the raw body (Route53's XML)
+    body: bytes = b""  # REST protocols: the raw body (Route53's XML, S3 objects)
+    headers: dict[str, str] = field(default_factory=dict)  # REST protocols, lower-case names
 
     @classmethod
-    def parse(cls, call: Any, raw_path: str, body: bytes) -> "Params":
+    def parse(cls, call: Any, raw_path: str, body: bytes, headers: Any = None) -> "Params":
         if call.protocol == "json":
             try:
                 d = json.loads(body or b"{}")
@@ -133,7 +136,8 @@ class Params:
             return cls(doc=d if isinstance(d, dict) else {})
         form: dict[str, list[str]] = {}
         if call.protocol == "rest":
-            return cls(body=body)
+            named = {k.lower(): v for k, v in (headers or {}).items()}
+            return cls(body=body, headers=named)
         if call.protocol == "query":
             text = body.decode("utf-8", "replace")
             form = urllib.parse.parse_qs(text, keep_blank_values=True)
@@ -277,6 +281,8 @@ class StrictLayer:
                     self.invalid.append((call.service, call.action, bad.message))
         if r is None and self.config.validation:
             r = self._kms_window(call, p)
+        if r is None and self.config.validation:
+            r = self._object_checksum(call, p)
         if r is None and self.config.dependencies:
             r = self._dependencies(call, p)
         if r is None and self.config.dependencies:
@@ -296,6 +302,21 @@ class StrictLayer:
                 self.refusals.append((call.service, call.action, r))
                 self.totals[r.rule] = self.totals.get(r.rule, 0) + 1
         return r
+
+    def _object_checksum(self, call: Any, p: Params) -> Refusal | None:
+        """S3 checks an object's bytes against the SHA-256 sent with them
+        (`x-amz-checksum-sha256`) and refuses a mismatch (BadDigest); moto stores the
+        value it was given. Plain bodies only (not `aws-chunked`, whose checksum is a
+        trailer)."""
+        sent = p.headers.get("x-amz-checksum-sha256")
+        if call.service != "s3" or call.method != "PUT" or not sent:
+            return None
+        if "aws-chunked" in p.headers.get("content-encoding", ""):
+            return None
+        actual = base64.b64encode(hashlib.sha256(p.body).digest()).decode()
+        if actual == sent:
+            return None
+        return Refusal("validation", "BadDigest", 400, "The SHA256 you specified did not match the calculated checksum.")
 
     def _active_deployment(self, call: Any, p: Params) -> Refusal | None:
         """AWS runs one deployment per deployment group at a time: a CreateDeployment while

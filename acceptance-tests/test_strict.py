@@ -693,3 +693,19 @@ def test_a_caller_reference_makes_one_zone(strict: Emulator) -> None:
     create(proxied, "datomic:r:1")
     assert code_of(lambda: create(proxied, "datomic:r:1")) == "HostedZoneAlreadyExists"
     create(proxied, "datomic:r:2")  # another reference: another zone, as AWS does
+
+
+def test_an_object_whose_bytes_are_not_its_checksum_is_refused(strict: Emulator) -> None:
+    # S3 checks x-amz-checksum-sha256 against the bytes it receives; moto stores any value.
+    import base64
+    import hashlib
+
+    s3 = client(strict, "s3", True)
+    s3.create_bucket(Bucket="checksums")
+    body = b"the revision"
+    wrong = base64.b64encode(hashlib.sha256(b"another").digest()).decode()
+    right = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert code_of(lambda: s3.put_object(Bucket="checksums", Key="a.zip", Body=body, ChecksumSHA256=wrong)) == "BadDigest"
+    assert code_of(lambda: s3.head_object(Bucket="checksums", Key="a.zip")) in ("404", "NoSuchKey")
+    s3.put_object(Bucket="checksums", Key="a.zip", Body=body, ChecksumSHA256=right)
+    assert s3.get_object(Bucket="checksums", Key="a.zip")["Body"].read() == body
