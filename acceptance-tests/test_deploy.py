@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import Emulator, Terraform, code_bucket, provider_hcl
+from harness import Emulator, Terraform, code_bucket, provider_hcl, revision_zip
 from topology_helpers import (
     AwsView,
     assert_nothing_left,
@@ -187,3 +187,121 @@ def test_a_revision_not_pushed_is_refused_at_apply_when_there_is_no_code_bucket(
     # Destroy plans the configuration first: a revision not pushed must not stop it.
     tf.destroy()
     s3.head_bucket(Bucket=code_bucket())
+
+
+def package_config(revision: str, package: str = "app.zip", package_hash: str | None = None) -> str:
+    extra = f'\n  package_hash = "{package_hash}"' if package_hash is not None else ""
+    return provider_hcl() + f"""
+resource "datomic_system" "main" {{
+  name           = "{SYSTEM}"
+  topology       = "solo"
+  retain_storage = false
+}}
+
+resource "datomic_application" "app" {{
+  system   = datomic_system.main.name
+  name     = datomic_system.main.application_name
+  revision = "{revision}"
+  package  = "{package}"{extra}
+}}
+"""
+
+
+def b64sha256(data: bytes) -> str:
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@pytest.mark.aws
+def test_a_package_is_uploaded_where_ion_push_puts_it(tf: Terraform, aws: Emulator) -> None:
+    """`package` uploads a local zip as the revision (no ion push): S3 keeps its SHA-256,
+    the deployment reads it from the revision's key; a revision is immutable (other content
+    under the same revision is refused, naming `package_hash`); a wrong hash, a missing file
+    are refused at plan; import leaves `package` empty and the next apply uploads nothing."""
+    view = AwsView(aws)
+    cd = aws.boto3("codedeploy")
+    s3 = aws.boto3("s3")
+    zip1 = revision_zip("p1")
+    tf.write(package_config("p1"))
+    (tf.workdir / "app.zip").write_bytes(zip1)
+    tf.init()
+    plan = tf.plan_json()
+    planned = plan["resource_changes"]
+    app = next(r for r in planned if r["address"] == "datomic_application.app")
+    assert app["change"]["after"]["package_hash"] == b64sha256(zip1)  # known at plan
+    tf.apply()
+    key1 = f"datomic/apps/{APP}/p1.zip"
+    head = s3.head_object(Bucket=code_bucket(), Key=key1, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == b64sha256(zip1), head
+    assert s3.get_object(Bucket=code_bucket(), Key=key1)["Body"].read() == zip1
+    ds = deployments(cd)
+    assert len(ds) == 1 and ds[0]["revision"]["s3Location"]["key"] == key1
+    assert ds[0]["status"] == "Succeeded"
+    state = app_state(tf)
+    assert (state["package"], state["package_hash"]) == ("app.zip", b64sha256(zip1))
+    assert_replan_empty(tf, aws)
+
+    # Other content under the same revision: the plan warns, the apply refuses on
+    # package_hash; nothing is overwritten or deployed.
+    zip2 = revision_zip("p2")
+    (tf.workdir / "app.zip").write_bytes(zip2)
+    res = tf.plan()
+    text = " ".join(res.stderr.split()) + " " + " ".join(res.stdout.split())
+    assert "Warning: Revision already pushed with other content" in text, res.describe()
+    res = tf.apply(check=False)
+    assert not res.ok
+    text = " ".join(res.stderr.split())
+    assert "Error: Revision already pushed with other content" in text, res.describe()
+    assert "new `revision`" in text and b64sha256(zip1) in text and b64sha256(zip2) in text, text
+    assert s3.get_object(Bucket=code_bucket(), Key=key1)["Body"].read() == zip1
+    assert len(deployments(cd)) == 1
+
+    # A new revision with the new content: uploaded, one in-place deployment.
+    nodes = instance_ids(view)
+    tf.write(package_config("p2"))
+    tf.apply()
+    key2 = f"datomic/apps/{APP}/p2.zip"
+    assert s3.get_object(Bucket=code_bucket(), Key=key2)["Body"].read() == zip2
+    ds = deployments(cd)
+    assert len(ds) == 2 and ds[-1]["revision"]["s3Location"]["key"] == key2
+    assert instance_ids(view) == nodes
+    assert app_state(tf)["package_hash"] == b64sha256(zip2)
+    assert_replan_empty(tf, aws)
+
+    # A wrong hash and a missing file are refused at plan, on their attributes.
+    tf.write(package_config("p2", package_hash=b64sha256(b"other")))
+    res = tf.plan()
+    assert not res.ok
+    text = " ".join(res.stderr.split())
+    assert "Error: Application package hash does not match" in text, res.describe()
+    assert "package_hash" in text and "filebase64sha256" in text, text
+    tf.write(package_config("p3", package="missing.zip"))
+    res = tf.plan()
+    assert not res.ok
+    text = " ".join(res.stderr.split())
+    assert "Error: Application package not readable" in text, res.describe()
+    assert 'package = "missing.zip"' in text, text
+
+    # Import cannot know the local file: package and package_hash come back empty; the
+    # next apply sets them and uploads nothing (the key holds the same content).
+    tf.write(package_config("p2", package_hash=b64sha256(zip2)))
+    assert_replan_empty(tf, aws)
+    import_round_trip(tf, ignore=("timeouts", "package", "package_hash"))
+    imported = app_state(tf)
+    assert (imported["package"], imported["package_hash"]) == (None, None)
+    def uploads() -> list:
+        return [c for c in aws.calls("s3") if c.method == "PUT" and "/datomic/apps/" in c.path]
+
+    before = len(uploads())
+    tf.apply()
+    assert len(uploads()) == before, "the import's apply uploaded the package again"
+    assert len(deployments(cd)) == 2
+    assert_replan_empty(tf, aws)
+
+    # Destroy leaves the revisions in the code bucket, as ion push's stay.
+    tf.destroy()
+    s3.head_object(Bucket=code_bucket(), Key=key1)
+    s3.head_object(Bucket=code_bucket(), Key=key2)
+    assert_nothing_left(view, SYSTEM, retained_storage=False)

@@ -41,6 +41,12 @@ pub mod code {
     pub const BUCKET_ALREADY_EXISTS: &str = "BucketAlreadyExists";
     /// S3: this account made the bucket already.
     pub const BUCKET_ALREADY_OWNED_BY_YOU: &str = "BucketAlreadyOwnedByYou";
+    /// S3: the body does not have the checksum sent with it.
+    pub const BAD_DIGEST: &str = "BadDigest";
+    /// S3: a conditional write (`If-None-Match: *`) found the key taken, or
+    /// raced another write of it.
+    pub const PRECONDITION_FAILED: &str = "PreconditionFailed";
+    pub const CONDITIONAL_REQUEST_CONFLICT: &str = "ConditionalRequestConflict";
     /// DynamoDB: the table exists, or is being changed.
     pub const RESOURCE_IN_USE_EXCEPTION: &str = "ResourceInUseException";
     /// DynamoDB and others: no such resource.

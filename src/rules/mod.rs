@@ -100,6 +100,7 @@ mod ids;
 mod names;
 mod node_policy;
 mod ownership;
+mod package;
 mod parameters;
 mod secrets;
 mod sizes;
@@ -148,6 +149,11 @@ pub use node_policy::{check_node_policy_arn, NODE_POLICY_ARN};
 pub use ownership::{
     not_ours_detail, ownership, Ownership, MANAGED_BY_VALUE, TAG_APPLICATION, TAG_CREATED,
     TAG_GROUP, TAG_MANAGED_BY, TAG_RETAIN_STORAGE, TAG_REVISION, TAG_SYSTEM, TAG_TOPOLOGY,
+};
+pub use package::{
+    check_package_hash, package_changed_since_plan, package_damaged_in_upload,
+    package_hash_mismatch, package_hash_without_package, package_unreadable,
+    revision_holds_other_package, PACKAGE, PACKAGE_HASH,
 };
 pub use parameters::{check_parameters, MAX_PARAMETER_NAME_LEN};
 pub use secrets::{

@@ -65,3 +65,21 @@ resource "datomic_application" "web_stage" {
   }
   secret_parameters_wo_version = 1
 }
+
+# Without Datomic's ion tooling: the provider uploads a local zip (a
+# CodeDeploy bundle with an appspec.yml, as ion push makes) to the revision's
+# key, datomic/apps/reports/r7.zip, then deploys it. A revision is immutable:
+# a new zip needs a new revision (here, the build's version).
+resource "datomic_query_group" "reports" {
+  system           = datomic_system.prod.name
+  name             = "reports"
+  application_name = "reports"
+}
+
+resource "datomic_application" "reports" {
+  system        = datomic_system.prod.name
+  compute_group = datomic_query_group.reports.name
+  name          = datomic_query_group.reports.application_name
+  revision      = "r7"
+  package       = "${path.module}/build/reports-r7.zip"
+}

@@ -15,16 +15,10 @@ use async_trait::async_trait;
 use super::common::*;
 use super::compute;
 use super::deploy;
-use super::model::{
-    model, timeout as timeout_of, timeouts_attr, Block as BlockOf, Int, List, Map, Model, Op, Str,
-    Timeouts,
-};
+use super::model::{timeout as timeout_of, Model, Op};
 use super::secrets;
 use crate::aws::{Clients, Lookup};
-use crate::plugin::schema::timeouts_block;
-use crate::plugin::{
-    Attribute, Block, Ctx, Diagnostics, Nesting, Plan, Resource, Schema, Type, Value,
-};
+use crate::plugin::{Ctx, Diagnostics, Plan, Resource, Schema, Value};
 use crate::resources::error::OpError;
 use crate::rules::{self, PRIMARY_GROUP};
 
@@ -47,80 +41,10 @@ impl ApplicationResource {
     }
 }
 
-/// The attribute names, used by the schema, the model and the plan logic.
-pub mod attr {
-    pub const ID: &str = "id";
-    pub const NAME: &str = "name";
-    pub const SYSTEM: &str = "system";
-    pub const COMPUTE_GROUP: &str = "compute_group";
-    pub const REVISION: &str = "revision";
-    pub const TRANSACTION_FUNCTIONS: &str = "transaction_functions";
-    pub const IAM_POLICY: &str = "iam_policy";
-    pub const LAUNCH_TEMPLATE_VERSION: &str = "launch_template_version";
-    pub const ARN: &str = "arn";
-    pub const DEPLOYMENT_ID: &str = "deployment_id";
-    pub const SECRET_PARAMETERS_WO: &str = "secret_parameters_wo";
-    pub const SECRET_PARAMETERS_WO_VERSION: &str = "secret_parameters_wo_version";
-    pub const TIMEOUTS: &str = "timeouts";
-}
+mod schema;
 
-model! {
-    /// An application's configuration, plan or state.
-    pub struct ApplicationModel {
-        id: Str = attr::ID,
-        name: Str = attr::NAME,
-        system: Str = attr::SYSTEM,
-        compute_group: Str = attr::COMPUTE_GROUP,
-        revision: Str = attr::REVISION,
-        transaction_functions: List = attr::TRANSACTION_FUNCTIONS,
-        iam_policy: Str = attr::IAM_POLICY,
-        launch_template_version: Int = attr::LAUNCH_TEMPLATE_VERSION,
-        arn: Str = attr::ARN,
-        deployment_id: Str = attr::DEPLOYMENT_ID,
-        secret_parameters_wo: Map = attr::SECRET_PARAMETERS_WO,
-        secret_parameters_wo_version: Int = attr::SECRET_PARAMETERS_WO_VERSION,
-        timeouts: BlockOf<Timeouts> = attr::TIMEOUTS,
-    }
-}
-
-impl ApplicationModel {
-    /// The compute group it deploys to: the primary one when unset.
-    fn group(&self) -> String {
-        self.compute_group
-            .clone()
-            .unwrap_or_else(|| PRIMARY_GROUP.to_string())
-    }
-}
-
-fn schema() -> Schema {
-    Schema::new(
-        0,
-        Block::new("A deployment of one application revision to one compute group: the system's primary compute group, or a query group whose `application_name` equals this application's `name`. Each compute group runs exactly one application. Deployed as Datomic deploys ions: push the revision with Datomic's tooling (`clojure -A:ion-dev '{:op :push}'`), which puts it in the region's code bucket (tagged `datomic:code`, `datomic-code-<account>-<region>`, made by the provider when missing and never deleted) under `datomic/apps/<name>/<revision>.zip`; the provider then deploys it with CodeDeploy to the group's deployment group (named like the group's Auto Scaling group, `<system>--<group>`, in the CodeDeploy application named `name`, tied to the Auto Scaling group so that nodes launched later get the running revision), in place, one node at a time (`CodeDeployDefault.OneAtATime`), rolled back automatically when it fails. No node is replaced. The deployment group, and a CodeDeploy service role `<system>--<group>-deploy`, are made by this resource (the CodeDeploy application is named after it) and deleted on destroy; the CodeDeploy application is deleted only when the provider made it and no deployment group is left in it.")
-            .attr(Attribute::computed(attr::ID, Type::String, "`<system>/<group>/<name>`, `primary` being the primary compute group.").use_state_for_unknown())
-            .attr(Attribute::required(attr::NAME, Type::String, "The application's name. It must equal the target group's application name.").requires_replace())
-            .attr(Attribute::required(attr::SYSTEM, Type::String, "Name of the system, usually `datomic_system.x.name`.").requires_replace())
-            .attr(Attribute::optional(attr::COMPUTE_GROUP, Type::String, "Name of the query group to deploy to, usually `datomic_query_group.x.name`. Unset: the system's primary compute group.").requires_replace())
-            .attr(Attribute::required(attr::REVISION, Type::String, "The revision to deploy: the git sha or `uname` ion push gave it, whose zip is at `datomic/apps/<name>/<revision>.zip` in the region's code bucket (a revision not there is refused, at plan when the bucket exists, else at apply). Changing it is one CodeDeploy deployment, in place; when it fails, the error says CodeDeploy's reason and failed lifecycle event, and the state keeps the revision the group runs (the previous one, after CodeDeploy's automatic rollback)."))
-            .attr(Attribute::optional(attr::TRANSACTION_FUNCTIONS, Type::list(Type::String), "Fully qualified names (`namespace/name`) of the transaction functions the application provides. Only the primary compute group runs transaction functions."))
-            .attr(Attribute::optional(attr::IAM_POLICY, Type::String, "An IAM policy document (JSON) with the application's own permissions, put inline on the group's node role. Checked at plan time, so that the nodes cannot reach past it: an `Allow` statement may not use `NotAction` or `NotResource`, grant `*` or `*:*` actions on any resource, grant IAM writes (IAM actions other than `iam:Get*`, `iam:List*`, `iam:Generate*` and `iam:Simulate*`; wildcards that can match a write count as writes) or grant `iam:PassRole` on every role (`*`, `arn:aws:iam::<account>:role/*`; name explicit role ARNs or a path instead). Actions match case-insensitively, as IAM's do; `Deny` statements are not limited."))
-            .attr(Attribute::computed(attr::LAUNCH_TEMPLATE_VERSION, Type::Number, "The group's launch template version. It carries the application's transaction functions and where its secret parameters are, not its code (CodeDeploy delivers the revision): it changes only when those do.").use_state_for_unknown())
-            .attr(Attribute::computed(attr::ARN, Type::String, "ARN of the group's CodeDeploy deployment group, `arn:aws:codedeploy:<region>:<account>:deploymentgroup:<name>/<system>--<group>`.").use_state_for_unknown())
-            .attr(Attribute::computed(attr::DEPLOYMENT_ID, Type::String, "ID of the CodeDeploy deployment that put the running revision on the group (`d-...`).").use_state_for_unknown())
-            .attr(Attribute::optional(attr::SECRET_PARAMETERS_WO, Type::map(Type::String), "Secret settings of the application (passwords, keys): names to values, stored by the provider as SSM Parameter Store `SecureString` parameters `/datomic-shared/<system>/<group>/<name>/<NAME>` (`<group>` is `primary` for the primary compute group), where Datomic ions read parameters (`ion/get-params`). The nodes are told only that path, and the node role may read (and decrypt, through SSM only) exactly the parameters under it. The values never reach the state, the plan or the launch template. They are written when the application is created and whenever `secret_parameters_wo_version` changes (a changed value alone is not seen); secrets removed from the map are deleted then; all are deleted on destroy. Read and import cannot know the values: parameters changed or deleted outside Terraform are not drift (change the version to write them again). A parameter at that path that does not carry this application's identity tags is never overwritten or deleted: it is an error. Names: 1-128 letters, digits, `_`, `.` or `-`; values: 1-4096 characters.").sensitive().write_only())
-            .attr(secrets_version_attr())
-            .block(attr::TIMEOUTS, Nesting::Single, timeouts_block(&[timeouts_attr::CREATE, timeouts_attr::UPDATE, timeouts_attr::DELETE], "30m")),
-    )
-}
-
-/// The framework's `<name>_version` companion, saying what a change does here.
-fn secrets_version_attr() -> Attribute {
-    let mut a = Attribute::write_only_version(
-        attr::SECRET_PARAMETERS_WO_VERSION,
-        attr::SECRET_PARAMETERS_WO,
-    );
-    a.description.push_str(" A change also replaces the group's nodes one at a time, so that they read the new values at start.");
-    a
-}
+pub use schema::attr;
+use schema::{schema, ApplicationModel};
 
 fn group_of(v: &Value) -> String {
     str_attr(v, attr::COMPUTE_GROUP).unwrap_or_else(|| PRIMARY_GROUP.to_string())
@@ -155,6 +79,47 @@ async fn check_target(
 }
 
 const NOT_FOUND: &str = "Compute group not found";
+
+/// `package_hash` at plan: the file's SHA-256 (a configured one must be
+/// it), null without a package, unknown while the path is. A file that
+/// cannot be read is an error when the plan would upload it (a create, a
+/// new revision or another package), else a warning keeping the hash.
+async fn plan_package_hash(plan: &mut Plan, diags: &mut Diagnostics, revision_changed: bool) {
+    let configured = plan.config_sets(attr::PACKAGE_HASH);
+    if is_unknown(&plan.config, attr::PACKAGE) {
+        if !configured {
+            plan.set(attr::PACKAGE_HASH, Value::Unknown);
+        }
+        return;
+    }
+    let Some(path) = str_attr(&plan.config, attr::PACKAGE) else {
+        if !configured {
+            plan.set(attr::PACKAGE_HASH, Value::Null);
+        }
+        return;
+    };
+    match deploy::package::hash_file(&path).await {
+        Ok(h) => match str_attr(&plan.config, attr::PACKAGE_HASH) {
+            Some(c) if c != h => violation(diags, &rules::package_hash_mismatch(&path, &c, &h)),
+            _ if is_unknown(&plan.config, attr::PACKAGE_HASH) => {}
+            _ => plan.set(attr::PACKAGE_HASH, Value::string(h)),
+        },
+        Err(e) => {
+            let v = rules::package_unreadable(&path, &e);
+            let uploads =
+                revision_changed || plan.get(attr::PACKAGE) != plan.prior_get(attr::PACKAGE);
+            if uploads {
+                violation(diags, &v);
+            } else {
+                diags.attribute_warning(
+                    crate::plugin::AttrPath::root(v.attribute),
+                    v.summary,
+                    format!("{} This plan uploads nothing; an apply that changes `revision` needs the file.", v.detail),
+                );
+            }
+        }
+    }
+}
 
 impl ApplicationResource {
     /// The create and the update: deploys the plan under the operation's
@@ -216,8 +181,16 @@ impl ApplicationResource {
             return Ok(Err(v));
         }
         let revision = planned.revision.clone().unwrap_or_default();
-        // Before anything is written: a revision never pushed changes nothing.
-        let bucket = match deploy::check_pushed(c, &name, &revision).await? {
+        // Before anything is written: a revision never pushed changes
+        // nothing; a package is uploaded first (refused when the key holds
+        // other content).
+        let pushed = match (&planned.package, &planned.package_hash) {
+            (Some(path), Some(hash)) => {
+                deploy::package::upload(c, &name, &revision, path, hash).await?
+            }
+            _ => deploy::check_pushed(c, &name, &revision).await?,
+        };
+        let bucket = match pushed {
             Ok(b) => b,
             Err(v) => return Ok(Err(v)),
         };
@@ -432,6 +405,18 @@ impl Resource<Clients> for ApplicationResource {
                 );
             }
         }
+        match (
+            str_attr(config, attr::PACKAGE_HASH),
+            config.get(attr::PACKAGE).is_none_or(Value::is_null),
+        ) {
+            (Some(_), true) => {
+                violation(diags, &rules::package_hash_without_package());
+            }
+            (Some(h), false) => {
+                check(diags, rules::check_package_hash(&h));
+            }
+            (None, _) => {}
+        }
         if let Some(p) = str_attr(config, attr::IAM_POLICY) {
             check_all(diags, rules::check_iam_policy(&p));
         }
@@ -459,6 +444,7 @@ impl Resource<Clients> for ApplicationResource {
         let carried = changed(plan, attr::TRANSACTION_FUNCTIONS)
             || changed(plan, attr::SECRET_PARAMETERS_WO_VERSION);
         let revision_changed = plan.is_create() || changed(plan, attr::REVISION);
+        plan_package_hash(plan, diags, revision_changed).await;
         if !plan.is_create() {
             if carried {
                 plan.set(attr::LAUNCH_TEMPLATE_VERSION, Value::Unknown);
@@ -501,8 +487,30 @@ impl Resource<Clients> for ApplicationResource {
             // bucket says so; the apply refuses it. Not an error here: a
             // plan error would also stop `terraform destroy`, whose plan
             // plans the configuration first, and the revision may be pushed
-            // between plan and apply.
-            if let (true, Some(r)) = (revision_changed, str_attr(&plan.planned, attr::REVISION)) {
+            // between plan and apply. A package is checked against what
+            // the bucket holds at the revision's key instead.
+            let package_hash = str_attr(&plan.planned, attr::PACKAGE_HASH);
+            let upload = package_hash.is_some() && changed(plan, attr::PACKAGE_HASH);
+            let revision = str_attr(&plan.planned, attr::REVISION);
+            if let (Some(h), Some(r), true) = (&package_hash, &revision, revision_changed || upload)
+            {
+                match deploy::package::check_at_plan(c, &n, r, h).await {
+                    Ok(Some(Err(v))) => diags.attribute_warning(
+                        crate::plugin::AttrPath::root(v.attribute),
+                        v.summary,
+                        format!("{} The apply stops here.", v.detail),
+                    ),
+                    Ok(_) => {}
+                    Err(e) => diags.warning(
+                        "Could not check the revision's key in the code bucket",
+                        e.to_string(),
+                    ),
+                }
+            } else if let (true, None, Some(r)) = (
+                revision_changed && !plan.config_sets(attr::PACKAGE),
+                &package_hash,
+                revision,
+            ) {
                 match deploy::pushed_at_plan(c, &n, &r).await {
                     Ok(Some(Err(v))) => diags.attribute_warning(
                         crate::plugin::AttrPath::root(v.attribute),

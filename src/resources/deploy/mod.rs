@@ -13,6 +13,7 @@
 
 pub mod code_bucket;
 pub mod codedeploy;
+pub mod package;
 pub mod role;
 
 use std::time::Duration;
