@@ -946,11 +946,14 @@ resource "datomic_query_group" "stage" {{
 
 
 def storage_tags(view: View, s: dict) -> dict[str, dict[str, str]]:
-    """The tags of a system's storage objects (VPC and subnets by id, "bucket", "table"),
-    `s` being its state values."""
+    """The tags of a system's storage objects (VPC and subnets by id, "bucket", "table",
+    "efs group": the mount targets' security group), `s` being its state values."""
     objects: dict[str, dict[str, str]] = {i: {} for i in [s["vpc_id"], *s["subnet_ids"]]}
     for t in view.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": list(objects)}])["Tags"]:
         objects[t["ResourceId"]][t["Key"]] = t["Value"]
+    efs = view.ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [f"datomic-{s['name']}--efs"]}])["SecurityGroups"]
+    objects["efs group"] = {k: v for k, v in tag_dict(efs[0]["Tags"]).items() if k != "Name"}
     objects["bucket"] = tag_dict(view.s3.get_bucket_tagging(Bucket=s["bucket_name"])["TagSet"])
     arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
     objects["table"] = tag_dict(view.ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
@@ -976,7 +979,7 @@ def test_tags_update_replaces_no_node(tf: Terraform, aws: Emulator) -> None:
     for what, tags in objects.items():
         assert tags.get("team") == "b" and "cost" not in tags, (what, tags)
         assert tags.get("datomic:system") == "retag", (what, tags)
-    assert len(objects) == 6, objects  # VPC, 3 subnets (us-east-1 has more zones), bucket, table
+    assert len(objects) == 7, objects  # VPC, 3 subnets (us-east-1 has more zones), bucket, table, efs group
     assert_replan_empty(tf, aws)
     tf.destroy()
     View(aws).assert_nothing_left("retag")
@@ -1070,6 +1073,9 @@ def test_storage_tags_changed_by_hand_are_drift(tf: Terraform, aws: Emulator) ->
         {"Key": k, "Value": v} for k, v in {**before["bucket"], "extra": "1"}.items()]})
     arn = view.ddb.describe_table(TableName=s["table_name"])["Table"]["TableArn"]
     view.ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    efs = view.ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["datomic-handtags--efs"]}])["SecurityGroups"][0]["GroupId"]
+    view.ec2.create_tags(Resources=[efs], Tags=[{"Key": "team", "Value": "y"}])
 
     plan = tf.plan_json()
     assert planned_actions(plan) == {"datomic_system.main": ("update",)}, planned_actions(plan)

@@ -155,6 +155,22 @@ pub async fn find_group(c: &Clients, system: &str) -> Result<(Named, Option<Stri
     })
 }
 
+/// The mount targets' security group and its tags (`Name` aside), when it
+/// is the system's: retagged with the rest of the storage.
+pub(super) async fn group_tags(
+    c: &Clients,
+    system: &str,
+) -> Result<Option<(String, tags::Tags)>, OpError> {
+    Ok(describe_group(c, system).await?.and_then(|g| {
+        let id = g.group_id()?.to_string();
+        (group_owner(&g, system) == Named::Ours).then(|| {
+            let mut t = tags::from_ec2(g.tags());
+            t.remove("Name");
+            (id, t)
+        })
+    }))
+}
+
 /// Finds or makes the mount targets' security group in `vpc` (no ingress
 /// yet: [`admit`] names the nodes' group).
 async fn ensure_group(

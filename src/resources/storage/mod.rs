@@ -204,7 +204,7 @@ pub async fn ensure(
     if adopted {
         protect(c, &s, cancel).await?;
         // What a previous system retained carries its tags: make them this one's.
-        retag(c, &s, owner, t).await?;
+        retag(c, system, &s, owner, t).await?;
     }
     Ok((s, adopted))
 }
@@ -436,6 +436,9 @@ enum Tagged {
     LogGroup(String),
     /// The EFS file system, by id.
     FileSystem(String),
+    /// Its mount targets' security group, by id (made by the provider
+    /// whoever made the network).
+    FileSystemGroup(String),
 }
 
 impl Tagged {
@@ -448,6 +451,7 @@ impl Tagged {
             Tagged::Key(arn) => format!("KMS key {arn}"),
             Tagged::LogGroup(_) => format!("CloudWatch log group {}", s.log_group),
             Tagged::FileSystem(id) => format!("EFS file system {id}"),
+            Tagged::FileSystemGroup(id) => format!("security group {id}"),
         }
     }
 }
@@ -486,12 +490,13 @@ impl NetworkOwner {
 /// are not `expected` (tags changed by hand): its description and its tags.
 pub async fn differing_tags(
     c: &Clients,
+    system: &str,
     s: &Storage,
     network: NetworkOwner,
     expected: &tags::Tags,
     identity: &[&str],
 ) -> Result<Option<(String, tags::Tags)>, OpError> {
-    let now = tags_now(c, s, network).await?;
+    let now = tags_now(c, system, s, network).await?;
     Ok(first_differing(now, expected, identity).map(|(object, own)| (object.describe(s), own)))
 }
 
@@ -516,8 +521,11 @@ fn target_of<'a>(
     want: &'a tags::Tags,
     want_network: &'a tags::Tags,
 ) -> &'a tags::Tags {
-    // The file system's `Name` is the provider's too.
-    if matches!(object, Tagged::Network(_) | Tagged::FileSystem(_)) {
+    // The file system's and its group's `Name` are the provider's too.
+    if matches!(
+        object,
+        Tagged::Network(_) | Tagged::FileSystem(_) | Tagged::FileSystemGroup(_)
+    ) {
         want_network
     } else {
         want
@@ -528,6 +536,7 @@ fn target_of<'a>(
 /// provider made it and without their `Name` (which stays the provider's).
 async fn tags_now(
     c: &Clients,
+    system: &str,
     s: &Storage,
     network: NetworkOwner,
 ) -> Result<Vec<(Tagged, tags::Tags)>, OpError> {
@@ -578,6 +587,9 @@ async fn tags_now(
     if !s.file_system_id.is_empty() {
         let t = file_system::tags(c, &s.file_system_id).await?;
         out.push((Tagged::FileSystem(s.file_system_id.clone()), t));
+        if let Some((id, t)) = file_system::group_tags(c, system).await? {
+            out.push((Tagged::FileSystemGroup(id), t));
+        }
     }
     Ok(out)
 }
@@ -589,12 +601,13 @@ async fn tags_now(
 /// the VPC and subnets stay the provider's.
 pub async fn retag(
     c: &Clients,
+    system: &str,
     s: &Storage,
     network: NetworkOwner,
     want: &tags::Tags,
 ) -> Result<(), OpError> {
     let want_network = without_name(want);
-    for (object, now) in tags_now(c, s, network).await? {
+    for (object, now) in tags_now(c, system, s, network).await? {
         let target = target_of(&object, want, &want_network);
         let (removed, changed) = tags::diff(&now, target);
         if removed.is_empty() && changed.is_empty() {
@@ -611,6 +624,7 @@ pub async fn retag(
             Tagged::Key(arn) => key::retag(c, &arn, &changed, removed).await?,
             Tagged::LogGroup(arn) => log_group::retag(c, &arn, &changed, removed).await?,
             Tagged::FileSystem(id) => file_system::retag(c, &id, &changed, removed).await?,
+            Tagged::FileSystemGroup(id) => network::retag(c, &id, &changed, &removed).await?,
         }
     }
     Ok(())

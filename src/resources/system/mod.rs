@@ -401,7 +401,7 @@ impl Updates for SystemResource {
         let prior_full = full_tags_of_state(prior, &name);
         if prior_full != full {
             let network = storage::NetworkOwner::of_state(planned.network_managed);
-            storage::retag(c, &st, network, &full).await?;
+            storage::retag(c, &name, &st, network, &full).await?;
             compute::boundary::retag(c, &name, &full).await?;
         }
         let sg = security_group::of_group(c, &g, &name).await?;

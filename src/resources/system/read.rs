@@ -128,7 +128,7 @@ impl SystemResource {
             // `find` sees only a network tagged as the system's: the provider's.
             let network = storage::NetworkOwner::Provider;
             if let Some((object, own)) =
-                storage::differing_tags(c, &st, network, &tags_all, IDENTITY_KEYS).await?
+                storage::differing_tags(c, &name, &st, network, &tags_all, IDENTITY_KEYS).await?
             {
                 crate::plugin::log::info(
                     "storage tags differ from the system's",
