@@ -156,7 +156,7 @@ pub async fn find_group(c: &Clients, system: &str) -> Result<(Named, Option<Stri
 }
 
 /// Finds or makes the mount targets' security group in `vpc` (no ingress
-/// yet: [`admit`] names the nodes' group).
+/// yet: [`nfs_from_nodes`] names the nodes' group).
 async fn ensure_group(
     c: &Clients,
     system: &str,
@@ -466,50 +466,63 @@ fn admits_nfs_from(g: &aws_sdk_ec2::types::SecurityGroup, nodes: &str) -> bool {
     })
 }
 
-/// Lets the nodes' security group `nodes` reach the mount targets (NFS),
-/// when the system has a file system group of its own.
-/// An update that finds the rule in place writes nothing.
-pub async fn admit(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
+/// Which way [`nfs_from_nodes`] changes the mount targets' group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nfs {
+    /// Let the nodes' group reach the mount targets. An update that finds
+    /// the rule in place writes nothing.
+    Admit,
+    /// Take the nodes' group off (before the nodes' group is deleted: AWS
+    /// keeps a group another group's rule names).
+    Forget,
+}
+
+/// Admits or forgets NFS from the nodes' security group `nodes` on the
+/// mount targets' group, when the system has a file system group of its own.
+pub async fn nfs_from_nodes(
+    c: &Clients,
+    system: &str,
+    nodes: &str,
+    way: Nfs,
+) -> Result<(), OpError> {
     let Some(g) = describe_group(c, system).await? else {
         return Ok(());
     };
-    if group_owner(&g, system) != Named::Ours || admits_nfs_from(&g, nodes) {
+    if group_owner(&g, system) != Named::Ours {
         return Ok(());
     }
     let group = g.group_id().unwrap_or_default();
-    let r = c
-        .ec2
-        .authorize_security_group_ingress()
-        .group_id(group)
-        .ip_permissions(nfs_from(nodes))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from_sdk);
-    match r {
-        Err(e) if !e.code_is(&[code::PERMISSION_DUPLICATE]) => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Takes the nodes' group `nodes` off the mount targets' group (before the
-/// nodes' group is deleted: AWS keeps a group another group's rule names).
-pub async fn forget(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    let (Named::Ours, Some(group)) = find_group(c, system).await? else {
-        return Ok(());
+    let r = match way {
+        Nfs::Admit if admits_nfs_from(&g, nodes) => return Ok(()),
+        Nfs::Admit => c
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(nfs_from(nodes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk),
+        Nfs::Forget => c
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(nfs_from(nodes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk),
     };
-    let r = c
-        .ec2
-        .revoke_security_group_ingress()
-        .group_id(&group)
-        .ip_permissions(nfs_from(nodes))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from_sdk);
     match r {
-        Err(e) if !e.is_not_found() && !e.code_is(&[code::PERMISSION_NOT_FOUND]) => Err(e.into()),
-        _ => Ok(()),
+        // Already so: the rule there (admit), or it or the group gone (forget).
+        Err(e) if way == Nfs::Admit && e.code_is(&[code::PERMISSION_DUPLICATE]) => Ok(()),
+        Err(e)
+            if way == Nfs::Forget
+                && (e.is_not_found() || e.code_is(&[code::PERMISSION_NOT_FOUND])) =>
+        {
+            Ok(())
+        }
+        r => r.map_err(OpError::from),
     }
 }
 

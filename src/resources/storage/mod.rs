@@ -330,12 +330,18 @@ pub async fn file_system_arn(c: &Clients, system: &str) -> Result<Option<String>
 
 /// Lets the nodes' security group reach the file system's mount targets.
 pub async fn admit_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    file_system::admit(c, system, nodes).await
+    file_system::nfs_from_nodes(c, system, nodes, file_system::Nfs::Admit).await
 }
 
 /// Takes the nodes' security group off the file system's (before it is deleted).
 pub async fn forget_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    Box::pin(file_system::forget(c, system, nodes)).await
+    Box::pin(file_system::nfs_from_nodes(
+        c,
+        system,
+        nodes,
+        file_system::Nfs::Forget,
+    ))
+    .await
 }
 
 /// Deletes the file system (its mount targets first, waited on) and its
