@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{Filter, IpPermission, UserIdGroupPair};
 use aws_sdk_efs::types::LifeCycleState;
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +19,8 @@ use super::Named;
 use crate::aws::error::code;
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{eventual, tags, AwsError, Clients, Found};
+use crate::resources::compute::owned_sg::{self, OwnedGroup};
 use crate::resources::error::OpError;
-use crate::resources::ownership;
 use crate::rules;
 
 /// The file system as EFS describes it.
@@ -164,50 +164,22 @@ async fn ensure_group(
     t: &tags::Tags,
 ) -> Result<String, OpError> {
     let name = rules::file_system_security_group_name(system);
-    let found = c
-        .ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(&name).build())
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    if let Some(g) = found.security_groups().first() {
-        ownership::check(
-            "security group",
-            &name,
-            &tags::from_ec2(g.tags()),
-            system,
-            None,
-        )?;
-        return Ok(g.group_id().unwrap_or_default().to_string());
-    }
     let mut named = t.clone();
     named.insert("Name".into(), name.clone());
-    let made = c
-        .ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(format!("Datomic system {system} file system mount targets"))
-        .vpc_id(vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(tags::ec2(&named)))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk);
-    match made {
-        Ok(out) => Ok(out.group_id().unwrap_or_default().to_string()),
-        // A create retried after a lost answer: it is there.
-        Err(e) if e.is_already_exists() => match find_group(c, system).await? {
-            (Named::Ours, Some(id)) => Ok(id),
-            _ => Err(e.into()),
-        },
-        Err(e) => Err(e.into()),
-    }
+    let g = OwnedGroup {
+        system,
+        name: &name,
+        vpc,
+        description: format!("Datomic system {system} file system mount targets"),
+        tags: &named,
+    };
+    let adopt = async || {
+        Ok(match find_group(c, system).await? {
+            (Named::Ours, Some(id)) => Some(id),
+            _ => None,
+        })
+    };
+    Ok(owned_sg::ensure(c, &g, adopt).await?.0)
 }
 
 /// Finds or makes the file system (encrypted with `key_arn`), waits until it
