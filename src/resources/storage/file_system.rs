@@ -182,19 +182,20 @@ async fn ensure_group(
     Ok(owned_sg::ensure(c, &g, adopt).await?.0)
 }
 
-/// Finds or makes the file system (encrypted with `key_arn`), waits until it
-/// is available, and gives each of `subnets` a mount target in the file
-/// system's security group (one per zone), waited on until available.
+/// Finds or makes the file system (encrypted with the storage's key), waits
+/// until it is available, and gives each of the storage's subnets a mount
+/// target in the file system's security group (one per zone), waited on
+/// until available. `timeout` (the operation's `timeouts`) bounds each wait.
 pub async fn ensure(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
-    key_arn: &str,
-    vpc: &str,
-    subnets: &[String],
+    s: &super::Storage,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<FileSystem, OpError> {
-    let group = ensure_group(c, system, vpc, t).await?;
+    let (key_arn, subnets) = (&s.key_arn, &s.subnet_ids);
+    let group = ensure_group(c, system, &s.vpc_id, t).await?;
     let fs = match find(c, system).await? {
         (Named::Ours, Some(fs)) => fs,
         (Named::NotOurs(detail), _) => {
@@ -202,7 +203,6 @@ pub async fn ensure(
         }
         _ => create(c, system, t, key_arn).await?,
     };
-    let timeout = Duration::from_secs(10 * 60);
     wait_available(c, &fs.id, timeout, cancel).await?;
     let have = mount_targets(c, &fs.id).await?;
     let zones_of = subnet_zones(c, subnets).await?;
