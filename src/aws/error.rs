@@ -104,6 +104,15 @@ pub mod code {
     pub const MOUNT_TARGET_CONFLICT: &str = "MountTargetConflict";
     /// EC2: a rule revoked that the group does not have.
     pub const PERMISSION_NOT_FOUND: &str = "InvalidPermission.NotFound";
+    /// CloudWatch Logs: a KMS key refused (with [`KMS_KEY_NOT_ALLOWED_NEEDLE`]).
+    pub const ACCESS_DENIED_EXCEPTION: &str = "AccessDeniedException";
+    /// CloudWatch Logs: a request refused as invalid (also, with
+    /// [`KMS_KEY_NOT_ALLOWED_NEEDLE`], a KMS key refused).
+    pub const INVALID_PARAMETER_EXCEPTION: &str = "InvalidParameterException";
+    /// CloudWatch Logs' message for a KMS key its policy does not let the
+    /// service use: "The specified KMS key does not exist or is not allowed
+    /// to be used with ...". Also so for a while after the policy is written.
+    pub const KMS_KEY_NOT_ALLOWED_NEEDLE: &str = "is not allowed to be used";
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -388,6 +388,51 @@ where
     .await
 }
 
+/// Whether CloudWatch Logs refused a KMS key it may not use: so for a while
+/// after the key is made or its policy written (the policy propagates), and
+/// for good when the policy does not let the service in.
+pub fn key_not_usable_yet(e: &AwsError) -> bool {
+    e.code_is(&[
+        code::ACCESS_DENIED_EXCEPTION,
+        code::INVALID_PARAMETER_EXCEPTION,
+    ]) && e.message.contains(code::KMS_KEY_NOT_ALLOWED_NEEDLE)
+}
+
+/// Runs `op` (a call naming a KMS key made, or its policy written, a moment
+/// ago, e.g. CloudWatch Logs' `CreateLogGroup` with `kmsKeyId`) while the
+/// service refuses the key ([`key_not_usable_yet`]), for at most the
+/// propagation timeout. At the timeout, AWS's own last answer: the policy
+/// really does not let the service use the key.
+pub async fn new_key_policy<T, F, Fut>(what: &str, mut op: F) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let never = CancellationToken::new();
+    let waiting = format!("{what} to accept a KMS key policy just written");
+    while_pending(
+        &waiting,
+        PROPAGATION_TIMEOUT,
+        READ_BACKOFF,
+        &never,
+        || {
+            let attempt = op();
+            async move {
+                match attempt.await {
+                    Ok(t) => Ok(Attempt::Done(t)),
+                    Err(e) if key_not_usable_yet(&e) => Ok(Attempt::Pending(Some(e))),
+                    Err(e) => Err(e),
+                }
+            }
+        },
+        |last| match last {
+            Some(last) => WaitError::Failed(last),
+            None => WaitError::Timeout(PROPAGATION_TIMEOUT, what.to_string()),
+        },
+    )
+    .await
+}
+
 /// [`until_found`] with the propagation timeout, for reads right after a
 /// create inside an operation run by `resources::common::cancellable` (which
 /// already stops it at the operation's timeout or on StopProvider).
@@ -757,6 +802,64 @@ mod tests {
         )
         .await;
         assert!(matches!(r, Err(WaitError::Failed(e)) if e.code_is(&["InvalidInput"])));
+        assert_eq!(tries.get(), 1);
+    }
+
+    #[test]
+    fn a_kms_key_logs_may_not_use_yet_is_waited_on_other_refusals_are_not() {
+        let arn = "arn:aws:logs:us-east-1:1:log-group:datomic-s";
+        let refused = |code| {
+            AwsError::new(
+                Some(code),
+                format!("{code}: The specified KMS key does not exist or is not allowed to be used with Arn '{arn}'"),
+            )
+        };
+        assert!(key_not_usable_yet(&refused("AccessDeniedException")));
+        assert!(key_not_usable_yet(&refused("InvalidParameterException")));
+        assert!(!key_not_usable_yet(&refused(
+            "ResourceAlreadyExistsException"
+        )));
+        assert!(!key_not_usable_yet(&AwsError::new(
+            Some("AccessDeniedException"),
+            "User is not authorized to perform: logs:CreateLogGroup",
+        )));
+        assert!(!key_not_usable_yet(&AwsError::new(
+            Some("InvalidParameterException"),
+            "1 validation error detected: logGroupName",
+        )));
+    }
+
+    #[tokio::test]
+    async fn a_call_naming_a_new_key_policy_is_retried_until_the_service_may_use_it() {
+        let tries = Cell::new(0);
+        let r = new_key_policy("CloudWatch log group datomic-s", || {
+            tries.set(tries.get() + 1);
+            let n = tries.get();
+            async move {
+                match n {
+                    1 => Err(AwsError::new(
+                        Some("AccessDeniedException"),
+                        "The specified KMS key does not exist or is not allowed to be used with Arn 'x'",
+                    )),
+                    _ => Ok(n),
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.ok(), Some(2));
+        // Another refusal is AWS's answer at once.
+        let tries = Cell::new(0);
+        let r: Result<(), _> = new_key_policy("CloudWatch log group datomic-s", || {
+            tries.set(tries.get() + 1);
+            async {
+                Err(AwsError::new(
+                    Some("AccessDeniedException"),
+                    "not authorized",
+                ))
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(WaitError::Failed(e)) if e.message == "not authorized"));
         assert_eq!(tries.get(), 1);
     }
 }

@@ -6,7 +6,8 @@
 //! balancer endpoint (`endpoint`) and its security group
 //! (`lb_security_group`), the private DNS zone and names clients connect to
 //! (`dns`), the scaling policy (`scaling_policy`), the system's node
-//! security group (`security_group`), the rules of both (`sg_rules`), and
+//! security group (`security_group`), the rules of both (`sg_rules`), finding
+//! or making a group of ours by name (`owned_sg`), and
 //! what keeps an interrupted create recoverable (`adoption`). Inside each:
 //! find, ensure/delete, status, wait.
 
@@ -22,6 +23,7 @@ pub mod launch_template;
 pub mod lb_security_group;
 pub mod node_policy;
 pub mod node_policy_arn;
+pub mod owned_sg;
 pub mod role;
 pub mod scaling_policy;
 pub mod security_group;

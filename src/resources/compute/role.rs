@@ -466,20 +466,29 @@ pub async fn repair_node_role(
             .map_err(sdk)
             .found()?;
     }
+    detach_managed(c, &role, keep.as_slice()).await?;
+    Ok(())
+}
+
+/// Detaches every managed policy attached to `role` but those in `keep`
+/// (detached only, never deleted: they are the user's). A role already gone
+/// has none.
+async fn detach_managed(c: &Clients, role: &str, keep: &[&str]) -> Result<(), AwsError> {
     let attached = c
         .iam
         .list_attached_role_policies()
-        .role_name(&role)
+        .role_name(role)
         .send()
         .await
-        .map_err(sdk)?;
+        .map_err(sdk)
+        .found()?;
     for arn in attached
-        .attached_policies()
         .iter()
+        .flat_map(|out| out.attached_policies())
         .filter_map(|p| p.policy_arn())
-        .filter(|a| Some(*a) != keep)
+        .filter(|a| !keep.contains(a))
     {
-        super::node_policy_arn::detach(c, &role, arn).await?;
+        super::node_policy_arn::detach(c, role, arn).await?;
     }
     Ok(())
 }
@@ -579,21 +588,7 @@ pub async fn delete_role(c: &Clients, system: &str, group: &str) -> Result<(), O
     // Managed policies (`node_policy_arn`, or one attached by hand) are
     // detached, never deleted: IAM keeps a role that still has one.
     crate::aws::eventual::while_conflict(&format!("IAM role {role}"), || async {
-        let attached = c
-            .iam
-            .list_attached_role_policies()
-            .role_name(&role)
-            .send()
-            .await
-            .map_err(sdk)
-            .found()?;
-        for arn in attached
-            .iter()
-            .flat_map(|out| out.attached_policies())
-            .filter_map(|p| p.policy_arn())
-        {
-            super::node_policy_arn::detach(c, &role, arn).await?;
-        }
+        detach_managed(c, &role, &[]).await?;
         let policies = c
             .iam
             .list_role_policies()

@@ -9,10 +9,10 @@ use std::time::Duration;
 use aws_sdk_ec2::types::Filter;
 use tokio_util::sync::CancellationToken;
 
+use super::owned_sg::{self, OwnedGroup};
 use super::GroupState;
 use crate::aws::{eventual, tags, AwsError, Clients};
 use crate::resources::error::OpError;
-use crate::resources::ownership;
 use crate::rules;
 
 /// The nodes' security group of a group (to carry it over to a new launch
@@ -62,57 +62,15 @@ pub async fn ensure(
     vpc: &str,
     t: &tags::Tags,
 ) -> Result<(String, bool), OpError> {
-    use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification};
     let name = rules::security_group_name(system);
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(&name).build())
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    let found = match out.security_groups().first() {
-        Some(g) => {
-            ownership::check(
-                "security group",
-                &name,
-                &tags::from_ec2(g.tags()),
-                system,
-                None,
-            )?;
-            g.group_id().map(str::to_string)
-        }
-        None => None,
+    let g = OwnedGroup {
+        system,
+        name: &name,
+        vpc,
+        description: format!("Datomic system {system} nodes"),
+        tags: t,
     };
-    let fresh = found.is_none();
-    let created = match found {
-        Some(id) => Ok(id),
-        None => c
-            .ec2
-            .create_security_group()
-            .group_name(&name)
-            .description(format!("Datomic system {system} nodes"))
-            .vpc_id(vpc)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .set_tags(Some(tags::ec2(t)))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(AwsError::from_sdk)
-            .map(|out| out.group_id().unwrap_or_default().to_string()),
-    };
-    let (id, fresh) = match created {
-        Ok(id) => (id, fresh),
-        // A create retried after a lost response: it is there, maybe with
-        // rules of that first try.
-        Err(e) if e.is_already_exists() => (find(c, system).await?.ok_or(e)?, false),
-        Err(e) => return Err(e.into()),
-    };
-    Ok((id, fresh))
+    owned_sg::ensure(c, &g, async || find(c, system).await).await
 }
 
 /// Deletes the system's node security group, if there is one of ours,

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{Filter, IpPermission, UserIdGroupPair};
 use aws_sdk_efs::types::LifeCycleState;
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +19,8 @@ use super::Named;
 use crate::aws::error::code;
 use crate::aws::wait::{Poll, Waiter};
 use crate::aws::{eventual, tags, AwsError, Clients, Found};
+use crate::resources::compute::owned_sg::{self, OwnedGroup};
 use crate::resources::error::OpError;
-use crate::resources::ownership;
 use crate::rules;
 
 /// The file system as EFS describes it.
@@ -172,7 +172,7 @@ pub(super) async fn group_tags(
 }
 
 /// Finds or makes the mount targets' security group in `vpc` (no ingress
-/// yet: [`admit`] names the nodes' group).
+/// yet: [`nfs_from_nodes`] names the nodes' group).
 async fn ensure_group(
     c: &Clients,
     system: &str,
@@ -180,65 +180,38 @@ async fn ensure_group(
     t: &tags::Tags,
 ) -> Result<String, OpError> {
     let name = rules::file_system_security_group_name(system);
-    let found = c
-        .ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(&name).build())
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    if let Some(g) = found.security_groups().first() {
-        ownership::check(
-            "security group",
-            &name,
-            &tags::from_ec2(g.tags()),
-            system,
-            None,
-        )?;
-        return Ok(g.group_id().unwrap_or_default().to_string());
-    }
     let mut named = t.clone();
     named.insert("Name".into(), name.clone());
-    let made = c
-        .ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(format!("Datomic system {system} file system mount targets"))
-        .vpc_id(vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(tags::ec2(&named)))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk);
-    match made {
-        Ok(out) => Ok(out.group_id().unwrap_or_default().to_string()),
-        // A create retried after a lost answer: it is there.
-        Err(e) if e.is_already_exists() => match find_group(c, system).await? {
-            (Named::Ours, Some(id)) => Ok(id),
-            _ => Err(e.into()),
-        },
-        Err(e) => Err(e.into()),
-    }
+    let g = OwnedGroup {
+        system,
+        name: &name,
+        vpc,
+        description: format!("Datomic system {system} file system mount targets"),
+        tags: &named,
+    };
+    let adopt = async || {
+        Ok(match find_group(c, system).await? {
+            (Named::Ours, Some(id)) => Some(id),
+            _ => None,
+        })
+    };
+    Ok(owned_sg::ensure(c, &g, adopt).await?.0)
 }
 
-/// Finds or makes the file system (encrypted with `key_arn`), waits until it
-/// is available, and gives each of `subnets` a mount target in the file
-/// system's security group (one per zone), waited on until available.
+/// Finds or makes the file system (encrypted with the storage's key), waits
+/// until it is available, and gives each of the storage's subnets a mount
+/// target in the file system's security group (one per zone), waited on
+/// until available. `timeout` (the operation's `timeouts`) bounds each wait.
 pub async fn ensure(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
-    key_arn: &str,
-    vpc: &str,
-    subnets: &[String],
+    s: &super::Storage,
+    timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<FileSystem, OpError> {
-    let group = ensure_group(c, system, vpc, t).await?;
+    let (key_arn, subnets) = (&s.key_arn, &s.subnet_ids);
+    let group = ensure_group(c, system, &s.vpc_id, t).await?;
     let fs = match find(c, system).await? {
         (Named::Ours, Some(fs)) => fs,
         (Named::NotOurs(detail), _) => {
@@ -246,7 +219,6 @@ pub async fn ensure(
         }
         _ => create(c, system, t, key_arn).await?,
     };
-    let timeout = Duration::from_secs(10 * 60);
     wait_available(c, &fs.id, timeout, cancel).await?;
     let have = mount_targets(c, &fs.id).await?;
     let zones_of = subnet_zones(c, subnets).await?;
@@ -482,50 +454,63 @@ fn admits_nfs_from(g: &aws_sdk_ec2::types::SecurityGroup, nodes: &str) -> bool {
     })
 }
 
-/// Lets the nodes' security group `nodes` reach the mount targets (NFS),
-/// when the system has a file system group of its own.
-/// An update that finds the rule in place writes nothing.
-pub async fn admit(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
+/// Which way [`nfs_from_nodes`] changes the mount targets' group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nfs {
+    /// Let the nodes' group reach the mount targets. An update that finds
+    /// the rule in place writes nothing.
+    Admit,
+    /// Take the nodes' group off (before the nodes' group is deleted: AWS
+    /// keeps a group another group's rule names).
+    Forget,
+}
+
+/// Admits or forgets NFS from the nodes' security group `nodes` on the
+/// mount targets' group, when the system has a file system group of its own.
+pub async fn nfs_from_nodes(
+    c: &Clients,
+    system: &str,
+    nodes: &str,
+    way: Nfs,
+) -> Result<(), OpError> {
     let Some(g) = describe_group(c, system).await? else {
         return Ok(());
     };
-    if group_owner(&g, system) != Named::Ours || admits_nfs_from(&g, nodes) {
+    if group_owner(&g, system) != Named::Ours {
         return Ok(());
     }
     let group = g.group_id().unwrap_or_default();
-    let r = c
-        .ec2
-        .authorize_security_group_ingress()
-        .group_id(group)
-        .ip_permissions(nfs_from(nodes))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from_sdk);
-    match r {
-        Err(e) if !e.code_is(&[code::PERMISSION_DUPLICATE]) => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Takes the nodes' group `nodes` off the mount targets' group (before the
-/// nodes' group is deleted: AWS keeps a group another group's rule names).
-pub async fn forget(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    let (Named::Ours, Some(group)) = find_group(c, system).await? else {
-        return Ok(());
+    let r = match way {
+        Nfs::Admit if admits_nfs_from(&g, nodes) => return Ok(()),
+        Nfs::Admit => c
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(nfs_from(nodes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk),
+        Nfs::Forget => c
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(nfs_from(nodes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk),
     };
-    let r = c
-        .ec2
-        .revoke_security_group_ingress()
-        .group_id(&group)
-        .ip_permissions(nfs_from(nodes))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from_sdk);
     match r {
-        Err(e) if !e.is_not_found() && !e.code_is(&[code::PERMISSION_NOT_FOUND]) => Err(e.into()),
-        _ => Ok(()),
+        // Already so: the rule there (admit), or it or the group gone (forget).
+        Err(e) if way == Nfs::Admit && e.code_is(&[code::PERMISSION_DUPLICATE]) => Ok(()),
+        Err(e)
+            if way == Nfs::Forget
+                && (e.is_not_found() || e.code_is(&[code::PERMISSION_NOT_FOUND])) =>
+        {
+            Ok(())
+        }
+        r => r.map_err(OpError::from),
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::Named;
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{eventual, tags, AwsError, Clients, Found};
 use crate::resources::error::OpError;
 use crate::rules;
 
@@ -121,21 +121,24 @@ pub async fn create(
     key_arn: &str,
 ) -> Result<LogGroup, OpError> {
     let name = rules::log_group_name(system);
-    let made = c
-        .logs
-        .create_log_group()
-        .log_group_name(&name)
-        .kms_key_id(key_arn)
-        .set_tags(Some(logs_tags(t)))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from_sdk);
-    match made {
-        Ok(()) => {}
-        Err(e) if e.is_already_exists() => {}
-        Err(e) => return Err(e.into()),
-    }
+    // The key was just made or its policy written: CloudWatch Logs refuses
+    // it until the policy propagates.
+    let what = format!("CloudWatch log group {name}");
+    let made = eventual::new_key_policy(&what, || async {
+        let made = c
+            .logs
+            .create_log_group()
+            .log_group_name(&name)
+            .kms_key_id(key_arn)
+            .set_tags(Some(logs_tags(t)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from_sdk);
+        AwsError::tolerate_exists(made)
+    })
+    .await;
+    made.map_err(OpError::from)?;
     match find(c, system).await? {
         (Named::Ours, Some(g)) => Ok(g),
         (Named::NotOurs(detail), _) => Err(crate::resources::error::NotOurs { detail }.into()),

@@ -180,6 +180,7 @@ pub async fn ensure(
     system: &str,
     t: &tags::Tags,
     network: Option<(String, Vec<String>)>,
+    timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(Storage, bool), OpError> {
     let (mut s, strangers) = find_with_strangers(c, system).await?;
@@ -200,7 +201,7 @@ pub async fn ensure(
     };
     ((s.vpc_id, s.subnet_ids), ()) = tokio::try_join!(net, ensure_data(c, system, t, &mut s))?;
     // In the network, encrypted with the key: after both.
-    ensure_file_system(c, system, t, &mut s, cancel).await?;
+    ensure_file_system(c, system, t, &mut s, timeout, cancel).await?;
     if adopted {
         protect(c, &s, cancel).await?;
         // What a previous system retained carries its tags: make them this one's.
@@ -297,24 +298,17 @@ async fn ensure_key(
 }
 
 /// The file system, made when missing, with a mount target in each subnet's
-/// zone (a zone the network gained gets one too).
+/// zone (a zone the network gained gets one too). `timeout` bounds each of
+/// its waits (the operation's `timeouts`).
 pub async fn ensure_file_system(
     c: &Clients,
     system: &str,
     t: &tags::Tags,
     s: &mut Storage,
+    timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(), OpError> {
-    let fs = Box::pin(file_system::ensure(
-        c,
-        system,
-        t,
-        &s.key_arn,
-        &s.vpc_id,
-        &s.subnet_ids,
-        cancel,
-    ))
-    .await?;
+    let fs = Box::pin(file_system::ensure(c, system, t, s, timeout, cancel)).await?;
     s.file_system_id = fs.id;
     s.file_system_arn = fs.arn;
     Ok(())
@@ -330,12 +324,18 @@ pub async fn file_system_arn(c: &Clients, system: &str) -> Result<Option<String>
 
 /// Lets the nodes' security group reach the file system's mount targets.
 pub async fn admit_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    file_system::admit(c, system, nodes).await
+    file_system::nfs_from_nodes(c, system, nodes, file_system::Nfs::Admit).await
 }
 
 /// Takes the nodes' security group off the file system's (before it is deleted).
 pub async fn forget_nodes(c: &Clients, system: &str, nodes: &str) -> Result<(), OpError> {
-    Box::pin(file_system::forget(c, system, nodes)).await
+    Box::pin(file_system::nfs_from_nodes(
+        c,
+        system,
+        nodes,
+        file_system::Nfs::Forget,
+    ))
+    .await
 }
 
 /// Deletes the file system (its mount targets first, waited on) and its
@@ -360,6 +360,7 @@ pub async fn add_missing(
     system: &str,
     t: &tags::Tags,
     mut s: Storage,
+    timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Storage, OpError> {
     if s.key_arn.is_empty() {
@@ -374,7 +375,7 @@ pub async fn add_missing(
         protect(c, &s, cancel).await?;
     }
     if !s.vpc_id.is_empty() {
-        ensure_file_system(c, system, t, &mut s, cancel).await?;
+        ensure_file_system(c, system, t, &mut s, timeout, cancel).await?;
     }
     Ok(s)
 }

@@ -156,7 +156,7 @@ impl Creates for SystemResource {
             _ => None,
         };
         state.network_managed = Some(network.is_none());
-        let (st, adopted) = storage::ensure(c, &name, &full, network, &ctx.cancel).await?;
+        let (st, adopted) = storage::ensure(c, &name, &full, network, timeout, &ctx.cancel).await?;
         if adopted {
             crate::plugin::log::info("adopted retained storage", &[("system", &name)]);
         }
@@ -388,7 +388,7 @@ impl Updates for SystemResource {
             compute::repair_node_role(c, &name, PRIMARY_GROUP, &full, &policy, arn, &ctx.cancel)
                 .await?;
         }
-        let st = upgrade::storage(c, &name, &full, prior, planned, &ctx.cancel).await?;
+        let st = upgrade::storage(c, &name, &full, prior, planned, timeout, &ctx.cancel).await?;
         // The nodes' volumes are encrypted with the system's key: a launch
         // template of an earlier build, without it, is a change (the nodes roll).
         let volume_key = Some(st.key_arn.clone()).filter(|k| !k.is_empty());

@@ -17,6 +17,7 @@ pub(super) async fn storage(
     full: &tags::Tags,
     prior: &SystemModel,
     planned: &SystemModel,
+    timeout: std::time::Duration,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<storage::Storage, OpError> {
     let mut st = storage::Storage {
@@ -38,7 +39,7 @@ pub(super) async fn storage(
         || st.log_group.is_empty()
         || st.file_system_id.is_empty()
     {
-        st = storage::add_missing(c, name, full, st, cancel).await?;
+        st = storage::add_missing(c, name, full, st, timeout, cancel).await?;
     }
     // A file system just made: the nodes' policy names it now (a query
     // group's role gets it by the group's next apply).
@@ -63,7 +64,7 @@ pub(super) async fn storage(
         st.subnet_ids = storage::widen_network(c, name, full, &st.vpc_id).await?;
         compute::spread::spread(c, name, &st.subnet_ids).await?;
         // The new zone's mount target.
-        storage::ensure_file_system(c, name, full, &mut st, cancel).await?;
+        storage::ensure_file_system(c, name, full, &mut st, timeout, cancel).await?;
     }
     Ok(st)
 }
