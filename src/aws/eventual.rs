@@ -356,35 +356,15 @@ where
 /// it checks that principals exist, and IAM takes a few seconds to show a
 /// new role), for at most the propagation timeout. Only for a role the
 /// caller just made: a policy really malformed must not cost the wait.
-pub async fn new_principal<T, F, Fut>(what: &str, mut op: F) -> Result<T, WaitError<AwsError>>
+pub async fn new_principal<T, F, Fut>(what: &str, op: F) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let never = CancellationToken::new();
     let waiting = format!("{what} to accept a role just made");
-    while_pending(
-        &waiting,
-        PROPAGATION_TIMEOUT,
-        READ_BACKOFF,
-        &never,
-        || {
-            let attempt = op();
-            async move {
-                match attempt.await {
-                    Ok(t) => Ok(Attempt::Done(t)),
-                    Err(e) if e.code_is(&[code::KMS_MALFORMED_POLICY]) => {
-                        Ok(Attempt::Pending(Some(e)))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        },
-        |last| match last {
-            Some(last) => WaitError::Failed(last),
-            None => WaitError::Timeout(PROPAGATION_TIMEOUT, what.to_string()),
-        },
-    )
+    retry_while_propagating(&waiting, what, op, |e: &AwsError| {
+        e.code_is(&[code::KMS_MALFORMED_POLICY])
+    })
     .await
 }
 
@@ -403,15 +383,32 @@ pub fn key_not_usable_yet(e: &AwsError) -> bool {
 /// service refuses the key ([`key_not_usable_yet`]), for at most the
 /// propagation timeout. At the timeout, AWS's own last answer: the policy
 /// really does not let the service use the key.
-pub async fn new_key_policy<T, F, Fut>(what: &str, mut op: F) -> Result<T, WaitError<AwsError>>
+pub async fn new_key_policy<T, F, Fut>(what: &str, op: F) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let waiting = format!("{what} to accept a KMS key policy just written");
+    retry_while_propagating(&waiting, what, op, key_not_usable_yet).await
+}
+
+/// Runs `op` again while AWS refuses it in a way that `refused` says passes
+/// with propagation, for at most the propagation timeout; then AWS's last
+/// answer is the error. Other errors are returned at once.
+async fn retry_while_propagating<T, F, Fut>(
+    waiting: &str,
+    what: &str,
+    mut op: F,
+    refused: impl Fn(&AwsError) -> bool,
+) -> Result<T, WaitError<AwsError>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let never = CancellationToken::new();
-    let waiting = format!("{what} to accept a KMS key policy just written");
+    let refused = &refused;
     while_pending(
-        &waiting,
+        waiting,
         PROPAGATION_TIMEOUT,
         READ_BACKOFF,
         &never,
@@ -420,7 +417,7 @@ where
             async move {
                 match attempt.await {
                     Ok(t) => Ok(Attempt::Done(t)),
-                    Err(e) if key_not_usable_yet(&e) => Ok(Attempt::Pending(Some(e))),
+                    Err(e) if refused(&e) => Ok(Attempt::Pending(Some(e))),
                     Err(e) => Err(e),
                 }
             }
