@@ -1087,3 +1087,21 @@ def test_storage_tags_changed_by_hand_are_drift(tf: Terraform, aws: Emulator) ->
     assert_replan_empty(tf, aws)
     tf.destroy()
     view.assert_nothing_left("handtags")
+
+
+@pytest.mark.timeout(60)
+def test_application_plan_with_aws_unreachable_goes_on(tf_offline: Terraform) -> None:
+    """An application's plan-time checks (its compute group, the revision in the code
+    bucket) need AWS; out of reach, they warn and the plan goes on, without waiting out
+    the apply's retries."""
+    tf_offline.write(provider_hcl() + """
+resource "datomic_application" "app" {
+  system   = "offline"
+  name     = "offline"
+  revision = "r1"
+}
+""")
+    res = tf_offline.plan()
+    assert res.ok, res.describe()
+    out = res.stdout + res.stderr
+    assert "Could not check the application's compute group" in out, res.describe()
