@@ -30,7 +30,7 @@ APP = SYSTEM  # a system's application name defaults to the system's name
 GROUP = f"{SYSTEM}--primary"
 
 
-def config(revision: str) -> str:
+def config(revision: str, extra: str = "") -> str:
     return provider_hcl() + f"""
 resource "datomic_system" "main" {{
   name           = "{SYSTEM}"
@@ -41,7 +41,7 @@ resource "datomic_system" "main" {{
 resource "datomic_application" "app" {{
   system   = datomic_system.main.name
   name     = datomic_system.main.application_name
-  revision = "{revision}"
+  revision = "{revision}"{extra}
 }}
 """
 
@@ -190,21 +190,10 @@ def test_a_revision_not_pushed_is_refused_at_apply_when_there_is_no_code_bucket(
 
 
 def package_config(revision: str, package: str = "app.zip", package_hash: str | None = None) -> str:
-    extra = f'\n  package_hash = "{package_hash}"' if package_hash is not None else ""
-    return provider_hcl() + f"""
-resource "datomic_system" "main" {{
-  name           = "{SYSTEM}"
-  topology       = "solo"
-  retain_storage = false
-}}
-
-resource "datomic_application" "app" {{
-  system   = datomic_system.main.name
-  name     = datomic_system.main.application_name
-  revision = "{revision}"
-  package  = "{package}"{extra}
-}}
-"""
+    extra = f'\n  package  = "{package}"'
+    if package_hash is not None:
+        extra += f'\n  package_hash = "{package_hash}"'
+    return config(revision, extra)
 
 
 def b64sha256(data: bytes) -> str:

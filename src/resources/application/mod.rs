@@ -8,6 +8,8 @@
 //! (write-only) go to SSM Parameter Store (see `secrets`); the nodes learn
 //! only where they are.
 
+mod schema;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +23,8 @@ use crate::aws::{Clients, Lookup};
 use crate::plugin::{Ctx, Diagnostics, Plan, Resource, Schema, Value};
 use crate::resources::error::OpError;
 use crate::rules::{self, PRIMARY_GROUP};
+pub use schema::attr;
+use schema::{schema, ApplicationModel};
 
 pub const TYPE_NAME: &str = "datomic_application";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -40,11 +44,6 @@ impl ApplicationResource {
         ApplicationResource { schema: schema() }
     }
 }
-
-mod schema;
-
-pub use schema::attr;
-use schema::{schema, ApplicationModel};
 
 fn group_of(v: &Value) -> String {
     str_attr(v, attr::COMPUTE_GROUP).unwrap_or_else(|| PRIMARY_GROUP.to_string())
