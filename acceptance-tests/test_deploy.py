@@ -13,6 +13,9 @@ removes the deployment group but never the code bucket.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
 from harness import Emulator, Terraform, code_bucket, provider_hcl, revision_zip
@@ -187,6 +190,57 @@ def test_a_revision_not_pushed_is_refused_at_apply_when_there_is_no_code_bucket(
     # Destroy plans the configuration first: a revision not pushed must not stop it.
     tf.destroy()
     s3.head_bucket(Bucket=code_bucket())
+
+
+@pytest.mark.aws
+@pytest.mark.timeout(900)
+def test_a_deploy_role_made_a_moment_ago_is_read_once_iam_shows_it(tf: Terraform, aws: Emulator) -> None:
+    """IAM's reads lag its writes: a deploy role made a moment before the apply (by an
+    apply killed right after its CreateRole, or by someone else) is not found by GetRole,
+    and CreateRole answers EntityAlreadyExists. That answer is not "ours already": the
+    role is read once IAM shows it; a stranger's is refused, ours (by its identity tags)
+    is deployed with."""
+    cd = aws.boto3("codedeploy")
+    iam = aws.boto3("iam", via_proxy=False)
+    role = f"{GROUP}-deploy"
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    aws.push_revision(APP, "r1")
+    tf.write(config("r1").split('resource "datomic_application"')[0])
+    tf.init()
+    tf.apply()
+    # The group's identity, as the application tags the deploy role (the node role's tags).
+    ours = [t for t in iam.list_role_tags(RoleName=f"{GROUP}-node")["Tags"] if t["Key"] != "datomic:created"]
+    assert {"datomic:system", "datomic:group"} <= {t["Key"] for t in ours}, ours
+    tf.write(config("r1"))
+    old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=15.0))
+    seen = len(aws.calls("iam"))
+    try:
+        # Made through the proxy, so that its reads lag as AWS's do.
+        aws.boto3("iam", via_proxy=True).create_role(
+            RoleName=role, AssumeRolePolicyDocument=trust, Tags=[{"Key": "team", "Value": "other"}])
+        res = tf.apply(check=False)
+        text = " ".join((res.stdout + res.stderr).split())
+        assert not res.ok, res.describe()
+        assert f'"{role}"' in text and "never adopts, changes or deletes" in text, text
+        assert cd.list_applications()["applications"] == [] or not cd.list_deployment_groups(
+            applicationName=APP)["deploymentGroups"]
+        assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
+        iam.delete_role(RoleName=role)
+        aws.boto3("iam", via_proxy=True).create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=ours)
+        tf.apply()
+    finally:
+        aws.proxy.set_strict(old)
+    # Ours (the stranger's, then the group's), each followed by the provider's, answered 409.
+    creates = [c.status for c in aws.calls("iam")[seen:] if c.action == "CreateRole"]
+    assert creates == [200, 409, 200, 409], f"the creates did not meet the role unseen: {creates}"
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["codedeploy"]
+    ds = deployments(cd)
+    assert [d["status"] for d in ds] == ["Succeeded"], ds
+    assert app_state(tf)["revision"] == "r1"
+    assert_replan_empty(tf, aws)
+    tf.destroy()
+    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{SYSTEM}--")]
 
 
 def package_config(revision: str, package: str = "app.zip", package_hash: str | None = None) -> str:

@@ -6,7 +6,7 @@
 //! deployment group. One per group, not per system: it lives and dies with
 //! its deployment group, so no count of users is needed.
 
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{eventual, tags, AwsError, Clients, Found};
 use crate::resources::error::OpError;
 use crate::resources::ownership;
 use crate::rules;
@@ -48,19 +48,22 @@ pub async fn ensure(
                 .map_err(AwsError::from_sdk);
             match made {
                 Ok(o) => o.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                // A create retried after its answer was lost: ours by its tags.
+                // A create retried after its answer was lost, or a role made
+                // a moment ago that IAM's reads do not show yet (the first
+                // `GetRole` said "no such entity"): ours only by its tags,
+                // once IAM shows it.
                 Err(e) if e.is_already_exists() => {
-                    let r = c
-                        .iam
-                        .get_role()
-                        .role_name(&name)
-                        .send()
-                        .await
-                        .map_err(AwsError::from_sdk)?;
-                    let r = r
-                        .role()
-                        .ok_or_else(|| OpError::Vanished(format!("IAM role {name} disappeared")))?;
-                    owned_arn(r, system, group)?
+                    let r = eventual::new_object(&format!("IAM role {name}"), || async {
+                        c.iam
+                            .get_role()
+                            .role_name(&name)
+                            .send()
+                            .await
+                            .map(|o| o.role().cloned())
+                            .map_err(AwsError::from_sdk)
+                    })
+                    .await?;
+                    owned_arn(&r, system, group)?
                 }
                 Err(e) => return Err(e.into()),
             }
