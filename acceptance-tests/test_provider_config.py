@@ -177,6 +177,13 @@ def throttled_create_vpc_calls(tf: Terraform, aws: Emulator) -> tuple[int, float
     took = time.monotonic() - start
     assert not res.ok, f"the apply should have failed on the throttled CreateVpc:\n{res.describe()}"
     assert "RequestLimitExceeded" in res.stderr, res.describe()
+    # The storage's data went on to its end beside the failing network: its bucket is
+    # tagged as the system's (dropped half-way, it was left untagged, and the next
+    # working directory refused it as a stranger's).
+    s3 = aws.boto3("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("datomic-cfg-"))
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert tags.get("datomic:system") == "cfg", f"{bucket}: {tags}\n{res.describe()}"
     return len([c for c in aws.calls("ec2") if c.action == "CreateVpc"]), took, res.describe()
 
 

@@ -199,7 +199,12 @@ pub async fn ensure(
             None => network::ensure(c, system, t, &found_vpc).await,
         }
     };
-    ((s.vpc_id, s.subnet_ids), ()) = tokio::try_join!(net, ensure_data(c, system, t, &mut s))?;
+    // Both run to their end even when one fails: dropped half-way, the data
+    // could leave its bucket made but not yet tagged, which only this
+    // working directory's journal could then tell as ours.
+    let (net, data) = tokio::join!(net, ensure_data(c, system, t, &mut s));
+    (s.vpc_id, s.subnet_ids) = net?;
+    data?;
     // In the network, encrypted with the key: after both.
     ensure_file_system(c, system, t, &mut s, timeout, cancel).await?;
     if adopted {
