@@ -429,6 +429,55 @@ def test_boundary_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform
     assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn
 
 
+@pytest.mark.aws
+@pytest.mark.timeout(900)
+def test_node_role_or_profile_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform, aws: Emulator) -> None:
+    """IAM's reads lag its writes: a node role (or instance profile) someone made a moment
+    before our create is not found by GetRole, and our CreateRole answers
+    EntityAlreadyExists. That answer is not "ours already": the role is read once IAM
+    shows it, and a stranger's is refused before anything is written to it. Once the
+    name is free, the same query group is made."""
+    iam = aws.boto3("iam", via_proxy=False)
+    name = "late--qg-node"  # the query group's node role and instance profile
+    autoscaling_service_role(aws)
+    system = provider_hcl() + system_hcl("late", "production")
+    tf.write(system)
+    tf.apply()
+    tf.write(system + """
+resource "datomic_query_group" "qg" {
+  system = datomic_system.main.name
+  name   = "qg"
+}
+""")
+    old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=15.0))
+    try:
+        # Made through the proxy, so that its reads lag as AWS's do.
+        proxied = aws.boto3("iam", via_proxy=True)
+        proxied.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA),
+                            Tags=[{"Key": "team", "Value": "other"}])
+        before = role_as_it_is(aws, name)
+        refused(tf.apply(check=False), name)
+        assert role_as_it_is(aws, name) == before
+        iam.delete_role(RoleName=name)
+
+        proxied.create_instance_profile(InstanceProfileName=name, Tags=[{"Key": "team", "Value": "other"}])
+        refused(tf.apply(check=False), name)
+        profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        assert profile["Roles"] == [] and tags_of(profile.get("Tags")) == {"team": "other"}, profile
+        iam.delete_instance_profile(InstanceProfileName=name)
+    finally:
+        aws.proxy.set_strict(old)
+    tf.apply()
+    role = iam.get_role(RoleName=name)["Role"]
+    assert tags_of(role.get("Tags")).get("datomic:group") == "qg", role
+    profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [name], profile
+    tf.destroy()
+    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("late--")]
+    assert not [p for p in iam.list_instance_profiles()["InstanceProfiles"]
+                if p["InstanceProfileName"].startswith("late--")]
+
+
 def default_document(iam: Any, arn: str) -> dict:
     policy = iam.get_policy(PolicyArn=arn)["Policy"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]

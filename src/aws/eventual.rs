@@ -442,6 +442,26 @@ where
     until_found(what, PROPAGATION_TIMEOUT, READ_BACKOFF, &never, op).await
 }
 
+/// The IAM role `name`, for a `CreateRole` answered `EntityAlreadyExists`:
+/// read until IAM shows it ([`new_object`]), since a role made a moment ago
+/// (by a create whose answer was lost, or by someone else) is not found by
+/// `GetRole` at first. Whose it is, its tags say: the caller checks them.
+pub async fn existing_role(
+    c: &Clients,
+    name: &str,
+) -> Result<aws_sdk_iam::types::Role, WaitError<AwsError>> {
+    new_object(&format!("IAM role {name}"), || async {
+        c.iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map(|o| o.role().cloned())
+            .map_err(AwsError::from_sdk)
+    })
+    .await
+}
+
 /// The network interfaces (id and what they belong to) matching an EC2 filter,
 /// e.g. `("group-id", "sg-1")`: what keeps a subnet, security group or VPC
 /// from being deleted.

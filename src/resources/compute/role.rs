@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::node_policy::{system_node_policy, NODE_POLICY_NAME};
 use super::{percent_decode, same_policy, sdk};
 use crate::aws::wait::{Poll, Waiter};
-use crate::aws::{tags, AwsError, Clients, Found};
+use crate::aws::{eventual, tags, AwsError, Clients, Found};
 use crate::resources::ownership;
 use crate::rules;
 
@@ -320,28 +320,42 @@ pub async fn ensure_role(
                     .map_err(sdk)?;
             }
         }
-        // EntityAlreadyExists: an earlier attempt (the SDK's retry) made it
-        // and its answer was lost.
         None => {
-            boundary
+            let made = boundary
                 .use_new(&what, || async {
-                    AwsError::tolerate_exists(
-                        c.iam
-                            .create_role()
-                            .role_name(&role)
-                            .assume_role_policy_document(ASSUME_ROLE_POLICY)
-                            .permissions_boundary(&boundary.arn)
-                            .description(format!(
-                                "Nodes of Datomic compute group {group} of system {system}"
-                            ))
-                            .set_tags(Some(tags::iam(t)))
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(sdk),
-                    )
+                    let made = c
+                        .iam
+                        .create_role()
+                        .role_name(&role)
+                        .assume_role_policy_document(ASSUME_ROLE_POLICY)
+                        .permissions_boundary(&boundary.arn)
+                        .description(format!(
+                            "Nodes of Datomic compute group {group} of system {system}"
+                        ))
+                        .set_tags(Some(tags::iam(t)))
+                        .send()
+                        .await
+                        .map_err(sdk);
+                    match made {
+                        Ok(_) => Ok(true),
+                        Err(e) if e.is_already_exists() => Ok(false),
+                        Err(e) => Err(e),
+                    }
                 })
-                .await?
+                .await?;
+            // EntityAlreadyExists: an earlier attempt (the SDK's retry) made
+            // it and its answer was lost, or someone made it a moment ago
+            // and `GetRole` did not show it yet. Ours only by its tags.
+            if !made {
+                let r = eventual::existing_role(c, &role).await?;
+                ownership::check(
+                    "IAM role",
+                    &role,
+                    &tags::from_iam(r.tags()),
+                    system,
+                    Some(group),
+                )?;
+            }
         }
     }
     c.iam
@@ -356,16 +370,32 @@ pub async fn ensure_role(
         .as_ref()
         .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
     if existing.is_none() {
-        AwsError::tolerate_exists(
-            c.iam
-                .create_instance_profile()
-                .instance_profile_name(&profile)
-                .set_tags(Some(tags::iam(t)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk),
-        )?;
+        let made = c
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(&profile)
+            .set_tags(Some(tags::iam(t)))
+            .send()
+            .await
+            .map_err(sdk);
+        match made {
+            Ok(_) => {}
+            // As the role's: ours only by its tags, once IAM shows it.
+            Err(e) if e.is_already_exists() => {
+                let p = eventual::new_object(&format!("IAM instance profile {profile}"), || {
+                    instance_profile(c, &profile)
+                })
+                .await?;
+                ownership::check(
+                    "IAM instance profile",
+                    &profile,
+                    &tags::from_iam(p.tags()),
+                    system,
+                    Some(group),
+                )?;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     if !has_role {
         // IAM is eventually consistent: a role or profile just created may

@@ -53,17 +53,7 @@ pub async fn ensure(
                 // `GetRole` said "no such entity"): ours only by its tags,
                 // once IAM shows it.
                 Err(e) if e.is_already_exists() => {
-                    let r = eventual::new_object(&format!("IAM role {name}"), || async {
-                        c.iam
-                            .get_role()
-                            .role_name(&name)
-                            .send()
-                            .await
-                            .map(|o| o.role().cloned())
-                            .map_err(AwsError::from_sdk)
-                    })
-                    .await?;
-                    owned_arn(&r, system, group)?
+                    owned_arn(&eventual::existing_role(c, &name).await?, system, group)?
                 }
                 Err(e) => return Err(e.into()),
             }
