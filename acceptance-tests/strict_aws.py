@@ -15,7 +15,8 @@ more forgiving than AWS (see the project's emulator notes):
   would refuse gets AWS's error, and is recorded so that its test fails.
 - consistency: for `consistency_window` seconds after a create, describes/gets of that
   object by id or name answer "not found" (EC2 `*.NotFound`, IAM NoSuchEntity, an
-  Auto Scaling group missing from DescribeAutoScalingGroups), and for `profile_window`
+  Auto Scaling group or CloudWatch log group missing from DescribeAutoScalingGroups /
+  DescribeLogGroups), and for `profile_window`
   seconds after an instance profile is created or given its role, CreateAutoScalingGroup
   and RunInstances refuse it ("Invalid IAM Instance Profile name"); likewise
   CreateDeploymentGroup / UpdateDeploymentGroup refuse a service role that young
@@ -495,7 +496,25 @@ class StrictLayer:
                 if hidden != text:
                     data = hidden.encode()
                     headers = _with_length(headers, data)
+            if call.service == "logs" and call.action == "DescribeLogGroups":
+                data = self._hide_fresh_log_groups(data)
+                headers = _with_length(headers, data)
         return status, headers, data
+
+    def _hide_fresh_log_groups(self, data: bytes) -> bytes:
+        try:
+            doc = json.loads(data or b"{}")
+        except ValueError:
+            return data
+        groups = doc.get("logGroups")
+        if not isinstance(groups, list):
+            return data
+        shown = [g for g in groups if not (isinstance(g, dict) and self._fresh(
+            "log-group", str(g.get("logGroupName") or ""), self.config.consistency_window))]
+        if len(shown) == len(groups):
+            return data
+        doc["logGroups"] = shown
+        return json.dumps(doc).encode()
 
     # dependencies
 
@@ -652,6 +671,8 @@ class StrictLayer:
                 keys = [("policy", _first("Arn", text) or "")]
         elif call.service == "autoscaling" and call.action == "CreateAutoScalingGroup":
             keys = [("asg", p.get("AutoScalingGroupName") or "")]
+        elif call.service == "logs" and call.action == "CreateLogGroup":
+            keys = [("log-group", str(p.doc.get("logGroupName") or ""))]
         with self._lock:
             for k in keys:
                 if k[1]:

@@ -263,7 +263,7 @@ def test_new_ec2_objects_are_not_found_at_first(strict: Emulator) -> None:
         read(proxied)
 
 
-def test_new_iam_objects_and_groups_are_not_found_at_first(strict: Emulator) -> None:
+def test_new_iam_objects_groups_and_log_groups_are_not_found_at_first(strict: Emulator) -> None:
     iam, iam_direct = client(strict, "iam", True), client(strict, "iam", False)
     iam.create_role(RoleName="new-role", AssumeRolePolicyDocument=POLICY)
     iam.create_instance_profile(InstanceProfileName="new-profile")
@@ -285,7 +285,14 @@ def test_new_iam_objects_and_groups_are_not_found_at_first(strict: Emulator) -> 
                                   LaunchTemplate={"LaunchTemplateName": "tmpl"}, VPCZoneIdentifier=subnet)
     assert len(asg_direct.describe_auto_scaling_groups(AutoScalingGroupNames=["new-group"])["AutoScalingGroups"]) == 1
     assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=["new-group"])["AutoScalingGroups"] == []
+    logs, logs_direct = client(strict, "logs", True), client(strict, "logs", False)
+    logs.create_log_group(logGroupName="new-log-group")
+    assert [g["logGroupName"] for g in logs_direct.describe_log_groups(
+        logGroupNamePrefix="new-log-group")["logGroups"]] == ["new-log-group"]
+    assert logs.describe_log_groups(logGroupNamePrefix="new-log-group")["logGroups"] == []
     time.sleep(FAST.consistency_window + 0.1)
+    assert [g["logGroupName"] for g in logs.describe_log_groups(
+        logGroupNamePrefix="new-log-group")["logGroups"]] == ["new-log-group"]
     iam.get_role(RoleName="new-role")
     iam.get_instance_profile(InstanceProfileName="new-profile")
     iam.get_policy(PolicyArn=policy)

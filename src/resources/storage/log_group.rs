@@ -22,7 +22,7 @@ pub struct LogGroup {
 
 /// The log group named `name` (`None`: none). DescribeLogGroups takes a
 /// prefix: only the exact name counts.
-async fn describe(c: &Clients, name: &str) -> Result<Option<LogGroup>, OpError> {
+async fn describe(c: &Clients, name: &str) -> Result<Option<LogGroup>, AwsError> {
     let mut next: Option<String> = None;
     loop {
         let page = c
@@ -93,7 +93,7 @@ fn named_by_tags(tags: &tags::Tags, system: &str, name: &str) -> Named {
 }
 
 /// A log group's tags.
-pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, OpError> {
+pub async fn tags(c: &Clients, arn: &str) -> Result<tags::Tags, AwsError> {
     let out = c
         .logs
         .list_tags_for_resource()
@@ -139,12 +139,18 @@ pub async fn create(
     })
     .await;
     made.map_err(OpError::from)?;
-    match find(c, system).await? {
-        (Named::Ours, Some(g)) => Ok(g),
-        (Named::NotOurs(detail), _) => Err(crate::resources::error::NotOurs { detail }.into()),
-        _ => {
-            Err(AwsError::new(None, format!("log group {name} not found after its create")).into())
-        }
+    // Read back once CloudWatch Logs shows it (its reads may lag the create),
+    // with its tags: ours only by them.
+    let (g, found) = eventual::new_object(&what, || async {
+        let Some(g) = describe(c, &name).await? else {
+            return Ok(None);
+        };
+        Ok(tags(c, &g.arn).await.found()?.map(|t| (g, t)))
+    })
+    .await?;
+    match named_by_tags(&found, system, &name) {
+        Named::NotOurs(detail) => Err(crate::resources::error::NotOurs { detail }.into()),
+        _ => Ok(g),
     }
 }
 
