@@ -478,6 +478,65 @@ resource "datomic_query_group" "qg" {
                 if p["InstanceProfileName"].startswith("late--")]
 
 
+@pytest.mark.aws
+@pytest.mark.timeout(900)
+def test_security_group_made_a_moment_ago_is_read_once_ec2_lists_it(tf: Terraform, aws: Emulator) -> None:
+    """EC2's describes lag its writes, by filter too: a security group of our name made a
+    moment before our create (by a create whose answer was lost, or by someone else) is
+    not listed, and our CreateSecurityGroup answers InvalidGroup.Duplicate. The group is
+    read once EC2 lists it: a stranger's is refused by name and left alone. Once the name
+    is free, the system gets its own."""
+    ec2 = aws.boto3("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.61.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+               for i, z in enumerate(("us-east-1a", "us-east-1b"))]
+    name = "datomic-lag-nodes"  # the nodes' group
+    body = f'  vpc_id     = "{vpc}"\n  subnet_ids = [' + ", ".join(f'"{s}"' for s in subnets) + "]\n"
+    tf.write(provider_hcl() + system_hcl("lag", body=body))
+
+    def group(tags: dict[str, str]) -> str:
+        # Made through the proxy, so that EC2's describes lag as AWS's do.
+        return aws.boto3("ec2", via_proxy=True).create_security_group(
+            GroupName=name, Description="a group", VpcId=vpc, TagSpecifications=[{
+                "ResourceType": "security-group", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        )["GroupId"]
+
+    old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=20.0,
+                                                   filtered_lag=True))
+    made: list[str] = []
+
+    def stranger_after_the_storage(call: Any, answer: Any) -> None:
+        # Someone makes the group while the provider makes the storage's last parts.
+        if not made and call.action.startswith("POST /2015-02-01/mount-targets"):
+            made.append(group({"team": "other"}))
+
+    try:
+        aws.proxy.on_forwarded = stranger_after_the_storage
+        res = tf.apply(check=False)
+        aws.proxy.on_forwarded = None
+        assert made, res.describe()
+        theirs = made[0]
+        refused(res, name)
+        g = ec2.describe_security_groups(GroupIds=[theirs])["SecurityGroups"][0]
+        assert tags_of(g.get("Tags")) == {"team": "other"} and g["IpPermissions"] == [], g
+        ec2.delete_security_group(GroupId=theirs)
+        tf.apply()
+    finally:
+        aws.proxy.on_forwarded = None
+        aws.proxy.set_strict(old)
+    dups = [c.status for c in aws.calls("ec2") if c.action == "CreateSecurityGroup"]
+    assert 400 in dups, f"the create did not meet the stranger's group unseen: {dups}"
+    state = {r["address"]: r["values"] for r in tf.show_json()["values"]["root_module"]["resources"]}
+    ours = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+    assert [g["GroupId"] for g in ours] == [state["datomic_system.main"]["security_group_id"]], ours
+    tf.destroy()
+    assert [g["GroupName"] for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]] == ["default"]
+    for s in subnets:
+        ec2.delete_subnet(SubnetId=s)
+    ec2.delete_vpc(VpcId=vpc)
+
+
 def default_document(iam: Any, arn: str) -> dict:
     policy = iam.get_policy(PolicyArn=arn)["Policy"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]

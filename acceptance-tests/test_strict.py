@@ -263,6 +263,20 @@ def test_new_ec2_objects_are_not_found_at_first(strict: Emulator) -> None:
         read(proxied)
 
 
+def test_with_filtered_lag_a_new_security_group_is_not_listed_at_first(strict: Emulator) -> None:
+    strict.proxy.set_strict(dataclasses.replace(FAST, filtered_lag=True))
+    direct, proxied = client(strict, "ec2", False), client(strict, "ec2", True)
+    vpc = direct.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    sg = proxied.create_security_group(GroupName="lagging", Description="x", VpcId=vpc)["GroupId"]
+    by_name = [{"Name": "group-name", "Values": ["lagging"]}, {"Name": "vpc-id", "Values": [vpc]}]
+    assert [g["GroupId"] for g in direct.describe_security_groups(Filters=by_name)["SecurityGroups"]] == [sg]
+    assert proxied.describe_security_groups(Filters=by_name)["SecurityGroups"] == []
+    assert code_of(lambda: proxied.create_security_group(
+        GroupName="lagging", Description="x", VpcId=vpc)) == "InvalidGroup.Duplicate"
+    time.sleep(FAST.consistency_window + 0.1)
+    assert [g["GroupId"] for g in proxied.describe_security_groups(Filters=by_name)["SecurityGroups"]] == [sg]
+
+
 def test_new_iam_objects_groups_and_log_groups_are_not_found_at_first(strict: Emulator) -> None:
     iam, iam_direct = client(strict, "iam", True), client(strict, "iam", False)
     iam.create_role(RoleName="new-role", AssumeRolePolicyDocument=POLICY)

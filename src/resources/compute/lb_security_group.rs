@@ -7,9 +7,11 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, SecurityGroup, TagSpecification};
+use aws_sdk_ec2::types::{Filter, SecurityGroup};
+
 use tokio_util::sync::CancellationToken;
 
+use super::owned_sg::{self, OwnedGroup};
 use super::security_group;
 use super::sg_rules::{self, Rule, Source};
 use crate::aws::{eventual, tags, AwsError, Clients};
@@ -33,64 +35,18 @@ pub async fn ensure(
     t: &tags::Tags,
 ) -> Result<(String, bool), OpError> {
     let name = rules::load_balancer_security_group_name(system, group);
-    if let Some(g) = by_name(c, &name, Some(vpc)).await? {
-        let found = tags::from_ec2(g.tags());
-        ownership::check("security group", &name, &found, system, Some(group))?;
-        return Ok((g.group_id().unwrap_or_default().to_string(), false));
-    }
-    let made = c
-        .ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(format!(
+    let g = OwnedGroup {
+        system,
+        group: Some(group),
+        name: &name,
+        vpc,
+        description: format!(
             "Datomic load balancer {}",
             rules::load_balancer_name(system, group)
-        ))
-        .vpc_id(vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(tags::ec2(t)))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(AwsError::from_sdk);
-    match made {
-        Ok(out) => Ok((out.group_id().unwrap_or_default().to_string(), true)),
-        // A create retried after a lost response: it is there (maybe not
-        // found yet), and ours only if its tags say so.
-        Err(e) if e.is_already_exists() => {
-            let found = eventual::new_object(&format!("security group {name}"), || async {
-                by_name(c, &name, Some(vpc)).await
-            })
-            .await?;
-            let found_tags = tags::from_ec2(found.tags());
-            ownership::check("security group", &name, &found_tags, system, Some(group))?;
-            Ok((found.group_id().unwrap_or_default().to_string(), false))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The security group named `name` (in `vpc` when given).
-async fn by_name(
-    c: &Clients,
-    name: &str,
-    vpc: Option<&str>,
-) -> Result<Option<SecurityGroup>, AwsError> {
-    let mut filters = vec![Filter::builder().name("group-name").values(name).build()];
-    if let Some(v) = vpc {
-        filters.push(Filter::builder().name("vpc-id").values(v).build());
-    }
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .set_filters(Some(filters))
-        .send()
-        .await
-        .map_err(AwsError::from_sdk)?;
-    Ok(out.security_groups().first().cloned())
+        ),
+        tags: t,
+    };
+    owned_sg::ensure(c, &g).await
 }
 
 /// What the clients may reach through a load balancer whose group is `sg`:
@@ -394,7 +350,7 @@ pub async fn delete(
     cancel: &CancellationToken,
 ) -> Result<(), OpError> {
     let name = rules::load_balancer_security_group_name(system, group);
-    let Some(found) = by_name(c, &name, None).await? else {
+    let Some(found) = owned_sg::by_name(c, &name, None).await? else {
         return Ok(());
     };
     let found_tags = tags::from_ec2(found.tags());

@@ -65,12 +65,13 @@ pub async fn ensure(
     let name = rules::security_group_name(system);
     let g = OwnedGroup {
         system,
+        group: None,
         name: &name,
         vpc,
         description: format!("Datomic system {system} nodes"),
         tags: t,
     };
-    owned_sg::ensure(c, &g, async || find(c, system).await).await
+    owned_sg::ensure(c, &g).await
 }
 
 /// Deletes the system's node security group, if there is one of ours,

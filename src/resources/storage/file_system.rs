@@ -184,18 +184,13 @@ async fn ensure_group(
     named.insert("Name".into(), name.clone());
     let g = OwnedGroup {
         system,
+        group: None,
         name: &name,
         vpc,
         description: format!("Datomic system {system} file system mount targets"),
         tags: &named,
     };
-    let adopt = async || {
-        Ok(match find_group(c, system).await? {
-            (Named::Ours, Some(id)) => Some(id),
-            _ => None,
-        })
-    };
-    Ok(owned_sg::ensure(c, &g, adopt).await?.0)
+    Ok(owned_sg::ensure(c, &g).await?.0)
 }
 
 /// Finds or makes the file system (encrypted with the storage's key), waits
