@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::endpoint::{delete_load_balancer, delete_target_group};
 use super::launch_template::{
-    default_image, find_launch_template, fingerprint, launch_data, our_launch_template,
-    root_device_of, TAG_NODE_CONFIG,
+    default_image, existing_launch_template, find_launch_template, fingerprint, launch_data,
+    our_launch_template, root_device_of, TAG_NODE_CONFIG,
 };
 use super::role::delete_role;
 use super::{i32_of, sdk, GroupState, Instance};
@@ -289,7 +289,7 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, OpEr
                     .unwrap_or_default()
                     .to_string(),
                 Err(e) if e.is_already_exists() => {
-                    our_launch_template(c, s.system, s.group).await?.ok_or(e)?
+                    existing_launch_template(c, s.system, s.group).await?
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
 
 use super::sdk;
 use super::GroupState;
-use crate::aws::{tags, Clients, Found};
+use crate::aws::{eventual, tags, AwsError, Clients, Found};
 use crate::resources::error::OpError;
 use crate::resources::node::NodeConfig;
 use crate::resources::ownership;
@@ -31,7 +31,7 @@ pub(super) struct FoundTemplate {
 pub(super) async fn find_launch_template(
     c: &Clients,
     name: &str,
-) -> Result<Option<FoundTemplate>, OpError> {
+) -> Result<Option<FoundTemplate>, AwsError> {
     let out = c
         .ec2
         .describe_launch_templates()
@@ -64,12 +64,31 @@ pub(super) async fn our_launch_template(
 ) -> Result<Option<String>, OpError> {
     let name = rules::launch_template_name(system, group);
     match find_launch_template(c, &name).await? {
-        Some(t) => {
-            ownership::check("launch template", &name, &t.tags, system, Some(group))?;
-            Ok(Some(t.id))
-        }
+        Some(t) => Ok(Some(owned_id(t, &name, system, group)?)),
         None => Ok(None),
     }
+}
+
+/// For a create answered "already exists" (a retry after a lost answer, or
+/// a template made a moment ago that EC2's describe did not list yet): the
+/// template once EC2 lists it, when it is the group's; else the refusal that
+/// names it.
+pub(super) async fn existing_launch_template(
+    c: &Clients,
+    system: &str,
+    group: &str,
+) -> Result<String, OpError> {
+    let name = rules::launch_template_name(system, group);
+    let t = eventual::new_object(&format!("launch template {name}"), || {
+        find_launch_template(c, &name)
+    })
+    .await?;
+    owned_id(t, &name, system, group)
+}
+
+fn owned_id(t: FoundTemplate, name: &str, system: &str, group: &str) -> Result<String, OpError> {
+    ownership::check("launch template", name, &t.tags, system, Some(group))?;
+    Ok(t.id)
 }
 
 /// The default machine image: the newest Amazon Linux (2023, else 2) x86_64.
