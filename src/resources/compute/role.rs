@@ -269,22 +269,10 @@ pub async fn ensure_role(
     // Both checked before anything is written.
     let existing = instance_profile(c, &profile).await?;
     if let Some(p) = &existing {
-        ownership::check(
-            "IAM instance profile",
-            &profile,
-            &tags::from_iam(p.tags()),
-            system,
-            Some(group),
-        )?;
+        owned("IAM instance profile", &profile, p.tags(), system, group)?;
     }
     if let Some(r) = &found {
-        ownership::check(
-            "IAM role",
-            &role,
-            &tags::from_iam(r.tags()),
-            system,
-            Some(group),
-        )?;
+        owned("IAM role", &role, r.tags(), system, group)?;
     }
     let boundary = super::boundary::ensure(c, system, t).await?;
     // A boundary made a moment ago may be refused for a few seconds
@@ -348,13 +336,7 @@ pub async fn ensure_role(
             // and `GetRole` did not show it yet. Ours only by its tags.
             if !made {
                 let r = eventual::existing_role(c, &role).await?;
-                ownership::check(
-                    "IAM role",
-                    &role,
-                    &tags::from_iam(r.tags()),
-                    system,
-                    Some(group),
-                )?;
+                owned("IAM role", &role, r.tags(), system, group)?;
             }
         }
     }
@@ -386,13 +368,7 @@ pub async fn ensure_role(
                     instance_profile(c, &profile)
                 })
                 .await?;
-                ownership::check(
-                    "IAM instance profile",
-                    &profile,
-                    &tags::from_iam(p.tags()),
-                    system,
-                    Some(group),
-                )?;
+                owned("IAM instance profile", &profile, p.tags(), system, group)?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -445,6 +421,18 @@ pub async fn ensure_role(
         .map_err(OpError::from)?;
     }
     Ok(role)
+}
+
+/// Refuses an IAM role or instance profile whose identity tags do not make
+/// it the group's.
+fn owned(
+    kind: &str,
+    name: &str,
+    found: &[aws_sdk_iam::types::Tag],
+    system: &str,
+    group: &str,
+) -> Result<(), OpError> {
+    ownership::check(kind, name, &tags::from_iam(found), system, Some(group))
 }
 
 async fn instance_profile(
