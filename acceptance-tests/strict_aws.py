@@ -491,28 +491,27 @@ class StrictLayer:
         if self.config.consistency or self.config.policy_propagation:
             self._record_created(call, p, text, now)
         if self.config.consistency:
+            hidden = text
             if call.service == "autoscaling" and call.action == "DescribeAutoScalingGroups":
-                hidden = text
-                for start, end in reversed(top_members(text, "AutoScalingGroups")):
-                    name = _first("AutoScalingGroupName", text[start:end])
-                    if name and self._fresh("asg", name, self.config.consistency_window):
-                        hidden = hidden[:start] + hidden[end:]
-                if hidden != text:
-                    data = hidden.encode()
-                    headers = _with_length(headers, data)
+                hidden = self._hide_fresh(text, "AutoScalingGroups", "member", "AutoScalingGroupName", "asg")
             if self.config.filtered_lag and call.service == "ec2" and call.action == "DescribeSecurityGroups":
-                hidden = text
-                for start, end in reversed(top_members(text, "securityGroupInfo", "item")):
-                    gid = _first("groupId", text[start:end])
-                    if gid and self._fresh("sg", gid, self.config.consistency_window):
-                        hidden = hidden[:start] + hidden[end:]
-                if hidden != text:
-                    data = hidden.encode()
-                    headers = _with_length(headers, data)
+                hidden = self._hide_fresh(text, "securityGroupInfo", "item", "groupId", "sg")
+            if hidden != text:
+                data = hidden.encode()
+                headers = _with_length(headers, data)
             if call.service == "logs" and call.action == "DescribeLogGroups":
                 data = self._hide_fresh_log_groups(data)
                 headers = _with_length(headers, data)
         return status, headers, data
+
+    def _hide_fresh(self, text: str, container: str, tag: str, key_tag: str, kind: str) -> str:
+        """`text` (a query-protocol XML answer) without the members of `container` whose
+        `key_tag` names an object of `kind` created less than consistency_window ago."""
+        for start, end in reversed(top_members(text, container, tag)):
+            key = _first(key_tag, text[start:end])
+            if key and self._fresh(kind, key, self.config.consistency_window):
+                text = text[:start] + text[end:]
+        return text
 
     def _hide_fresh_log_groups(self, data: bytes) -> bytes:
         try:
