@@ -191,7 +191,8 @@ pub async fn ensure(
     } else {
         NetworkOwner::User
     };
-    // The network and the data depend on each other in nothing: made at once.
+    // The network and the data depend on each other in nothing: made at once,
+    // each to its end even if the other fails (a bucket dropped is untagged).
     let found_vpc = s.vpc_id.clone();
     let net = async {
         match network {
@@ -199,12 +200,8 @@ pub async fn ensure(
             None => network::ensure(c, system, t, &found_vpc).await,
         }
     };
-    // Both run to their end even when one fails: dropped half-way, the data
-    // could leave its bucket made but not yet tagged, which only this
-    // working directory's journal could then tell as ours.
     let (net, data) = tokio::join!(net, ensure_data(c, system, t, &mut s));
-    (s.vpc_id, s.subnet_ids) = net?;
-    data?;
+    ((s.vpc_id, s.subnet_ids), ()) = (net?, data?);
     // In the network, encrypted with the key: after both.
     ensure_file_system(c, system, t, &mut s, timeout, cancel).await?;
     if adopted {
