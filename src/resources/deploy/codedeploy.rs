@@ -155,14 +155,7 @@ pub async fn ensure_group(
     let name = t.name();
     let asg = rules::asg_name(t.system, t.group);
     if let Some(g) = get_group(c, t).await? {
-        let found = tags_of(c, &t.arn(c).await?).await?;
-        ownership::check(
-            "CodeDeploy deployment group",
-            &name,
-            &found,
-            t.system,
-            Some(t.group),
-        )?;
+        check_owned(c, t).await?;
         if settled(&g, &asg, role_arn) {
             return Ok(());
         }
@@ -183,6 +176,7 @@ pub async fn ensure_group(
         })
         .await;
     }
+    let existed = std::sync::atomic::AtomicBool::new(false);
     retry_role(&name, cancel, || async {
         let made = c
             .codedeploy
@@ -199,9 +193,34 @@ pub async fn ensure_group(
             .await
             .map(|_| ())
             .map_err(AwsError::from_sdk);
-        AwsError::tolerate_exists(made)
+        match made {
+            Err(e) if e.is_already_exists() => {
+                existed.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
     })
-    .await
+    .await?;
+    // A create retried after its answer was lost, or a group made meanwhile
+    // by someone else: ours only by its tags.
+    if existed.load(std::sync::atomic::Ordering::Relaxed) {
+        check_owned(c, t).await?;
+    }
+    Ok(())
+}
+
+/// Refuses the deployment group unless its identity tags make it the
+/// compute group's.
+async fn check_owned(c: &Clients, t: &Target<'_>) -> Result<(), OpError> {
+    let found = tags_of(c, &t.arn(c).await?).await?;
+    ownership::check(
+        "CodeDeploy deployment group",
+        &t.name(),
+        &found,
+        t.system,
+        Some(t.group),
+    )
 }
 
 /// Runs `op` while CodeDeploy cannot assume the new role yet.
