@@ -537,6 +537,63 @@ def test_security_group_made_a_moment_ago_is_read_once_ec2_lists_it(tf: Terrafor
     ec2.delete_vpc(VpcId=vpc)
 
 
+@pytest.mark.aws
+@pytest.mark.timeout(900)
+def test_auto_scaling_group_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform, aws: Emulator) -> None:
+    """Auto Scaling's describes lag its writes: a group of our name someone made a moment
+    before our create is not listed, and our CreateAutoScalingGroup answers
+    AlreadyExists. That answer is not "ours already": the group is read once Auto Scaling
+    lists it, and a stranger's is refused and left as it was."""
+    ec2, autoscaling = aws.boto3("ec2"), aws.boto3("autoscaling")
+    name = "asgrace--qg"
+    autoscaling_service_role(aws)
+    system = provider_hcl() + system_hcl("asgrace", "production")
+    tf.write(system)
+    tf.apply()
+    subnet = ec2.describe_subnets(Filters=[{"Name": "tag:datomic:system", "Values": ["asgrace"]}])["Subnets"][0]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="theirs", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t3.small"})
+    tf.write(system + """
+resource "datomic_query_group" "qg" {
+  system = datomic_system.main.name
+  name   = "qg"
+}
+""")
+    made: list[bool] = []
+
+    def stranger_before_our_group(call: Any, answer: Any) -> None:
+        # Someone makes the group while the provider makes the group's launch template.
+        if not made and call.action == "CreateLaunchTemplate":
+            made.append(True)
+            aws.boto3("autoscaling", via_proxy=True).create_auto_scaling_group(
+                AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": "theirs"},
+                MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet["SubnetId"],
+                Tags=[{"Key": "team", "Value": "other", "PropagateAtLaunch": False}])
+
+    old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=20.0))
+    try:
+        aws.proxy.on_forwarded = stranger_before_our_group
+        res = tf.apply(check=False)
+    finally:
+        aws.proxy.on_forwarded = None
+        aws.proxy.set_strict(old)
+    assert made, res.describe()
+    refused(res, name)
+    creates = [c.status for c in aws.calls("autoscaling") if c.action == "CreateAutoScalingGroup"]
+    assert creates[-1] >= 400, f"the create did not meet the group unseen: {creates}"
+    g = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    assert tags_of(g["Tags"]) == {"team": "other"}, g["Tags"]
+    assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"]) == (0, 0, 0), g
+    assert g["LaunchTemplate"]["LaunchTemplateName"] == "theirs", g
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    tf.apply()
+    tf.destroy()
+    ec2.delete_launch_template(LaunchTemplateName="theirs")
+    assert not [g for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+                if g["AutoScalingGroupName"].startswith("asgrace--")]
+
+
 def default_document(iam: Any, arn: str) -> dict:
     policy = iam.get_policy(PolicyArn=arn)["Policy"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]

@@ -17,7 +17,7 @@ use super::launch_template::{
 use super::role::delete_role;
 use super::{i32_of, sdk, GroupState, Instance};
 use crate::aws::wait::{Poll, Waiter};
-use crate::aws::{tags, AwsError, Clients, Found, Lookup};
+use crate::aws::{eventual, tags, AwsError, Clients, Found, Lookup};
 use crate::resources::error::OpError;
 use crate::resources::journal;
 use crate::resources::node::NodeConfig;
@@ -47,7 +47,7 @@ pub struct GroupSpec<'a> {
 async fn describe_asg(
     c: &Clients,
     asg: &str,
-) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, OpError> {
+) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
     let out = c
         .autoscaling
         .describe_auto_scaling_groups()
@@ -299,13 +299,7 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, OpEr
     if let Some(g) = describe_asg(c, &asg).await? {
         // Found by name: ours only by its identity tags (the remains of an
         // interrupted create carry them: they are set by the create itself).
-        ownership::check(
-            "Auto Scaling group",
-            &asg,
-            &tags::from_asg(&g),
-            s.system,
-            Some(s.group),
-        )?;
+        check_owned(&g, s)?;
         c.autoscaling
             .create_or_update_tags()
             .set_tags(Some(asg_tags(&asg, s.tags)))
@@ -316,39 +310,67 @@ pub async fn ensure_group(c: &Clients, s: &GroupSpec<'_>) -> Result<String, OpEr
         // IAM is eventually consistent: an instance profile just created may
         // be refused as invalid for a while (terraform-provider-aws retries too).
         let what = format!("instance profile {profile} to be usable by Auto Scaling");
+        let existed = std::sync::atomic::AtomicBool::new(false);
         Waiter::new(Duration::from_secs(120))
             .until(&what, s.cancel, || async {
-                let created = AwsError::tolerate_exists(
-                    c.autoscaling
-                        .create_auto_scaling_group()
-                        .auto_scaling_group_name(&asg)
-                        .launch_template(
-                            LaunchTemplateSpecification::builder()
-                                .launch_template_id(&lt_id)
-                                .version("$Latest")
-                                .build(),
-                        )
-                        .min_size(i32_of(s.min))
-                        .max_size(i32_of(s.max))
-                        .desired_capacity(i32_of(s.desired))
-                        .vpc_zone_identifier(s.subnet_ids.join(","))
-                        .target_group_arns(s.target_group_arn)
-                        .set_tags(Some(asg_tags(&asg, s.tags)))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk),
-                );
+                let created = c
+                    .autoscaling
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(&asg)
+                    .launch_template(
+                        LaunchTemplateSpecification::builder()
+                            .launch_template_id(&lt_id)
+                            .version("$Latest")
+                            .build(),
+                    )
+                    .min_size(i32_of(s.min))
+                    .max_size(i32_of(s.max))
+                    .desired_capacity(i32_of(s.desired))
+                    .vpc_zone_identifier(s.subnet_ids.join(","))
+                    .target_group_arns(s.target_group_arn)
+                    .set_tags(Some(asg_tags(&asg, s.tags)))
+                    .send()
+                    .await
+                    .map_err(sdk);
                 match created {
-                    Ok(()) => Ok(Poll::Done(())),
+                    Ok(_) => Ok(Poll::Done(())),
+                    Err(e) if e.is_already_exists() => {
+                        existed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        Ok(Poll::Done(()))
+                    }
                     Err(e) if e.is_invalid_instance_profile() => Ok(Poll::Pending),
                     Err(e) => Err(e),
                 }
             })
             .await
             .map_err(OpError::from)?;
+        // "Already exists": a create retried after its answer was lost, or a
+        // group made a moment ago that the describe above did not list yet
+        // (someone else's, maybe): read once Auto Scaling lists it, ours only
+        // by its identity tags.
+        if existed.load(std::sync::atomic::Ordering::Relaxed) {
+            let what = format!("Auto Scaling group {asg}");
+            let g = eventual::new_object(&what, || describe_asg(c, &asg)).await?;
+            check_owned(&g, s)?;
+        }
     }
     Ok(lt_id)
+}
+
+/// Refuses an Auto Scaling group of the group's name whose identity tags do
+/// not make it the group's.
+fn check_owned(
+    g: &aws_sdk_autoscaling::types::AutoScalingGroup,
+    s: &GroupSpec<'_>,
+) -> Result<(), OpError> {
+    let asg = rules::asg_name(s.system, s.group);
+    ownership::check(
+        "Auto Scaling group",
+        &asg,
+        &tags::from_asg(g),
+        s.system,
+        Some(s.group),
+    )
 }
 
 pub(super) fn asg_tags(asg: &str, t: &tags::Tags) -> Vec<AsgTag> {
