@@ -413,14 +413,26 @@ def test_boundary_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform
     arn = f"arn:aws:iam::{ACCOUNT}:policy/datomic/race--node-boundary"
     tf.write(provider_hcl() + system_hcl("race"))
     old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=15.0))
+    made: list[bool] = []
+
+    def stranger_before_our_boundary(call: Any, answer: Any) -> None:
+        # Someone makes the policy right before the provider looks for the boundary (it
+        # reads the node role's instance profile just before), through the proxy, so that
+        # its reads lag as AWS's do.
+        if not made and call.action == "GetInstanceProfile":
+            made.append(True)
+            aws.boto3("iam", via_proxy=True).create_policy(
+                PolicyName="race--node-boundary", Path="/datomic/", PolicyDocument=json.dumps(THEIR_POLICY),
+                Tags=[{"Key": "team", "Value": "other"}])
+
     try:
-        # made through the proxy, so that its reads lag as AWS's do
-        aws.boto3("iam", via_proxy=True).create_policy(
-            PolicyName="race--node-boundary", Path="/datomic/", PolicyDocument=json.dumps(THEIR_POLICY),
-            Tags=[{"Key": "team", "Value": "other"}])
-        refused(tf.apply(check=False), "race--node-boundary")
+        aws.proxy.on_forwarded = stranger_before_our_boundary
+        res = tf.apply(check=False)
     finally:
+        aws.proxy.on_forwarded = None
         aws.proxy.set_strict(old)
+    assert made, res.describe()
+    refused(res, "race--node-boundary")
     creates = [c for c in aws.calls("iam") if c.action == "CreatePolicy"]
     assert [c.status for c in creates][-1] == 409, "the create did not meet the policy unseen"
     assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("race--")]
