@@ -462,22 +462,35 @@ resource "datomic_query_group" "qg" {
 }
 """)
     old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=15.0))
+    # Made through the proxy (so that its reads lag as AWS's do) right after the provider's
+    # own look-up found none.
+    proxied = aws.boto3("iam", via_proxy=True)
+    made: list[str] = []
+
+    def stranger_after(action: str, make: Callable[[], Any]) -> Callable[[Any, Any], None]:
+        def hook(call: Any, answer: Any) -> None:
+            if call.action == action and answer[0] == 404 and action not in made:
+                made.append(action)
+                make()
+        return hook
+
     try:
-        # Made through the proxy, so that its reads lag as AWS's do.
-        proxied = aws.boto3("iam", via_proxy=True)
-        proxied.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA),
-                            Tags=[{"Key": "team", "Value": "other"}])
-        before = role_as_it_is(aws, name)
+        aws.proxy.on_forwarded = stranger_after("GetRole", lambda: proxied.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA), Tags=[{"Key": "team", "Value": "other"}]))
         refused(tf.apply(check=False), name)
-        assert role_as_it_is(aws, name) == before
+        assert made == ["GetRole"]
+        assert role_as_it_is(aws, name)["policies"] == {}
         iam.delete_role(RoleName=name)
 
-        proxied.create_instance_profile(InstanceProfileName=name, Tags=[{"Key": "team", "Value": "other"}])
+        aws.proxy.on_forwarded = stranger_after("GetInstanceProfile", lambda: proxied.create_instance_profile(
+            InstanceProfileName=name, Tags=[{"Key": "team", "Value": "other"}]))
         refused(tf.apply(check=False), name)
+        assert made == ["GetRole", "GetInstanceProfile"]
         profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         assert profile["Roles"] == [] and tags_of(profile.get("Tags")) == {"team": "other"}, profile
         iam.delete_instance_profile(InstanceProfileName=name)
     finally:
+        aws.proxy.on_forwarded = None
         aws.proxy.set_strict(old)
     tf.apply()
     role = iam.get_role(RoleName=name)["Role"]
