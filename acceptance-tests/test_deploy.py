@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any, Callable
 
 import pytest
 
@@ -215,10 +216,20 @@ def test_a_deploy_role_made_a_moment_ago_is_read_once_iam_shows_it(tf: Terraform
     tf.write(config("r1"))
     old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=15.0))
     seen = len(aws.calls("iam"))
+    made: list[list] = []
+
+    def made_after_our_look_up(tags: list) -> Callable[[Any, Any], None]:
+        # Made right after the provider's GetRole found none, through the proxy, so that
+        # its reads lag as AWS's do.
+        def hook(call: Any, answer: Any) -> None:
+            if call.action == "GetRole" and answer[0] == 404 and tags not in made:
+                made.append(tags)
+                aws.boto3("iam", via_proxy=True).create_role(
+                    RoleName=role, AssumeRolePolicyDocument=trust, Tags=tags)
+        return hook
+
     try:
-        # Made through the proxy, so that its reads lag as AWS's do.
-        aws.boto3("iam", via_proxy=True).create_role(
-            RoleName=role, AssumeRolePolicyDocument=trust, Tags=[{"Key": "team", "Value": "other"}])
+        aws.proxy.on_forwarded = made_after_our_look_up([{"Key": "team", "Value": "other"}])
         res = tf.apply(check=False)
         text = " ".join((res.stdout + res.stderr).split())
         assert not res.ok, res.describe()
@@ -227,10 +238,12 @@ def test_a_deploy_role_made_a_moment_ago_is_read_once_iam_shows_it(tf: Terraform
             applicationName=APP)["deploymentGroups"]
         assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
         iam.delete_role(RoleName=role)
-        aws.boto3("iam", via_proxy=True).create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=ours)
+        aws.proxy.on_forwarded = made_after_our_look_up(ours)
         tf.apply()
     finally:
+        aws.proxy.on_forwarded = None
         aws.proxy.set_strict(old)
+    assert len(made) == 2, made
     # Ours (the stranger's, then the group's), each followed by the provider's, answered 409.
     creates = [c.status for c in aws.calls("iam")[seen:] if c.action == "CreateRole"]
     assert creates == [200, 409, 200, 409], f"the creates did not meet the role unseen: {creates}"
