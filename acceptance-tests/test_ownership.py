@@ -530,9 +530,15 @@ def test_security_group_made_a_moment_ago_is_read_once_ec2_lists_it(tf: Terrafor
                                                    filtered_lag=True))
     made: list[str] = []
 
+    mount_targets: list[bool] = []
+
     def stranger_after_the_storage(call: Any, answer: Any) -> None:
-        # Someone makes the group while the provider makes the storage's last parts.
-        if not made and call.action.startswith("POST /2015-02-01/mount-targets"):
+        # Someone makes the group right after the provider's look-up for it (the first
+        # describe that finds no group once the storage's mount targets are made).
+        if call.action.startswith("POST /2015-02-01/mount-targets"):
+            mount_targets.append(True)
+        elif mount_targets and not made and call.action == "DescribeSecurityGroups" \
+                and b"<groupId>" not in answer[2]:
             made.append(group({"team": "other"}))
 
     try:
