@@ -443,18 +443,24 @@ def test_boundary_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform
 
 @pytest.mark.aws
 @pytest.mark.timeout(900)
-def test_node_role_or_profile_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform, aws: Emulator) -> None:
-    """IAM's reads lag its writes: a node role (or instance profile) someone made a moment
-    before our create is not found by GetRole, and our CreateRole answers
-    EntityAlreadyExists. That answer is not "ours already": the role is read once IAM
-    shows it, and a stranger's is refused before anything is written to it. Once the
-    name is free, the same query group is made."""
-    iam = aws.boto3("iam", via_proxy=False)
+def test_node_role_profile_or_group_made_by_a_stranger_while_we_create_it_is_refused(
+        tf: Terraform, aws: Emulator) -> None:
+    """IAM's and Auto Scaling's reads lag their writes: a node role, instance profile or
+    Auto Scaling group someone made a moment before our create is not found by our
+    look-up, and our create answers that it exists. That answer is not "ours already":
+    the object is read once AWS shows it, and a stranger's is refused and left as it was
+    (nothing written to it). Once the names are free, the same query group is made."""
+    iam, ec2, autoscaling = aws.boto3("iam"), aws.boto3("ec2"), aws.boto3("autoscaling")
     name = "late--qg-node"  # the query group's node role and instance profile
+    asg = "late--qg"
     autoscaling_service_role(aws)
     system = provider_hcl() + system_hcl("late", "production")
     tf.write(system)
     tf.apply()
+    subnet = ec2.describe_subnets(Filters=[{"Name": "tag:datomic:system", "Values": ["late"]}])["Subnets"][0]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="theirs", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t3.small"})
     tf.write(system + """
 resource "datomic_query_group" "qg" {
   system = datomic_system.main.name
@@ -467,9 +473,9 @@ resource "datomic_query_group" "qg" {
     proxied = aws.boto3("iam", via_proxy=True)
     made: list[str] = []
 
-    def stranger_after(action: str, make: Callable[[], Any]) -> Callable[[Any, Any], None]:
+    def stranger_after(action: str, make: Callable[[], Any], status: int = 404) -> Callable[[Any, Any], None]:
         def hook(call: Any, answer: Any) -> None:
-            if call.action == action and answer[0] == 404 and action not in made:
+            if call.action == action and answer[0] == status and action not in made:
                 made.append(action)
                 make()
         return hook
@@ -489,6 +495,22 @@ resource "datomic_query_group" "qg" {
         profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         assert profile["Roles"] == [] and tags_of(profile.get("Tags")) == {"team": "other"}, profile
         iam.delete_instance_profile(InstanceProfileName=name)
+
+        # The group's launch template is made right before its Auto Scaling group.
+        aws.proxy.on_forwarded = stranger_after(
+            "CreateLaunchTemplate", lambda: aws.boto3("autoscaling", via_proxy=True).create_auto_scaling_group(
+                AutoScalingGroupName=asg, LaunchTemplate={"LaunchTemplateName": "theirs"},
+                MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet["SubnetId"],
+                Tags=[{"Key": "team", "Value": "other", "PropagateAtLaunch": False}]), status=200)
+        refused(tf.apply(check=False), asg)
+        assert made == ["GetRole", "GetInstanceProfile", "CreateLaunchTemplate"]
+        creates = [c.status for c in aws.calls("autoscaling") if c.action == "CreateAutoScalingGroup"]
+        assert creates[-1] >= 400, f"the create did not meet the group unseen: {creates}"
+        g = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg])["AutoScalingGroups"][0]
+        assert tags_of(g["Tags"]) == {"team": "other"}, g["Tags"]
+        assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"]) == (0, 0, 0), g
+        assert g["LaunchTemplate"]["LaunchTemplateName"] == "theirs", g
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName=asg, ForceDelete=True)
     finally:
         aws.proxy.on_forwarded = None
         aws.proxy.set_strict(old)
@@ -498,9 +520,12 @@ resource "datomic_query_group" "qg" {
     profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [name], profile
     tf.destroy()
+    ec2.delete_launch_template(LaunchTemplateName="theirs")
     assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("late--")]
     assert not [p for p in iam.list_instance_profiles()["InstanceProfiles"]
                 if p["InstanceProfileName"].startswith("late--")]
+    assert not [g for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+                if g["AutoScalingGroupName"].startswith("late--")]
 
 
 @pytest.mark.aws
@@ -566,63 +591,6 @@ def test_security_group_made_a_moment_ago_is_read_once_ec2_lists_it(tf: Terrafor
     for s in subnets:
         ec2.delete_subnet(SubnetId=s)
     ec2.delete_vpc(VpcId=vpc)
-
-
-@pytest.mark.aws
-@pytest.mark.timeout(900)
-def test_auto_scaling_group_made_by_a_stranger_while_we_create_it_is_refused(tf: Terraform, aws: Emulator) -> None:
-    """Auto Scaling's describes lag its writes: a group of our name someone made a moment
-    before our create is not listed, and our CreateAutoScalingGroup answers
-    AlreadyExists. That answer is not "ours already": the group is read once Auto Scaling
-    lists it, and a stranger's is refused and left as it was."""
-    ec2, autoscaling = aws.boto3("ec2"), aws.boto3("autoscaling")
-    name = "asgrace--qg"
-    autoscaling_service_role(aws)
-    system = provider_hcl() + system_hcl("asgrace", "production")
-    tf.write(system)
-    tf.apply()
-    subnet = ec2.describe_subnets(Filters=[{"Name": "tag:datomic:system", "Values": ["asgrace"]}])["Subnets"][0]
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    ec2.create_launch_template(LaunchTemplateName="theirs", LaunchTemplateData={
-        "ImageId": image, "InstanceType": "t3.small"})
-    tf.write(system + """
-resource "datomic_query_group" "qg" {
-  system = datomic_system.main.name
-  name   = "qg"
-}
-""")
-    made: list[bool] = []
-
-    def stranger_before_our_group(call: Any, answer: Any) -> None:
-        # Someone makes the group while the provider makes the group's launch template.
-        if not made and call.action == "CreateLaunchTemplate":
-            made.append(True)
-            aws.boto3("autoscaling", via_proxy=True).create_auto_scaling_group(
-                AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": "theirs"},
-                MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet["SubnetId"],
-                Tags=[{"Key": "team", "Value": "other", "PropagateAtLaunch": False}])
-
-    old = aws.proxy.set_strict(dataclasses.replace(aws.proxy.strict.config, consistency_window=20.0))
-    try:
-        aws.proxy.on_forwarded = stranger_before_our_group
-        res = tf.apply(check=False)
-    finally:
-        aws.proxy.on_forwarded = None
-        aws.proxy.set_strict(old)
-    assert made, res.describe()
-    refused(res, name)
-    creates = [c.status for c in aws.calls("autoscaling") if c.action == "CreateAutoScalingGroup"]
-    assert creates[-1] >= 400, f"the create did not meet the group unseen: {creates}"
-    g = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
-    assert tags_of(g["Tags"]) == {"team": "other"}, g["Tags"]
-    assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"]) == (0, 0, 0), g
-    assert g["LaunchTemplate"]["LaunchTemplateName"] == "theirs", g
-    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
-    tf.apply()
-    tf.destroy()
-    ec2.delete_launch_template(LaunchTemplateName="theirs")
-    assert not [g for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
-                if g["AutoScalingGroupName"].startswith("asgrace--")]
 
 
 def default_document(iam: Any, arn: str) -> dict:
